@@ -1,0 +1,1 @@
+"""Consentry: a consent-gated marketing-communication service."""

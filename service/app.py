@@ -1,0 +1,155 @@
+"""The Litestar application: the one route table, error mapping and shared state."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response, Router, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.status_codes import (
+    HTTP_401_UNAUTHORIZED,
+    HTTP_409_CONFLICT,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import __doc__ as product_summary
+from service.auth.middleware import TokenAuthenticationMiddleware
+from service.contacts.controllers import ContactController
+from service.crypto import DataCipher
+from service.db import create_engine, create_sessionmaker
+from service.errors import Conflict, DomainError
+from service.settings import Settings, get_settings
+
+logger = logging.getLogger("consentry.api")
+
+
+def _error(
+    status_code: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"status_code": status_code, "detail": detail}
+    body.update({key: value for key, value in extra.items() if value})
+    return Response(body, status_code=status_code, headers=headers)
+
+
+def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    reason = exc.reason if isinstance(exc, Conflict) else None
+    return _error(exc.status_code, exc.detail, fields=exc.fields, reason=reason)
+
+
+def _validation_error(
+    _: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    """Litestar's body and parameter errors, in our shape: one message per field.
+
+    The rejected value is never echoed back: it may be an identity code."""
+    fields: dict[str, str] = {}
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            key = str(item.get("key") or item.get("source") or "body")
+            message = str(item.get("message", "invalid value")).removeprefix("Value error, ")
+            fields.setdefault(key, message)
+    return _error(exc.status_code, "the request is not valid", fields=fields)
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    headers = dict(exc.headers or {})
+    if exc.status_code == HTTP_401_UNAUTHORIZED:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="consentry"')
+    return _error(exc.status_code, exc.detail, headers=headers)
+
+
+def _integrity_error(_: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, Any]]:
+    # A race the services' own checks could not see (two requests at once);
+    # the transaction was rolled back.
+    return _error(HTTP_409_CONFLICT, "the request conflicts with stored data; nothing was changed")
+
+
+def _unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # The exception type and where it was raised, never its message: database
+    # errors quote the values they failed on, and those can be personal data.
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("unhandled %s\n%s", type(exc).__name__, where)
+    return _error(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; nothing was changed")
+
+
+async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler succeeded,
+    rolled back when anything raised, so a bad request changes nothing."""
+    async with state.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def provide_cipher(state: State) -> DataCipher:
+    cipher: DataCipher = state.cipher
+    return cipher
+
+
+@get("/health/live", tags=["health"], include_in_schema=True, sync_to_thread=False)
+def live() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=[ContactController],
+        middleware=[DefineMiddleware(TokenAuthenticationMiddleware)],
+        security=[{"bearer": []}],
+    )
+    return Litestar(
+        route_handlers=[api, live],
+        lifespan=[lifespan],
+        state=State({"settings": settings, "cipher": DataCipher(settings.data_key)}),
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "cipher": Provide(provide_cipher, sync_to_thread=False),
+        },
+        exception_handlers={
+            DomainError: _domain_error,
+            ValidationException: _validation_error,
+            HTTPException: _http_error,
+            IntegrityError: _integrity_error,
+            Exception: _unexpected_error,
+        },
+        openapi_config=OpenAPIConfig(
+            title="Consentry",
+            version="1",
+            description=product_summary,
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", description="API token")
+                }
+            ),
+        ),
+        debug=False,
+    )

@@ -1,0 +1,56 @@
+"""One permission vocabulary, and the roles of CONTRACT.md as sets of it.
+
+Every route declares the permission it needs (``requires``); nothing checks a
+role by name.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from service.models.enums import Role
+
+
+class Permission(StrEnum):
+    CONTACTS_READ = "contacts:read"
+    CONTACTS_READ_IDENTITY_CODE = "contacts:read_identity_code"
+    CONTACTS_WRITE = "contacts:write"
+    CONSENTS_WRITE = "consents:write"
+    CAMPAIGNS_READ = "campaigns:read"
+    CAMPAIGNS_WRITE = "campaigns:write"
+    CAMPAIGNS_SEND = "campaigns:send"
+    CALL_LISTS_DOWNLOAD = "call_lists:download"
+    STATISTICS_READ = "statistics:read"
+    RIGHTS_MANAGE = "rights:manage"
+    USERS_MANAGE = "users:manage"
+    AUDIT_READ = "audit:read"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.MARKETER: frozenset(
+        {
+            Permission.CONTACTS_READ,
+            Permission.CONTACTS_WRITE,
+            Permission.CONSENTS_WRITE,
+            Permission.CAMPAIGNS_READ,
+            Permission.CAMPAIGNS_WRITE,
+            Permission.CAMPAIGNS_SEND,
+            Permission.STATISTICS_READ,
+        }
+    ),
+    Role.PRIVACY_OFFICER: frozenset(
+        {
+            Permission.CONTACTS_READ,
+            Permission.CONTACTS_READ_IDENTITY_CODE,
+            Permission.CONTACTS_WRITE,
+            Permission.CONSENTS_WRITE,
+            Permission.RIGHTS_MANAGE,
+            Permission.AUDIT_READ,
+        }
+    ),
+    Role.CALLER: frozenset({Permission.CALL_LISTS_DOWNLOAD}),
+    Role.VIEWER: frozenset(
+        {Permission.CONTACTS_READ, Permission.CAMPAIGNS_READ, Permission.STATISTICS_READ}
+    ),
+}

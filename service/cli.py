@@ -1,0 +1,256 @@
+"""The ``consentry`` command (CONTRACT.md, "Command line").
+
+Every command validates its input and the settings first; a problem prints one
+line, ``consentry: …``, and exits non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import timedelta
+from typing import Any, NoReturn, TypeVar
+
+from sqlalchemy import func
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlmodel import select
+
+from service import clock
+from service.auth import service as auth_service
+from service.db import create_engine, create_sessionmaker, session_scope
+from service.embedded import EmbeddedRedis, EmbeddedServiceError, MailCatcher
+from service.errors import DomainError
+from service.models import User
+from service.models.enums import Role
+from service.settings import Settings, SettingsError, get_settings
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+WORKER_STOP_SECONDS = 20
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """A command cannot do what was asked; the message is the one line shown."""
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    print(f"consentry: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _run_db(settings: Settings, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+    """Run ``work(session)`` in one committed transaction on a fresh engine."""
+
+    async def main() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_scope(create_sessionmaker(engine)) as session:
+                return await work(session)
+        except (OperationalError, ProgrammingError) as exc:
+            if "no such table" in str(exc) or "does not exist" in str(exc):
+                raise CommandError(
+                    "the database has no tables yet; run `consentry migrate`"
+                ) from None
+            raise
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+# -- commands ---------------------------------------------------------------
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
+    from service.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("consentry: database is at the newest revision")
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat it: ") != first:
+        raise CommandError("the passwords differ")
+    return first
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
+    password = _read_password()
+
+    async def work(session: Any) -> User:
+        return await auth_service.create_user(
+            session, email=args.email, role=Role(args.role), password=password
+        )
+
+    user = _run_db(settings, work)
+    print(f"consentry: user {user.email} added with role {user.role}")
+
+
+def cmd_token_issue(settings: Settings, args: argparse.Namespace) -> None:
+    expires_at = (
+        clock.now() + timedelta(days=args.expires_in_days) if args.expires_in_days else None
+    )
+
+    async def work(session: Any) -> str:
+        user = await auth_service.get_user_by_email(session, args.email)
+        return await auth_service.issue_token(
+            session, user=user, name=args.name, expires_at=expires_at
+        )
+
+    # Only the token on stdout, so `TOKEN=$(consentry token issue …)` works.
+    print(_run_db(settings, work))
+
+
+def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
+    from arq.worker import run_worker
+
+    from workers.settings import WorkerSettings, redis_settings
+
+    if settings.redis_url is None:
+        raise CommandError(
+            "CONSENTRY_REDIS_URL: required for `consentry worker` "
+            "(`consentry run` starts a local Redis by itself)"
+        )
+    run_worker(WorkerSettings, redis_settings=redis_settings(settings.redis_url))  # type: ignore[arg-type]
+
+
+def _count_users(settings: Settings) -> int:
+    async def work(session: Any) -> int:
+        return int((await session.exec(select(func.count()).select_from(User))).one())
+
+    return _run_db(settings, work)
+
+
+@contextmanager
+def _worker_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    # Its own session: a Ctrl-C in the terminal reaches only us, and we stop
+    # the worker after the API, so no request is left with a dead queue.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "worker"], env=env, start_new_session=True
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(WORKER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from service.app import create_app
+    from service.migrate import upgrade
+
+    upgrade(settings.database_url)
+    env = dict(os.environ)
+    lines = [f"  database: {make_url(settings.database_url).render_as_string(hide_password=True)}"]
+    with ExitStack() as stack:
+        if settings.redis_url is None:
+            redis = EmbeddedRedis(settings.var_dir / "redis")
+            env["CONSENTRY_REDIS_URL"] = stack.enter_context(redis)
+            lines.append(f"  queue: embedded Redis at {env['CONSENTRY_REDIS_URL']}")
+        else:
+            lines.append("  queue: Redis at CONSENTRY_REDIS_URL")
+        if settings.smtp_host is None:
+            catcher = MailCatcher(settings.var_dir / "outbox")
+            host, port = stack.enter_context(catcher)
+            env.update(
+                CONSENTRY_SMTP_HOST=host, CONSENTRY_SMTP_PORT=str(port), CONSENTRY_SMTP_TLS="none"
+            )
+            lines.append(f"  mail: caught, not delivered; kept in {catcher.outbox}/")
+        else:
+            lines.append(f"  mail: relayed through {settings.smtp_host}:{settings.smtp_port}")
+        stack.enter_context(_worker_process(env))
+        # The API process sees what the worker sees.
+        os.environ.update(env)
+        get_settings.cache_clear()
+        app = create_app(get_settings())
+        url = f"http://{args.host}:{args.port}"
+        print(f"Consentry is starting on {url} (API docs: {url}/schema/swagger)", flush=True)
+        print("\n".join(lines), flush=True)
+        if _count_users(settings) == 0:
+            print(
+                "No staff user yet. In another terminal, create one and an API token:\n"
+                "  .venv/bin/consentry user add you@example.com --role admin\n"
+                "  TOKEN=$(.venv/bin/consentry token issue you@example.com)",
+                flush=True,
+            )
+        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
+    print("consentry: stopped", flush=True)
+
+
+# -- parsing ----------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="consentry", description="Consentry: a consent-gated marketing register."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="migrate, then run the API, a worker and local services")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.set_defaults(handler=cmd_run)
+
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(
+        handler=cmd_migrate
+    )
+    commands.add_parser("worker", help="run queue workers only").set_defaults(handler=cmd_worker)
+
+    user = commands.add_parser("user", help="staff users").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    add = user.add_parser("add", help="add a staff user (password from stdin or a prompt)")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=[role.value for role in Role])
+    add.set_defaults(handler=cmd_user_add)
+
+    token = commands.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True, metavar="ACTION"
+    )
+    issue = token.add_parser("issue", help="print a new API bearer token for a user")
+    issue.add_argument("email")
+    issue.add_argument("--name", default="cli", help="a label to tell tokens apart")
+    issue.add_argument("--expires-in-days", type=int, default=None, metavar="DAYS")
+    issue.set_defaults(handler=cmd_token_issue)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "port", 1) not in range(1, 65536):
+        _fail("--port: must be a port number from 1 to 65535", EXIT_USAGE)
+    if getattr(args, "expires_in_days", None) is not None and args.expires_in_days < 1:
+        _fail("--expires-in-days: must be at least 1", EXIT_USAGE)
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    try:
+        args.handler(settings, args)
+    except (CommandError, DomainError, EmbeddedServiceError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""The consent gate: ONE predicate, written once in SQL, that says whether a
+contact may be contacted on a channel for a purpose and, if not, why.
+
+Each reason code is a boolean SQL expression over ``contacts`` (outer-joined to
+the contact's current consent for the channel and purpose). The same
+expressions serve every caller:
+
+* one contact's eligibility (``GET …/eligibility``): each reason as a column;
+* a campaign audience: a count per reason, in one pass over the table;
+* a send list and the re-check before each batch: ``WHERE NOT (r1 OR r2 …)``.
+
+Every expression is written so it is TRUE or FALSE, never NULL: a NULL inside
+``NOT (… OR …)`` would silently drop an eligible contact.
+
+The rules (Finnish Act on Electronic Communications Services 917/2014 §200-202;
+GDPR 18, 21; the privacy notice §6):
+
+* email and SMS to a person, for direct marketing: consent, or soft opt-in
+  (an existing customer, a campaign for the company's own similar products,
+  no withdrawal);
+* email and SMS to a business contact, and phone and post to anyone: allowed
+  unless the person opted out (a withdrawal);
+* any other purpose (tracking, profiling reports) needs consent, always;
+* every channel and purpose: no direct-marketing ban for the channel or for
+  all channels, no objection, no restriction, within retention, not on the
+  suppression list, an address for the channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    case,
+    exists,
+    false,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import aliased
+from sqlmodel import col
+
+from service.models import Ban, ConsentState, Contact, Suppression
+from service.models.enums import (
+    BanChannel,
+    BanKind,
+    Channel,
+    ConsentAction,
+    ContactType,
+    Purpose,
+    Reason,
+)
+from service.retention.rules import contact_retention_cutoff
+
+# Channels where a person must have opted in (SVPL 200 § 1 mom); on the others
+# marketing is allowed until they opt out (200 § 2 mom).
+OPT_IN_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})
+# Suppression reasons that speak for the person rather than for one address
+# (a bounce says nothing about their postal address).
+PERSON_SUPPRESSION_REASONS = ("objection", "erasure")
+
+
+@dataclass(frozen=True, slots=True)
+class GateContext:
+    channel: Channel
+    purpose: Purpose
+    today: date
+    similar_products: bool = False
+
+
+class Gate:
+    """The predicate for one context. ``source`` is the FROM clause every
+    expression needs; ``reasons`` maps each reason code to its expression."""
+
+    def __init__(self, context: GateContext) -> None:
+        self.context = context
+        self.consent = aliased(ConsentState, name="gate_consent")
+        self.source: FromClause = Contact.__table__.outerjoin(  # type: ignore[attr-defined]
+            self.consent,
+            and_(
+                col(self.consent.contact_id) == col(Contact.id),
+                col(self.consent.channel) == context.channel.value,
+                col(self.consent.purpose) == context.purpose.value,
+            ),
+        )
+        self.reasons: dict[Reason, ColumnElement[bool]] = {
+            Reason.NO_CONSENT: self._no_consent(),
+            Reason.CONSENT_WITHDRAWN: self._withdrawn(),
+            Reason.DIRECT_MARKETING_BAN: self._banned(BanChannel.ALL),
+            Reason.CHANNEL_BAN: self._banned(BanChannel(context.channel.value)),
+            Reason.RESTRICTED: col(Contact.restricted_at).is_not(None),
+            Reason.OBJECTED: col(Contact.objected_at).is_not(None),
+            Reason.RETENTION_EXPIRED: self._retention_expired(),
+            Reason.SUPPRESSED: self._suppressed(),
+            Reason.NO_ADDRESS: self._no_address(),
+        }
+
+    def excluded(self) -> ColumnElement[bool]:
+        return or_(*self.reasons.values())
+
+    def eligible(self) -> ColumnElement[bool]:
+        return not_(self.excluded())
+
+    def flags(self) -> list[ColumnElement[bool]]:
+        """One labelled 0/1 column per reason, for selecting why a contact is out."""
+        return [
+            case((expression, True), else_=False).label(reason.value)
+            for reason, expression in self.reasons.items()
+        ]
+
+    # -- the rules --------------------------------------------------------
+
+    def _needs_consent(self) -> ColumnElement[bool]:
+        """Whether this contact needs a granted consent (rather than no opt-out)."""
+        if self.context.purpose is not Purpose.DIRECT_MARKETING:
+            return true()  # tracking and profiling always need consent
+        if self.context.channel not in OPT_IN_CHANNELS:
+            return false()
+        person = col(Contact.contact_type) == ContactType.PERSON.value
+        if not self.context.similar_products:
+            return person
+        # Soft opt-in (SVPL 200 § 3 mom): an existing customer may be sent
+        # offers of the company's own similar products until they object.
+        return and_(person, not_(col(Contact.is_customer)))
+
+    def _no_consent(self) -> ColumnElement[bool]:
+        return and_(self._needs_consent(), col(self.consent.action).is_(None))
+
+    def _withdrawn(self) -> ColumnElement[bool]:
+        return and_(
+            col(self.consent.action).is_not(None),
+            col(self.consent.action) == ConsentAction.WITHDRAW.value,
+        )
+
+    def _banned(self, channel: BanChannel) -> ColumnElement[bool]:
+        return exists(
+            select(col(Ban.id)).where(
+                col(Ban.contact_id) == col(Contact.id),
+                col(Ban.kind) == BanKind.DIRECT_MARKETING.value,
+                col(Ban.lifted_at).is_(None),
+                col(Ban.channel) == channel.value,
+            )
+        )
+
+    def _retention_expired(self) -> ColumnElement[bool]:
+        cutoff = contact_retention_cutoff(self.context.today)
+        cutoff_at = datetime.combine(cutoff, time.min, tzinfo=UTC)
+        last = col(Contact.last_service_contact_at)
+        # No service contact yet: the day the data was recorded starts the clock.
+        return or_(
+            and_(last.is_not(None), last < cutoff),
+            and_(last.is_(None), col(Contact.recorded_at) < cutoff_at),
+        )
+
+    def _suppressed(self) -> ColumnElement[bool]:
+        def listed(column: Any, *reasons: str) -> ColumnElement[bool]:
+            query = select(col(Suppression.id)).where(col(Suppression.value_hash) == column)
+            if reasons:
+                query = query.where(col(Suppression.reason).in_(reasons))
+            return and_(column.is_not(None), exists(query))
+
+        email, phone = col(Contact.email_hash), col(Contact.phone_hash)
+        match self.context.channel:
+            case Channel.EMAIL:
+                return listed(email)
+            case Channel.SMS | Channel.PHONE:
+                return listed(phone)
+            case Channel.POST:
+                return or_(
+                    listed(email, *PERSON_SUPPRESSION_REASONS),
+                    listed(phone, *PERSON_SUPPRESSION_REASONS),
+                )
+
+    def _no_address(self) -> ColumnElement[bool]:
+        match self.context.channel:
+            case Channel.EMAIL:
+                return col(Contact.email).is_(None)
+            case Channel.SMS | Channel.PHONE:
+                return col(Contact.phone).is_(None)
+            case Channel.POST:
+                return or_(
+                    col(Contact.street_address).is_(None),
+                    col(Contact.postal_code).is_(None),
+                    col(Contact.city).is_(None),
+                )
+
+
+def reasons_of_contact(gate: Gate, contact_id: int) -> Any:
+    """The reason flags of one contact, one boolean column per reason code."""
+    return select(*gate.flags()).select_from(gate.source).where(col(Contact.id) == contact_id)

@@ -1,0 +1,141 @@
+"""Bodies for the consent ledger, bans and eligibility."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from service.ip import truncate_ip
+from service.models.enums import (
+    Actor,
+    BanChannel,
+    BanKind,
+    CaptureMethod,
+    Channel,
+    ConsentAction,
+    Purpose,
+    Reason,
+    Source,
+)
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _network(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return truncate_ip(value)
+    except ValueError:
+        raise ValueError("must be an IPv4 or IPv6 address") from None
+
+
+class Evidence(BaseModel):
+    """The proof of a consent: what the person saw and where from. The IP is
+    truncated to its /24 (IPv4) or /48 (IPv6) network before it is stored."""
+
+    model_config = _STRICT
+
+    text: Annotated[str, StringConstraints(min_length=1, max_length=4000)] | None = None
+    notice_version: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    ip: Annotated[str, StringConstraints(max_length=64), AfterValidator(_network)] | None = None
+
+
+class ConsentCreate(BaseModel):
+    model_config = _STRICT
+
+    channel: Channel
+    purpose: Purpose
+    action: ConsentAction
+    source: Source
+    method: CaptureMethod
+    evidence: Evidence | None = None
+
+    @model_validator(mode="after")
+    def _grant_needs_proof(self) -> ConsentCreate:
+        # GDPR 7(1): the controller must be able to show the consent was given.
+        if self.action is ConsentAction.GRANT and (
+            self.evidence is None
+            or (self.evidence.text is None and self.evidence.notice_version is None)
+        ):
+            raise ValueError("a grant needs evidence: the text shown or the notice version")
+        return self
+
+
+class ConsentEventRead(BaseModel):
+    id: int
+    channel: Channel
+    purpose: Purpose
+    action: ConsentAction
+    source: Source
+    method: CaptureMethod
+    evidence_text: str | None
+    notice_version: str | None
+    evidence_ip: str | None
+    campaign_id: int | None
+    actor: Actor
+    recorded_by_user_id: int | None
+    occurred_at: datetime
+
+
+class ConsentStateRead(BaseModel):
+    channel: Channel
+    purpose: Purpose
+    state: ConsentAction = Field(description="The action of the latest event for this pair.")
+    event_id: int
+    since: datetime
+
+
+class ConsentLedger(BaseModel):
+    current: list[ConsentStateRead]
+    history: list[ConsentEventRead] = Field(description="Every event, oldest first.")
+
+
+class BanCreate(BaseModel):
+    model_config = _STRICT
+
+    kind: BanKind
+    channel: BanChannel = BanChannel.ALL
+    source: Source
+    method: CaptureMethod | None = None
+    note: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _purchase_ban_has_no_channel(self) -> BanCreate:
+        if self.kind is BanKind.PURCHASE_REGISTRATION and self.channel is not BanChannel.ALL:
+            raise ValueError(
+                "a purchase_registration ban applies to all channels; use channel 'all'"
+            )
+        return self
+
+
+class BanRead(BaseModel):
+    id: int
+    contact_id: int
+    kind: BanKind
+    channel: BanChannel
+    source: Source
+    method: CaptureMethod | None
+    note: str | None
+    campaign_id: int | None
+    actor: Actor
+    recorded_by_user_id: int | None
+    recorded_at: datetime
+    active: bool
+    lifted_at: datetime | None
+    lifted_by_user_id: int | None
+    lift_note: str | None
+
+
+class Eligibility(BaseModel):
+    eligible: bool
+    reasons: list[Reason]

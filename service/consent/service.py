@@ -1,0 +1,188 @@
+"""The consent ledger and bans: record, lift, read, and ask the gate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.consent.queries import Gate, GateContext, reasons_of_contact
+from service.consent.schemas import (
+    BanCreate,
+    BanRead,
+    ConsentCreate,
+    ConsentEventRead,
+    ConsentLedger,
+    ConsentStateRead,
+    Eligibility,
+)
+from service.db import upsert
+from service.errors import Conflict, NotFound
+from service.models import Ban, ConsentEvent, ConsentState, Contact
+from service.models.base import utcnow
+from service.models.enums import Actor, BanChannel, BanKind, Reason
+
+
+async def record_consent(
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    data: ConsentCreate,
+    actor: Actor,
+    user_id: int | None,
+    campaign_id: int | None = None,
+) -> ConsentEvent:
+    """Append a grant or withdrawal and move the current state to it, in one transaction."""
+    assert contact.id is not None
+    evidence = data.evidence
+    event = ConsentEvent(
+        contact_id=contact.id,
+        channel=data.channel,
+        purpose=data.purpose,
+        action=data.action,
+        source=data.source,
+        method=data.method,
+        evidence_text=evidence.text if evidence else None,
+        notice_version=evidence.notice_version if evidence else None,
+        evidence_ip=evidence.ip if evidence else None,
+        campaign_id=campaign_id,
+        actor=actor,
+        recorded_by_user_id=user_id,
+    )
+    session.add(event)
+    await session.flush()
+    await session.exec(
+        upsert(
+            session,
+            ConsentState.__table__,  # type: ignore[attr-defined]
+            keys=["contact_id", "channel", "purpose"],
+            values={
+                "contact_id": contact.id,
+                "channel": data.channel.value,
+                "purpose": data.purpose.value,
+                "action": data.action.value,
+                "event_id": event.id,
+                "updated_at": event.occurred_at,
+            },
+        )
+    )
+    return event
+
+
+async def ledger(session: AsyncSession, *, contact: Contact) -> ConsentLedger:
+    events = (
+        await session.exec(
+            select(ConsentEvent)
+            .where(ConsentEvent.contact_id == contact.id)
+            .order_by(col(ConsentEvent.id))
+        )
+    ).all()
+    states = (
+        await session.exec(
+            select(ConsentState)
+            .where(ConsentState.contact_id == contact.id)
+            .order_by(col(ConsentState.channel), col(ConsentState.purpose))
+        )
+    ).all()
+    return ConsentLedger(
+        current=[
+            ConsentStateRead(
+                channel=s.channel,
+                purpose=s.purpose,
+                state=s.action,
+                event_id=s.event_id,
+                since=s.updated_at,
+            )
+            for s in states
+        ],
+        history=[ConsentEventRead.model_validate(e, from_attributes=True) for e in events],
+    )
+
+
+async def record_ban(
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    data: BanCreate,
+    actor: Actor,
+    user_id: int | None,
+    campaign_id: int | None = None,
+) -> Ban:
+    assert contact.id is not None
+    active = await session.exec(
+        select(Ban.id).where(
+            Ban.contact_id == contact.id,
+            Ban.kind == data.kind,
+            Ban.channel == data.channel,
+            col(Ban.lifted_at).is_(None),
+        )
+    )
+    if (existing := active.first()) is not None:
+        raise Conflict(
+            f"ban {existing} of this kind and channel is already in force", reason="already_banned"
+        )
+    ban = Ban(
+        contact_id=contact.id,
+        kind=data.kind,
+        channel=data.channel,
+        source=data.source,
+        method=data.method,
+        note=data.note,
+        campaign_id=campaign_id,
+        actor=actor,
+        recorded_by_user_id=user_id,
+    )
+    session.add(ban)
+    await session.flush()
+    return ban
+
+
+async def lift_ban(
+    session: AsyncSession, *, contact: Contact, ban_id: int, user_id: int | None, note: str | None
+) -> Ban:
+    ban = await session.get(Ban, ban_id)
+    if ban is None or ban.contact_id != contact.id:
+        raise NotFound(f"contact {contact.id} has no ban with id {ban_id}")
+    if ban.lifted_at is not None:
+        raise Conflict(f"ban {ban_id} was already lifted", reason="already_lifted")
+    ban.lifted_at = utcnow()
+    ban.lifted_by_user_id = user_id
+    ban.lift_note = note
+    session.add(ban)
+    await session.flush()
+    return ban
+
+
+async def list_bans(session: AsyncSession, *, contact: Contact) -> Sequence[Ban]:
+    rows = await session.exec(select(Ban).where(Ban.contact_id == contact.id).order_by(col(Ban.id)))
+    return rows.all()
+
+
+async def has_active_ban(
+    session: AsyncSession, *, contact_id: int, kind: BanKind, channel: BanChannel = BanChannel.ALL
+) -> bool:
+    rows = await session.exec(
+        select(Ban.id).where(
+            Ban.contact_id == contact_id,
+            Ban.kind == kind,
+            Ban.channel == channel,
+            col(Ban.lifted_at).is_(None),
+        )
+    )
+    return rows.first() is not None
+
+
+def ban_read(ban: Ban) -> BanRead:
+    return BanRead.model_validate(
+        {**ban.model_dump(), "active": ban.lifted_at is None}, from_attributes=False
+    )
+
+
+async def eligibility(
+    session: AsyncSession, *, contact: Contact, context: GateContext
+) -> Eligibility:
+    assert contact.id is not None
+    flags = (await session.exec(reasons_of_contact(Gate(context), contact.id))).one()
+    reasons = [Reason(name) for name, flagged in flags._mapping.items() if flagged]
+    return Eligibility(eligible=not reasons, reasons=reasons)

@@ -1,0 +1,188 @@
+"""HTTP routes for contacts, their consent ledger, bans and eligibility."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import clock
+from service.auth.middleware import requires
+from service.auth.permissions import Permission
+from service.auth.service import Principal
+from service.consent import service as consent_service
+from service.consent.queries import GateContext
+from service.consent.schemas import BanCreate, BanRead, ConsentCreate, ConsentLedger, Eligibility
+from service.contacts import service
+from service.contacts.schemas import ContactCreate, ContactPage, ContactRead, ContactUpdate
+from service.contacts.validation import InvalidValue, normalize_email
+from service.crypto import DataCipher
+from service.errors import InvalidInput
+from service.models.enums import Actor, Channel, Purpose
+
+Session = NamedDependency[AsyncSession]
+Cipher = NamedDependency[DataCipher]
+Limit = Annotated[int, QueryParameter(ge=1, le=500)]
+Offset = Annotated[int, QueryParameter(ge=0)]
+
+
+def _principal(request: Request[Principal, Any, Any]) -> Principal:
+    return request.user
+
+
+class ContactController(Controller):
+    path = "/contacts"
+    tags = ["contacts"]
+
+    @post("/", guards=[requires(Permission.CONTACTS_WRITE)], status_code=201)
+    async def create_contact(
+        self, db_session: Session, cipher: Cipher, data: JSONBody[ContactCreate]
+    ) -> ContactRead:
+        """Register a contact. 409 when the email or identity code is already
+        registered, or the email or phone is on the suppression list."""
+        contact = await service.create(db_session, data=data, cipher=cipher)
+        return await service.to_read(db_session, contact, cipher)
+
+    @get("/", guards=[requires(Permission.CONTACTS_READ)])
+    async def list_contacts(
+        self,
+        db_session: Session,
+        cipher: Cipher,
+        email: FromQuery[str | None] = None,
+        q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> ContactPage:
+        """Find contacts by exact email or by a text fragment of name, nickname,
+        email or customer number."""
+        if email is not None:
+            try:
+                email = normalize_email(email)
+            except InvalidValue as exc:
+                raise InvalidInput(str(exc), fields={"email": str(exc)}) from None
+        rows, total = await service.list_(db_session, email=email, q=q, limit=limit, offset=offset)
+        return await service.page(
+            db_session, rows, total, limit=limit, offset=offset, cipher=cipher
+        )
+
+    @get("/{contact_id:int}", guards=[requires(Permission.CONTACTS_READ)])
+    async def get_contact(
+        self, db_session: Session, cipher: Cipher, contact_id: FromPath[int]
+    ) -> ContactRead:
+        contact = await service.get(db_session, contact_id)
+        return await service.to_read(db_session, contact, cipher)
+
+    @patch("/{contact_id:int}", guards=[requires(Permission.CONTACTS_WRITE)])
+    async def update_contact(
+        self,
+        db_session: Session,
+        cipher: Cipher,
+        contact_id: FromPath[int],
+        data: JSONBody[ContactUpdate],
+    ) -> ContactRead:
+        """Rectify a contact: only the fields sent change; null clears an optional one."""
+        contact = await service.get(db_session, contact_id)
+        contact = await service.update(db_session, contact=contact, data=data, cipher=cipher)
+        return await service.to_read(db_session, contact, cipher)
+
+    @get("/{contact_id:int}/consents", guards=[requires(Permission.CONTACTS_READ)])
+    async def get_consents(self, db_session: Session, contact_id: FromPath[int]) -> ConsentLedger:
+        """The current state per channel and purpose, and the full history, oldest first."""
+        contact = await service.get(db_session, contact_id)
+        return await consent_service.ledger(db_session, contact=contact)
+
+    @post(
+        "/{contact_id:int}/consents", guards=[requires(Permission.CONSENTS_WRITE)], status_code=201
+    )
+    async def record_consent(
+        self,
+        request: Request[Principal, Any, Any],
+        db_session: Session,
+        contact_id: FromPath[int],
+        data: JSONBody[ConsentCreate],
+    ) -> ConsentLedger:
+        """Append a grant or withdrawal to the ledger; answers with the new ledger."""
+        contact = await service.get(db_session, contact_id)
+        await consent_service.record_consent(
+            db_session,
+            contact=contact,
+            data=data,
+            actor=Actor.STAFF,
+            user_id=_principal(request).user_id,
+        )
+        return await consent_service.ledger(db_session, contact=contact)
+
+    @get("/{contact_id:int}/bans", guards=[requires(Permission.CONTACTS_READ)])
+    async def list_bans(self, db_session: Session, contact_id: FromPath[int]) -> list[BanRead]:
+        """Every ban, in force or lifted, oldest first."""
+        contact = await service.get(db_session, contact_id)
+        bans = await consent_service.list_bans(db_session, contact=contact)
+        return [consent_service.ban_read(ban) for ban in bans]
+
+    @post("/{contact_id:int}/bans", guards=[requires(Permission.CONSENTS_WRITE)], status_code=201)
+    async def record_ban(
+        self,
+        request: Request[Principal, Any, Any],
+        db_session: Session,
+        contact_id: FromPath[int],
+        data: JSONBody[BanCreate],
+    ) -> BanRead:
+        """Record a direct-marketing or purchase-registration ban (409 if the same
+        ban is already in force)."""
+        contact = await service.get(db_session, contact_id)
+        ban = await consent_service.record_ban(
+            db_session,
+            contact=contact,
+            data=data,
+            actor=Actor.STAFF,
+            user_id=_principal(request).user_id,
+        )
+        return consent_service.ban_read(ban)
+
+    @delete(
+        "/{contact_id:int}/bans/{ban_id:int}",
+        guards=[requires(Permission.CONSENTS_WRITE)],
+        status_code=200,
+    )
+    async def lift_ban(
+        self,
+        request: Request[Principal, Any, Any],
+        db_session: Session,
+        contact_id: FromPath[int],
+        ban_id: FromPath[int],
+        note: Annotated[str | None, QueryParameter(max_length=2000)] = None,
+    ) -> BanRead:
+        """Lift a ban. The ban stays in the record with who lifted it, when and why."""
+        contact = await service.get(db_session, contact_id)
+        ban = await consent_service.lift_ban(
+            db_session,
+            contact=contact,
+            ban_id=ban_id,
+            user_id=_principal(request).user_id,
+            note=note,
+        )
+        return consent_service.ban_read(ban)
+
+    @get("/{contact_id:int}/eligibility", guards=[requires(Permission.CONTACTS_READ)])
+    async def get_eligibility(
+        self,
+        db_session: Session,
+        contact_id: FromPath[int],
+        channel: FromQuery[Channel] = Channel.EMAIL,
+        purpose: FromQuery[Purpose] = Purpose.DIRECT_MARKETING,
+        similar_products: FromQuery[bool] = False,
+    ) -> Eligibility:
+        """May this contact be contacted on this channel for this purpose today?
+        ``similar_products=true`` evaluates it for a campaign offering the company's
+        own similar products, where existing customers count as soft opt-in."""
+        contact = await service.get(db_session, contact_id)
+        context = GateContext(
+            channel=channel,
+            purpose=purpose,
+            today=clock.today(),
+            similar_products=similar_products,
+        )
+        return await consent_service.eligibility(db_session, contact=contact, context=context)

@@ -1,0 +1,160 @@
+"""Request and response bodies for contacts. Validation lives here, so a bad
+request is rejected whole before any service runs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from service.contacts.validation import normalize_email, normalize_phone, parse_identity_code
+from service.models.enums import ContactType, Gender, Language, LegalBasis, Source
+
+MAX_TAGS = 50
+
+
+def _not_in_future(value: date | None) -> date | None:
+    if value is not None and value > date.today():
+        raise ValueError("must not be in the future")
+    return value
+
+
+def _country(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value) != 2 or not value.isascii() or not value.isalpha():
+        raise ValueError("must be a two-letter ISO 3166 country code, e.g. FI")
+    return value.upper()
+
+
+def _tags(value: list[str]) -> list[str]:
+    # Order-preserving de-duplication: a tag is a set member, not a list item.
+    return list(dict.fromkeys(value))
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_email)]
+Phone = Annotated[str, StringConstraints(max_length=40), AfterValidator(normalize_phone)]
+IdentityCode = Annotated[str, StringConstraints(max_length=20), AfterValidator(parse_identity_code)]
+Country = Annotated[str, AfterValidator(_country)]
+Tag = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=1, max_length=64, pattern=r"^[\w.:-]+$"
+    ),
+]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_tags)]
+PastDate = Annotated[date, AfterValidator(_not_in_future)]
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ContactCreate(BaseModel):
+    model_config = _STRICT
+
+    full_name: Text
+    nickname: ShortText | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    personal_identity_code: IdentityCode | None = None
+    customer_number: Code | None = None
+    employer: Text | None = None
+    education: Text | None = None
+    position: Text | None = None
+    street_address: Text | None = None
+    postal_code: PostalCode | None = None
+    city: ShortText | None = None
+    country: Country | None = None
+    language: Language = Language.FI
+    gender: Gender = Gender.UNSPECIFIED
+    contact_type: ContactType = ContactType.PERSON
+    legal_basis: LegalBasis
+    source: Source
+    is_customer: bool = False
+    last_service_contact_at: PastDate | None = None
+    tags: Tags = Field(default_factory=list)
+
+
+class ContactUpdate(BaseModel):
+    """PATCH: only the fields sent change; ``null`` clears an optional field."""
+
+    model_config = _STRICT
+
+    full_name: Text | None = None
+    nickname: ShortText | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    personal_identity_code: IdentityCode | None = None
+    customer_number: Code | None = None
+    employer: Text | None = None
+    education: Text | None = None
+    position: Text | None = None
+    street_address: Text | None = None
+    postal_code: PostalCode | None = None
+    city: ShortText | None = None
+    country: Country | None = None
+    language: Language | None = None
+    gender: Gender | None = None
+    contact_type: ContactType | None = None
+    legal_basis: LegalBasis | None = None
+    source: Source | None = None
+    is_customer: bool | None = None
+    last_service_contact_at: PastDate | None = None
+    tags: Tags | None = None
+
+
+# Fields that may not be cleared with null: the register needs them.
+REQUIRED_ON_UPDATE = frozenset(
+    {
+        "full_name",
+        "language",
+        "gender",
+        "contact_type",
+        "legal_basis",
+        "source",
+        "is_customer",
+        "tags",
+    }
+)
+
+
+class ContactRead(BaseModel):
+    id: int
+    full_name: str
+    nickname: str | None
+    email: str | None
+    phone: str | None
+    personal_identity_code: str | None = Field(
+        description="Masked (DDMMYY-****); the full code is never returned here."
+    )
+    customer_number: str | None
+    employer: str | None
+    education: str | None
+    position: str | None
+    street_address: str | None
+    postal_code: str | None
+    city: str | None
+    country: str | None
+    language: Language
+    gender: Gender
+    contact_type: ContactType
+    legal_basis: LegalBasis
+    source: Source
+    is_customer: bool
+    last_service_contact_at: date | None
+    tags: list[str]
+    restricted: bool
+    objected: bool
+    recorded_at: datetime
+    updated_at: datetime
+
+
+class ContactPage(BaseModel):
+    items: list[ContactRead]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,213 @@
+"""Contacts: create, read, list and update, with identity codes sealed at rest."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.contacts.schemas import (
+    REQUIRED_ON_UPDATE,
+    ContactCreate,
+    ContactPage,
+    ContactRead,
+    ContactUpdate,
+)
+from service.contacts.validation import mask_identity_code
+from service.crypto import DataCipher
+from service.errors import Conflict, InvalidInput, NotFound
+from service.models import Contact, ContactTag, Suppression
+from service.models.base import utcnow
+
+# Columns a ContactCreate/ContactUpdate writes as they are; the rest
+# (identity code, tags, hashes) need work first.
+_PLAIN_FIELDS = set(ContactCreate.model_fields) - {"personal_identity_code", "tags"}
+IDENTITY_CODE_CONTEXT = b"contacts.identity_code"
+
+
+async def get(session: AsyncSession, contact_id: int) -> Contact:
+    contact = await session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(f"no contact with id {contact_id}")
+    return contact
+
+
+async def create(session: AsyncSession, *, data: ContactCreate, cipher: DataCipher) -> Contact:
+    contact = Contact(**data.model_dump(include=_PLAIN_FIELDS))
+    _set_identity_code(contact, data.personal_identity_code, cipher)
+    _refresh_hashes(contact, cipher)
+    await _check_unique_and_unsuppressed(session, contact)
+    session.add(contact)
+    await session.flush()
+    await _replace_tags(session, contact, data.tags)
+    return contact
+
+
+async def update(
+    session: AsyncSession, *, contact: Contact, data: ContactUpdate, cipher: DataCipher
+) -> Contact:
+    changes = data.model_dump(exclude_unset=True)
+    cleared = sorted(
+        name for name in REQUIRED_ON_UPDATE if name in changes and changes[name] is None
+    )
+    if cleared:
+        raise InvalidInput(
+            "these fields cannot be cleared", fields={name: "may not be null" for name in cleared}
+        )
+    for name in changes.keys() & _PLAIN_FIELDS:
+        setattr(contact, name, changes[name])
+    if "personal_identity_code" in changes:
+        _set_identity_code(contact, changes["personal_identity_code"], cipher)
+    _refresh_hashes(contact, cipher)
+    await _check_unique_and_unsuppressed(session, contact)
+    contact.updated_at = utcnow()
+    session.add(contact)
+    await session.flush()
+    if "tags" in changes:
+        await _replace_tags(session, contact, changes["tags"])
+    return contact
+
+
+async def list_(
+    session: AsyncSession, *, email: str | None, q: str | None, limit: int, offset: int
+) -> tuple[Sequence[Contact], int]:
+    conditions: list[Any] = []
+    if email is not None:
+        conditions.append(Contact.email == email)
+    if q:
+        pattern = (
+            "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        conditions.append(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (
+                        col(Contact.full_name),
+                        col(Contact.nickname),
+                        col(Contact.email),
+                        col(Contact.customer_number),
+                    )
+                )
+            )
+        )
+    total = (await session.exec(select(func.count()).select_from(Contact).where(*conditions))).one()
+    rows = await session.exec(
+        select(Contact).where(*conditions).order_by(col(Contact.id)).limit(limit).offset(offset)
+    )
+    return rows.all(), total
+
+
+async def tags_of(session: AsyncSession, contact_ids: Sequence[int]) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = defaultdict(list)
+    if contact_ids:
+        rows = await session.exec(
+            select(ContactTag.contact_id, ContactTag.tag)
+            .where(col(ContactTag.contact_id).in_(contact_ids))
+            .order_by(col(ContactTag.contact_id), col(ContactTag.tag))
+        )
+        for contact_id, tag in rows:
+            tags[contact_id].append(tag)
+    return tags
+
+
+async def to_read(session: AsyncSession, contact: Contact, cipher: DataCipher) -> ContactRead:
+    assert contact.id is not None
+    return _read(contact, (await tags_of(session, [contact.id]))[contact.id], cipher)
+
+
+async def page(
+    session: AsyncSession,
+    contacts: Sequence[Contact],
+    total: int,
+    *,
+    limit: int,
+    offset: int,
+    cipher: DataCipher,
+) -> ContactPage:
+    tags = await tags_of(session, [c.id for c in contacts if c.id is not None])
+    items = [_read(c, tags[c.id] if c.id is not None else [], cipher) for c in contacts]
+    return ContactPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def reveal_identity_code(contact: Contact, cipher: DataCipher) -> str | None:
+    """The unmasked code. Only the privileged, audited read may call this."""
+    if contact.identity_code_encrypted is None:
+        return None
+    return cipher.decrypt(contact.identity_code_encrypted, context=IDENTITY_CODE_CONTEXT)
+
+
+def _read(contact: Contact, tags: list[str], cipher: DataCipher) -> ContactRead:
+    code = reveal_identity_code(contact, cipher)
+    return ContactRead(
+        **contact.model_dump(include=set(ContactRead.model_fields)),
+        personal_identity_code=mask_identity_code(code) if code else None,
+        tags=tags,
+        restricted=contact.restricted_at is not None,
+        objected=contact.objected_at is not None,
+    )
+
+
+def _set_identity_code(contact: Contact, code: str | None, cipher: DataCipher) -> None:
+    if code is None:
+        contact.identity_code_encrypted = None
+        contact.identity_code_hash = None
+    else:
+        contact.identity_code_encrypted = cipher.encrypt(code, context=IDENTITY_CODE_CONTEXT)
+        contact.identity_code_hash = cipher.lookup_hash("identity_code", code)
+
+
+def _refresh_hashes(contact: Contact, cipher: DataCipher) -> None:
+    contact.email_hash = cipher.lookup_hash("email", contact.email) if contact.email else None
+    contact.phone_hash = cipher.lookup_hash("phone", contact.phone) if contact.phone else None
+
+
+async def _check_unique_and_unsuppressed(session: AsyncSession, contact: Contact) -> None:
+    """Refuse duplicates and suppressed addresses with a 409 before the insert,
+    so the caller gets a reason rather than a constraint error."""
+    # The contact may carry unsaved changes; flushing them before the checks
+    # would trip the unique constraints we are about to explain.
+    with session.no_autoflush:
+        await _check_clashes(session, contact)
+
+
+async def _check_clashes(session: AsyncSession, contact: Contact) -> None:
+    others = col(Contact.id) != contact.id if contact.id is not None else True
+    for field, column, value in (
+        ("email", Contact.email, contact.email),
+        ("personal_identity_code", Contact.identity_code_hash, contact.identity_code_hash),
+    ):
+        if value is None:
+            continue
+        clash = await session.exec(select(Contact.id).where(column == value, others))
+        if clash.first() is not None:
+            raise Conflict(
+                f"another contact already has this {field.replace('_', ' ')}",
+                reason="duplicate",
+                fields={field: "already registered"},
+            )
+    hashes = [h for h in (contact.email_hash, contact.phone_hash) if h is not None]
+    if hashes:
+        suppressed = await session.exec(
+            select(Suppression.kind).where(col(Suppression.value_hash).in_(hashes))
+        )
+        kinds = sorted(set(suppressed.all()))
+        if kinds:
+            raise Conflict(
+                "this address is on the suppression list and may not be registered again",
+                reason="suppressed",
+                fields={kind: "suppressed" for kind in kinds},
+            )
+
+
+async def _replace_tags(session: AsyncSession, contact: Contact, tags: list[str]) -> None:
+    assert contact.id is not None
+    await session.exec(delete(ContactTag).where(col(ContactTag.contact_id) == contact.id))
+    if tags:
+        await session.exec(
+            insert(ContactTag), params=[{"contact_id": contact.id, "tag": tag} for tag in tags]
+        )

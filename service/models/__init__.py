@@ -1,0 +1,16 @@
+"""Every table, imported here so that ``SQLModel.metadata`` knows them all."""
+
+from service.models.auth import ApiToken, User
+from service.models.consent import Ban, ConsentEvent, ConsentState, Suppression
+from service.models.contacts import Contact, ContactTag
+
+__all__ = [
+    "ApiToken",
+    "Ban",
+    "ConsentEvent",
+    "ConsentState",
+    "Contact",
+    "ContactTag",
+    "Suppression",
+    "User",
+]

@@ -1,0 +1,126 @@
+"""The closed vocabularies of the register, shared by tables, schemas and the gate."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PHONE = "phone"
+    POST = "post"
+
+
+class BanChannel(StrEnum):
+    ALL = "all"
+    EMAIL = "email"
+    SMS = "sms"
+    PHONE = "phone"
+    POST = "post"
+
+
+class Purpose(StrEnum):
+    DIRECT_MARKETING = "direct_marketing"
+    EMAIL_TRACKING = "email_tracking"
+    PROFILING_REPORT = "profiling_report"
+
+
+class ConsentAction(StrEnum):
+    GRANT = "grant"
+    WITHDRAW = "withdraw"
+
+
+class BanKind(StrEnum):
+    DIRECT_MARKETING = "direct_marketing"
+    PURCHASE_REGISTRATION = "purchase_registration"
+
+
+class Language(StrEnum):
+    FI = "fi"
+    SV = "sv"
+    EN = "en"
+
+
+class Gender(StrEnum):
+    """Used only to choose pronouns in generated text (privacy notice §5)."""
+
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNSPECIFIED = "unspecified"
+
+
+class ContactType(StrEnum):
+    PERSON = "person"
+    BUSINESS = "business"
+
+
+class LegalBasis(StrEnum):
+    CUSTOMER_RELATIONSHIP = "customer_relationship"
+    ASSIGNMENT = "assignment"
+    CONSENT = "consent"
+    OTHER_CONNECTION = "other_connection"
+
+
+class Source(StrEnum):
+    """Where data came from (privacy notice §7)."""
+
+    SELF = "self"
+    EMPLOYER = "employer"
+    COACH = "coach"
+    PARTNER = "partner"
+    PUBLIC_SOURCE = "public_source"
+    ACTIVITY = "activity"
+    IMPORT = "import"
+
+
+class CaptureMethod(StrEnum):
+    """How a consent, withdrawal or ban reached us."""
+
+    WEB_FORM = "web_form"
+    PAPER_FORM = "paper_form"
+    EMAIL = "email"
+    PHONE_CALL = "phone_call"
+    IN_PERSON = "in_person"
+    POST = "post"
+    IMPORT = "import"
+    ONE_CLICK = "one_click"
+    LINK_PAGE = "link_page"
+    MAILTO = "mailto"
+    PREFERENCE_CENTRE = "preference_centre"
+
+
+class Actor(StrEnum):
+    """Who wrote a ledger row: a staff member, a person through a signed public
+    link, an import, or the system itself (bounces, retention)."""
+
+    STAFF = "staff"
+    PUBLIC_LINK = "public_link"
+    IMPORT = "import"
+    SYSTEM = "system"
+
+
+class Reason(StrEnum):
+    """Why a contact may not be contacted: the eligibility and audience codes."""
+
+    NO_CONSENT = "no_consent"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    DIRECT_MARKETING_BAN = "direct_marketing_ban"
+    CHANNEL_BAN = "channel_ban"
+    RESTRICTED = "restricted"
+    OBJECTED = "objected"
+    RETENTION_EXPIRED = "retention_expired"
+    SUPPRESSED = "suppressed"
+    NO_ADDRESS = "no_address"
+    ROBINSON_LISTED = "robinson_listed"
+    FREQUENCY_CAP = "frequency_cap"
+    OUTSIDE_SEGMENT = "outside_segment"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MARKETER = "marketer"
+    PRIVACY_OFFICER = "privacy_officer"
+    CALLER = "caller"
+    VIEWER = "viewer"

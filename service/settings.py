@@ -1,0 +1,177 @@
+"""One validated settings object, read from the environment once.
+
+Every setting is a ``CONSENTRY_*`` environment variable (CONTRACT.md). A bad
+value raises :class:`SettingsError` whose message names the variable; the CLI
+prints that one line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+PREFIX = "CONSENTRY_"
+E = TypeVar("E", bound=StrEnum)
+DEV_PLACEHOLDER = "(not configured)"
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the variable."""
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    PRODUCTION = "production"
+
+
+class SmtpTls(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    env: Environment
+    var_dir: Path
+    database_url: str
+    redis_url: str | None
+    smtp_host: str | None
+    smtp_port: int
+    smtp_username: str | None
+    smtp_password: str | None
+    smtp_tls: SmtpTls
+    public_url: str
+    secret_key: str
+    data_key: str
+    controller_name: str
+    controller_business_id: str
+    controller_address: str
+    privacy_contact: str
+    mail_from: str
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env is Environment.DEV
+
+
+def _text(environ: dict[str, str], name: str) -> str | None:
+    value = environ.get(PREFIX + name, "").strip()
+    return value or None
+
+
+def _choice(environ: dict[str, str], name: str, enum: type[E], default: E) -> E:
+    raw = _text(environ, name)
+    if raw is None:
+        return default
+    try:
+        return enum(raw.lower())
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise SettingsError(f"{PREFIX}{name}: must be one of {allowed}") from None
+
+
+def _port(environ: dict[str, str], name: str, default: int) -> int:
+    raw = _text(environ, name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise SettingsError(f"{PREFIX}{name}: must be a port number from 1 to 65535")
+    return int(raw)
+
+
+def _url(
+    environ: dict[str, str], name: str, default: str | None, schemes: tuple[str, ...]
+) -> str | None:
+    raw = _text(environ, name)
+    if raw is None:
+        return default
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes:
+        raise SettingsError(f"{PREFIX}{name}: must be a URL starting with {' or '.join(schemes)}")
+    if not parts.netloc and parts.scheme.startswith(("http", "redis")):
+        raise SettingsError(f"{PREFIX}{name}: the URL has no host")
+    return raw
+
+
+def _secret(environ: dict[str, str], name: str, env: Environment, var_dir: Path) -> str:
+    """A key from the environment; in dev, generated once and kept under var/.
+
+    Keeping it on disk makes tokens and encrypted identity codes survive a restart
+    of the dev service. Production refuses to start without a real key.
+    """
+    raw = _text(environ, name)
+    if raw is not None:
+        if len(raw) < 32:
+            raise SettingsError(f"{PREFIX}{name}: must be at least 32 characters long")
+        return raw
+    if env is Environment.PRODUCTION:
+        raise SettingsError(f"{PREFIX}{name}: required when CONSENTRY_ENV=production")
+    key_file = var_dir / name.lower()
+    if not key_file.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return key_file.read_text().strip()
+
+
+def _identity(environ: dict[str, str], name: str, env: Environment) -> str:
+    return _text(environ, name) or _dev_only(env, name, DEV_PLACEHOLDER)
+
+
+def _dev_only(env: Environment, name: str, default: str) -> str:
+    if env is Environment.PRODUCTION:
+        raise SettingsError(f"{PREFIX}{name}: required when CONSENTRY_ENV=production")
+    return default
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raise SettingsError naming the first bad one."""
+    environ = dict(os.environ if environ is None else environ)
+    env = _choice(environ, "ENV", Environment, Environment.DEV)
+    var_dir = Path(_text(environ, "VAR_DIR") or "./var")
+    database_url = _url(
+        environ,
+        "DATABASE_URL",
+        f"sqlite+aiosqlite:///{var_dir}/consentry.db",
+        ("sqlite+aiosqlite", "postgresql+asyncpg"),
+    )
+    assert database_url is not None
+    public_url = _url(environ, "PUBLIC_URL", "http://127.0.0.1:8000", ("http", "https"))
+    assert public_url is not None
+    smtp_host = _text(environ, "SMTP_HOST")
+    smtp_tls = _choice(environ, "SMTP_TLS", SmtpTls, SmtpTls.NONE)
+    default_port = {SmtpTls.NONE: 25, SmtpTls.STARTTLS: 587, SmtpTls.TLS: 465}[smtp_tls]
+    controller_name = _identity(environ, "CONTROLLER_NAME", env)
+    return Settings(
+        env=env,
+        var_dir=var_dir,
+        database_url=database_url,
+        redis_url=_url(environ, "REDIS_URL", None, ("redis", "rediss", "unix")),
+        smtp_host=smtp_host,
+        smtp_port=_port(environ, "SMTP_PORT", default_port),
+        smtp_username=_text(environ, "SMTP_USERNAME"),
+        smtp_password=_text(environ, "SMTP_PASSWORD"),
+        smtp_tls=smtp_tls,
+        public_url=public_url.rstrip("/"),
+        secret_key=_secret(environ, "SECRET_KEY", env, var_dir),
+        data_key=_secret(environ, "DATA_KEY", env, var_dir),
+        controller_name=controller_name,
+        controller_business_id=_identity(environ, "CONTROLLER_BUSINESS_ID", env),
+        controller_address=_identity(environ, "CONTROLLER_ADDRESS", env),
+        privacy_contact=_identity(environ, "PRIVACY_CONTACT", env),
+        mail_from=_text(environ, "MAIL_FROM") or _dev_only(env, "MAIL_FROM", "marketing@localhost"),
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, validated on first use."""
+    return load_settings()

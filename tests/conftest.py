@@ -1,0 +1,169 @@
+"""Shared fixtures: real Redis, real SMTP, real SQLite and real PostgreSQL.
+
+Every test that touches the database runs twice, once per backend (the
+``database_url`` fixture is parametrised). Servers start once per session; the
+tables are emptied between tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+import service.models  # noqa: F401  (every table on the metadata)
+from service.app import create_app
+from service.auth import service as auth_service
+from service.db import SessionMaker, create_engine, create_sessionmaker, session_scope
+from service.embedded import EmbeddedRedis, MailCatcher
+from service.migrate import upgrade
+from service.models.enums import Role
+from service.settings import Settings, load_settings
+from tests.support.postgres import TemporaryPostgres
+
+BACKENDS = ["sqlite", "postgresql"]
+TEST_SECRET = "test-secret-key-" + "s" * 32
+TEST_DATA_KEY = "test-data-key-" + "d" * 32
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with TemporaryPostgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailCatcher]:
+    catcher = MailCatcher(tmp_path_factory.mktemp("outbox"))
+    with catcher:
+        yield catcher
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database of each backend, built with the real Alembic migrations."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {
+        "CONSENTRY_VAR_DIR": str(tmp_path_factory.mktemp("var")),
+        "CONSENTRY_SECRET_KEY": TEST_SECRET,
+        "CONSENTRY_DATA_KEY": TEST_DATA_KEY,
+    }
+
+
+@pytest.fixture
+def settings(database_url: str, settings_env: dict[str, str], redis_url: str) -> Settings:
+    return load_settings(
+        {**settings_env, "CONSENTRY_DATABASE_URL": database_url, "CONSENTRY_REDIS_URL": redis_url}
+    )
+
+
+@pytest.fixture
+async def sessionmaker(database_url: str) -> AsyncIterator[SessionMaker]:
+    """A sessionmaker on a database emptied of every row before the test."""
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            await connection.execute(table.delete())
+        if connection.dialect.name == "postgresql":
+            # Restart ids so tests never depend on the order they ran in.
+            for table in SQLModel.metadata.sorted_tables:
+                for column in table.primary_key.columns:
+                    if column.autoincrement is True or (
+                        column.autoincrement == "auto" and len(table.primary_key.columns) == 1
+                    ):
+                        await connection.execute(
+                            text(
+                                f"SELECT setval(pg_get_serial_sequence('{table.name}', "
+                                f"'{column.name}'), 1, false)"
+                            )
+                        )
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, sessionmaker: SessionMaker) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
+
+
+TokenFactory = Callable[[Role], Coroutine[Any, Any, str]]
+
+
+@pytest.fixture
+def make_token(sessionmaker: SessionMaker) -> TokenFactory:
+    """Create a staff user of a role and return a bearer token for them."""
+
+    async def factory(role: Role) -> str:
+        async with session_scope(sessionmaker) as session:
+            user = await auth_service.create_user(
+                session,
+                email=f"{role.value}.{id(object())}@example.fi",
+                role=role,
+                password=PASSWORD,
+            )
+            return await auth_service.issue_token(session, user=user, name="test")
+
+    return factory
+
+
+@pytest.fixture
+async def admin(
+    client: AsyncTestClient[Litestar], make_token: TokenFactory
+) -> AsyncTestClient[Litestar]:
+    """The test client, authenticated as an admin."""
+    client.headers["Authorization"] = f"Bearer {await make_token(Role.ADMIN)}"
+    return client
+
+
+@pytest.fixture
+async def session(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
+    """A session for looking at what the API stored (read-only use)."""
+    async with sessionmaker() as db_session:
+        yield db_session
+
+
+def contact_payload(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "full_name": "Maija Meikäläinen",
+        "email": "maija@example.fi",
+        "legal_basis": "customer_relationship",
+        "source": "self",
+    }
+    payload.update(overrides)
+    return payload
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,44 @@
+"""The queue worker against a real Redis: settings load, jobs run, the heartbeat lands."""
+
+from __future__ import annotations
+
+from arq import create_pool
+from arq.worker import Worker
+from redis.asyncio import Redis
+
+from workers import heartbeat
+from workers.settings import QUEUE_NAME, WorkerSettings, redis_settings
+
+
+async def test_a_queued_heartbeat_runs_and_is_visible(redis_url: str) -> None:
+    pool = await create_pool(redis_settings(redis_url))
+    job = await pool.enqueue_job("heartbeat", _queue_name=QUEUE_NAME)
+    assert job is not None
+    worker = Worker(
+        functions=WorkerSettings.functions,
+        queue_name=QUEUE_NAME,
+        redis_pool=pool,
+        burst=True,
+        poll_delay=0,
+        handle_signals=False,
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    assert worker.jobs_complete == 1 and worker.jobs_failed == 0
+    client = Redis.from_url(redis_url)
+    try:
+        stamp = await client.get(heartbeat.HEARTBEAT_KEY)
+        ttl = await client.ttl(heartbeat.HEARTBEAT_KEY)
+    finally:
+        await client.aclose()
+    assert stamp is not None and stamp.decode().startswith("20")
+    assert 0 < ttl <= heartbeat.HEARTBEAT_TTL_SECONDS
+
+
+def test_worker_settings_name_every_job_and_a_cron() -> None:
+    names = {f.__name__ for f in WorkerSettings.functions}
+    assert "heartbeat" in names
+    assert WorkerSettings.queue_name == QUEUE_NAME
+    assert [job.name for job in WorkerSettings.cron_jobs] == ["cron:heartbeat"]
