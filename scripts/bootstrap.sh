@@ -26,7 +26,7 @@ ensure_venv() {
     # Reinstall only when the dependencies changed.
     local stamp=".venv/.consentry-installed"
     local want
-X
+    want="$(sha256sum < pyproject.toml | cut -d' ' -f1)$extras"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "consentry: installing into .venv (about a minute the first time)" >&2
         .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip

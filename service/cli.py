@@ -11,11 +11,13 @@ import asyncio
 import getpass
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
+from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import func
@@ -152,12 +154,36 @@ def _worker_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
                 process.wait()
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _check_listen_address(host: str, port: int) -> None:
+    """Fail with one line before anything starts if the API cannot bind there."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as sock:
+            # As uvicorn does, so TIME_WAIT leftovers of a previous run do not count.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from service.app import create_app
     from service.migrate import upgrade
 
+    # SIGTERM (kill, systemd, docker stop) must stop everything as Ctrl-C does:
+    # its default action would end this process at once and leave the worker
+    # and the embedded Redis, each in a session of its own, running. uvicorn
+    # handles SIGTERM itself while serving and re-raises it once shut down.
+    signal.signal(signal.SIGTERM, _interrupt)
+    _check_listen_address(args.host, args.port)
     upgrade(settings.database_url)
     env = dict(os.environ)
     lines = [f"  database: {make_url(settings.database_url).render_as_string(hide_password=True)}"]

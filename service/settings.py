@@ -7,6 +7,7 @@ prints that one line and exits non-zero.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -81,7 +82,8 @@ def _port(environ: dict[str, str], name: str, default: int) -> int:
     raw = _text(environ, name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    # isdigit() alone admits digits such as "²" that int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65535:
         raise SettingsError(f"{PREFIX}{name}: must be a port number from 1 to 65535")
     return int(raw)
 
@@ -92,7 +94,10 @@ def _url(
     raw = _text(environ, name)
     if raw is None:
         return default
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 host
+        raise SettingsError(f"{PREFIX}{name}: not a valid URL") from None
     if parts.scheme not in schemes:
         raise SettingsError(f"{PREFIX}{name}: must be a URL starting with {' or '.join(schemes)}")
     if not parts.netloc and parts.scheme.startswith(("http", "redis")):
@@ -114,12 +119,35 @@ def _secret(environ: dict[str, str], name: str, env: Environment, var_dir: Path)
     if env is Environment.PRODUCTION:
         raise SettingsError(f"{PREFIX}{name}: required when CONSENTRY_ENV=production")
     key_file = var_dir / name.lower()
-    if not key_file.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if not key_file.exists():
+            _create_key_file(key_file)
+        return key_file.read_text().strip()
+    except OSError as exc:
+        raise SettingsError(
+            f"{PREFIX}VAR_DIR: cannot keep the generated {PREFIX}{name} in {var_dir}: "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
+def _create_key_file(key_file: Path) -> None:
+    """Write a new key to `key_file` (mode 0600) unless another process won the race.
+
+    The key is written to a private temporary file and then hard-linked into
+    place, so a process starting at the same moment (`consentry run` and a
+    `consentry user add`, say) never reads a half-written or empty key, and the
+    first key written is the one every process keeps.
+    """
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
-    return key_file.read_text().strip()
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, key_file)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _identity(environ: dict[str, str], name: str, env: Environment) -> str:
