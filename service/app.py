@@ -24,7 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import __doc__ as product_summary
+from service import queue
 from service.auth.middleware import TokenAuthenticationMiddleware
+from service.campaigns.controllers import CampaignController
 from service.contacts.controllers import ContactController
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
@@ -114,14 +116,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.queue = await queue.connect(settings.redis_url) if settings.redis_url else None
         try:
             yield
         finally:
+            if app.state.queue is not None:
+                await app.state.queue.aclose()
             await engine.dispose()
 
     api = Router(
         path="/api/v1",
-        route_handlers=[ContactController],
+        route_handlers=[ContactController, CampaignController],
         middleware=[DefineMiddleware(TokenAuthenticationMiddleware)],
         security=[{"bearer": []}],
     )

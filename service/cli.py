@@ -121,7 +121,7 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
     from arq.logs import default_log_config
     from arq.worker import run_worker
 
-    from workers.settings import WorkerSettings, redis_settings
+    from workers.settings import WorkerSettings, functions, redis_settings
 
     if settings.redis_url is None:
         raise CommandError(
@@ -130,7 +130,11 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
         )
     # arq's own command sets up its logging; run programmatically, we do it.
     logging.config.dictConfig(default_log_config(verbose=False))
-    run_worker(WorkerSettings, redis_settings=redis_settings(settings.redis_url))  # type: ignore[arg-type]
+    run_worker(
+        WorkerSettings,  # type: ignore[arg-type]
+        redis_settings=redis_settings(settings.redis_url),
+        functions=functions(settings.send_job_timeout),
+    )
 
 
 def _count_users(settings: Settings) -> int:

@@ -70,3 +70,24 @@ def upsert(session: AsyncSession, table: Any, *, keys: list[str], values: dict[s
     statement: Any = dialect_insert(table).values(**values)
     updates = {name: statement.excluded[name] for name in values if name not in keys}
     return statement.on_conflict_do_update(index_elements=keys, set_=updates)
+
+
+async def run(session: AsyncSession, statement: Any, params: Any = None) -> Any:
+    """Execute a Core statement and return its result.
+
+    sqlmodel's ``exec`` is typed for its own ``select`` only; set-based
+    queries built from SQLAlchemy Core go through here instead of a
+    ``type: ignore`` at every call."""
+    return await session.exec(statement, params=params)
+
+
+def insert_ignore(
+    session: AsyncSession, table: Any, *, keys: list[str], values: dict[str, Any]
+) -> Any:
+    """``INSERT … ON CONFLICT (keys) DO NOTHING`` in the session's dialect."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    bind = session.get_bind()
+    dialect_insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    statement: Any = dialect_insert(table).values(**values)
+    return statement.on_conflict_do_nothing(index_elements=keys)

@@ -56,6 +56,18 @@ class Settings:
     controller_address: str
     privacy_contact: str
     mail_from: str
+    unsubscribe_address: str
+    # Sending (per worker process).
+    send_connections: int
+    send_rate: float
+    send_batch_size: int
+    send_pause_after_failures: int
+    send_job_timeout: int
+    # At most this many marketing messages per contact and channel in this
+    # many days; 0 messages turns the cap off.
+    frequency_cap_messages: int
+    frequency_cap_days: int
+    call_list_ttl_days: int
 
     @property
     def is_dev(self) -> bool:
@@ -85,6 +97,15 @@ def _port(environ: dict[str, str], name: str, default: int) -> int:
     # isdigit() alone admits digits such as "²" that int() refuses.
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65535:
         raise SettingsError(f"{PREFIX}{name}: must be a port number from 1 to 65535")
+    return int(raw)
+
+
+def _int(environ: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = _text(environ, name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise SettingsError(f"{PREFIX}{name}: must be a whole number from {low} to {high}")
     return int(raw)
 
 
@@ -178,6 +199,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     smtp_tls = _choice(environ, "SMTP_TLS", SmtpTls, SmtpTls.NONE)
     default_port = {SmtpTls.NONE: 25, SmtpTls.STARTTLS: 587, SmtpTls.TLS: 465}[smtp_tls]
     controller_name = _identity(environ, "CONTROLLER_NAME", env)
+    mail_from = _text(environ, "MAIL_FROM") or _dev_only(env, "MAIL_FROM", "marketing@localhost")
+    if "@" not in mail_from:
+        raise SettingsError(f"{PREFIX}MAIL_FROM: must be an email address")
     return Settings(
         env=env,
         var_dir=var_dir,
@@ -195,7 +219,17 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         controller_business_id=_identity(environ, "CONTROLLER_BUSINESS_ID", env),
         controller_address=_identity(environ, "CONTROLLER_ADDRESS", env),
         privacy_contact=_identity(environ, "PRIVACY_CONTACT", env),
-        mail_from=_text(environ, "MAIL_FROM") or _dev_only(env, "MAIL_FROM", "marketing@localhost"),
+        mail_from=mail_from,
+        unsubscribe_address=_text(environ, "UNSUBSCRIBE_ADDRESS")
+        or "unsubscribe@" + mail_from.rpartition("@")[2],
+        send_connections=_int(environ, "SEND_CONNECTIONS", 4, 1, 64),
+        send_rate=float(_int(environ, "SEND_RATE", 0, 0, 1_000_000)),
+        send_batch_size=_int(environ, "SEND_BATCH_SIZE", 1000, 1, 100_000),
+        send_pause_after_failures=_int(environ, "SEND_PAUSE_AFTER_FAILURES", 50, 1, 1_000_000),
+        send_job_timeout=_int(environ, "SEND_JOB_TIMEOUT", 300, 5, 86_400),
+        frequency_cap_messages=_int(environ, "FREQUENCY_CAP_MESSAGES", 4, 0, 1000),
+        frequency_cap_days=_int(environ, "FREQUENCY_CAP_DAYS", 30, 1, 3650),
+        call_list_ttl_days=_int(environ, "CALL_LIST_TTL_DAYS", 7, 1, 365),
     )
 
 

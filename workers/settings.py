@@ -1,7 +1,7 @@
 """arq worker settings: ``arq workers.settings.WorkerSettings`` or ``consentry worker``.
 
-Shared clients (the database engine) are built once in ``on_startup`` and kept
-in ``ctx``; jobs are thin wrappers over ``service`` functions.
+Shared clients (database engine, SMTP pool) are built once in ``on_startup``
+and kept in ``ctx``; jobs are thin wrappers over ``service`` functions.
 """
 
 from __future__ import annotations
@@ -9,17 +9,25 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 
+from service.campaigns.sending import Sender
+from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
-from service.settings import get_settings
-from workers import heartbeat
+from service.mail.smtp import SmtpConfig, SmtpPool
+from service.queue import QUEUE_NAME
+from service.settings import Settings, get_settings
+from service.tokens import TokenSigner
+from workers import campaigns, heartbeat
 
-QUEUE_NAME = "consentry:queue"
 # Used only when the worker is started with plain `arq` and no URL is set; the
 # `consentry` commands always pass the URL they resolved.
 FALLBACK_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_SEND_JOB_TIMEOUT = 300
+# Batch jobs are idempotent: a worker killed mid-batch leaves the job to be run
+# again, as often as it takes.
+BATCH_MAX_TRIES = 1000
 
 
 def redis_settings(url: str | None = None) -> RedisSettings:
@@ -28,28 +36,68 @@ def redis_settings(url: str | None = None) -> RedisSettings:
     )
 
 
+def functions(send_job_timeout: int = DEFAULT_SEND_JOB_TIMEOUT) -> list[Any]:
+    """The jobs. Campaign jobs keep no result, so the same deterministic id
+    can be queued again once the previous run has finished."""
+    return [
+        heartbeat.heartbeat,
+        func(campaigns.start_campaign, keep_result=0, max_tries=BATCH_MAX_TRIES),
+        func(
+            campaigns.send_batch,
+            keep_result=0,
+            max_tries=BATCH_MAX_TRIES,
+            timeout=send_job_timeout,
+        ),
+        func(campaigns.build_call_list, keep_result=0, max_tries=5),
+    ]
+
+
+def sender_for(settings: Settings, ctx: dict[str, Any]) -> Sender:
+    smtp = None
+    if settings.smtp_host is not None:
+        smtp = SmtpPool(
+            SmtpConfig.from_settings(settings),
+            size=settings.send_connections,
+            rate_per_second=settings.send_rate or None,
+        )
+    return Sender(
+        settings=settings,
+        sessionmaker=ctx["sessionmaker"],
+        redis=ctx["redis"],
+        smtp=smtp,
+        signer=TokenSigner(settings.secret_key),
+        cipher=DataCipher(settings.data_key),
+    )
+
+
 async def on_startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     ctx["settings"] = settings
     ctx["engine"] = create_engine(settings.database_url)
     ctx["sessionmaker"] = create_sessionmaker(ctx["engine"])
+    ctx["sender"] = sender_for(settings, ctx)
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
+    sender: Sender | None = ctx.get("sender")
+    if sender is not None and sender.smtp is not None:
+        await sender.smtp.close()
     if "engine" in ctx:
         await ctx["engine"].dispose()
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [heartbeat.heartbeat]
+    functions: ClassVar[list[Any]] = functions()
     cron_jobs: ClassVar[list[Any]] = [
-        cron(heartbeat.heartbeat, second={0, 30}, run_at_startup=True, unique=True)
+        cron(heartbeat.heartbeat, second={0, 30}, run_at_startup=True, unique=True),
+        cron(campaigns.sweep_campaigns, second={15, 45}, run_at_startup=True, unique=True),
+        cron(campaigns.expire_call_lists, minute={5}, second={0}, run_at_startup=True, unique=True),
     ]
     on_startup = on_startup
     on_shutdown = on_shutdown
     queue_name = QUEUE_NAME
     redis_settings = redis_settings()
-    max_jobs = 20
-    job_timeout = 600
+    max_jobs = 4
+    job_timeout = DEFAULT_SEND_JOB_TIMEOUT
     keep_result = 3600
     health_check_interval = 30

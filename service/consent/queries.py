@@ -39,6 +39,7 @@ from sqlalchemy import (
     case,
     exists,
     false,
+    func,
     not_,
     or_,
     select,
@@ -47,7 +48,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from service.models import Ban, ConsentState, Contact, Suppression
+from service.models import (
+    Ban,
+    CampaignRecipient,
+    ConsentState,
+    Contact,
+    ContactTag,
+    Suppression,
+)
 from service.models.enums import (
     BanChannel,
     BanKind,
@@ -56,6 +64,7 @@ from service.models.enums import (
     ContactType,
     Purpose,
     Reason,
+    RecipientStatus,
 )
 from service.retention.rules import contact_retention_cutoff
 
@@ -68,11 +77,30 @@ PERSON_SUPPRESSION_REASONS = ("objection", "erasure")
 
 
 @dataclass(frozen=True, slots=True)
+class Segment:
+    """A campaign's filters; an empty tuple means any value."""
+
+    languages: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    contact_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FrequencyCap:
+    """At most ``limit`` messages on the channel since ``since``."""
+
+    limit: int
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class GateContext:
     channel: Channel
     purpose: Purpose
     today: date
     similar_products: bool = False
+    segment: Segment | None = None
+    frequency_cap: FrequencyCap | None = None
 
 
 class Gate:
@@ -101,6 +129,10 @@ class Gate:
             Reason.SUPPRESSED: self._suppressed(),
             Reason.NO_ADDRESS: self._no_address(),
         }
+        if context.frequency_cap is not None:
+            self.reasons[Reason.FREQUENCY_CAP] = self._over_frequency_cap(context.frequency_cap)
+        if context.segment is not None:
+            self.reasons[Reason.OUTSIDE_SEGMENT] = self._outside_segment(context.segment)
 
     def excluded(self) -> ColumnElement[bool]:
         return or_(*self.reasons.values())
@@ -141,12 +173,14 @@ class Gate:
 
     def _banned(self, channel: BanChannel) -> ColumnElement[bool]:
         return exists(
-            select(col(Ban.id)).where(
+            select(col(Ban.id))
+            .where(
                 col(Ban.contact_id) == col(Contact.id),
                 col(Ban.kind) == BanKind.DIRECT_MARKETING.value,
                 col(Ban.lifted_at).is_(None),
                 col(Ban.channel) == channel.value,
             )
+            .correlate(Contact)
         )
 
     def _retention_expired(self) -> ColumnElement[bool]:
@@ -161,7 +195,11 @@ class Gate:
 
     def _suppressed(self) -> ColumnElement[bool]:
         def listed(column: Any, *reasons: str) -> ColumnElement[bool]:
-            query = select(col(Suppression.id)).where(col(Suppression.value_hash) == column)
+            query = (
+                select(col(Suppression.id))
+                .where(col(Suppression.value_hash) == column)
+                .correlate(Contact)
+            )
             if reasons:
                 query = query.where(col(Suppression.reason).in_(reasons))
             return and_(column.is_not(None), exists(query))
@@ -177,6 +215,42 @@ class Gate:
                     listed(email, *PERSON_SUPPRESSION_REASONS),
                     listed(phone, *PERSON_SUPPRESSION_REASONS),
                 )
+
+    def _over_frequency_cap(self, cap: FrequencyCap) -> ColumnElement[bool]:
+        sent = (
+            select(func.count())
+            .select_from(CampaignRecipient)
+            .where(
+                col(CampaignRecipient.contact_id) == col(Contact.id),
+                col(CampaignRecipient.channel) == self.context.channel.value,
+                col(CampaignRecipient.status) == RecipientStatus.SENT.value,
+                col(CampaignRecipient.sent_at) >= cap.since,
+            )
+            # Correlate to the contact only: inside the send list's INSERT …
+            # SELECT, campaign_recipients is also the table being written.
+            .correlate(Contact)
+            .scalar_subquery()
+        )
+        return sent >= cap.limit
+
+    def _outside_segment(self, segment: Segment) -> ColumnElement[bool]:
+        inside: list[ColumnElement[bool]] = []
+        if segment.languages:
+            inside.append(col(Contact.language).in_(segment.languages))
+        if segment.contact_types:
+            inside.append(col(Contact.contact_type).in_(segment.contact_types))
+        if segment.tags:
+            inside.append(
+                exists(
+                    select(col(ContactTag.tag))
+                    .where(
+                        col(ContactTag.contact_id) == col(Contact.id),
+                        col(ContactTag.tag).in_(segment.tags),
+                    )
+                    .correlate(Contact)
+                )
+            )
+        return not_(and_(*inside)) if inside else false()
 
     def _no_address(self) -> ColumnElement[bool]:
         match self.context.channel:

@@ -1,12 +1,24 @@
 """Every table, imported here so that ``SQLModel.metadata`` knows them all."""
 
 from service.models.auth import ApiToken, User
+from service.models.campaigns import (
+    CallList,
+    CallListDownload,
+    CallListEntry,
+    Campaign,
+    CampaignRecipient,
+)
 from service.models.consent import Ban, ConsentEvent, ConsentState, Suppression
 from service.models.contacts import Contact, ContactTag
 
 __all__ = [
     "ApiToken",
     "Ban",
+    "CallList",
+    "CallListDownload",
+    "CallListEntry",
+    "Campaign",
+    "CampaignRecipient",
     "ConsentEvent",
     "ConsentState",
     "Contact",

@@ -124,3 +124,30 @@ class Role(StrEnum):
     PRIVACY_OFFICER = "privacy_officer"
     CALLER = "caller"
     VIEWER = "viewer"
+
+
+class CampaignChannel(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class RecipientStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class CallListStatus(StrEnum):
+    BUILDING = "building"
+    READY = "ready"
+    EXPIRED = "expired"

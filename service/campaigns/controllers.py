@@ -1,0 +1,217 @@
+"""HTTP routes for campaigns: compose, audience, preview, send, pause, call lists."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from arq.connections import ArqRedis
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import queue
+from service.auth.middleware import requires
+from service.auth.permissions import Permission
+from service.auth.service import Principal
+from service.campaigns import call_lists, service
+from service.campaigns.schemas import (
+    Audience,
+    CallListRead,
+    CampaignCreate,
+    CampaignRead,
+    CampaignUpdate,
+    Preview,
+    PreviewRequest,
+)
+from service.contacts import service as contacts_service
+from service.errors import DomainError
+from service.models import Campaign
+from service.settings import Settings
+
+Session = NamedDependency[AsyncSession]
+Limit = Annotated[int, QueryParameter(ge=1, le=500)]
+Offset = Annotated[int, QueryParameter(ge=0)]
+StaffRequest = Request[Principal, Any, State]
+READ = [requires(Permission.CAMPAIGNS_READ)]
+WRITE = [requires(Permission.CAMPAIGNS_WRITE)]
+SEND = [requires(Permission.CAMPAIGNS_SEND)]
+
+
+class QueueUnavailable(DomainError):
+    status_code = 503
+
+
+def _settings(request: StaffRequest) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _queue(request: StaffRequest) -> ArqRedis:
+    redis: ArqRedis | None = request.app.state.queue
+    if redis is None:
+        raise QueueUnavailable("no queue is configured (CONSENTRY_REDIS_URL)")
+    return redis
+
+
+async def _start(request: StaffRequest, db_session: AsyncSession, campaign: Campaign) -> None:
+    """Commit the status change first, then queue the start: a job must never
+    see a campaign that is not yet marked as sending. Should queueing fail,
+    the worker's sweep finds the campaign and starts it."""
+    assert campaign.id is not None
+    await db_session.commit()
+    defer = campaign.send_at if campaign.status.value == "scheduled" else None
+    await queue.enqueue(
+        _queue(request),
+        queue.START_CAMPAIGN,
+        campaign.id,
+        job_id=queue.start_campaign_job_id(campaign.id, defer),
+        defer_until=defer,
+    )
+
+
+class CampaignController(Controller):
+    path = "/campaigns"
+    tags = ["campaigns"]
+
+    @post("/", guards=WRITE, status_code=201)
+    async def create_campaign(
+        self, request: StaffRequest, db_session: Session, data: JSONBody[CampaignCreate]
+    ) -> CampaignRead:
+        """Compose a campaign (a draft). Templates are checked now: an error is a
+        422 naming the field and the line."""
+        campaign = await service.create(db_session, data=data, user_id=request.user.user_id)
+        return await service.read(db_session, campaign)
+
+    @get("/", guards=READ)
+    async def list_campaigns(
+        self, db_session: Session, limit: Limit = 50, offset: Offset = 0
+    ) -> list[CampaignRead]:
+        """Campaigns, newest first."""
+        campaigns = await service.list_(db_session, limit=limit, offset=offset)
+        return [await service.read(db_session, campaign) for campaign in campaigns]
+
+    @get("/{campaign_id:int}", guards=READ)
+    async def get_campaign(self, db_session: Session, campaign_id: FromPath[int]) -> CampaignRead:
+        """A campaign with its status and counts (queued, sent, failed, skipped)."""
+        return await service.read(db_session, await service.get(db_session, campaign_id))
+
+    @patch("/{campaign_id:int}", guards=WRITE)
+    async def update_campaign(
+        self, db_session: Session, campaign_id: FromPath[int], data: JSONBody[CampaignUpdate]
+    ) -> CampaignRead:
+        """Edit a draft."""
+        campaign = await service.get(db_session, campaign_id)
+        campaign = await service.update_draft(db_session, campaign=campaign, data=data)
+        return await service.read(db_session, campaign)
+
+    @get("/{campaign_id:int}/audience", guards=READ)
+    async def get_audience(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> Audience:
+        """Who would get this campaign now, and how many are left out for each reason."""
+        campaign = await service.get(db_session, campaign_id)
+        return await service.audience(db_session, campaign=campaign, settings=_settings(request))
+
+    @post("/{campaign_id:int}/preview", guards=READ, status_code=200)
+    async def preview(
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        campaign_id: FromPath[int],
+        data: JSONBody[PreviewRequest],
+    ) -> Preview:
+        """The message as a chosen contact would see it, in their language, and
+        whether the gate would let it through."""
+        campaign = await service.get(db_session, campaign_id)
+        contact = await contacts_service.get(db_session, data.contact_id)
+        return await service.preview(
+            db_session, campaign=campaign, contact=contact, settings=_settings(request)
+        )
+
+    @post("/{campaign_id:int}/send", guards=SEND, status_code=202)
+    async def send(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> CampaignRead:
+        """Send an email campaign now, or at its ``send_at``. Workers do the sending."""
+        campaign = await service.get(db_session, campaign_id)
+        campaign = await service.request_send(db_session, campaign=campaign)
+        await _start(request, db_session, campaign)
+        return await service.read(db_session, campaign)
+
+    @post("/{campaign_id:int}/pause", guards=SEND, status_code=200)
+    async def pause(self, db_session: Session, campaign_id: FromPath[int]) -> CampaignRead:
+        """Stop sending after the messages in flight; resume continues where it stopped."""
+        campaign = await service.get(db_session, campaign_id)
+        campaign = await service.pause(db_session, campaign=campaign, reason="paused by staff")
+        return await service.read(db_session, campaign)
+
+    @post("/{campaign_id:int}/resume", guards=SEND, status_code=202)
+    async def resume(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> CampaignRead:
+        campaign = await service.get(db_session, campaign_id)
+        campaign = await service.resume(db_session, campaign=campaign)
+        await _start(request, db_session, campaign)
+        return await service.read(db_session, campaign)
+
+    @post("/{campaign_id:int}/cancel", guards=SEND, status_code=200)
+    async def cancel(self, db_session: Session, campaign_id: FromPath[int]) -> CampaignRead:
+        """Stop for good; recipients not yet mailed are skipped as cancelled."""
+        campaign = await service.get(db_session, campaign_id)
+        campaign = await service.cancel(db_session, campaign=campaign)
+        return await service.read(db_session, campaign)
+
+    @post(
+        "/{campaign_id:int}/call-list",
+        guards=SEND,
+        status_code=202,
+    )
+    async def build_call_list(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> CallListRead:
+        """Build the call list of a phone campaign (a worker does it)."""
+        campaign = await service.get(db_session, campaign_id)
+        call_list = await call_lists.request(
+            db_session, campaign=campaign, user_id=request.user.user_id
+        )
+        assert call_list.id is not None
+        await db_session.commit()
+        await queue.enqueue(
+            _queue(request),
+            queue.BUILD_CALL_LIST,
+            call_list.id,
+            job_id=queue.call_list_job_id(call_list.id),
+        )
+        return CallListRead.model_validate(call_list, from_attributes=True)
+
+    @get("/{campaign_id:int}/call-list", guards=READ)
+    async def get_call_list(self, db_session: Session, campaign_id: FromPath[int]) -> CallListRead:
+        """The newest call list's status, size, expiry and audience at build."""
+        campaign = await service.get(db_session, campaign_id)
+        call_list = await call_lists.latest(db_session, campaign=campaign)
+        return CallListRead.model_validate(call_list, from_attributes=True)
+
+    @get(
+        "/{campaign_id:int}/call-list.csv",
+        guards=[requires(Permission.CALL_LISTS_DOWNLOAD)],
+        media_type="text/csv",
+    )
+    async def download_call_list(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> Response[str]:
+        """Name, phone and language of everyone who may be called. Every
+        download is recorded."""
+        campaign = await service.get(db_session, campaign_id)
+        call_list, body = await call_lists.download(
+            db_session, campaign=campaign, user_id=request.user.user_id
+        )
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="call-list-{call_list.id}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )

@@ -1,0 +1,169 @@
+"""Set-based SQL for campaigns: audience counts, the send list, its batches.
+
+Every query takes the consent gate (``service.consent.queries.Gate``) as it is:
+the audience count, the send list and the re-check before each batch apply
+the very same predicate.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, bindparam, case, func, insert, literal, select, update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.consent.queries import Gate
+from service.db import run
+from service.models import CallListEntry, CampaignRecipient, Contact
+from service.models.base import utcnow
+from service.models.enums import CampaignChannel, Reason, RecipientStatus
+
+
+async def audience(session: AsyncSession, gate: Gate) -> tuple[int, int, dict[Reason, int]]:
+    """(total, eligible, excluded per reason) in one pass over the contacts."""
+    counts = [
+        func.coalesce(func.sum(case((expression, 1), else_=0)), 0).label(reason.value)
+        for reason, expression in gate.reasons.items()
+    ]
+    eligible = func.coalesce(func.sum(case((gate.eligible(), 1), else_=0)), 0)
+    query = select(func.count(), eligible, *counts).select_from(gate.source)
+    row = (await run(session, query)).one()
+    total, eligible_count, *per_reason = row
+    return (
+        int(total),
+        int(eligible_count),
+        {reason: int(n) for reason, n in zip(gate.reasons, per_reason, strict=True) if n},
+    )
+
+
+async def build_send_list(
+    session: AsyncSession, *, gate: Gate, campaign_id: int, channel: CampaignChannel
+) -> int:
+    """Insert every eligible contact as a queued recipient, in one statement."""
+    rows = (
+        select(
+            literal(campaign_id, Integer),
+            col(Contact.id),
+            literal(channel.value),
+            literal(RecipientStatus.QUEUED.value),
+            literal(0, Integer),
+            literal(utcnow()),
+        )
+        .select_from(gate.source)
+        .where(gate.eligible())
+    )
+    statement = insert(CampaignRecipient).from_select(
+        ["campaign_id", "contact_id", "channel", "status", "attempts", "updated_at"], rows
+    )
+    return int((await run(session, statement)).rowcount)
+
+
+async def build_call_list(session: AsyncSession, *, gate: Gate, call_list_id: int) -> int:
+    rows = (
+        select(literal(call_list_id, Integer), col(Contact.id))
+        .select_from(gate.source)
+        .where(gate.eligible())
+    )
+    result = await session.exec(
+        insert(CallListEntry).from_select(["call_list_id", "contact_id"], rows)
+    )
+    return int(result.rowcount)
+
+
+async def pending_batches(
+    session: AsyncSession, *, campaign_id: int, batch_size: int
+) -> list[tuple[int, int, int]]:
+    """``(index, first_id, last_id)`` of every batch that still has queued recipients.
+
+    Batch ``i`` is the ``i``-th run of ``batch_size`` recipients in id order over
+    the whole list. The list never gains or loses rows after it is built, so a
+    batch always names the same recipients and its job id can be deterministic.
+    """
+    numbered = (
+        select(
+            col(CampaignRecipient.id).label("id"),
+            col(CampaignRecipient.status).label("status"),
+            ((func.row_number().over(order_by=col(CampaignRecipient.id)) - 1) // batch_size).label(
+                "batch"
+            ),
+        )
+        .where(col(CampaignRecipient.campaign_id) == campaign_id)
+        .subquery()
+    )
+    queued = func.sum(case((numbered.c.status == RecipientStatus.QUEUED.value, 1), else_=0))
+    query = (
+        select(numbered.c.batch, func.min(numbered.c.id), func.max(numbered.c.id))
+        .group_by(numbered.c.batch)
+        .having(queued > 0)
+        .order_by(numbered.c.batch)
+    )
+    return [(int(b), int(first), int(last)) for b, first, last in (await run(session, query)).all()]
+
+
+async def counts(session: AsyncSession, campaign_id: int) -> dict[str, int]:
+    rows = await run(
+        session,
+        select(col(CampaignRecipient.status), func.count())
+        .where(col(CampaignRecipient.campaign_id) == campaign_id)
+        .group_by(col(CampaignRecipient.status)),
+    )
+    return {str(status): int(n) for status, n in rows.all()}
+
+
+async def excluded_in_range(
+    session: AsyncSession, *, gate: Gate, campaign_id: int, first_id: int, last_id: int
+) -> list[tuple[int, list[str]]]:
+    """Queued recipients of a batch the gate now refuses, with their reasons:
+    the re-check right before sending."""
+    recipient = col(CampaignRecipient.id)
+    query = (
+        select(recipient, *gate.flags())
+        .select_from(gate.source)
+        .join(CampaignRecipient, col(CampaignRecipient.contact_id) == col(Contact.id))
+        .where(
+            col(CampaignRecipient.campaign_id) == campaign_id,
+            recipient.between(first_id, last_id),
+            col(CampaignRecipient.status) == RecipientStatus.QUEUED.value,
+            gate.excluded(),
+        )
+    )
+    rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+    return [
+        (
+            int(row[0]),
+            [reason.value for reason, flag in zip(gate.reasons, row[1:], strict=True) if flag],
+        )
+        for row in rows
+    ]
+
+
+RECIPIENTS = CampaignRecipient.__table__  # type: ignore[attr-defined]
+
+
+async def mark_skipped(session: AsyncSession, skips: list[tuple[int, list[str]]]) -> None:
+    """Record each refused recipient with every reason the gate gave."""
+    if not skips:
+        return
+    statement = (
+        update(RECIPIENTS)
+        .where(RECIPIENTS.c.id == bindparam("rid"))
+        .values(status=RecipientStatus.SKIPPED.value, reason=bindparam("why"), updated_at=utcnow())
+    )
+    await session.exec(
+        statement, params=[{"rid": rid, "why": ",".join(reasons)} for rid, reasons in skips]
+    )
+
+
+async def skip_erased(
+    session: AsyncSession, *, campaign_id: int, first_id: int, last_id: int
+) -> None:
+    """Recipients whose contact was erased since the list was built."""
+    await session.exec(
+        update(RECIPIENTS)
+        .where(
+            RECIPIENTS.c.campaign_id == campaign_id,
+            RECIPIENTS.c.id.between(first_id, last_id),
+            RECIPIENTS.c.status == RecipientStatus.QUEUED.value,
+            RECIPIENTS.c.contact_id.is_(None),
+        )
+        .values(status=RecipientStatus.SKIPPED.value, reason="erased", updated_at=utcnow())
+    )

@@ -1,0 +1,438 @@
+"""Sending an email campaign: the work the queue jobs do.
+
+``start`` builds the send list once (one ``INSERT … SELECT`` through the
+consent gate) and queues one job per batch, each with a deterministic id.
+``send_batch`` walks its batch by keyset, in chunks: it re-applies the gate to
+the chunk right before SMTP (whoever was banned, unsubscribed or restricted
+since the list was built is skipped with the reason), renders, sends over the
+worker's pool of SMTP connections and records what happened.
+
+Exactly once. A recipient's row is the truth about them, but a worker can be
+killed between the relay's "250 accepted" and the row's update. So the moment
+a 250 arrives, before anything else is awaited, the recipient's id goes into
+a Redis hash, the *journal*; the rows follow in one write per chunk, after
+which their journal entries are dropped. A batch that starts (or starts
+again, after a crash) first moves every journalled recipient to ``sent``, then
+sends only to rows still ``queued``. What remains is the window between the
+relay writing its 250 and that journal write reaching Redis: the read of the
+reply and one Redis round trip (tens of microseconds on loopback; see the
+README). A worker killed inside that window leaves a message the relay took
+but the journal missed; it is sent again, with the same Message-ID, so
+receivers that de-duplicate on it show it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from arq.connections import ArqRedis
+from sqlalchemy import bindparam, exists, select, update
+from sqlmodel import col
+
+from service import clock, queue
+from service.campaigns import queries
+from service.campaigns.service import gate_for, recipient_of, renderer_for
+from service.crypto import DataCipher
+from service.db import SessionMaker, insert_ignore, run, session_scope
+from service.mail.message import build_message
+from service.mail.render import CampaignRenderer, Links
+from service.mail.smtp import Delivery, Outcome, SmtpPool
+from service.models import Campaign, CampaignRecipient, Contact, Suppression
+from service.models.enums import CampaignStatus, RecipientStatus
+from service.settings import Settings
+from service.tokens import TokenSigner
+
+CHUNK = 100
+# A recipient whose relay keeps answering "try later" is given up after this
+# many attempts (each a batch run, spaced by growing back-off).
+MAX_TEMPORARY_ATTEMPTS = 5
+RECIPIENTS = CampaignRecipient.__table__  # type: ignore[attr-defined]
+
+
+async def _redis(redis: ArqRedis, *command: Any) -> Any:
+    """One Redis command (redis-py leaves ``execute_command`` untyped)."""
+    return await redis.execute_command(*command)  # type: ignore[no-untyped-call]
+
+
+def journal_key(campaign_id: int) -> str:
+    return f"consentry:campaign:{campaign_id}:delivered"
+
+
+def failures_key(campaign_id: int) -> str:
+    return f"consentry:campaign:{campaign_id}:failures-in-a-row"
+
+
+class TemporaryFailures(Exception):
+    """Some recipients of the batch must be tried again later."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} recipients to try again")
+        self.count = count
+
+
+@dataclass
+class Sender:
+    """What a worker process keeps for sending: built once, shared by its jobs."""
+
+    settings: Settings
+    sessionmaker: SessionMaker
+    redis: ArqRedis
+    smtp: SmtpPool | None
+    signer: TokenSigner
+    cipher: DataCipher
+    _renderers: dict[int, tuple[datetime, CampaignRenderer]] = field(default_factory=dict)
+
+    @property
+    def domain(self) -> str:
+        return self.settings.mail_from.rpartition("@")[2]
+
+    def renderer(self, campaign: Campaign) -> CampaignRenderer:
+        assert campaign.id is not None
+        cached = self._renderers.get(campaign.id)
+        if cached is None or cached[0] != campaign.updated_at:
+            cached = (campaign.updated_at, renderer_for(campaign, self.settings))
+            self._renderers[campaign.id] = cached
+        return cached[1]
+
+
+# -- start ----------------------------------------------------------------------
+
+
+async def start(sender: Sender, campaign_id: int) -> str:
+    """Begin (or continue) a campaign: build its list once, queue its batches."""
+    settings = sender.settings
+    async with session_scope(sender.sessionmaker) as session:
+        campaign = await session.get(Campaign, campaign_id)
+        if campaign is None:
+            return "no such campaign"
+        now = clock.now()
+        if campaign.status is CampaignStatus.SCHEDULED:
+            if campaign.send_at is not None and campaign.send_at > now:
+                return "not due yet"
+            campaign.status = CampaignStatus.SENDING
+            campaign.started_at = now
+            session.add(campaign)
+        if campaign.status is not CampaignStatus.SENDING:
+            return f"campaign is {campaign.status.value}"
+        if campaign.list_built_at is None:
+            # Claim the build: of two start jobs only one sees the NULL.
+            claimed = await run(
+                session,
+                update(Campaign)
+                .where(col(Campaign.id) == campaign_id, col(Campaign.list_built_at).is_(None))
+                .values(list_built_at=now, batch_size=settings.send_batch_size),
+            )
+            if claimed.rowcount == 1:
+                gate = gate_for(campaign, settings, today=clock.today(), now=now)
+                total, eligible, excluded = await queries.audience(session, gate)
+                await queries.build_send_list(
+                    session, gate=gate, campaign_id=campaign_id, channel=campaign.channel
+                )
+                await run(
+                    session,
+                    update(Campaign)
+                    .where(col(Campaign.id) == campaign_id)
+                    .values(
+                        audience_at_build={
+                            "total": total,
+                            "eligible": eligible,
+                            "excluded": {r.value: n for r, n in excluded.items()},
+                        }
+                    ),
+                )
+        batch_size = campaign.batch_size or settings.send_batch_size
+    async with session_scope(sender.sessionmaker) as session:
+        batches = await queries.pending_batches(
+            session, campaign_id=campaign_id, batch_size=batch_size
+        )
+    for index, first_id, last_id in batches:
+        await queue.enqueue(
+            sender.redis,
+            queue.SEND_BATCH,
+            campaign_id,
+            first_id,
+            last_id,
+            job_id=queue.send_batch_job_id(campaign_id, index),
+        )
+    if not batches:
+        await finish_if_done(sender, campaign_id)
+    return f"{len(batches)} batches queued"
+
+
+# -- batches --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    id: int
+    contact: Contact
+    attempts: int
+
+
+async def send_batch(sender: Sender, campaign_id: int, first_id: int, last_id: int) -> str:
+    if sender.smtp is None:
+        raise RuntimeError("no SMTP relay configured (CONSENTRY_SMTP_HOST)")
+    await _apply_journal(sender, campaign_id, first_id, last_id)
+    cursor, sent, temporary = first_id - 1, 0, 0
+    while True:
+        async with session_scope(sender.sessionmaker) as session:
+            campaign = await session.get(Campaign, campaign_id)
+            if campaign is None or campaign.status is not CampaignStatus.SENDING:
+                return f"stopped: campaign is {campaign.status.value if campaign else 'gone'}"
+            renderer = sender.renderer(campaign)
+            await queries.skip_erased(
+                session, campaign_id=campaign_id, first_id=first_id, last_id=last_id
+            )
+            rows = await _next_chunk(session, campaign_id, cursor, last_id)
+            if not rows:
+                break
+            # The gate again, for exactly these rows, right before they are sent.
+            gate = gate_for(campaign, sender.settings, today=clock.today(), now=clock.now())
+            skips = await queries.excluded_in_range(
+                session,
+                gate=gate,
+                campaign_id=campaign_id,
+                first_id=rows[0].id,
+                last_id=rows[-1].id,
+            )
+            await queries.mark_skipped(session, skips)
+        cursor = rows[-1].id
+        skipped = {rid for rid, _ in skips}
+        to_send = [row for row in rows if row.id not in skipped]
+        results = await asyncio.gather(
+            *(_send_one(sender, campaign_id, renderer, row) for row in to_send)
+        )
+        sent += sum(1 for _, d in results if d.outcome is Outcome.SENT)
+        temporary += await _record(sender, campaign_id, results)
+        if await _count_failures(sender, campaign_id, results):
+            return "paused: too many failures in a row"
+    if temporary:
+        raise TemporaryFailures(temporary)
+    await finish_if_done(sender, campaign_id)
+    return f"sent {sent}"
+
+
+async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) -> list[Row]:
+    query = (
+        select(RECIPIENTS.c.id, RECIPIENTS.c.attempts, Contact)
+        .join(Contact, col(Contact.id) == RECIPIENTS.c.contact_id)
+        .where(
+            RECIPIENTS.c.campaign_id == campaign_id,
+            RECIPIENTS.c.id > after,
+            RECIPIENTS.c.id <= last_id,
+            RECIPIENTS.c.status == RecipientStatus.QUEUED.value,
+        )
+        .order_by(RECIPIENTS.c.id)
+        .limit(CHUNK)
+    )
+    result = await run(session, query)
+    return [
+        Row(id=rid, contact=contact, attempts=attempts) for rid, attempts, contact in result.all()
+    ]
+
+
+async def _send_one(
+    sender: Sender, campaign_id: int, renderer: CampaignRenderer, row: Row
+) -> tuple[Row, Delivery]:
+    assert sender.smtp is not None
+    assert row.contact.id is not None
+    assert row.contact.email is not None
+    public = sender.settings.public_url
+    unsubscribe = sender.signer.sign("unsubscribe", row.contact.id, campaign_id)
+    links = Links(
+        unsubscribe_url=f"{public}/u/{unsubscribe}",
+        preferences_url=f"{public}/p/{sender.signer.sign('preferences', row.contact.id)}",
+    )
+    rendered = renderer.render(recipient_of(row.contact), links)
+    message = build_message(
+        rendered,
+        mail_from=sender.settings.mail_from,
+        to=row.contact.email,
+        message_id=f"<c{campaign_id}.r{row.id}@{sender.domain}>",
+        list_id=f"<campaign-{campaign_id}.{sender.domain}>",
+        unsubscribe_url=links.unsubscribe_url,
+        unsubscribe_mailto=(
+            f"mailto:{sender.settings.unsubscribe_address}?subject=unsubscribe%20{unsubscribe}"
+        ),
+    )
+    delivery = await sender.smtp.send(
+        sender=sender.settings.mail_from, recipient=row.contact.email, message=message
+    )
+    if delivery.outcome is Outcome.SENT:
+        # The journal write comes first, before any other await: it is what
+        # keeps a crash from mailing this person twice.
+        await _redis(sender.redis, "HSET", journal_key(campaign_id), row.id, time.time())
+    return row, delivery
+
+
+async def _record(sender: Sender, campaign_id: int, results: Sequence[tuple[Row, Delivery]]) -> int:
+    """Write a chunk's outcomes in one transaction; return how many to retry."""
+    now = clock.now()
+    params: list[dict[str, Any]] = []
+    suppress: list[str] = []
+    retry = 0
+    for row, delivery in results:
+        status, reply = RecipientStatus.SENT, None
+        if delivery.outcome is Outcome.PERMANENT:
+            status, reply = RecipientStatus.FAILED, delivery.reply
+            if delivery.address_rejected and row.contact.email:
+                suppress.append(sender.cipher.lookup_hash("email", row.contact.email))
+        elif delivery.outcome is Outcome.TEMPORARY:
+            reply = delivery.reply
+            if row.attempts + 1 >= MAX_TEMPORARY_ATTEMPTS:
+                status = RecipientStatus.FAILED
+                reply = f"gave up after {row.attempts + 1} temporary failures: {delivery.reply}"
+            else:
+                status = RecipientStatus.QUEUED
+                retry += 1
+        params.append(
+            {
+                "rid": row.id,
+                "st": status.value,
+                "code": delivery.code,
+                "reply": reply[:500] if reply else None,
+                "sent": now if status is RecipientStatus.SENT else None,
+            }
+        )
+    if params:
+        async with session_scope(sender.sessionmaker) as session:
+            await run(
+                session,
+                update(RECIPIENTS)
+                .where(RECIPIENTS.c.id == bindparam("rid"))
+                .values(
+                    status=bindparam("st"),
+                    attempts=RECIPIENTS.c.attempts + 1,
+                    smtp_code=bindparam("code"),
+                    smtp_reply=bindparam("reply"),
+                    sent_at=bindparam("sent"),
+                    updated_at=now,
+                ),
+                params,
+            )
+            for value_hash in suppress:
+                await run(
+                    session,
+                    insert_ignore(
+                        session,
+                        Suppression.__table__,  # type: ignore[attr-defined]
+                        keys=["value_hash"],
+                        values={
+                            "value_hash": value_hash,
+                            "kind": "email",
+                            "reason": "bounce",
+                            "created_at": now,
+                        },
+                    ),
+                )
+    delivered = [str(row.id) for row, d in results if d.outcome is Outcome.SENT]
+    if delivered:
+        await _redis(sender.redis, "HDEL", journal_key(campaign_id), *delivered)
+    return retry
+
+
+async def _apply_journal(sender: Sender, campaign_id: int, first_id: int, last_id: int) -> None:
+    """After a crash: recipients the relay accepted but whose row still says queued."""
+    key = journal_key(campaign_id)
+    async with session_scope(sender.sessionmaker) as session:
+        queued = (
+            (
+                await run(
+                    session,
+                    select(RECIPIENTS.c.id).where(
+                        RECIPIENTS.c.campaign_id == campaign_id,
+                        RECIPIENTS.c.id.between(first_id, last_id),
+                        RECIPIENTS.c.status == RecipientStatus.QUEUED.value,
+                    ),
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not queued:
+            return
+        stamps = await _redis(sender.redis, "HMGET", key, *queued)
+        delivered = [
+            {"rid": rid, "sent": datetime.fromtimestamp(float(stamp), tz=clock.now().tzinfo)}
+            for rid, stamp in zip(queued, stamps, strict=True)
+            if stamp is not None
+        ]
+        if delivered:
+            await run(
+                session,
+                update(RECIPIENTS)
+                .where(RECIPIENTS.c.id == bindparam("rid"))
+                .values(
+                    status=RecipientStatus.SENT.value,
+                    sent_at=bindparam("sent"),
+                    attempts=RECIPIENTS.c.attempts + 1,
+                    updated_at=clock.now(),
+                ),
+                delivered,
+            )
+    if delivered:
+        await _redis(sender.redis, "HDEL", key, *(d["rid"] for d in delivered))
+
+
+async def _count_failures(
+    sender: Sender, campaign_id: int, results: Sequence[tuple[Row, Delivery]]
+) -> bool:
+    """Track failures in a row across batches; pause the campaign at the limit."""
+    key = failures_key(campaign_id)
+    trailing = 0
+    for _, delivery in results:
+        trailing = 0 if delivery.outcome is Outcome.SENT else trailing + 1
+    if any(d.outcome is Outcome.SENT for _, d in results):
+        in_a_row = trailing
+        await sender.redis.set(key, in_a_row)
+    elif trailing:
+        in_a_row = int(await _redis(sender.redis, "INCRBY", key, trailing))
+    else:
+        return False
+    limit = sender.settings.send_pause_after_failures
+    if in_a_row < limit:
+        return False
+    last = results[-1][1]
+    async with session_scope(sender.sessionmaker) as session:
+        await run(
+            session,
+            update(Campaign)
+            .where(col(Campaign.id) == campaign_id, col(Campaign.status) == CampaignStatus.SENDING)
+            .values(
+                status=CampaignStatus.PAUSED.value,
+                pause_reason=f"paused after {in_a_row} failed deliveries in a row; "
+                f"last answer: {last.code or ''} {last.reply}".strip()[:500],
+                updated_at=clock.now(),
+            ),
+        )
+    await sender.redis.delete(key)
+    return True
+
+
+async def finish_if_done(sender: Sender, campaign_id: int) -> bool:
+    """Mark the campaign done once no recipient is left queued."""
+    pending = exists(
+        select(RECIPIENTS.c.id).where(
+            RECIPIENTS.c.campaign_id == campaign_id,
+            RECIPIENTS.c.status == RecipientStatus.QUEUED.value,
+        )
+    )
+    async with session_scope(sender.sessionmaker) as session:
+        result = await run(
+            session,
+            update(Campaign)
+            .where(
+                col(Campaign.id) == campaign_id,
+                col(Campaign.status) == CampaignStatus.SENDING,
+                ~pending,
+            )
+            .values(status=CampaignStatus.DONE.value, finished_at=clock.now()),
+        )
+    if result.rowcount:
+        await sender.redis.delete(journal_key(campaign_id), failures_key(campaign_id))
+    return bool(result.rowcount)

@@ -1,0 +1,291 @@
+"""Campaigns: compose, read the audience, preview, and move through their statuses.
+
+draft → scheduled (a future ``send_at``) → sending → done, with paused and
+cancelled on the side. Sending itself is the workers' (``sending.py``); this
+module only decides and records what should happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import clock
+from service.campaigns import queries
+from service.campaigns.schemas import (
+    Audience,
+    CampaignCreate,
+    CampaignRead,
+    CampaignUpdate,
+    ContentIn,
+    Counts,
+    Preview,
+)
+from service.consent import service as consent_service
+from service.consent.queries import FrequencyCap, Gate, GateContext, Segment
+from service.db import run
+from service.errors import Conflict, InvalidInput, NotFound
+from service.mail.render import (
+    CampaignRenderer,
+    Content,
+    Controller,
+    Links,
+    Recipient,
+    check_templates,
+)
+from service.models import Campaign, CampaignRecipient, Contact
+from service.models.base import utcnow
+from service.models.enums import (
+    CampaignChannel,
+    CampaignStatus,
+    Channel,
+    RecipientStatus,
+)
+from service.settings import Settings
+
+EDITABLE = frozenset({CampaignStatus.DRAFT})
+PAUSABLE = frozenset({CampaignStatus.SCHEDULED, CampaignStatus.SENDING})
+CANCELLABLE = frozenset(
+    {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED}
+)
+
+
+def gate_for(campaign: Campaign, settings: Settings, *, today: date, now: datetime) -> Gate:
+    """The consent gate as this campaign applies it: its channel, purpose,
+    segment and soft opt-in flag, and the frequency cap of the settings."""
+    segment = campaign.segment or {}
+    cap = None
+    if settings.frequency_cap_messages > 0:
+        cap = FrequencyCap(
+            limit=settings.frequency_cap_messages,
+            since=now - timedelta(days=settings.frequency_cap_days),
+        )
+    return Gate(
+        GateContext(
+            channel=Channel(campaign.channel.value),
+            purpose=campaign.purpose,
+            today=today,
+            similar_products=campaign.similar_products,
+            segment=Segment(
+                languages=tuple(segment.get("languages", ())),
+                tags=tuple(segment.get("tags", ())),
+                contact_types=tuple(segment.get("contact_types", ())),
+            ),
+            frequency_cap=cap,
+        )
+    )
+
+
+def contents(campaign: Campaign) -> tuple[Content, dict[str, Content]]:
+    default = Content(campaign.subject, campaign.body_html, campaign.body_text)
+    translations = {lang: Content(**body) for lang, body in (campaign.translations or {}).items()}
+    return default, translations
+
+
+def renderer_for(campaign: Campaign, settings: Settings) -> CampaignRenderer:
+    assert campaign.id is not None
+    default, translations = contents(campaign)
+    return CampaignRenderer(
+        campaign_id=campaign.id,
+        campaign_name=campaign.name,
+        default=default,
+        translations=translations,
+        controller=Controller.from_settings(settings),
+    )
+
+
+def _check(campaign: Campaign) -> None:
+    """Refuse templates that would fail at send time (422 naming field and line)."""
+    if campaign.channel is not CampaignChannel.EMAIL:
+        return
+    default, translations = contents(campaign)
+    problems = check_templates(default, translations)
+    if problems:
+        fields = {
+            p.field: (f"line {p.line}: {p.message}" if p.line else p.message) for p in problems
+        }
+        raise InvalidInput("a template cannot be rendered", fields=fields)
+
+
+def _translations(values: Mapping[Any, ContentIn]) -> dict[str, object]:
+    return {str(lang): body.model_dump() for lang, body in values.items()}
+
+
+async def create(session: AsyncSession, *, data: CampaignCreate, user_id: int | None) -> Campaign:
+    campaign = Campaign(
+        **data.model_dump(exclude={"translations", "segment"}),
+        translations=_translations(data.translations),
+        segment=data.segment.model_dump(mode="json"),
+        created_by_user_id=user_id,
+    )
+    _check(campaign)
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def get(session: AsyncSession, campaign_id: int) -> Campaign:
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign with id {campaign_id}")
+    return campaign
+
+
+async def list_(session: AsyncSession, *, limit: int, offset: int) -> Sequence[Campaign]:
+    rows = await session.exec(
+        select(Campaign).order_by(col(Campaign.id).desc()).limit(limit).offset(offset)
+    )
+    return rows.all()
+
+
+async def update_draft(
+    session: AsyncSession, *, campaign: Campaign, data: CampaignUpdate
+) -> Campaign:
+    _require(campaign, EDITABLE, "edited")
+    changes = data.model_dump(exclude_unset=True, exclude={"translations", "segment"})
+    if "name" in changes and changes["name"] is None:
+        raise InvalidInput("name cannot be cleared", fields={"name": "may not be null"})
+    for name, value in changes.items():
+        setattr(campaign, name, value if value is not None or name == "send_at" else "")
+    if data.translations is not None:
+        campaign.translations = _translations(data.translations)
+    if data.segment is not None:
+        campaign.segment = data.segment.model_dump(mode="json")
+    if campaign.channel is CampaignChannel.EMAIL:
+        missing = [f for f in ("subject", "body_html", "body_text") if not getattr(campaign, f)]
+        if missing:
+            raise InvalidInput(
+                "an email campaign needs a subject and both bodies",
+                fields={f: "may not be empty" for f in missing},
+            )
+    _check(campaign)
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def read(session: AsyncSession, campaign: Campaign) -> CampaignRead:
+    assert campaign.id is not None
+    counts = await queries.counts(session, campaign.id)
+    return CampaignRead(
+        **campaign.model_dump(),
+        counts=Counts(**{k: v for k, v in counts.items() if k in Counts.model_fields}),
+    )
+
+
+async def audience(session: AsyncSession, *, campaign: Campaign, settings: Settings) -> Audience:
+    gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
+    total, eligible, excluded = await queries.audience(session, gate)
+    return Audience(total=total, eligible=eligible, excluded=excluded)
+
+
+async def preview(
+    session: AsyncSession, *, campaign: Campaign, contact: Contact, settings: Settings
+) -> Preview:
+    """The message as this contact would get it, and whether they would get it at all."""
+    if campaign.channel is not CampaignChannel.EMAIL:
+        raise Conflict("only email campaigns have a message to preview", reason="not_email")
+    rendered = renderer_for(campaign, settings).render(
+        recipient_of(contact), Links(unsubscribe_url=f"{settings.public_url}/u/PREVIEW")
+    )
+    gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
+    eligibility = await consent_service.eligibility(session, contact=contact, context=gate.context)
+    return Preview(
+        language=rendered.language,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        eligible=eligibility.eligible,
+        reasons=eligibility.reasons,
+    )
+
+
+def recipient_of(contact: Contact) -> Recipient:
+    return Recipient(
+        full_name=contact.full_name,
+        nickname=contact.nickname,
+        language=contact.language.value,
+        gender=contact.gender.value,
+        employer=contact.employer,
+        position=contact.position,
+        city=contact.city,
+    )
+
+
+# -- status transitions ---------------------------------------------------------
+
+
+def _require(campaign: Campaign, allowed: frozenset[CampaignStatus], verb: str) -> None:
+    if campaign.status not in allowed:
+        raise Conflict(
+            f"a {campaign.status.value} campaign cannot be {verb}", reason="wrong_status"
+        )
+
+
+async def request_send(session: AsyncSession, *, campaign: Campaign) -> Campaign:
+    """Schedule the campaign, or start it now. The caller commits, then queues
+    the start job (``sending.start_job``)."""
+    if campaign.channel is not CampaignChannel.EMAIL:
+        raise Conflict("a phone campaign is not sent; build its call list", reason="not_email")
+    _require(campaign, EDITABLE, "sent")
+    now = clock.now()
+    if campaign.send_at is not None and campaign.send_at > now:
+        campaign.status = CampaignStatus.SCHEDULED
+    else:
+        campaign.status = CampaignStatus.SENDING
+        campaign.started_at = now
+    campaign.updated_at = now
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def pause(session: AsyncSession, *, campaign: Campaign, reason: str) -> Campaign:
+    _require(campaign, PAUSABLE, "paused")
+    campaign.status = CampaignStatus.PAUSED
+    campaign.pause_reason = reason
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def resume(session: AsyncSession, *, campaign: Campaign) -> Campaign:
+    _require(campaign, frozenset({CampaignStatus.PAUSED}), "resumed")
+    now = clock.now()
+    if campaign.list_built_at is None and campaign.send_at is not None and campaign.send_at > now:
+        campaign.status = CampaignStatus.SCHEDULED
+    else:
+        campaign.status = CampaignStatus.SENDING
+        campaign.started_at = campaign.started_at or now
+    campaign.pause_reason = None
+    campaign.updated_at = now
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def cancel(session: AsyncSession, *, campaign: Campaign) -> Campaign:
+    """Stop for good: recipients not yet mailed are skipped as cancelled."""
+    _require(campaign, CANCELLABLE, "cancelled")
+    now = utcnow()
+    campaign.status = CampaignStatus.CANCELLED
+    campaign.finished_at = now
+    campaign.updated_at = now
+    session.add(campaign)
+    await run(
+        session,
+        update(CampaignRecipient)
+        .where(
+            col(CampaignRecipient.campaign_id) == campaign.id,
+            col(CampaignRecipient.status) == RecipientStatus.QUEUED.value,
+        )
+        .values(status=RecipientStatus.SKIPPED.value, reason="cancelled", updated_at=now),
+    )
+    await session.flush()
+    return campaign

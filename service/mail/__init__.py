@@ -1,0 +1,1 @@
+"""Campaign email: rendering marketer templates into trusted layouts, and MIME messages."""

@@ -1,0 +1,519 @@
+"""Campaign email rendering: marketer templates in a sandbox, inside trusted layouts.
+
+Staff write the subject and bodies, so those run in a Jinja sandbox with
+StrictUndefined; the controller's identity, the privacy contact and the
+unsubscribe and tracking links come only from the layouts in
+``templates/email/`` (STYLE.md principle 11). :func:`check_templates` compiles
+and test-renders a campaign when it is saved, so mistakes surface with a field
+and line number then rather than during a send. :class:`CampaignRenderer`
+compiles a campaign once and renders it per recipient, cheaply: a worker
+renders thousands of messages a second.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from service.settings import Settings
+
+LANGUAGES = ("fi", "sv", "en")
+GENDERS = ("female", "male", "other", "unspecified")
+SUBJECT_MAX_CHARS = 300
+# Anything that ends a line somewhere. CR and LF would start a new header (header
+# injection); the rest are line breaks to str.splitlines(), which email.header
+# uses when it folds, so compat32 would fold there or fail while writing the message.
+HEADER_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+# Longest string or list a template may build with `*`; see _Sandbox.
+_MAX_REPEAT = 10_000
+
+
+def _default_layout_dir() -> Path:
+    """$CONSENTRY_TEMPLATES_DIR/email, else the repository's own templates/email.
+
+    The variable is for installed copies (`pip install .`), where this file no
+    longer sits two levels below the repository's templates/.
+    """
+    root = os.environ.get("CONSENTRY_TEMPLATES_DIR", "").strip()
+    if root:
+        return Path(root) / "email"
+    return Path(__file__).resolve().parents[2] / "templates" / "email"
+
+
+DEFAULT_LAYOUT_DIR = _default_layout_dir()
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """One language version of a campaign, as a marketer wrote it."""
+
+    subject: str
+    body_html: str
+    body_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Controller:
+    """The data controller, named in every email."""
+
+    name: str
+    business_id: str
+    address: str
+    privacy_contact: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Controller:
+        return cls(
+            name=settings.controller_name,
+            business_id=settings.controller_business_id,
+            address=settings.controller_address,
+            privacy_contact=settings.privacy_contact,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What templates may know of a contact: deliberately no email, phone or identity code."""
+
+    full_name: str
+    nickname: str | None
+    language: str
+    gender: str
+    employer: str | None = None
+    position: str | None = None
+    city: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Per-message URLs with signed tokens, made by the caller; authors never write these."""
+
+    unsubscribe_url: str
+    preferences_url: str | None = None
+    stop_tracking_url: str | None = None
+    open_pixel_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    language: str  # the translation used, or "default"
+    subject: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateProblem:
+    field: str  # "subject", "body_html", "translations.sv.body_text", ...
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.field if self.line is None else f"{self.field}, line {self.line}"
+        return f"{where}: {self.message}"
+
+
+class TemplateError(Exception):
+    """A campaign's templates cannot be rendered; `problems` says where and why."""
+
+    def __init__(self, problems: list[TemplateProblem]) -> None:
+        super().__init__("; ".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+# (subject, possessive, object) pronouns. "other" is also the fallback for any
+# gender not listed; Finnish "hän" carries no gender at all.
+_PRONOUNS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "en": {
+        "female": ("she", "her", "her"),
+        "male": ("he", "his", "him"),
+        "other": ("they", "their", "them"),
+    },
+    "sv": {
+        "female": ("hon", "hennes", "henne"),
+        "male": ("han", "hans", "honom"),
+        "other": ("hen", "hens", "hen"),
+    },
+    "fi": {"other": ("hän", "hänen", "hänet")},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Contact:
+    """`contact` in a template: the Recipient's fields, plus the name and pronouns to use."""
+
+    full_name: str
+    nickname: str | None
+    language: str
+    gender: str
+    employer: str | None
+    position: str | None
+    city: str | None
+    name: str
+    pronoun: str
+    possessive: str
+    object_pronoun: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _contact(recipient: Recipient) -> _Contact:
+    by_gender = _PRONOUNS.get(recipient.language, _PRONOUNS["en"])
+    pronoun, possessive, object_pronoun = by_gender.get(recipient.gender, by_gender["other"])
+    return _Contact(
+        full_name=recipient.full_name,
+        nickname=recipient.nickname,
+        language=recipient.language,
+        gender=recipient.gender,
+        employer=recipient.employer,
+        position=recipient.position,
+        city=recipient.city,
+        name=recipient.nickname or recipient.full_name,
+        pronoun=pronoun,
+        possessive=possessive,
+        object_pronoun=object_pronoun,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Campaign:
+    """`campaign` in a template."""
+
+    id: int
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class _UiText:
+    """The layouts' own words, in the recipient's language."""
+
+    sender: str
+    business_id: str
+    privacy_contact: str
+    unsubscribe: str
+    preferences: str
+    stop_tracking: str
+
+
+_UI_TEXT = {
+    "fi": _UiText(
+        sender="Lähettäjä",
+        business_id="Y-tunnus",
+        privacy_contact="Tietosuoja-asiat",
+        unsubscribe="Peru tilaus",
+        preferences="Sähköpostiasetukset",
+        stop_tracking="Lopeta avausten ja klikkausten seuranta",
+    ),
+    "sv": _UiText(
+        sender="Avsändare",
+        business_id="FO-nummer",
+        privacy_contact="Dataskyddsfrågor",
+        unsubscribe="Avsluta prenumerationen",
+        preferences="E-postinställningar",
+        stop_tracking="Sluta spåra öppningar och klick",
+    ),
+    "en": _UiText(
+        sender="Sender",
+        business_id="Business ID",
+        privacy_contact="Privacy contact",
+        unsubscribe="Unsubscribe",
+        preferences="Email preferences",
+        stop_tracking="Stop tracking opens and clicks",
+    ),
+}
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, also refusing arithmetic that would stall the process.
+
+    Templates are test-rendered inside the API process when a campaign is saved,
+    so `{{ 9 ** 9 ** 9 }}` or `{{ "x" * 10 ** 10 }}` would hang or exhaust it.
+    Intercepting these operators also stops Jinja folding them at compile time.
+    """
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
+        if operator == "**":
+            raise SecurityError("the ** operator is not available in email templates")
+        for sequence, count in ((left, right), (right, left)):
+            if (
+                isinstance(sequence, str | list | tuple)
+                and isinstance(count, int)
+                and len(sequence) * count > _MAX_REPEAT
+            ):
+                raise SecurityError(f"a repetition may not exceed {_MAX_REPEAT} items")
+        return super().call_binop(context, operator, left, right)
+
+
+def _blank_none(value: Any) -> Any:
+    # An empty optional field (`{{ contact.employer }}`) prints nothing, not "None".
+    return "" if value is None else value
+
+
+_HTML_SANDBOX = _Sandbox(autoescape=True, undefined=jinja2.StrictUndefined, finalize=_blank_none)
+# Subjects go into a header and text bodies into text/plain: HTML escaping there
+# would show the reader "&amp;".
+_TEXT_SANDBOX = _Sandbox(autoescape=False, undefined=jinja2.StrictUndefined, finalize=_blank_none)
+
+# Jinja names our view classes by their Python path; authors know them as these.
+_TYPE_NAMES = {
+    f"'{cls.__module__}.{cls.__name__} object'": f"'{name}'"
+    for cls, name in ((_Contact, "contact"), (_Campaign, "campaign"))
+} | {
+    f"'{cls.__name__}' object": f"'{name}'"
+    for cls, name in ((_Contact, "contact"), (_Campaign, "campaign"))
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    language: str  # as reported in Rendered.language
+    subject: jinja2.Template
+    html: jinja2.Template
+    text: jinja2.Template
+
+
+def _sample_variables() -> tuple[dict[str, Any], ...]:
+    """Every language and gender, optional fields both missing and present."""
+    campaign = _Campaign(id=1, name="Sample campaign")
+    samples = []
+    for language in LANGUAGES:
+        for gender in GENDERS:
+            for filled in (False, True):
+                recipient = Recipient(
+                    full_name="Aino Virtanen",
+                    nickname="Aino" if filled else None,
+                    language=language,
+                    gender=gender,
+                    employer="Esimerkki Oy" if filled else None,
+                    position="Toimitusjohtaja" if filled else None,
+                    city="Oulu" if filled else None,
+                )
+                samples.append({"contact": _contact(recipient), "campaign": campaign})
+    return tuple(samples)
+
+
+_SAMPLES = _sample_variables()
+
+
+def _message(exc: BaseException) -> str:
+    text = exc.message if isinstance(exc, jinja2.TemplateError) else str(exc)
+    text = text or type(exc).__name__
+    for python_name, template_name in _TYPE_NAMES.items():
+        text = text.replace(python_name, template_name)
+    return text
+
+
+def _template_line(exc: BaseException, filename: str) -> int | None:
+    """The line in template `filename` where `exc` arose.
+
+    Jinja rewrites tracebacks so that template frames carry the template's
+    filename and source line; the innermost such frame is the one to report.
+    """
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _problem(template: jinja2.Template, exc: BaseException) -> TemplateProblem:
+    filename = template.filename or ""
+    return TemplateProblem(filename.strip("<>"), _template_line(exc, filename), _message(exc))
+
+
+def _compile(
+    env: SandboxedEnvironment, source: str, field: str, problems: list[TemplateProblem]
+) -> jinja2.Template | None:
+    # Named "<field>" so that render errors can be traced back to the field and line.
+    filename = f"<{field}>"
+    try:
+        code = env.compile(source, name=filename, filename=filename)
+    except jinja2.TemplateSyntaxError as exc:
+        problems.append(TemplateProblem(field, exc.lineno, _message(exc)))
+        return None
+    return env.template_class.from_code(env, code, env.make_globals(None), None)
+
+
+def _try_samples(template: jinja2.Template, problems: list[TemplateProblem]) -> list[str]:
+    """Render against every sample; record each distinct failure; return the outputs."""
+    outputs = []
+    seen: set[TemplateProblem] = set()
+    for variables in _SAMPLES:
+        try:
+            outputs.append(template.render(variables))
+        except Exception as exc:  # anything a template can raise is the author's to fix
+            problem = _problem(template, exc)
+            if problem not in seen:
+                seen.add(problem)
+                problems.append(problem)
+    return outputs
+
+
+def _check_subject(subjects: list[str], field: str, problems: list[TemplateProblem]) -> None:
+    if any(HEADER_UNSAFE.search(subject) for subject in subjects):
+        problems.append(TemplateProblem(field, None, "the subject must be a single line"))
+    longest = max((len(subject) for subject in subjects), default=0)
+    if longest > SUBJECT_MAX_CHARS:
+        problems.append(
+            TemplateProblem(
+                field,
+                None,
+                f"the subject is up to {longest} characters long after rendering; "
+                f"the limit is {SUBJECT_MAX_CHARS}",
+            )
+        )
+    if any(not subject.strip() for subject in subjects):
+        problems.append(TemplateProblem(field, None, "the subject is empty after rendering"))
+
+
+def _compile_content(
+    content: Content, prefix: str, language: str, problems: list[TemplateProblem]
+) -> _Compiled | None:
+    before = len(problems)
+    subject = _compile(_TEXT_SANDBOX, content.subject, prefix + "subject", problems)
+    html = _compile(_HTML_SANDBOX, content.body_html, prefix + "body_html", problems)
+    text = _compile(_TEXT_SANDBOX, content.body_text, prefix + "body_text", problems)
+    if subject is not None:
+        _check_subject(_try_samples(subject, problems), prefix + "subject", problems)
+    for template in (html, text):
+        if template is not None:
+            _try_samples(template, problems)
+    if subject is None or html is None or text is None or len(problems) > before:
+        return None
+    return _Compiled(language, subject, html, text)
+
+
+def _compile_campaign(
+    default: Content, translations: Mapping[str, Content], problems: list[TemplateProblem]
+) -> dict[str, _Compiled]:
+    """Compile every version, keyed by language ("default" for the default)."""
+    compiled: dict[str, _Compiled] = {}
+    versions = [("default", "", default)]
+    for key, content in translations.items():
+        language = str(key)  # a StrEnum from the API schema reads as its value
+        if language in LANGUAGES:
+            versions.append((language, f"translations.{language}.", content))
+        else:
+            problems.append(
+                TemplateProblem(
+                    f"translations.{language}", None, "unknown language; use fi, sv or en"
+                )
+            )
+    for language, prefix, content in versions:
+        version = _compile_content(content, prefix, language, problems)
+        if version is not None:
+            compiled[language] = version
+    return compiled
+
+
+def check_templates(default: Content, translations: Mapping[str, Content]) -> list[TemplateProblem]:
+    """Every problem in a campaign's templates, found by compiling and test-rendering them.
+
+    The test renders cover every language and gender, with the optional contact
+    fields both empty and filled, so that a misspelt `{{ contact.nme }}` or an
+    unsafe attribute is reported now, with its line, and not during a send.
+    """
+    problems: list[TemplateProblem] = []
+    _compile_campaign(default, translations, problems)
+    return problems
+
+
+@lru_cache(maxsize=8)
+def _layout_environment(layout_dir: Path) -> jinja2.Environment:
+    # Shared, so that each layout is parsed once per process rather than per campaign.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(layout_dir),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+class CampaignRenderer:
+    """One campaign, compiled once, rendered for many recipients."""
+
+    def __init__(
+        self,
+        *,
+        campaign_id: int,
+        campaign_name: str,
+        default: Content,
+        translations: Mapping[str, Content],
+        controller: Controller,
+        layout_dir: Path = DEFAULT_LAYOUT_DIR,
+    ) -> None:
+        """Compile and check the templates; raise TemplateError if any has a problem."""
+        problems: list[TemplateProblem] = []
+        compiled = _compile_campaign(default, translations, problems)
+        if problems:
+            raise TemplateError(problems)
+        self._default = compiled.pop("default")
+        self._translations = compiled
+        self._campaign = _Campaign(id=campaign_id, name=campaign_name)
+        self._controller = controller
+        layouts = _layout_environment(layout_dir)
+        self._html_layout = layouts.get_template("_base.html.j2")
+        self._text_layout = layouts.get_template("_base.txt.j2")
+
+    def render(self, recipient: Recipient, links: Links) -> Rendered:
+        """The message for one recipient.
+
+        Raises TemplateError when a template fails for this recipient only, on a
+        path that the save-time check's sample recipients did not take.
+        """
+        version = self._translations.get(recipient.language, self._default)
+        variables = {
+            "contact": _contact(recipient),
+            "campaign": self._campaign,
+        }
+        subject, body_html, body_text = (
+            self._run(template, variables)
+            for template in (version.subject, version.html, version.text)
+        )
+        if HEADER_UNSAFE.search(subject):
+            field = (version.subject.filename or "").strip("<>")
+            raise TemplateError(
+                [TemplateProblem(field, None, "the subject is not a single line for this contact")]
+            )
+        ui_language = recipient.language if recipient.language in _UI_TEXT else "en"
+        layout = {
+            "subject": subject,
+            "language": ui_language,
+            "controller": self._controller,
+            "text": _UI_TEXT[ui_language],
+            "unsubscribe_url": links.unsubscribe_url,
+            "preferences_url": links.preferences_url,
+            "stop_tracking_url": links.stop_tracking_url,
+            "open_pixel_url": links.open_pixel_url,
+        }
+        # The body was rendered in the autoescaping sandbox; escaping it again
+        # would show the reader its markup.
+        html = self._html_layout.render(layout, body=Markup(body_html))  # noqa: S704
+        text = self._text_layout.render(layout, body=body_text)
+        return Rendered(language=version.language, subject=subject, html=html, text=text)
+
+    @staticmethod
+    def _run(template: jinja2.Template, variables: dict[str, Any]) -> str:
+        try:
+            return template.render(variables)
+        except Exception as exc:  # whatever the author's template raised, reported alike
+            raise TemplateError([_problem(template, exc)]) from exc

@@ -1,0 +1,57 @@
+"""A real SMTP server for tests whose answer depends on the recipient.
+
+``gone@…`` is refused as an unknown mailbox (550 5.1.1), ``later@…`` gets a
+temporary 451, anything else is accepted and kept, in arrival order.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from service.embedded import free_port
+
+
+class _Handler:
+    def __init__(self) -> None:
+        self.accepted: list[tuple[str, EmailMessage]] = []
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        local = address.split("@")[0].lower()
+        if local.startswith("gone"):
+            return "550 5.1.1 no such user"
+        if local.startswith("later"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        for recipient in envelope.rcpt_tos:
+            self.accepted.append((recipient, message))
+        return "250 2.0.0 accepted"
+
+
+class PickySink:
+    def __init__(self) -> None:
+        self.handler = _Handler()
+        self.port = free_port()
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def accepted(self) -> list[tuple[str, EmailMessage]]:
+        return self.handler.accepted
+
+    def __enter__(self) -> PickySink:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
