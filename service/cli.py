@@ -134,6 +134,9 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
         WorkerSettings,  # type: ignore[arg-type]
         redis_settings=redis_settings(settings.redis_url),
         functions=functions(settings.send_job_timeout),
+        # arq holds a job of a killed worker for the longest job timeout plus
+        # ten seconds before another worker may run it: keep that short.
+        job_timeout=settings.send_job_timeout,
     )
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -204,9 +205,7 @@ async def send_batch(sender: Sender, campaign_id: int, first_id: int, last_id: i
         cursor = rows[-1].id
         skipped = {rid for rid, _ in skips}
         to_send = [row for row in rows if row.id not in skipped]
-        results = await asyncio.gather(
-            *(_send_one(sender, campaign_id, renderer, row) for row in to_send)
-        )
+        results = await _send_all(sender, campaign_id, renderer, to_send)
         sent += sum(1 for _, d in results if d.outcome is Outcome.SENT)
         temporary += await _record(sender, campaign_id, results)
         if await _count_failures(sender, campaign_id, results):
@@ -234,6 +233,29 @@ async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) 
     return [
         Row(id=rid, contact=contact, attempts=attempts) for rid, attempts, contact in result.all()
     ]
+
+
+async def _send_all(
+    sender: Sender, campaign_id: int, renderer: CampaignRenderer, rows: list[Row]
+) -> list[tuple[Row, Delivery]]:
+    """Send over as many connections as the pool has, one message each at a time.
+
+    Each connection renders its next message only when it is free. Rendering
+    the whole chunk up front would keep the event loop busy for milliseconds,
+    and a relay's 250 that arrives meanwhile waits unread: that wait is the
+    window in which a crash leaves a delivered message out of the journal.
+    """
+    pending = deque(rows)
+    results: list[tuple[Row, Delivery]] = []
+
+    async def connection() -> None:
+        while pending:
+            results.append(await _send_one(sender, campaign_id, renderer, pending.popleft()))
+
+    await asyncio.gather(
+        *(connection() for _ in range(min(len(rows), sender.settings.send_connections)))
+    )
+    return results
 
 
 async def _send_one(

@@ -105,9 +105,12 @@ def _check(campaign: Campaign) -> None:
     default, translations = contents(campaign)
     problems = check_templates(default, translations)
     if problems:
-        fields = {
-            p.field: (f"line {p.line}: {p.message}" if p.line else p.message) for p in problems
-        }
+        fields: dict[str, str] = {}
+        for problem in problems:
+            text = f"line {problem.line}: {problem.message}" if problem.line else problem.message
+            fields[problem.field] = (
+                f"{fields[problem.field]}; {text}" if problem.field in fields else text
+            )
         raise InvalidInput("a template cannot be rendered", fields=fields)
 
 

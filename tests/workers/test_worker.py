@@ -37,8 +37,15 @@ async def test_a_queued_heartbeat_runs_and_is_visible(redis_url: str) -> None:
     assert 0 < ttl <= heartbeat.HEARTBEAT_TTL_SECONDS
 
 
-def test_worker_settings_name_every_job_and_a_cron() -> None:
-    names = {f.__name__ for f in WorkerSettings.functions}
-    assert "heartbeat" in names
+def test_worker_settings_name_every_job_and_cron() -> None:
+    from service import queue
+
+    names = {getattr(f, "name", None) or f.__name__ for f in WorkerSettings.functions}
+    # Every job the service queues by name has a function behind it.
+    assert {queue.START_CAMPAIGN, queue.SEND_BATCH, queue.BUILD_CALL_LIST} <= names
     assert WorkerSettings.queue_name == QUEUE_NAME
-    assert [job.name for job in WorkerSettings.cron_jobs] == ["cron:heartbeat"]
+    assert [job.name for job in WorkerSettings.cron_jobs] == [
+        "cron:heartbeat",
+        "cron:sweep_campaigns",
+        "cron:expire_call_lists",
+    ]
