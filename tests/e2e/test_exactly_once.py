@@ -123,8 +123,8 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-async def wait_for(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
     while not await condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -165,8 +165,8 @@ async def test_killed_worker_mails_everyone_exactly_once(
     try:
         for threshold in KILL_AT:
 
-            async def reached(n: int = threshold) -> bool:
-                assert worker.poll() is None, log.read_text()
+            async def reached(n: int = threshold, process: Any = worker) -> bool:
+                assert process.poll() is None, log.read_text()
                 return catcher.received >= n
 
             await wait_for(reached, 60, f"{threshold} messages")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
+from service import clock
 from service.campaigns import sending
 from service.crypto import DataCipher
 from service.db import SessionMaker
@@ -380,3 +382,26 @@ async def test_frequency_cap(admin: Client, ctx: dict[str, Any], sink: PickySink
     audience = (await admin.get(f"/api/v1/campaigns/{second}/audience")).json()
     assert audience == {"total": 1, "eligible": 0, "excluded": {"frequency_cap": 1}}
     assert Counter(address for address, _ in sink.accepted) == {"f@example.fi": 1}
+
+
+async def test_a_scheduled_campaign_starts_when_due(
+    admin: Client, ctx: dict[str, Any], sink: PickySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers.campaigns import sweep_campaigns
+
+    await add_contact(admin, "s@example.fi")
+    send_at = clock.now() + timedelta(hours=1)
+    campaign_id = await create_campaign(admin, send_at=send_at.isoformat())
+    response = await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
+    assert response.status_code == 202 and response.json()["status"] == "scheduled"
+    assert await sweep_campaigns(ctx) == 0
+    # Lose the deferred start job, as after a Redis failure: the sweep must
+    # still start the campaign once it is due.
+    await ctx["redis"].flushdb()
+    later = send_at + timedelta(seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    assert await sweep_campaigns(ctx) == 1
+    await drain(ctx)
+    assert [address for address, _ in sink.accepted] == ["s@example.fi"]
+    done = await campaign(admin, campaign_id)
+    assert done["status"] == "done" and done["started_at"] is not None

@@ -1,0 +1,138 @@
+"""Phone campaigns: call lists of exactly the contacts who may be called."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlmodel import select
+
+from service import clock
+from service.db import SessionMaker
+from service.models import CallListDownload, CallListEntry, Contact
+from service.models.enums import Role
+from service.settings import Settings
+from tests.conftest import TokenFactory, contact_payload
+from tests.support.worker import drain, worker_context
+
+Client = AsyncTestClient[Litestar]
+PHONE_CAMPAIGN = {"name": "Call round", "channel": "phone"}
+
+
+@pytest.fixture
+async def ctx(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterator[dict[str, Any]]:
+    async with worker_context(settings, sessionmaker) as context:
+        await context["redis"].flushdb()
+        yield context
+
+
+async def add(admin: Client, name: str, **fields: Any) -> int:
+    payload = contact_payload(
+        **{"full_name": name, "email": None, "last_service_contact_at": "2026-06-01", **fields}
+    )
+    response = await admin.post("/api/v1/contacts", json=payload)
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+async def test_call_list_holds_exactly_the_phone_eligible(
+    admin: Client, ctx: dict[str, Any], make_token: TokenFactory, sessionmaker: SessionMaker
+) -> None:
+    await add(admin, "Aino Callable", phone="0401111111", personal_identity_code="131052-308T")
+    await add(admin, "=HYPERLINK(evil)", phone="0402222222", language="sv")
+    banned = await add(admin, "Banned Bertta", phone="0403333333")
+    await admin.post(
+        f"/api/v1/contacts/{banned}/bans",
+        json={"kind": "direct_marketing", "channel": "phone", "source": "self"},
+    )
+    withdrew = await add(admin, "Opted Out", phone="0404444444")
+    await admin.post(
+        f"/api/v1/contacts/{withdrew}/consents",
+        json={
+            "channel": "phone",
+            "purpose": "direct_marketing",
+            "action": "withdraw",
+            "source": "self",
+            "method": "phone_call",
+        },
+    )
+    await add(admin, "No Phone")
+    await add(admin, "Old Customer", phone="0405555555", last_service_contact_at="2015-01-01")
+
+    campaign = (await admin.post("/api/v1/campaigns", json=PHONE_CAMPAIGN)).json()
+    url = f"/api/v1/campaigns/{campaign['id']}"
+    assert (await admin.post(f"{url}/send")).status_code == 409
+    requested = await admin.post(f"{url}/call-list")
+    assert requested.status_code == 202 and requested.json()["status"] == "building"
+    assert (await admin.get(f"{url}/call-list.csv")).status_code == 409
+    await drain(ctx)
+    status = (await admin.get(f"{url}/call-list")).json()
+    assert status["status"] == "ready" and status["entry_count"] == 2
+    assert status["audience_at_build"]["excluded"] == {
+        "consent_withdrawn": 1,
+        "channel_ban": 1,
+        "no_address": 1,
+        "retention_expired": 1,
+    }
+
+    caller = await make_token(Role.CALLER)
+    response = await admin.get(
+        f"{url}/call-list.csv", headers={"Authorization": f"Bearer {caller}"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["cache-control"] == "no-store"
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows == [
+        ["name", "phone", "language"],
+        ["'=HYPERLINK(evil)", "+358402222222", "sv"],
+        ["Aino Callable", "+358401111111", "fi"],
+    ]
+    assert "131052" not in response.text and "@" not in response.text
+    async with sessionmaker() as db:
+        downloads = (await db.exec(select(CallListDownload))).all()
+    assert [(d.entry_count, d.user_id is not None) for d in downloads] == [(2, True)]
+
+    # A marketer may build lists but not take the personal data home.
+    marketer = await make_token(Role.MARKETER)
+    refused = await admin.get(
+        f"{url}/call-list.csv", headers={"Authorization": f"Bearer {marketer}"}
+    )
+    assert refused.status_code == 403
+
+
+async def test_call_lists_expire_and_are_deleted(
+    admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add(admin, "Aino", phone="0401111111")
+    campaign = (await admin.post("/api/v1/campaigns", json=PHONE_CAMPAIGN)).json()
+    url = f"/api/v1/campaigns/{campaign['id']}"
+    await admin.post(f"{url}/call-list")
+    await drain(ctx)
+    built = (await admin.get(f"{url}/call-list")).json()
+    later = clock.now() + timedelta(days=7, seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    assert built["expires_at"] is not None
+    expired = await admin.get(f"{url}/call-list.csv")
+    assert expired.status_code == 409 and expired.json()["reason"] == "expired"
+    from workers.campaigns import expire_call_lists
+
+    assert await expire_call_lists(ctx) == 1
+    async with sessionmaker() as db:
+        assert (await db.exec(select(CallListEntry))).all() == []
+        assert len((await db.exec(select(Contact))).all()) == 1
+    assert (await admin.get(f"{url}/call-list")).json()["status"] == "expired"
+
+
+async def test_email_campaigns_have_no_call_list(admin: Client) -> None:
+    body = {"name": "E", "channel": "email", "subject": "s", "body_html": "h", "body_text": "t"}
+    campaign = (await admin.post("/api/v1/campaigns", json=body)).json()
+    response = await admin.post(f"/api/v1/campaigns/{campaign['id']}/call-list")
+    assert response.status_code == 409 and response.json()["reason"] == "not_phone"
+    assert (await admin.get(f"/api/v1/campaigns/{campaign['id']}/call-list")).status_code == 404
