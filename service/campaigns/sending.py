@@ -205,7 +205,7 @@ async def send_batch(sender: Sender, campaign_id: int, first_id: int, last_id: i
         cursor = rows[-1].id
         skipped = {rid for rid, _ in skips}
         to_send = [row for row in rows if row.id not in skipped]
-        results = await _send_all(sender, campaign_id, renderer, to_send)
+        results = await _send_all(sender, campaign, renderer, to_send)
         sent += sum(1 for _, d in results if d.outcome is Outcome.SENT)
         temporary += await _record(sender, campaign_id, results)
         if await _count_failures(sender, campaign_id, results):
@@ -236,7 +236,7 @@ async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) 
 
 
 async def _send_all(
-    sender: Sender, campaign_id: int, renderer: CampaignRenderer, rows: list[Row]
+    sender: Sender, campaign: Campaign, renderer: CampaignRenderer, rows: list[Row]
 ) -> list[tuple[Row, Delivery]]:
     """Send over as many connections as the pool has, one message each at a time.
 
@@ -250,7 +250,7 @@ async def _send_all(
 
     async def connection() -> None:
         while pending:
-            results.append(await _send_one(sender, campaign_id, renderer, pending.popleft()))
+            results.append(await _send_one(sender, campaign, renderer, pending.popleft()))
 
     await asyncio.gather(
         *(connection() for _ in range(min(len(rows), sender.settings.send_connections)))
@@ -259,9 +259,11 @@ async def _send_all(
 
 
 async def _send_one(
-    sender: Sender, campaign_id: int, renderer: CampaignRenderer, row: Row
+    sender: Sender, campaign: Campaign, renderer: CampaignRenderer, row: Row
 ) -> tuple[Row, Delivery]:
     assert sender.smtp is not None
+    assert campaign.id is not None
+    campaign_id = campaign.id
     assert row.contact.id is not None
     assert row.contact.email is not None
     public = sender.settings.public_url
@@ -275,7 +277,7 @@ async def _send_one(
         rendered,
         mail_from=sender.settings.mail_from,
         to=row.contact.email,
-        message_id=f"<c{campaign_id}.r{row.id}@{sender.domain}>",
+        message_id=f"<c{campaign_id}.r{row.id}.{campaign.message_key}@{sender.domain}>",
         list_id=f"<campaign-{campaign_id}.{sender.domain}>",
         unsubscribe_url=links.unsubscribe_url,
         unsubscribe_mailto=(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -40,6 +41,10 @@ class Campaign(SQLModel, table=True):
     # Rows per batch job, fixed when the list is built: batch i always covers
     # the same recipients, so its job id names one range for the campaign's life.
     batch_size: int | None = Field(default=None)
+    # Random, fixed at creation: Message-IDs are <c{campaign}.r{recipient}.{key}@…>,
+    # the same for a re-send of one message (receivers de-duplicate on it) yet
+    # unique across databases, where campaign and recipient ids repeat.
+    message_key: str = Field(default_factory=lambda: secrets.token_hex(6), max_length=16)
     # The audience breakdown when the send list was built: the proof of who
     # was left out and why, kept after the contacts themselves change.
     audience_at_build: dict[str, Any] | None = Field(default=None, sa_type=JSON)

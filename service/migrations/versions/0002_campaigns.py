@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 22:16:26.375203
+Create Date: 2026-11-24 22:27:48.746253
 """
 from collections.abc import Sequence
 
@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('send_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('pause_reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('batch_size', sa.Integer(), nullable=True),
+    sa.Column('message_key', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('audience_at_build', sa.JSON(), nullable=True),
     sa.Column('list_built_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('started_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),

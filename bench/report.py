@@ -1,0 +1,90 @@
+"""Formatting helpers and the BENCHMARKS.md section writer shared by benchmarks."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+FILE_INTRO = (
+    "# Benchmarks\n\n"
+    "Measured numbers, each section written by the benchmark that produced it (its command\n"
+    "is in the section). Re-running a benchmark replaces its own section only.\n"
+)
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    return {
+        "nproc": str(os.cpu_count() or "?"),
+        "cpu": model,
+        "memory": memory,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def num(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def seconds(value: float) -> str:
+    if value < 0.001:
+        return f"{value * 1e6:.0f} µs"
+    if value < 1:
+        return f"{value * 1000:.1f} ms"
+    return f"{value:.2f} s"
+
+
+def spread(values: Sequence[float]) -> str:
+    """`median (min–max, n runs)` of timings."""
+    if len(values) == 1:
+        return seconds(values[0])
+    return (
+        f"{seconds(statistics.median(values))} "
+        f"(min {seconds(min(values))}, max {seconds(max(values))}, {len(values)} runs)"
+    )
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, key: str, body: str) -> None:
+    """Replace the section marked `key` in `path`, or append it; keep the rest."""
+    start, end = f"<!-- bench:{key} -->", f"<!-- /bench:{key} -->"
+    block = f"{start}\n{body.strip()}\n{end}\n"
+    text = path.read_text() if path.exists() else FILE_INTRO
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end) + r"\n?", re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text)
