@@ -34,9 +34,9 @@ from service.mail.render import (
     Content,
     Controller,
     Links,
-    Recipient,
     check_templates,
 )
+from service.mail.views import Recipient
 from service.models import Campaign, CampaignRecipient, Contact
 from service.models.base import utcnow
 from service.models.enums import (

@@ -25,6 +25,13 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from service.mail.views import (
+    UI_TEXT,
+    CampaignView,
+    ContactView,
+    Recipient,
+    contact_view,
+)
 from service.settings import Settings
 
 LANGUAGES = ("fi", "sv", "en")
@@ -82,19 +89,6 @@ class Controller:
 
 
 @dataclass(frozen=True, slots=True)
-class Recipient:
-    """What templates may know of a contact: deliberately no email, phone or identity code."""
-
-    full_name: str
-    nickname: str | None
-    language: str
-    gender: str
-    employer: str | None = None
-    position: str | None = None
-    city: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Links:
     """Per-message URLs with signed tokens, made by the caller; authors never write these."""
 
@@ -129,112 +123,6 @@ class TemplateError(Exception):
     def __init__(self, problems: list[TemplateProblem]) -> None:
         super().__init__("; ".join(str(problem) for problem in problems))
         self.problems = problems
-
-
-# (subject, possessive, object) pronouns. "other" is also the fallback for any
-# gender not listed; Finnish "hän" carries no gender at all.
-_PRONOUNS: dict[str, dict[str, tuple[str, str, str]]] = {
-    "en": {
-        "female": ("she", "her", "her"),
-        "male": ("he", "his", "him"),
-        "other": ("they", "their", "them"),
-    },
-    "sv": {
-        "female": ("hon", "hennes", "henne"),
-        "male": ("han", "hans", "honom"),
-        "other": ("hen", "hens", "hen"),
-    },
-    "fi": {"other": ("hän", "hänen", "hänet")},
-}
-
-
-@dataclass(frozen=True, slots=True)
-class _Contact:
-    """`contact` in a template: the Recipient's fields, plus the name and pronouns to use."""
-
-    full_name: str
-    nickname: str | None
-    language: str
-    gender: str
-    employer: str | None
-    position: str | None
-    city: str | None
-    name: str
-    pronoun: str
-    possessive: str
-    object_pronoun: str
-
-    def __str__(self) -> str:
-        return self.name
-
-
-def _contact(recipient: Recipient) -> _Contact:
-    by_gender = _PRONOUNS.get(recipient.language, _PRONOUNS["en"])
-    pronoun, possessive, object_pronoun = by_gender.get(recipient.gender, by_gender["other"])
-    return _Contact(
-        full_name=recipient.full_name,
-        nickname=recipient.nickname,
-        language=recipient.language,
-        gender=recipient.gender,
-        employer=recipient.employer,
-        position=recipient.position,
-        city=recipient.city,
-        name=recipient.nickname or recipient.full_name,
-        pronoun=pronoun,
-        possessive=possessive,
-        object_pronoun=object_pronoun,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Campaign:
-    """`campaign` in a template."""
-
-    id: int
-    name: str
-
-    def __str__(self) -> str:
-        return self.name
-
-
-@dataclass(frozen=True, slots=True)
-class _UiText:
-    """The layouts' own words, in the recipient's language."""
-
-    sender: str
-    business_id: str
-    privacy_contact: str
-    unsubscribe: str
-    preferences: str
-    stop_tracking: str
-
-
-_UI_TEXT = {
-    "fi": _UiText(
-        sender="Lähettäjä",
-        business_id="Y-tunnus",
-        privacy_contact="Tietosuoja-asiat",
-        unsubscribe="Peru tilaus",
-        preferences="Sähköpostiasetukset",
-        stop_tracking="Lopeta avausten ja klikkausten seuranta",
-    ),
-    "sv": _UiText(
-        sender="Avsändare",
-        business_id="FO-nummer",
-        privacy_contact="Dataskyddsfrågor",
-        unsubscribe="Avsluta prenumerationen",
-        preferences="E-postinställningar",
-        stop_tracking="Sluta spåra öppningar och klick",
-    ),
-    "en": _UiText(
-        sender="Sender",
-        business_id="Business ID",
-        privacy_contact="Privacy contact",
-        unsubscribe="Unsubscribe",
-        preferences="Email preferences",
-        stop_tracking="Stop tracking opens and clicks",
-    ),
-}
 
 
 class _Sandbox(SandboxedEnvironment):
@@ -275,10 +163,10 @@ _TEXT_SANDBOX = _Sandbox(autoescape=False, undefined=jinja2.StrictUndefined, fin
 # Jinja names our view classes by their Python path; authors know them as these.
 _TYPE_NAMES = {
     f"'{cls.__module__}.{cls.__name__} object'": f"'{name}'"
-    for cls, name in ((_Contact, "contact"), (_Campaign, "campaign"))
+    for cls, name in ((ContactView, "contact"), (CampaignView, "campaign"))
 } | {
     f"'{cls.__name__}' object": f"'{name}'"
-    for cls, name in ((_Contact, "contact"), (_Campaign, "campaign"))
+    for cls, name in ((ContactView, "contact"), (CampaignView, "campaign"))
 }
 
 
@@ -292,7 +180,7 @@ class _Compiled:
 
 def _sample_variables() -> tuple[dict[str, Any], ...]:
     """Every language and gender, optional fields both missing and present."""
-    campaign = _Campaign(id=1, name="Sample campaign")
+    campaign = CampaignView(id=1, name="Sample campaign")
     samples = []
     for language in LANGUAGES:
         for gender in GENDERS:
@@ -306,7 +194,7 @@ def _sample_variables() -> tuple[dict[str, Any], ...]:
                     position="Toimitusjohtaja" if filled else None,
                     city="Oulu" if filled else None,
                 )
-                samples.append({"contact": _contact(recipient), "campaign": campaign})
+                samples.append({"contact": contact_view(recipient), "campaign": campaign})
     return tuple(samples)
 
 
@@ -468,7 +356,7 @@ class CampaignRenderer:
             raise TemplateError(problems)
         self._default = compiled.pop("default")
         self._translations = compiled
-        self._campaign = _Campaign(id=campaign_id, name=campaign_name)
+        self._campaign = CampaignView(id=campaign_id, name=campaign_name)
         self._controller = controller
         layouts = _layout_environment(layout_dir)
         self._html_layout = layouts.get_template("_base.html.j2")
@@ -482,7 +370,7 @@ class CampaignRenderer:
         """
         version = self._translations.get(recipient.language, self._default)
         variables = {
-            "contact": _contact(recipient),
+            "contact": contact_view(recipient),
             "campaign": self._campaign,
         }
         subject, body_html, body_text = (
@@ -494,12 +382,12 @@ class CampaignRenderer:
             raise TemplateError(
                 [TemplateProblem(field, None, "the subject is not a single line for this contact")]
             )
-        ui_language = recipient.language if recipient.language in _UI_TEXT else "en"
+        ui_language = recipient.language if recipient.language in UI_TEXT else "en"
         layout = {
             "subject": subject,
             "language": ui_language,
             "controller": self._controller,
-            "text": _UI_TEXT[ui_language],
+            "text": UI_TEXT[ui_language],
             "unsubscribe_url": links.unsubscribe_url,
             "preferences_url": links.preferences_url,
             "stop_tracking_url": links.stop_tracking_url,

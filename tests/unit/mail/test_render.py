@@ -18,13 +18,13 @@ from service.mail.render import (
     Content,
     Controller,
     Links,
-    Recipient,
     Rendered,
     TemplateError,
     TemplateProblem,
     _default_layout_dir,
     check_templates,
 )
+from service.mail.views import Recipient
 from service.settings import load_settings
 
 CONTROLLER = Controller(
