@@ -1,5 +1,5 @@
-"""A real worker process, killed with SIGKILL mid-campaign and restarted,
-completes the campaign: nobody missed, nobody mailed twice.
+"""Real worker processes, two sharing a campaign, each killed once with SIGKILL
+mid-campaign and restarted, complete it: nobody missed, nobody mailed twice.
 
 The relay is a real SMTP server (the mail catcher) that keeps every message it
 accepts; the worker is `consentry worker`, a separate process."""
@@ -161,18 +161,19 @@ async def test_killed_worker_mails_everyone_exactly_once(
         CONSENTRY_FREQUENCY_CAP_MESSAGES="0",
     )
     log = tmp_path / "worker.log"
-    worker = start_worker(env, log)
+    # Two workers share the campaign; each kill takes one of them down.
+    workers = [start_worker(env, log), start_worker(env, log)]
     try:
-        for threshold in KILL_AT:
+        for victim, threshold in enumerate(KILL_AT):
 
-            async def reached(n: int = threshold, process: Any = worker) -> bool:
-                assert process.poll() is None, log.read_text()
+            async def reached(n: int = threshold) -> bool:
+                assert all(w.poll() is None for w in workers), log.read_text()
                 return catcher.received >= n
 
             await wait_for(reached, 60, f"{threshold} messages")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(10)
-            worker = start_worker(env, log)
+            workers[victim].send_signal(signal.SIGKILL)
+            workers[victim].wait(10)
+            workers[victim] = start_worker(env, log)
 
         async def finished() -> bool:
             async with sessionmaker() as session:
@@ -181,12 +182,15 @@ async def test_killed_worker_mails_everyone_exactly_once(
 
         await wait_for(finished, 120, "the campaign to finish")
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
         await pool.aclose()
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
     copies: dict[str, list[str]] = defaultdict(list)
     for message in catcher.messages():
