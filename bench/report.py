@@ -54,7 +54,7 @@ def seconds(value: float) -> str:
 
 
 def spread(values: Sequence[float]) -> str:
-    """`median (min–max, n runs)` of timings."""
+    """`median (min, max, n runs)` of timings."""
     if len(values) == 1:
         return seconds(values[0])
     return (

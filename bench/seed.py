@@ -342,7 +342,7 @@ async def seed(
             for model, name in tables:
                 rows = getattr(chunk, name)
                 if rows:
-                    await connection.execute(insert(model), rows)  # type: ignore[arg-type]
+                    await connection.execute(insert(model), rows)
         stats.bans += len(chunk.bans)
         stats.tags += len(chunk.tags)
         stats.suppressions += len(chunk.suppressions)

@@ -57,19 +57,27 @@ async def session_scope(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSessio
             raise
 
 
-def upsert(session: AsyncSession, table: Any, *, keys: list[str], values: dict[str, Any]) -> Any:
-    """``INSERT … ON CONFLICT (keys) DO UPDATE`` in the session's dialect.
-
-    SQLite and PostgreSQL spell it the same way, but SQLAlchemy builds it from
-    each dialect's own ``insert``.
-    """
+def _insert(session: AsyncSession, table: Any, values: dict[str, Any]) -> Any:
+    """An INSERT that can take ``ON CONFLICT``: SQLite and PostgreSQL spell it
+    the same way, but SQLAlchemy builds it from each dialect's own ``insert``."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    bind = session.get_bind()
-    dialect_insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
-    statement: Any = dialect_insert(table).values(**values)
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(**values)
+
+
+def upsert(session: AsyncSession, table: Any, *, keys: list[str], values: dict[str, Any]) -> Any:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` the other columns."""
+    statement = _insert(session, table, values)
     updates = {name: statement.excluded[name] for name in values if name not in keys}
     return statement.on_conflict_do_update(index_elements=keys, set_=updates)
+
+
+def insert_ignore(
+    session: AsyncSession, table: Any, *, keys: list[str], values: dict[str, Any]
+) -> Any:
+    """``INSERT … ON CONFLICT (keys) DO NOTHING``."""
+    return _insert(session, table, values).on_conflict_do_nothing(index_elements=keys)
 
 
 async def run(session: AsyncSession, statement: Any, params: Any = None) -> Any:
@@ -79,15 +87,3 @@ async def run(session: AsyncSession, statement: Any, params: Any = None) -> Any:
     queries built from SQLAlchemy Core go through here instead of a
     ``type: ignore`` at every call."""
     return await session.exec(statement, params=params)
-
-
-def insert_ignore(
-    session: AsyncSession, table: Any, *, keys: list[str], values: dict[str, Any]
-) -> Any:
-    """``INSERT … ON CONFLICT (keys) DO NOTHING`` in the session's dialect."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    bind = session.get_bind()
-    dialect_insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
-    statement: Any = dialect_insert(table).values(**values)
-    return statement.on_conflict_do_nothing(index_elements=keys)
