@@ -27,11 +27,13 @@ from service import __doc__ as product_summary
 from service import queue
 from service.auth.middleware import TokenAuthenticationMiddleware
 from service.campaigns.controllers import CampaignController
+from service.consent.public import PublicController
 from service.contacts.controllers import ContactController
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
 from service.errors import Conflict, DomainError
 from service.settings import Settings, get_settings
+from service.tokens import TokenSigner
 
 logger = logging.getLogger("consentry.api")
 
@@ -131,9 +133,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=[{"bearer": []}],
     )
     return Litestar(
-        route_handlers=[api, live],
+        route_handlers=[api, PublicController, live],
         lifespan=[lifespan],
-        state=State({"settings": settings, "cipher": DataCipher(settings.data_key)}),
+        state=State(
+            {
+                "settings": settings,
+                "cipher": DataCipher(settings.data_key),
+                "signer": TokenSigner(settings.secret_key, settings.previous_secret_keys),
+            }
+        ),
         dependencies={
             "db_session": Provide(provide_db_session),
             "cipher": Provide(provide_cipher, sync_to_thread=False),

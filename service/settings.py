@@ -50,6 +50,8 @@ class Settings:
     smtp_tls: SmtpTls
     public_url: str
     secret_key: str
+    # Retired secret keys whose signed links still work (key rotation).
+    previous_secret_keys: tuple[str, ...]
     data_key: str
     controller_name: str
     controller_business_id: str
@@ -171,6 +173,16 @@ def _create_key_file(key_file: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _previous_keys(environ: dict[str, str]) -> tuple[str, ...]:
+    raw = _text(environ, "PREVIOUS_SECRET_KEYS")
+    keys = tuple(key.strip() for key in (raw or "").split(",") if key.strip())
+    if any(len(key) < 32 for key in keys):
+        raise SettingsError(
+            f"{PREFIX}PREVIOUS_SECRET_KEYS: each key must be at least 32 characters"
+        )
+    return keys
+
+
 def _identity(environ: dict[str, str], name: str, env: Environment) -> str:
     return _text(environ, name) or _dev_only(env, name, DEV_PLACEHOLDER)
 
@@ -214,6 +226,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         smtp_tls=smtp_tls,
         public_url=public_url.rstrip("/"),
         secret_key=_secret(environ, "SECRET_KEY", env, var_dir),
+        previous_secret_keys=_previous_keys(environ),
         data_key=_secret(environ, "DATA_KEY", env, var_dir),
         controller_name=controller_name,
         controller_business_id=_identity(environ, "CONTROLLER_BUSINESS_ID", env),

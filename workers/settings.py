@@ -65,7 +65,7 @@ def sender_for(settings: Settings, ctx: dict[str, Any]) -> Sender:
         sessionmaker=ctx["sessionmaker"],
         redis=ctx["redis"],
         smtp=smtp,
-        signer=TokenSigner(settings.secret_key),
+        signer=TokenSigner(settings.secret_key, settings.previous_secret_keys),
         cipher=DataCipher(settings.data_key),
     )
 

@@ -1,0 +1,254 @@
+"""Public pages reached from a message, without logging in: one-click
+unsubscribe (RFC 8058) at ``/u/{token}`` and the preference centre at
+``/p/{token}``. They trust nothing but the signed token.
+
+A GET never changes anything (link scanners and mail clients fetch links);
+the answers set no cookie and never redirect; a forged or damaged token gets
+one generic 400 page that says nothing about whether the person exists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.consent import unsubscribe as actions
+from service.consent.texts import CHOICE_LABELS, PAGE_TEXT
+from service.ip import truncate_ip
+from service.mail.render import Controller as ControllerIdentity
+from service.models import Contact
+from service.models.enums import CaptureMethod, Channel, ConsentAction, ContactType, Purpose
+from service.settings import Settings
+from service.tokens import InvalidToken, TokenSigner
+
+Session = NamedDependency[AsyncSession]
+PublicRequest = Request[Any, Any, State]
+PAGES = Path(__file__).resolve().parents[2] / "templates" / "web" / "public"
+LANGUAGES = ("fi", "sv", "en")
+# Tokens travel in these URLs: keep them out of other sites' logs and caches.
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+OPT_IN = frozenset({Channel.EMAIL, Channel.SMS})
+
+_pages = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(PAGES), autoescape=True, undefined=jinja2.StrictUndefined
+)
+
+
+def _page(
+    request: PublicRequest, name: str, lang: str, status: int = 200, **values: Any
+) -> Response[str]:
+    settings: Settings = request.app.state.settings
+    text = PAGE_TEXT[lang]
+    title_key = {"unsubscribe": "unsubscribe_title", "preferences": "preferences_title"}.get(
+        name, "invalid_title"
+    )
+    html = _pages.get_template(f"{name}.html.j2").render(
+        lang=lang,
+        t=text,
+        title=text[title_key],
+        controller=ControllerIdentity.from_settings(settings),
+        **values,
+    )
+    return Response(
+        html, status_code=status, media_type="text/html; charset=utf-8", headers=HEADERS
+    )
+
+
+def _browser_language(request: PublicRequest) -> str:
+    accepted = request.headers.get("accept-language", "").lower()
+    for part in accepted.split(","):
+        code = part.split(";")[0].strip()[:2]
+        if code in LANGUAGES:
+            return code
+    return "en"
+
+
+def _invalid(request: PublicRequest) -> Response[str]:
+    return _page(request, "invalid", _browser_language(request), status=400)
+
+
+def _signer(request: PublicRequest) -> TokenSigner:
+    signer: TokenSigner = request.app.state.signer
+    return signer
+
+
+def _client_ip(request: PublicRequest) -> str | None:
+    host = request.client.host if request.client else None
+    try:
+        return host if host and truncate_ip(host) else None
+    except ValueError:
+        return None
+
+
+def _language(contact: Contact | None, request: PublicRequest) -> str:
+    return contact.language.value if contact is not None else _browser_language(request)
+
+
+class PublicController(Controller):
+    path = "/"
+    tags = ["public links"]
+    include_in_schema = True
+
+    @get("/u/{token:str}", summary="The unsubscribe page (changes nothing)")
+    async def unsubscribe_page(
+        self, request: PublicRequest, db_session: Session, token: FromPath[str]
+    ) -> Response[str]:
+        try:
+            contact_id, _campaign = _signer(request).verify(token, "unsubscribe")
+        except InvalidToken:
+            return _invalid(request)
+        contact = await db_session.get(Contact, contact_id)
+        return _page(
+            request,
+            "unsubscribe",
+            _language(contact, request),
+            done=contact is None,
+            preferences_url=self_url(
+                request, "p", _signer(request).sign("preferences", contact_id)
+            ),
+        )
+
+    @post("/u/{token:str}", status_code=200, summary="One-click unsubscribe (RFC 8058)")
+    async def unsubscribe(
+        self, request: PublicRequest, db_session: Session, token: FromPath[str]
+    ) -> Response[str]:
+        """``List-Unsubscribe=One-Click`` (urlencoded or multipart) leaves email
+        marketing at once. The page's own form may also choose ``scope=all``
+        (no direct marketing on any channel) and ``scope=tracking``."""
+        try:
+            contact_id, campaign_id = _signer(request).verify(token, "unsubscribe")
+        except InvalidToken:
+            return _invalid(request)
+        form = await request.form()
+        if form.get("List-Unsubscribe") == "One-Click":
+            scopes, method = {actions.Scope.EMAIL}, CaptureMethod.ONE_CLICK
+        elif form.get("via") == "page":
+            try:
+                scopes = {actions.Scope(value) for value in form.getall("scope")}
+            except ValueError:
+                return _invalid(request)
+            method = CaptureMethod.LINK_PAGE
+        else:
+            return _invalid(request)
+        await actions.unsubscribe(
+            db_session,
+            contact_id=contact_id,
+            campaign_id=campaign_id,
+            scopes=scopes,
+            method=method,
+            ip=_client_ip(request),
+        )
+        contact = await db_session.get(Contact, contact_id)
+        return _page(
+            request, "unsubscribe", _language(contact, request), done=True, preferences_url=None
+        )
+
+    @get("/p/{token:str}", summary="The preference centre")
+    async def preferences_page(
+        self, request: PublicRequest, db_session: Session, token: FromPath[str]
+    ) -> Response[str]:
+        contact = await _contact_of(request, db_session, token)
+        if contact is None:
+            return _invalid(request)
+        return await _preferences(request, db_session, contact, saved=False)
+
+    @post("/p/{token:str}", status_code=200, summary="Change consents in the preference centre")
+    async def save_preferences(
+        self, request: PublicRequest, db_session: Session, token: FromPath[str]
+    ) -> Response[str]:
+        contact = await _contact_of(request, db_session, token)
+        if contact is None:
+            return _invalid(request)
+        assert contact.id is not None
+        form = await request.form()
+        current = await _effective(db_session, contact)
+        choices: dict[tuple[Channel, Purpose], ConsentAction] = {}
+        for key in current:
+            value = form.get(_key(key))
+            if value is None:
+                continue
+            try:
+                choices[key] = ConsentAction(value)
+            except ValueError:
+                return _invalid(request)
+        lang = contact.language.value
+        for (channel, purpose), action in choices.items():
+            if action is not current[(channel, purpose)]:
+                await actions.set_consent(
+                    db_session,
+                    contact=contact,
+                    channel=channel,
+                    purpose=purpose,
+                    action=action,
+                    method=CaptureMethod.PREFERENCE_CENTRE,
+                    ip=_client_ip(request),
+                    shown_text=_shown(lang, (channel, purpose), action),
+                )
+        return await _preferences(request, db_session, contact, saved=True)
+
+
+def _shown(lang: str, pair: tuple[Channel, Purpose], action: ConsentAction) -> str:
+    """The evidence of a choice: the words the person saw and picked."""
+    answer = PAGE_TEXT[lang]["yes" if action is ConsentAction.GRANT else "no"]
+    return f"{CHOICE_LABELS[lang][pair]}: {answer}"
+
+
+def self_url(request: PublicRequest, kind: str, token: str) -> str:
+    settings: Settings = request.app.state.settings
+    return f"{settings.public_url}/{kind}/{token}"
+
+
+def _key(pair: tuple[Channel, Purpose]) -> str:
+    return f"{pair[0].value}:{pair[1].value}"
+
+
+async def _contact_of(request: PublicRequest, session: AsyncSession, token: str) -> Contact | None:
+    try:
+        (contact_id,) = _signer(request).verify(token, "preferences")
+    except (InvalidToken, ValueError):
+        return None
+    return await session.get(Contact, contact_id)
+
+
+async def _effective(
+    session: AsyncSession, contact: Contact
+) -> dict[tuple[Channel, Purpose], ConsentAction]:
+    """What each choice amounts to now: the latest event, or, with none, the
+    law's default (opt-in channels and tracking off for persons; the rest on)."""
+    assert contact.id is not None
+    recorded = await actions.states(session, contact.id)
+    result = {}
+    for pair in CHOICE_LABELS["en"]:
+        channel, purpose = pair
+        needs_consent = purpose is not Purpose.DIRECT_MARKETING or (
+            channel in OPT_IN and contact.contact_type is ContactType.PERSON
+        )
+        default = ConsentAction.WITHDRAW if needs_consent else ConsentAction.GRANT
+        result[pair] = recorded.get(pair, default)
+    return result
+
+
+async def _preferences(
+    request: PublicRequest, session: AsyncSession, contact: Contact, *, saved: bool
+) -> Response[str]:
+    lang = contact.language.value
+    effective = await _effective(session, contact)
+    rows = [
+        {"key": _key(pair), "label": CHOICE_LABELS[lang][pair], "state": action.value}
+        for pair, action in effective.items()
+    ]
+    return _page(request, "preferences", lang, rows=rows, saved=saved)

@@ -1,0 +1,100 @@
+"""The words of the public pages (unsubscribe, preference centre), in fi, sv and en."""
+
+from __future__ import annotations
+
+from service.models.enums import Channel, Purpose
+
+PAGE_TEXT: dict[str, dict[str, str]] = {
+    "fi": {
+        "unsubscribe_title": "Markkinointiviestien peruminen",
+        "question": "Haluatko lopettaa markkinointisähköpostien vastaanottamisen?",
+        "choose": "Valitse, mitä haluat lopettaa",
+        "scope_email": "Markkinointisähköpostit",
+        "scope_all": (
+            "Kaikki suoramarkkinointi kaikissa kanavissa (myös puhelin, tekstiviesti ja posti)"
+        ),
+        "scope_tracking": "Viestien avausten ja klikkausten seuranta",
+        "confirm": "Vahvista",
+        "done": "Valintasi on tallennettu. Emme lähetä sinulle enää näitä viestejä.",
+        "preferences": "Muuta kaikkia suostumuksiasi",
+        "preferences_title": "Suostumuksesi",
+        "intro": "Valitse, miten saamme olla sinuun yhteydessä. Muutokset tulevat voimaan heti.",
+        "yes": "Kyllä",
+        "no": "Ei",
+        "save": "Tallenna",
+        "saved": "Valintasi on tallennettu.",
+        "access": "Voit pyytää nähtäväksesi kaikki sinusta tallennetut tiedot osoitteesta",
+        "invalid_title": "Linkki ei kelpaa",
+        "invalid": "Linkki on vanhentunut tai vioittunut. Kirjoita meille, niin hoidamme asian.",
+        "controller": "Rekisterinpitäjä",
+        "privacy_contact": "Tietosuoja-asiat",
+    },
+    "sv": {
+        "unsubscribe_title": "Avsluta marknadsföringsmeddelanden",
+        "question": "Vill du sluta få marknadsföring per e-post?",
+        "choose": "Välj vad du vill avsluta",
+        "scope_email": "Marknadsföring per e-post",
+        "scope_all": "All direktmarknadsföring i alla kanaler (även telefon, sms och post)",
+        "scope_tracking": "Spårning av öppningar och klick",
+        "confirm": "Bekräfta",
+        "done": "Ditt val är sparat. Vi skickar inte längre dessa meddelanden till dig.",
+        "preferences": "Ändra alla dina samtycken",
+        "preferences_title": "Dina samtycken",
+        "intro": "Välj hur vi får kontakta dig. Ändringarna gäller genast.",
+        "yes": "Ja",
+        "no": "Nej",
+        "save": "Spara",
+        "saved": "Dina val är sparade.",
+        "access": "Du kan begära att få se alla uppgifter vi har om dig via",
+        "invalid_title": "Länken är ogiltig",
+        "invalid": "Länken har gått ut eller är skadad. Skriv till oss så ordnar vi saken.",
+        "controller": "Personuppgiftsansvarig",
+        "privacy_contact": "Dataskyddsfrågor",
+    },
+    "en": {
+        "unsubscribe_title": "Unsubscribe from marketing",
+        "question": "Do you want to stop receiving marketing email?",
+        "choose": "Choose what to stop",
+        "scope_email": "Marketing email",
+        "scope_all": "All direct marketing on every channel (also phone, text messages and post)",
+        "scope_tracking": "Tracking of opens and clicks",
+        "confirm": "Confirm",
+        "done": "Your choice is saved. We will not send you these messages any more.",
+        "preferences": "Change all your consents",
+        "preferences_title": "Your consents",
+        "intro": "Choose how we may contact you. Changes take effect at once.",
+        "yes": "Yes",
+        "no": "No",
+        "save": "Save",
+        "saved": "Your choices are saved.",
+        "access": "You can ask to see all the data we hold about you at",
+        "invalid_title": "This link is not valid",
+        "invalid": "The link has expired or is damaged. Write to us and we will sort it out.",
+        "controller": "Controller",
+        "privacy_contact": "Privacy contact",
+    },
+}
+
+CHOICE_LABELS: dict[str, dict[tuple[Channel, Purpose], str]] = {
+    "fi": {
+        (Channel.EMAIL, Purpose.DIRECT_MARKETING): "Markkinointi sähköpostilla",
+        (Channel.SMS, Purpose.DIRECT_MARKETING): "Markkinointi tekstiviestillä",
+        (Channel.PHONE, Purpose.DIRECT_MARKETING): "Puhelinmarkkinointi",
+        (Channel.POST, Purpose.DIRECT_MARKETING): "Markkinointi postitse",
+        (Channel.EMAIL, Purpose.EMAIL_TRACKING): "Sähköpostien avausten ja klikkausten seuranta",
+    },
+    "sv": {
+        (Channel.EMAIL, Purpose.DIRECT_MARKETING): "Marknadsföring per e-post",
+        (Channel.SMS, Purpose.DIRECT_MARKETING): "Marknadsföring per sms",
+        (Channel.PHONE, Purpose.DIRECT_MARKETING): "Telefonförsäljning",
+        (Channel.POST, Purpose.DIRECT_MARKETING): "Marknadsföring per post",
+        (Channel.EMAIL, Purpose.EMAIL_TRACKING): "Spårning av öppningar och klick i e-post",
+    },
+    "en": {
+        (Channel.EMAIL, Purpose.DIRECT_MARKETING): "Marketing by email",
+        (Channel.SMS, Purpose.DIRECT_MARKETING): "Marketing by text message",
+        (Channel.PHONE, Purpose.DIRECT_MARKETING): "Marketing calls",
+        (Channel.POST, Purpose.DIRECT_MARKETING): "Marketing by post",
+        (Channel.EMAIL, Purpose.EMAIL_TRACKING): "Tracking of email opens and clicks",
+    },
+}

@@ -1,0 +1,140 @@
+"""What a person does through a signed link, without logging in: leave email
+marketing, forbid all direct marketing, stop tracking, change consents.
+
+Every change is a ledger event (or a ban) recorded as the person's own act
+(``actor=public_link``), with the method (``one_click``, ``link_page``,
+``mailto``, ``preference_centre``), the campaign whose message carried the
+link, and the IP truncated to its network. Repeating a request changes
+nothing and records nothing new.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.consent import service as consent_service
+from service.consent.schemas import BanCreate, ConsentCreate, Evidence
+from service.models import ConsentState, Contact
+from service.models.enums import (
+    Actor,
+    BanChannel,
+    BanKind,
+    CaptureMethod,
+    Channel,
+    ConsentAction,
+    Purpose,
+    Source,
+)
+
+
+class Scope(StrEnum):
+    EMAIL = "email"  # no more marketing email
+    ALL = "all"  # no direct marketing on any channel: a ban
+    TRACKING = "tracking"  # no open and click tracking
+
+
+async def current_state(
+    session: AsyncSession, contact_id: int, channel: Channel, purpose: Purpose
+) -> ConsentAction | None:
+    state = await session.get(ConsentState, (contact_id, channel.value, purpose.value))
+    return state.action if state is not None else None
+
+
+async def set_consent(
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    channel: Channel,
+    purpose: Purpose,
+    action: ConsentAction,
+    method: CaptureMethod,
+    ip: str | None,
+    campaign_id: int | None = None,
+    shown_text: str | None = None,
+) -> bool:
+    """Record the person's choice unless it is already the current state."""
+    assert contact.id is not None
+    if await current_state(session, contact.id, channel, purpose) is action:
+        return False
+    await consent_service.record_consent(
+        session,
+        contact=contact,
+        data=ConsentCreate.model_construct(
+            channel=channel,
+            purpose=purpose,
+            action=action,
+            source=Source.SELF,
+            method=method,
+            evidence=Evidence(text=shown_text, ip=ip),
+        ),
+        actor=Actor.PUBLIC_LINK,
+        user_id=None,
+        campaign_id=campaign_id,
+    )
+    return True
+
+
+async def unsubscribe(
+    session: AsyncSession,
+    *,
+    contact_id: int,
+    campaign_id: int | None,
+    scopes: set[Scope],
+    method: CaptureMethod,
+    ip: str | None,
+) -> bool:
+    """Apply the scopes; False when the contact no longer exists (erased: the
+    suppression list already keeps them out)."""
+    contact = await session.get(Contact, contact_id)
+    if contact is None:
+        return False
+    if Scope.EMAIL in scopes:
+        await set_consent(
+            session,
+            contact=contact,
+            channel=Channel.EMAIL,
+            purpose=Purpose.DIRECT_MARKETING,
+            action=ConsentAction.WITHDRAW,
+            method=method,
+            ip=ip,
+            campaign_id=campaign_id,
+        )
+    if Scope.TRACKING in scopes:
+        await set_consent(
+            session,
+            contact=contact,
+            channel=Channel.EMAIL,
+            purpose=Purpose.EMAIL_TRACKING,
+            action=ConsentAction.WITHDRAW,
+            method=method,
+            ip=ip,
+            campaign_id=campaign_id,
+        )
+    if Scope.ALL in scopes and not await consent_service.has_active_ban(
+        session, contact_id=contact_id, kind=BanKind.DIRECT_MARKETING
+    ):
+        await consent_service.record_ban(
+            session,
+            contact=contact,
+            data=BanCreate(
+                kind=BanKind.DIRECT_MARKETING,
+                channel=BanChannel.ALL,
+                source=Source.SELF,
+                method=method,
+                note="given through a link in a message",
+            ),
+            actor=Actor.PUBLIC_LINK,
+            user_id=None,
+            campaign_id=campaign_id,
+        )
+    return True
+
+
+async def states(
+    session: AsyncSession, contact_id: int
+) -> dict[tuple[Channel, Purpose], ConsentAction]:
+    rows = await session.exec(select(ConsentState).where(ConsentState.contact_id == contact_id))
+    return {(Channel(s.channel), Purpose(s.purpose)): s.action for s in rows.all()}
