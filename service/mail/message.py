@@ -1,11 +1,12 @@
 """A rendered campaign email as the bytes handed to SMTP.
 
-Built with the compat32 classes (``MIMEMultipart`` holding two plain
-``Message`` parts): ``EmailMessage.set_content`` costs about 1 ms a message,
-several times the whole of this module's work, and a send worker builds
-thousands of messages a second.
+Written out directly: headers, then a multipart/alternative body with a
+text/plain and a text/html part, each UTF-8 quoted-printable (encoded by
+``binascii.b2a_qp``, in C). The ``email`` package's message classes cost
+100-1,000 µs a message (``EmailMessage.set_content`` the most), as much as
+everything else a send worker does per message; this costs a few tens.
 
-Line endings: the bytes use bare LF, as compat32 writes them. aiosmtplib 5.1.3
+Line endings: the bytes use bare LF. aiosmtplib 5.1.3
 converts them on the way out: ``SMTP.sendmail`` and ``SMTP.data`` both end in
 ``SMTPProtocol.execute_data_command``, which turns every lone CR or LF into CRLF
 (``normalize_message_line_endings``), adds a final CRLF if one is missing,
@@ -20,11 +21,8 @@ from __future__ import annotations
 import re
 import secrets
 from base64 import b64encode
+from binascii import b2a_qp
 from collections.abc import Mapping
-from email.charset import QP, Charset
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.policy import Compat32
 from email.utils import formataddr, formatdate, parseaddr
 from types import MappingProxyType
 
@@ -32,32 +30,10 @@ from service.mail.render import HEADER_UNSAFE, Rendered
 
 # Quoted-printable keeps mostly-ASCII Finnish and Swedish text readable in the
 # raw message and, unlike 8bit, needs no 8BITMIME from the relay.
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP
+_LINE = 78  # the line length RFC 5322 recommends
 # 42 bytes of UTF-8 make a 68-character encoded word, so "Subject: " and one
 # word stay within the 78 characters RFC 5322 recommends for a line.
 _WORD_BYTES = 42
-
-
-class _Policy(Compat32):
-    """compat32 with a quicker header writer.
-
-    compat32 sends every header through email.header's general folding code,
-    which took over half the time of building a message. Our values are simple:
-    ASCII ones are folded at spaces (a short one comes out unchanged, as from
-    compat32), others are RFC 2047-encoded whole, as compat32 does with a
-    non-ASCII str. Anything else, e.g. a value with a line break, takes
-    compat32's own path, which refuses or folds it.
-    """
-
-    def fold_binary(self, name: str, value: str) -> bytes:
-        if not isinstance(value, str) or HEADER_UNSAFE.search(value):
-            return super().fold_binary(name, value)
-        if value.isascii():
-            folded = _fold_at_spaces(name, value, self.max_line_length or 998, self.linesep)
-        else:
-            folded = f"{name}: " + f"{self.linesep} ".join(_encoded_words(value))
-        return (folded + self.linesep).encode("ascii")
 
 
 def _fold_at_spaces(name: str, value: str, limit: int, linesep: str) -> str:
@@ -88,7 +64,6 @@ def _encoded_words(text: str) -> list[str]:
     return words
 
 
-_POLICY = _Policy()
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 # The headers build_message writes itself; extra_headers may not repeat them.
 _OWN_HEADERS = frozenset(
@@ -135,43 +110,56 @@ def build_message(
         if _URI_UNSAFE.search(uri):
             raise ValueError("List-Unsubscribe: a URI may not contain spaces or angle brackets")
 
-    # QP never writes "==" (a literal "=" becomes "=3D"), so a boundary holding "=="
-    # cannot occur in the bodies; choosing it here spares the generator from
-    # compiling a regex per message to search the bodies for its own random one.
-    message = MIMEMultipart(
-        "alternative",
-        boundary=f"=={secrets.token_hex(12)}==",
-        _subparts=(_part("plain", rendered.text), _part("html", rendered.html)),
-        policy=_POLICY,
-    )
-    message["From"] = _address("From", mail_from)
-    message["To"] = _address("To", to)
-    message["Subject"] = _checked("Subject", rendered.subject)
-    message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = _checked("Message-ID", message_id)
-    message["List-Id"] = _address("List-Id", list_id)
-    message["List-Unsubscribe"] = _checked("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>")
-    # RFC 8058: lets the mailbox provider unsubscribe with one POST, no page visit.
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    # QP never writes "==" (a literal "=" becomes "=3D"), so a boundary holding
+    # "==" cannot occur in the bodies.
+    boundary = f"=={secrets.token_hex(12)}=="
+    headers = [
+        ("From", _address("From", mail_from)),
+        ("To", _address("To", to)),
+        ("Subject", _checked("Subject", rendered.subject)),
+        ("Date", formatdate(usegmt=True)),
+        ("Message-ID", _checked("Message-ID", message_id)),
+        ("MIME-Version", "1.0"),
+        ("List-Id", _address("List-Id", list_id)),
+        ("List-Unsubscribe", _checked("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>")),
+        # RFC 8058: lets the mailbox provider unsubscribe with one POST, no page visit.
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]
     for name, value in extra_headers.items():
         if not _HEADER_NAME.match(name) or name.lower() in _OWN_HEADERS:
             raise ValueError(f"{name!r}: not a header that extra_headers may set")
-        message[name] = _checked(name, value)
-    return message.as_bytes()
+        headers.append((name, _checked(name, value)))
+    headers.append(("Content-Type", f'multipart/alternative; boundary="{boundary}"'))
+    head = "".join(_header(name, value) for name, value in headers)
+    return b"".join(
+        (
+            head.encode("ascii"),
+            b"\n",
+            _part(boundary, "plain", rendered.text),
+            _part(boundary, "html", rendered.html),
+            f"--{boundary}--\n".encode("ascii"),
+        )
+    )
 
 
-def _part(subtype: str, body: str) -> Message:
-    """A text/* part in UTF-8 quoted-printable.
+def _header(name: str, value: str) -> str:
+    """One header line: ASCII folded at spaces within 78 characters where it
+    can be, anything else as RFC 2047 encoded words."""
+    if value.isascii():
+        return _fold_at_spaces(name, value, _LINE, "\n") + "\n"
+    return f"{name}: " + "\n ".join(_encoded_words(value)) + "\n"
 
-    What MIMEText(body, subtype, "utf-8") makes, but QP rather than base64, with
-    no MIME-Version (it belongs on the top level only), and without
-    Message.set_charset, which re-parses the Content-Type it has just written.
-    """
-    part = Message(policy=_POLICY)
-    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
-    part["Content-Transfer-Encoding"] = "quoted-printable"
-    part.set_payload(_UTF8_QP.body_encode(body))
-    return part
+
+def _part(boundary: str, subtype: str, body: str) -> bytes:
+    """A text/* part in UTF-8 quoted-printable."""
+    return b"".join(
+        (
+            f'--{boundary}\nContent-Type: text/{subtype}; charset="utf-8"\n'.encode("ascii"),
+            b"Content-Transfer-Encoding: quoted-printable\n\n",
+            b2a_qp(body.encode("utf-8"), istext=True),
+            b"\n",
+        )
+    )
 
 
 def _checked(name: str, value: str) -> str:
