@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import platform
 import re
+import shutil
 import statistics
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,13 +34,48 @@ def machine() -> dict[str, str]:
                 memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
     except OSError:
         pass
+    try:
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        load = "unknown"
     return {
+        "load": load,
         "nproc": str(os.cpu_count() or "?"),
         "cpu": model,
         "memory": memory,
         "python": platform.python_version(),
         "kernel": platform.release(),
     }
+
+
+def code_version(repo: Path, paths: Sequence[str] = ("service", "workers")) -> str:
+    """The commit measured, and whether `paths` had uncommitted changes (read-only git)."""
+    git = shutil.which("git")
+    if git is None:
+        return "unknown (no git)"
+    try:
+        head = subprocess.run(
+            [git, "rev-parse", "--short", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [git, "--no-optional-locks", "status", "--porcelain", "--", *paths],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.rstrip("\n")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if not dirty:
+        return f"commit {head}"
+    files = [line[3:] for line in dirty.splitlines()]
+    return f"commit {head} plus uncommitted changes in {', '.join(files)}"
 
 
 def num(value: float, digits: int = 0) -> str:

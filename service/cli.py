@@ -22,7 +22,7 @@ from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import select
 
 from service import clock
@@ -144,6 +144,40 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
     )
 
 
+def cmd_inbound(settings: Settings, _: argparse.Namespace) -> None:
+    import logging
+
+    from service.inbound.server import InboundServer
+    from service.migrate import is_current
+
+    # As for `run`: SIGTERM (systemd, docker stop) stops it as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        migrated = asyncio.run(is_current(settings.database_url))
+    except (OSError, SQLAlchemyError) as exc:
+        raise CommandError(f"cannot read the database ({type(exc).__name__})") from None
+    if not migrated:
+        raise CommandError("the database is not at the newest revision; run `consentry migrate`")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with InboundServer(settings) as (host, port):
+        print(
+            f"consentry: receiving mail on {host}:{port} for {settings.unsubscribe_address} "
+            f"(unsubscribe) and {_bounce_addresses(settings)} (delivery reports); "
+            "Ctrl-C stops",
+            flush=True,
+        )
+        try:
+            while True:
+                signal.pause()
+        except KeyboardInterrupt:
+            pass
+    print("consentry: stopped", flush=True)
+
+
+def _bounce_addresses(settings: Settings) -> str:
+    return " and ".join(dict.fromkeys([settings.mail_from, settings.bounce_address]))
+
+
 def _count_users(settings: Settings) -> int:
     async def work(session: Any) -> int:
         return int((await session.exec(select(func.count()).select_from(User))).one())
@@ -192,6 +226,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from service.app import create_app
+    from service.inbound.server import InboundServer
     from service.migrate import upgrade
 
     # SIGTERM (kill, systemd, docker stop) must stop everything as Ctrl-C does:
@@ -219,6 +254,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
             lines.append(f"  mail: caught, not delivered; kept in {catcher.outbox}/")
         else:
             lines.append(f"  mail: relayed through {settings.smtp_host}:{settings.smtp_port}")
+        inbound_host, inbound_port = stack.enter_context(InboundServer(settings))
+        lines.append(
+            f"  inbound mail: {inbound_host}:{inbound_port}, for {settings.unsubscribe_address} "
+            f"(unsubscribe) and {_bounce_addresses(settings)} (delivery reports)"
+        )
         stack.enter_context(_worker_process(env))
         # The API process sees what the worker sees.
         os.environ.update(env)
@@ -256,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_migrate
     )
     commands.add_parser("worker", help="run queue workers only").set_defaults(handler=cmd_worker)
+    commands.add_parser(
+        "inbound", help="receive mailto unsubscribes and delivery reports by SMTP"
+    ).set_defaults(handler=cmd_inbound)
 
     user = commands.add_parser("user", help="staff users").add_subparsers(
         dest="user_command", required=True, metavar="ACTION"

@@ -70,6 +70,15 @@ class Settings:
     frequency_cap_messages: int
     frequency_cap_days: int
     call_list_ttl_days: int
+    # Inbound mail (`consentry inbound`): mailto unsubscribes and delivery
+    # status notifications.
+    inbound_host: str
+    inbound_port: int
+    # Delivery reports are accepted for this address as well as for MAIL_FROM
+    # (the envelope sender of campaign mail).
+    bounce_address: str
+    # Temporary delivery failures of one address before it is suppressed.
+    soft_bounce_limit: int
 
     @property
     def is_dev(self) -> bool:
@@ -214,6 +223,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     mail_from = _text(environ, "MAIL_FROM") or _dev_only(env, "MAIL_FROM", "marketing@localhost")
     if "@" not in mail_from:
         raise SettingsError(f"{PREFIX}MAIL_FROM: must be an email address")
+    bounce_address = _text(environ, "BOUNCE_ADDRESS") or mail_from
+    if "@" not in bounce_address:
+        raise SettingsError(f"{PREFIX}BOUNCE_ADDRESS: must be an email address")
     return Settings(
         env=env,
         var_dir=var_dir,
@@ -243,6 +255,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         frequency_cap_messages=_int(environ, "FREQUENCY_CAP_MESSAGES", 4, 0, 1000),
         frequency_cap_days=_int(environ, "FREQUENCY_CAP_DAYS", 30, 1, 3650),
         call_list_ttl_days=_int(environ, "CALL_LIST_TTL_DAYS", 7, 1, 365),
+        inbound_host=_text(environ, "INBOUND_HOST") or "127.0.0.1",
+        inbound_port=_port(environ, "INBOUND_PORT", 2525),
+        bounce_address=bounce_address,
+        soft_bounce_limit=_int(environ, "SOFT_BOUNCE_LIMIT", 3, 1, 100),
     )
 
 

@@ -319,8 +319,9 @@ async def _send_one(
             f"mailto:{sender.settings.unsubscribe_address}?subject=unsubscribe%20{unsubscribe}"
         ),
     )
+    # The envelope sender is where delivery reports go: the inbound listener.
     delivery = await sender.smtp.send(
-        sender=sender.settings.mail_from, recipient=row.email, message=message
+        sender=sender.settings.bounce_address, recipient=row.email, message=message
     )
     if delivery.outcome is Outcome.SENT:
         # The journal write comes first, before any other await: it is what

@@ -1,6 +1,7 @@
 """Every table, imported here so that ``SQLModel.metadata`` knows them all."""
 
 from service.models.auth import ApiToken, User
+from service.models.bounces import BounceCounter
 from service.models.campaigns import (
     CallList,
     CallListDownload,
@@ -14,6 +15,7 @@ from service.models.contacts import Contact, ContactTag
 __all__ = [
     "ApiToken",
     "Ban",
+    "BounceCounter",
     "CallList",
     "CallListDownload",
     "CallListEntry",

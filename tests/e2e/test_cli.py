@@ -41,6 +41,8 @@ def make_env(root: Path, **extra: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("CONSENTRY_")}
     env["CONSENTRY_VAR_DIR"] = str(root / "var")
     env["CONSENTRY_DATABASE_URL"] = f"sqlite+aiosqlite:///{root / 'c.db'}"
+    # `consentry run` also listens for inbound mail; never on a shared port.
+    env["CONSENTRY_INBOUND_PORT"] = str(free_port())
     env.update(extra)
     return env
 

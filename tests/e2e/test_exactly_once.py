@@ -123,11 +123,15 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-async def wait_for(condition: Any, seconds: float, what: str) -> None:
+def tail(log: Path) -> str:
+    return log.read_text()[-4000:]
+
+
+async def wait_for(condition: Any, seconds: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + seconds
     while not await condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}; worker log:\n{tail(log)}")
         await asyncio.sleep(0.05)
 
 
@@ -170,7 +174,7 @@ async def test_killed_worker_mails_everyone_exactly_once(
                 assert all(w.poll() is None for w in workers), log.read_text()
                 return catcher.received >= n
 
-            await wait_for(reached, 60, f"{threshold} messages")
+            await wait_for(reached, 120, f"{threshold} messages", log)
             workers[victim].send_signal(signal.SIGKILL)
             workers[victim].wait(10)
             workers[victim] = start_worker(env, log)
@@ -180,7 +184,7 @@ async def test_killed_worker_mails_everyone_exactly_once(
                 campaign = await session.get(Campaign, campaign_id)
                 return campaign is not None and campaign.status.value == "done"
 
-        await wait_for(finished, 120, "the campaign to finish")
+        await wait_for(finished, 240, "the campaign to finish", log)
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
@@ -190,7 +194,7 @@ async def test_killed_worker_mails_everyone_exactly_once(
             except subprocess.TimeoutExpired:
                 worker.kill()
         await pool.aclose()
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    assert "Traceback" not in tail(log), tail(log)
 
     copies: dict[str, list[str]] = defaultdict(list)
     for message in catcher.messages():

@@ -1,0 +1,225 @@
+"""The aiosmtpd handler: which recipients are accepted and what a message does.
+
+aiosmtpd runs the handler on the loop of the Controller's own thread. The
+database engine is therefore created here, lazily, on that loop: an
+AsyncEngine's pooled connections belong to the loop that opened them, and
+the process's other engines (the API's, a test's) live on other loops.
+
+A message is answered ``250`` only after what it asked for has committed, so
+a database failure becomes a ``451`` and the sending MTA keeps the message
+and tries again: nothing is lost. Messages that cannot be understood are
+accepted and dropped, since retrying them would change nothing.
+
+Log lines name what happened, never an address or a subject: both are
+personal data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import email.policy
+import logging
+import traceback
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.crypto import DataCipher
+from service.db import SessionMaker, create_engine, create_sessionmaker, session_scope
+from service.inbound import mailto
+from service.inbound import service as inbound_service
+from service.inbound.dsn import MalformedReport, Report, Severity, is_delivery_report, parse_report
+from service.settings import Settings
+from service.tokens import TokenSigner
+
+log = logging.getLogger("service.inbound")
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+ACCEPTED = "250 2.0.0 Accepted"
+RETRY = "451 4.3.0 Temporary failure, please try again later"
+SHUTTING_DOWN = "451 4.3.2 Shutting down, please try again later"
+NO_SUCH_RECIPIENT = "550 5.1.1 No such recipient here"
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """What one message asks for, read before any database work."""
+
+    token: tuple[int, int] | None = None  # (contact id, campaign id)
+    sender_hashes: tuple[str, ...] = ()
+    report: Report | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.token is None and not self.sender_hashes and self.report is None
+
+
+def plain_address(address: str) -> str:
+    return address.strip().strip("<>").strip().lower()
+
+
+def where(exc: BaseException) -> str:
+    """The exception's type and the innermost line of ours it passed: enough to
+    find a bug, and unlike its message it cannot quote an address."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if Path(f.filename).is_relative_to(_PACKAGE)] or frames
+    place = f" at {Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else ""
+    return f"{type(exc).__name__}{place}"
+
+
+class InboundHandler:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._signer = TokenSigner(settings.secret_key, settings.previous_secret_keys)
+        self._cipher = DataCipher(settings.data_key)
+        self.unsubscribe_addresses = frozenset({plain_address(settings.unsubscribe_address)})
+        self.bounce_addresses = frozenset(
+            {plain_address(settings.mail_from), plain_address(settings.bounce_address)}
+        )
+        self._engine: AsyncEngine | None = None
+        self._sessionmaker: SessionMaker | None = None
+        # Messages whose transaction is under way, for a clean stop.
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+
+    # -- aiosmtpd hooks ------------------------------------------------------
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        plain = plain_address(address)
+        if plain not in self.unsubscribe_addresses and plain not in self.bounce_addresses:
+            return NO_SUCH_RECIPIENT
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self._closing:
+            return SHUTTING_DOWN
+        try:
+            intent = self.read(envelope.content, envelope.mail_from, envelope.rcpt_tos)
+        except Exception as exc:
+            # Hostile or broken input must not make the sender retry forever.
+            log.warning("inbound: a message could not be read (%s); ignored", where(exc))
+            return ACCEPTED
+        if intent.empty:
+            return ACCEPTED
+        self._busy += 1
+        self._idle.clear()
+        try:
+            async with session_scope(self._sessions()) as db:
+                outcome = await self.apply(db, intent)
+        except Exception as exc:
+            log.warning("inbound: could not record a message (%s); asked to retry", where(exc))
+            return RETRY
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
+        log.info("inbound: %s", outcome)
+        return ACCEPTED
+
+    async def handle_exception(self, error: Exception) -> str:
+        # aiosmtpd's default answer quotes the exception's message to the client.
+        log.warning("inbound: SMTP session error (%s)", where(error))
+        return RETRY
+
+    # -- reading and applying ------------------------------------------------
+
+    def read(self, content: bytes, envelope_sender: str | None, recipients: list[str]) -> Intent:
+        message = email.message_from_bytes(content, policy=email.policy.default)
+        plain = {plain_address(r) for r in recipients}
+        token: tuple[int, int] | None = None
+        hashes: tuple[str, ...] = ()
+        report: Report | None = None
+        if plain & self.unsubscribe_addresses:
+            if is_delivery_report(message):
+                log.info("inbound: a delivery report to the unsubscribe address was ignored")
+            else:
+                token = mailto.token_ids(message, self._signer)
+                if token is None:
+                    hashes = self._sender_hashes(message, envelope_sender)
+        if plain & self.bounce_addresses:
+            report = self._report(message)
+        return Intent(token=token, sender_hashes=hashes, report=report)
+
+    def _sender_hashes(self, message: Message, envelope_sender: str | None) -> tuple[str, ...]:
+        if mailto.is_automatic(message):
+            log.info("inbound: an automatic reply to the unsubscribe address was ignored")
+            return ()
+        addresses = mailto.sender_addresses(message, envelope_sender)
+        return tuple(self._cipher.lookup_hash("email", address) for address in addresses)
+
+    def _report(self, message: Message) -> Report | None:
+        if not is_delivery_report(message):
+            log.info("inbound: a message to the bounce address that is no report was ignored")
+            return None
+        try:
+            return parse_report(message)
+        except MalformedReport as exc:
+            log.info("inbound: a malformed delivery report was ignored: %s", exc)
+            return None
+
+    async def apply(self, session: AsyncSession, intent: Intent) -> str:
+        done: list[str] = []
+        if intent.token is not None:
+            contact_id, campaign_id = intent.token
+            known = await inbound_service.unsubscribe_by_token(
+                session, contact_id=contact_id, campaign_id=campaign_id
+            )
+            done.append(
+                f"unsubscribe by signed token (campaign {campaign_id})"
+                + ("" if known else ": the contact no longer exists")
+            )
+        elif intent.sender_hashes:
+            count = await inbound_service.unsubscribe_by_sender(
+                session, email_hashes=intent.sender_hashes
+            )
+            done.append(
+                f"unsubscribe by sender address: {count} contact(s)"
+                if count
+                else "an unsubscribe mail with no valid token from no known contact was ignored"
+            )
+        if intent.report is not None:
+            done.append(await self._apply_report(session, intent.report))
+        return "; ".join(done)
+
+    async def _apply_report(self, session: AsyncSession, report: Report) -> str:
+        suppressed = await inbound_service.record_bounces(
+            session,
+            bounces=report.bounces,
+            cipher=self._cipher,
+            soft_limit=self._settings.soft_bounce_limit,
+        )
+        permanent = sum(1 for b in report.bounces if b.severity is Severity.PERMANENT)
+        campaign = f", campaign {report.campaign_id}" if report.campaign_id is not None else ""
+        return (
+            f"delivery report: {permanent} permanent, {len(report.bounces) - permanent} "
+            f"temporary, {report.unreadable} unreadable, {suppressed} suppressed{campaign}"
+        )
+
+    # -- the engine, on the Controller's loop -------------------------------
+
+    def _sessions(self) -> SessionMaker:
+        if self._sessionmaker is None:
+            self._engine = create_engine(self._settings.database_url)
+            self._sessionmaker = create_sessionmaker(self._engine)
+        return self._sessionmaker
+
+    async def close(self, grace: float) -> None:
+        """Refuse new messages, let those being recorded finish, close the engine.
+        Must run on the Controller's loop, before the loop stops."""
+        self._closing = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
+        engine, self._engine, self._sessionmaker = self._engine, None, None
+        if engine is not None:
+            await engine.dispose()
