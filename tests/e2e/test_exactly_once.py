@@ -123,8 +123,12 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def full(log: Path) -> str:
+    return log.read_text()
+
+
 def tail(log: Path) -> str:
-    return log.read_text()[-4000:]
+    return full(log)[-4000:]
 
 
 async def wait_for(condition: Any, seconds: float, what: str, log: Path) -> None:
@@ -194,7 +198,7 @@ async def test_killed_worker_mails_everyone_exactly_once(
             except subprocess.TimeoutExpired:
                 worker.kill()
         await pool.aclose()
-    assert "Traceback" not in tail(log), tail(log)
+    assert "Traceback" not in full(log), tail(log)
 
     copies: dict[str, list[str]] = defaultdict(list)
     for message in catcher.messages():
