@@ -171,6 +171,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-sends", type=int, default=5_000)
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile batch")
     parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="event loop of the in-process parts (default uvloop, as `consentry worker` uses)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=600.0, help="longest wait for one send run (s)"
     )
     args = parser.parse_args(argv)
@@ -299,6 +305,7 @@ class Results:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     load_after: str = ""
+    loop: str = ""
     code: str = ""
 
 
@@ -574,7 +581,7 @@ async def measure_references(bench: Bench) -> None:
     bench.results.references.append(
         Reference(
             "bare aiosmtplib loop: `SMTP.sendmail` of pre-built 2,000-byte messages, "
-            "4 reused connections, one process",
+            f"4 reused connections, one process, {bench.args.loop} event loop",
             bare_total,
             elapsed,
             accepted - before,
@@ -930,6 +937,8 @@ KEY_FUNCTIONS = (
 
 def _group(filename: str, name: str) -> str:
     if filename == "~":
+        if "uvloop" in name:
+            return "uvloop's loop (C; includes waiting for I/O)"
         if "poll" in name and "epoll" in name:
             return "idle: waiting in epoll (network, DB thread)"
         return "C builtins (" + name.strip("<>").split(" of ")[0].replace("method ", "") + ")"
@@ -1218,7 +1227,7 @@ def render(results: Results) -> str:
             "",
             "Exactly-once window we control: from `SmtpPool.send` returning SENT to the journal "
             "`HSET` returning, inside `sending._send_all` itself (4 connections, rendering "
-            f"interleaved, no database), {window.sends:,} sends: p50 "
+            f"interleaved, no database, {results.loop} event loop), {window.sends:,} sends: p50 "
             f"{report.seconds(report.percentile(w, 50))}, p99 "
             f"{report.seconds(report.percentile(w, 99))}, max {report.seconds(max(w))} "
             f"(mean {report.seconds(statistics.fmean(w))}). That loop alone ran at "
@@ -1410,8 +1419,9 @@ def render(results: Results) -> str:
             "",
             "### Where a batch spends its time",
             "",
-            f"cProfile of one `sending.send_batch` run in-process (main thread only; SQLite "
-            f"queries run in aiosqlite's thread and show as idle): {prof.recipients:,} messages "
+            f"cProfile of one `sending.send_batch` run in-process on the {results.loop} event "
+            "loop (main thread only; SQLite queries run in aiosqlite's thread and show as "
+            f"idle): {prof.recipients:,} messages "
             f"in {prof.wall:.2f} s under the profiler; the next batch, unprofiled, sent "
             f"{prof.unprofiled_recipients:,} in {prof.unprofiled_wall:.2f} s "
             f"({prof.unprofiled_recipients / prof.unprofiled_wall:,.0f} msg/s, one job at a "
@@ -1523,6 +1533,14 @@ def _findings(results: Results) -> list[str]:
 # -- main -----------------------------------------------------------------------
 
 
+def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
@@ -1534,6 +1552,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         code=report.code_version(REPO),
         started=clock.now(),
         skip_send=args.skip_send,
+        loop=args.loop,
     )
     began = time.perf_counter()
     workers: list[Worker] = []
@@ -1587,7 +1606,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             results=results,
             workers=workers,
         )
-        asyncio.run(measure(bench))
+        with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
+            runner.run(measure(bench))
     results.seconds = time.perf_counter() - began
     results.load_after = report.machine()["load"]
     section = render(results)
