@@ -19,7 +19,7 @@ from service.mail.smtp import SmtpConfig, SmtpPool
 from service.queue import QUEUE_NAME
 from service.settings import Settings, get_settings
 from service.tokens import TokenSigner
-from workers import campaigns, heartbeat
+from workers import campaigns, heartbeat, tracking
 
 # Used only when the worker is started with plain `arq` and no URL is set; the
 # `consentry` commands always pass the URL they resolved.
@@ -49,6 +49,7 @@ def functions(send_job_timeout: int = DEFAULT_SEND_JOB_TIMEOUT) -> list[Any]:
             timeout=send_job_timeout,
         ),
         func(campaigns.build_call_list, keep_result=0, max_tries=5),
+        func(tracking.drain_engagement, keep_result=0),
     ]
 
 
@@ -92,6 +93,9 @@ class WorkerSettings:
         cron(heartbeat.heartbeat, second={0, 30}, run_at_startup=True, unique=True),
         cron(campaigns.sweep_campaigns, second={15, 45}, run_at_startup=True, unique=True),
         cron(campaigns.expire_call_lists, minute={5}, second={0}, run_at_startup=True, unique=True),
+        # Opens and clicks wait in a Redis stream until this stores them; a
+        # run that finds the stream empty costs a few round trips.
+        cron(tracking.drain_engagement, second=set(range(0, 60, 5)), unique=True, keep_result=0),
     ]
     on_startup = on_startup
     on_shutdown = on_shutdown

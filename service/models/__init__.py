@@ -11,6 +11,7 @@ from service.models.campaigns import (
 )
 from service.models.consent import Ban, ConsentEvent, ConsentState, Suppression
 from service.models.contacts import Contact, ContactTag
+from service.models.engagement import EngagementEvent
 
 __all__ = [
     "ApiToken",
@@ -25,6 +26,7 @@ __all__ = [
     "ConsentState",
     "Contact",
     "ContactTag",
+    "EngagementEvent",
     "Suppression",
     "User",
 ]
