@@ -34,6 +34,7 @@ from service.db import create_engine, create_sessionmaker
 from service.errors import Conflict, DomainError
 from service.settings import Settings, get_settings
 from service.tokens import TokenSigner
+from service.tracking.public import TrackingController
 
 logger = logging.getLogger("consentry.api")
 
@@ -133,7 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=[{"bearer": []}],
     )
     return Litestar(
-        route_handlers=[api, PublicController, live],
+        route_handlers=[api, PublicController, TrackingController, live],
         lifespan=[lifespan],
         state=State(
             {

@@ -44,8 +44,14 @@ from service.mail.message import build_message
 from service.mail.render import CampaignRenderer, Links
 from service.mail.smtp import Delivery, Outcome, SmtpPool
 from service.mail.views import Recipient
-from service.models import Campaign, CampaignRecipient, Contact, Suppression
-from service.models.enums import CampaignStatus, RecipientStatus
+from service.models import Campaign, CampaignRecipient, ConsentState, Contact, Suppression
+from service.models.enums import (
+    CampaignStatus,
+    Channel,
+    ConsentAction,
+    Purpose,
+    RecipientStatus,
+)
 from service.settings import Settings
 from service.tokens import TokenSigner
 
@@ -179,6 +185,7 @@ class Row:
     contact_id: int
     email: str
     recipient: Recipient
+    tracking: bool  # the contact allows open and click tracking now
 
 
 async def send_batch(sender: Sender, campaign_id: int, first_id: int, last_id: int) -> str:
@@ -223,6 +230,7 @@ async def send_batch(sender: Sender, campaign_id: int, first_id: int, last_id: i
 
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+TRACKING = ConsentState.__table__.alias("tracking")  # type: ignore[attr-defined]
 
 
 async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) -> list[Row]:
@@ -240,8 +248,15 @@ async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) 
             c.employer,
             c.position,
             c.city,
+            TRACKING.c.action,
         )
         .join(CONTACTS, c.id == RECIPIENTS.c.contact_id)
+        .outerjoin(
+            TRACKING,
+            (TRACKING.c.contact_id == c.id)
+            & (TRACKING.c.channel == Channel.EMAIL.value)
+            & (TRACKING.c.purpose == Purpose.EMAIL_TRACKING.value),
+        )
         .where(
             RECIPIENTS.c.campaign_id == campaign_id,
             RECIPIENTS.c.id > after,
@@ -267,6 +282,7 @@ async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) 
                 position=row[9],
                 city=row[10],
             ),
+            tracking=row[11] == ConsentAction.GRANT,
         )
         for row in rows
     ]
@@ -303,9 +319,24 @@ async def _send_one(
     campaign_id = campaign.id
     public = sender.settings.public_url
     unsubscribe = sender.signer.sign("unsubscribe", row.contact_id, campaign_id)
+    signer = sender.signer
+    # Clicks of people who did not allow tracking are counted, not attributed:
+    # their links carry no contact (0), and they get no open pixel.
+    owner = row.contact_id if row.tracking else 0
+
+    def click_url(index: int) -> str:
+        return f"{public}/t/c/{signer.sign('click', owner, campaign_id, index)}"
+
     links = Links(
         unsubscribe_url=f"{public}/u/{unsubscribe}",
-        preferences_url=f"{public}/p/{sender.signer.sign('preferences', row.contact_id)}",
+        preferences_url=f"{public}/p/{signer.sign('preferences', row.contact_id)}",
+        click_url=click_url,
+        open_pixel_url=(
+            f"{public}/t/o/{signer.sign('open', row.contact_id, campaign_id)}.gif"
+            if row.tracking
+            else None
+        ),
+        stop_tracking_url=f"{public}/u/{unsubscribe}?only=tracking" if row.tracking else None,
     )
     rendered = renderer.render(row.recipient, links)
     message = build_message(

@@ -16,7 +16,7 @@ import jinja2
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.consent import unsubscribe as actions
@@ -105,8 +105,14 @@ class PublicController(Controller):
 
     @get("/u/{token:str}", summary="The unsubscribe page (changes nothing)")
     async def unsubscribe_page(
-        self, request: PublicRequest, db_session: Session, token: FromPath[str]
+        self,
+        request: PublicRequest,
+        db_session: Session,
+        token: FromPath[str],
+        only: FromQuery[str | None] = None,
     ) -> Response[str]:
+        """``?only=tracking`` (the stop-tracking link in a message) preselects
+        just that choice."""
         try:
             contact_id, _campaign = _signer(request).verify(token, "unsubscribe")
         except InvalidToken:
@@ -117,6 +123,7 @@ class PublicController(Controller):
             "unsubscribe",
             _language(contact, request),
             done=contact is None,
+            checked={only} if only in {"tracking", "all"} else {"email"},
             preferences_url=self_url(
                 request, "p", _signer(request).sign("preferences", contact_id)
             ),

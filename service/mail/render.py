@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -96,6 +96,9 @@ class Links:
     preferences_url: str | None = None
     stop_tracking_url: str | None = None
     open_pixel_url: str | None = None
+    # Given, the body's trackable links (``trackable_links``) are replaced by
+    # what it returns for each link's index; without it links stay as written.
+    click_url: Callable[[int], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +294,33 @@ def _compile_content(
     return _Compiled(language, subject, html, text)
 
 
+# A link the author wrote out in full: http(s), no template expression in it.
+_LITERAL_HREF = re.compile(r"""href\s*=\s*["'](https?://[^"'{}<>\s]+)["']""", re.IGNORECASE)
+
+
+def trackable_links(default: Content, translations: Mapping[str, Content]) -> tuple[str, ...]:
+    """The links a click redirect may lead to, numbered in a fixed order.
+
+    Only links written literally in an HTML body count: a redirect then goes
+    to a URL the campaign itself contains, never to one a request names.
+    """
+    bodies = [default.body_html] + [translations[lang].body_html for lang in sorted(translations)]
+    found: dict[str, None] = {}
+    for body in bodies:
+        for match in _LITERAL_HREF.finditer(body):
+            found.setdefault(match.group(1))
+    return tuple(found)
+
+
+def _rewrite_links(html: str, links: tuple[str, ...], click_url: Callable[[int], str]) -> str:
+    for index, url in enumerate(links):
+        tracked = click_url(index)
+        html = html.replace(f'href="{url}"', f'href="{tracked}"').replace(
+            f"href='{url}'", f"href='{tracked}'"
+        )
+    return html
+
+
 def _compile_campaign(
     default: Content, translations: Mapping[str, Content], problems: list[TemplateProblem]
 ) -> dict[str, _Compiled]:
@@ -356,6 +386,7 @@ class CampaignRenderer:
             raise TemplateError(problems)
         self._default = compiled.pop("default")
         self._translations = compiled
+        self.links = trackable_links(default, translations)
         self._campaign = CampaignView(id=campaign_id, name=campaign_name)
         self._controller = controller
         layouts = _layout_environment(layout_dir)
@@ -377,6 +408,8 @@ class CampaignRenderer:
             self._run(template, variables)
             for template in (version.subject, version.html, version.text)
         )
+        if links.click_url is not None and self.links:
+            body_html = _rewrite_links(body_html, self.links, links.click_url)
         if HEADER_UNSAFE.search(subject):
             field = (version.subject.filename or "").strip("<>")
             raise TemplateError(

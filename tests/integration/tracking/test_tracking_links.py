@@ -1,0 +1,151 @@
+"""Open pixel and click redirects, end to end: only people who allow tracking
+get a pixel and personal links; everyone else's clicks are counted, not
+attributed; a click goes only to a link the campaign contains."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlmodel import col, select
+
+from service.db import SessionMaker
+from service.models import EngagementEvent
+from service.settings import Settings, load_settings
+from service.tokens import TokenSigner
+from service.tracking import events
+from tests.conftest import TEST_SECRET, contact_payload
+from tests.support.smtp import PickySink
+from tests.support.worker import drain, worker_context
+
+Client = AsyncTestClient[Litestar]
+SIGNER = TokenSigner(TEST_SECRET)
+OFFER = "https://example.fi/offer?from=mail"
+
+
+def grant(purpose: str) -> dict[str, Any]:
+    return {
+        "channel": "email",
+        "purpose": purpose,
+        "action": "grant",
+        "source": "self",
+        "method": "web_form",
+        "evidence": {"notice_version": "1"},
+    }
+
+
+@pytest.fixture
+def sink() -> Iterator[PickySink]:
+    with PickySink() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(settings: Settings, settings_env: dict[str, str], sink: PickySink) -> Settings:
+    return load_settings(
+        {
+            **settings_env,
+            "CONSENTRY_DATABASE_URL": settings.database_url,
+            "CONSENTRY_REDIS_URL": settings.redis_url or "",
+            "CONSENTRY_SMTP_HOST": "127.0.0.1",
+            "CONSENTRY_SMTP_PORT": str(sink.port),
+            "CONSENTRY_PUBLIC_URL": "https://consentry.example.fi",
+        }
+    )
+
+
+@pytest.fixture
+async def ctx(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterator[dict[str, Any]]:
+    async with worker_context(settings, sessionmaker) as context:
+        await context["redis"].flushdb()
+        yield context
+
+
+async def test_tracking_only_for_those_who_allow_it(
+    admin: Client, ctx: dict[str, Any], sink: PickySink, sessionmaker: SessionMaker
+) -> None:
+    people = {}
+    for email, purposes in (
+        ("tracked@example.fi", ["direct_marketing", "email_tracking"]),
+        ("private@example.fi", ["direct_marketing"]),
+    ):
+        payload = contact_payload(email=email, last_service_contact_at="2026-06-01")
+        contact_id = (await admin.post("/api/v1/contacts", json=payload)).json()["id"]
+        for purpose in purposes:
+            await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=grant(purpose))
+        people[email] = contact_id
+    body = {
+        "name": "Offer",
+        "channel": "email",
+        "subject": "Offer",
+        "body_html": f'<p><a href="{OFFER}">See the offer</a> '
+        '<a href="https://example.fi/?n={{ contact.name }}">you</a></p>',
+        "body_text": f"See the offer: {OFFER}",
+    }
+    campaign_id = (await admin.post("/api/v1/campaigns", json=body)).json()["id"]
+    await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
+    await drain(ctx)
+
+    html = {
+        to: message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        for to, message in sink.accepted
+    }
+    text = {
+        to: message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        for to, message in sink.accepted
+    }
+    tracked, private = html["tracked@example.fi"], html["private@example.fi"]
+    assert "/t/o/" in tracked and "/t/o/" not in private
+    assert "?only=tracking" in tracked and "?only=tracking" not in private
+    assert OFFER not in tracked and OFFER not in private
+    assert OFFER in text["tracked@example.fi"]  # text parts are left as written
+    assert "https://example.fi/?n=" in tracked  # a personalised link is not a campaign link
+    click_tokens = {
+        to: re.search(r"/t/c/([\w.-]+)", page).group(1)  # type: ignore[union-attr]
+        for to, page in html.items()
+    }
+    assert SIGNER.verify(click_tokens["tracked@example.fi"], "click") == (
+        people["tracked@example.fi"],
+        campaign_id,
+        0,
+    )
+    assert SIGNER.verify(click_tokens["private@example.fi"], "click") == (0, campaign_id, 0)
+
+    pixel = re.search(r"/t/o/([\w.-]+\.gif)", tracked).group(1)  # type: ignore[union-attr]
+    opened = await admin.get(f"/t/o/{pixel}", headers={"Authorization": ""})
+    assert opened.status_code == 200 and opened.headers["content-type"] == "image/gif"
+    assert opened.headers["cache-control"].startswith("no-store")
+    for token in click_tokens.values():
+        clicked = await admin.get(f"/t/c/{token}", follow_redirects=False)
+        assert clicked.status_code == 302 and clicked.headers["location"] == OFFER
+        assert "set-cookie" not in clicked.headers
+    elsewhere = SIGNER.sign("click", people["tracked@example.fi"], campaign_id, 7)
+    assert (await admin.get(f"/t/c/{elsewhere}", follow_redirects=False)).status_code == 404
+    forged = click_tokens["private@example.fi"][:-3] + "AAA"
+    assert (await admin.get(f"/t/c/{forged}", follow_redirects=False)).status_code == 400
+    assert (await admin.get("/t/o/garbage.gif")).status_code == 400
+
+    stored = await events.drain(ctx["redis"], sessionmaker, consumer="test")
+    assert stored == 3
+    async with sessionmaker() as db:
+        rows = (await db.exec(select(EngagementEvent).order_by(col(EngagementEvent.id)))).all()
+    # Messages arrive in any order over four connections; compare as a set.
+    assert {(r.kind.value, r.contact_id, r.campaign_id, r.link_index) for r in rows} == {
+        ("open", people["tracked@example.fi"], campaign_id, None),
+        ("click", people["tracked@example.fi"], campaign_id, 0),
+        ("click", None, campaign_id, 0),
+    }
+    assert len(rows) == 3
+
+
+async def test_the_stop_tracking_link_preselects_only_tracking(admin: Client) -> None:
+    payload = contact_payload(last_service_contact_at="2026-06-01")
+    contact_id = (await admin.post("/api/v1/contacts", json=payload)).json()["id"]
+    token = SIGNER.sign("unsubscribe", contact_id, 1)
+    page = (await admin.get(f"/u/{token}?only=tracking")).text
+    assert 'value="tracking" checked' in page
+    assert 'value="email" checked' not in page
