@@ -70,6 +70,8 @@ class Settings:
     frequency_cap_messages: int
     frequency_cap_days: int
     call_list_ttl_days: int
+    # Engagement events older than this are deleted (13 months by default).
+    engagement_retention_days: int
     # Inbound mail (`consentry inbound`): mailto unsubscribes and delivery
     # status notifications.
     inbound_host: str
@@ -255,6 +257,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         frequency_cap_messages=_int(environ, "FREQUENCY_CAP_MESSAGES", 4, 0, 1000),
         frequency_cap_days=_int(environ, "FREQUENCY_CAP_DAYS", 30, 1, 3650),
         call_list_ttl_days=_int(environ, "CALL_LIST_TTL_DAYS", 7, 1, 365),
+        engagement_retention_days=_int(environ, "ENGAGEMENT_RETENTION_DAYS", 395, 1, 3650),
         inbound_host=_text(environ, "INBOUND_HOST") or "127.0.0.1",
         inbound_port=_port(environ, "INBOUND_PORT", 2525),
         bounce_address=bounce_address,

@@ -96,6 +96,7 @@ class WorkerSettings:
         # Opens and clicks wait in a Redis stream until this stores them; a
         # run that finds the stream empty costs a few round trips.
         cron(tracking.drain_engagement, second=set(range(0, 60, 5)), unique=True, keep_result=0),
+        cron(tracking.purge_engagement, hour={3}, minute={10}, second={0}, unique=True),
     ]
     on_startup = on_startup
     on_shutdown = on_shutdown

@@ -49,4 +49,5 @@ def test_worker_settings_name_every_job_and_cron() -> None:
         "cron:sweep_campaigns",
         "cron:expire_call_lists",
         "cron:drain_engagement",
+        "cron:purge_engagement",
     ]

@@ -149,3 +149,32 @@ async def test_the_stop_tracking_link_preselects_only_tracking(admin: Client) ->
     page = (await admin.get(f"/u/{token}?only=tracking")).text
     assert 'value="tracking" checked' in page
     assert 'value="email" checked' not in page
+
+
+async def test_engagement_older_than_the_retention_age_is_purged(
+    ctx: dict[str, Any], sessionmaker: SessionMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from service import clock
+    from workers.tracking import purge_engagement
+
+    now = clock.now()
+    async with sessionmaker() as db:
+        for age in (10, 394, 396, 800):
+            db.add(
+                EngagementEvent(
+                    stream_id=f"0-{age}",
+                    kind="open",
+                    automated=False,
+                    occurred_at=now - timedelta(days=age),
+                )
+            )
+        await db.commit()
+    monkeypatch.setattr(clock, "now", lambda: now)
+    assert await purge_engagement(ctx) == 2
+    async with sessionmaker() as db:
+        kept = sorted(
+            (now - e.occurred_at).days for e in (await db.exec(select(EngagementEvent))).all()
+        )
+    assert kept == [10, 394]
