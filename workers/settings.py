@@ -103,6 +103,9 @@ class WorkerSettings:
     queue_name = QUEUE_NAME
     redis_settings = redis_settings()
     max_jobs = 4
+    # How often an idle worker asks Redis for work: a campaign's first batch
+    # waits for it (arq's default is 0.5 s), and ten cheap polls a second are nothing.
+    poll_delay = 0.1
     job_timeout = DEFAULT_SEND_JOB_TIMEOUT
     keep_result = 3600
     health_check_interval = 30
