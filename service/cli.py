@@ -11,7 +11,6 @@ import asyncio
 import getpass
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine, Iterator
@@ -28,7 +27,7 @@ from sqlmodel import select
 from service import clock
 from service.auth import service as auth_service
 from service.db import create_engine, create_sessionmaker, session_scope
-from service.embedded import EmbeddedRedis, EmbeddedServiceError, MailCatcher
+from service.embedded import EmbeddedRedis, EmbeddedServiceError, MailCatcher, check_can_listen
 from service.errors import DomainError
 from service.models import User
 from service.models.enums import Role
@@ -208,20 +207,6 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _check_listen_address(host: str, port: int) -> None:
-    """Fail with one line before anything starts if the API cannot bind there."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        with socket.socket(family, kind, proto) as sock:
-            # As uvicorn does, so TIME_WAIT leftovers of a previous run do not count.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-    except OSError as exc:
-        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-
-
 def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -234,7 +219,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
     # and the embedded Redis, each in a session of its own, running. uvicorn
     # handles SIGTERM itself while serving and re-raises it once shut down.
     signal.signal(signal.SIGTERM, _interrupt)
-    _check_listen_address(args.host, args.port)
+    check_can_listen(args.host, args.port)
     upgrade(settings.database_url)
     env = dict(os.environ)
     lines = [f"  database: {make_url(settings.database_url).render_as_string(hide_password=True)}"]

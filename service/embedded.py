@@ -50,15 +50,26 @@ def free_port() -> int:
         return port
 
 
-def _ensure_port_free(port: int) -> None:
-    # SO_REUSEADDR mirrors what the servers do, so TIME_WAIT leftovers of a
-    # previous run do not count as "in use".
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError as exc:
-            raise EmbeddedServiceError(f"{HOST}:{port} is already in use ({exc})") from exc
+def check_can_listen(host: str, port: int, *, what: str = "", hint: str = "") -> None:
+    """Fail at once, with one clear line, if nothing can listen on host:port.
+
+    Servers are started only after this: on a bind failure aiosmtpd waits out
+    its whole ready_timeout, and a PING loop could reach some other server
+    already on the port. SO_REUSEADDR mirrors what the servers do, so TIME_WAIT
+    leftovers of a previous run do not count as "in use".
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise EmbeddedServiceError(
+            f"{what}cannot listen on {host}:{port}: {reason}{hint}"
+        ) from None
 
 
 def _log_tail(path: Path) -> str:
@@ -120,7 +131,7 @@ class EmbeddedRedis:
         port = self.port if self.port is not None else free_port()
         # Without this check a Redis already listening on the port (say a system
         # one on 6379) would answer our PING while our own server exits.
-        _ensure_port_free(port)
+        check_can_listen(HOST, port)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         data_dir = str(self.data_dir.resolve())
         args = [
@@ -233,7 +244,7 @@ class MailCatcher:
         port = self.port if self.port is not None else free_port()
         # Checked first because on a bind failure aiosmtpd waits out its whole
         # ready_timeout before it reports the error.
-        _ensure_port_free(port)
+        check_can_listen(HOST, port)
         controller = Controller(
             _OutboxHandler(self),
             hostname=HOST,

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from types import TracebackType
 
 from aiosmtpd.controller import Controller
 
-from service.embedded import EmbeddedServiceError
+from service.embedded import EmbeddedServiceError, check_can_listen
 from service.inbound.handler import InboundHandler, where
 from service.settings import Settings
 
@@ -28,23 +27,6 @@ MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 _START_TIMEOUT = 10.0
 # How long a stop waits for messages whose transaction is under way.
 _STOP_GRACE = 10.0
-
-
-def _check_free(host: str, port: int) -> None:
-    # Checked first because on a bind failure aiosmtpd waits out its whole
-    # ready_timeout before it reports the error.
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        with socket.socket(family, kind, proto) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-    except OSError as exc:
-        raise EmbeddedServiceError(
-            f"inbound mail: cannot listen on {host}:{port}: {exc.strerror or exc} "
-            "(CONSENTRY_INBOUND_HOST, CONSENTRY_INBOUND_PORT)"
-        ) from None
 
 
 class InboundServer:
@@ -61,7 +43,12 @@ class InboundServer:
         """Start listening and return (host, port)."""
         if self._controller is not None:
             raise EmbeddedServiceError("inbound mail: already listening")
-        _check_free(self.host, self.port)
+        check_can_listen(
+            self.host,
+            self.port,
+            what="inbound mail: ",
+            hint=" (CONSENTRY_INBOUND_HOST, CONSENTRY_INBOUND_PORT)",
+        )
         # aiosmtpd logs every command line at INFO, addresses included.
         aiosmtpd_log = logging.getLogger("mail.log")
         aiosmtpd_log.setLevel(max(logging.WARNING, aiosmtpd_log.getEffectiveLevel()))
