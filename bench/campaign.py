@@ -56,6 +56,7 @@ from typing import Any
 
 from aiosmtplib import SMTP
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
 from bench import report
@@ -171,6 +172,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-sends", type=int, default=5_000)
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile batch")
     parser.add_argument(
+        "--query-timeout",
+        type=float,
+        default=120.0,
+        help="PostgreSQL statement_timeout for each measured query, in seconds (default 120)",
+    )
+    parser.add_argument(
         "--loop",
         choices=("uvloop", "asyncio"),
         default="uvloop",
@@ -210,6 +217,7 @@ class AudienceResult:
     total: int
     eligible: int
     excluded: dict[str, int]
+    timed_out: bool = False
 
 
 @dataclass
@@ -220,6 +228,7 @@ class BuildResult:
     commit_s: float
     batches: int
     batches_s: float
+    timed_out: bool = False
 
 
 @dataclass
@@ -394,80 +403,124 @@ async def measure(bench: Bench) -> None:
         await engine.dispose()
 
 
+async def _limit(bench: Bench, session: Any, *, jit_off: bool = False) -> None:
+    """PostgreSQL only: a statement timeout (and JIT off) for this transaction alone."""
+    if bench.results.database != "postgresql":
+        return
+    await run(
+        session, text(f"SET LOCAL statement_timeout = {int(bench.args.query_timeout * 1000)}")
+    )
+    if jit_off:
+        await run(session, text("SET LOCAL jit = off"))
+
+
+async def _time_audience(
+    bench: Bench,
+    label: str,
+    settings: Settings,
+    tags: list[str],
+    *,
+    sessionmaker: SessionMaker | None = None,
+    jit_off: bool = False,
+) -> None:
+    """`queries.audience` for a campaign over all contacts, `--repeat` times."""
+    campaign = Campaign(
+        id=0,
+        name="audience",
+        channel=CampaignChannel.EMAIL,
+        purpose=Purpose.DIRECT_MARKETING,
+        segment={"tags": tags},
+    )
+    times: list[float] = []
+    outcome: tuple[int, int, dict[Any, int]] = (0, 0, {})
+    timed_out = False
+    for _ in range(bench.args.repeat):
+        async with (sessionmaker or bench.sessionmaker)() as session:
+            await _limit(bench, session, jit_off=jit_off)
+            gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
+            started = time.perf_counter()
+            try:
+                outcome = await queries.audience(session, gate)
+            except DBAPIError as exc:
+                if "statement timeout" not in str(exc) and "canceling statement" not in str(exc):
+                    raise
+                timed_out = True
+            times.append(time.perf_counter() - started)
+            if timed_out:
+                break
+    total, eligible, excluded = outcome
+    bench.results.audience.append(
+        AudienceResult(
+            label,
+            times,
+            total,
+            eligible,
+            {r.value: n for r, n in excluded.items()},
+            timed_out,
+        )
+    )
+    shown = (
+        f"cancelled after {times[-1]:.0f} s (statement_timeout)"
+        if timed_out
+        else f"{report.spread(times)}; {eligible:,} of {total:,} eligible"
+    )
+    say(f"audience, {label}: {shown}")
+
+
 async def measure_audience(bench: Bench) -> None:
-    variants: list[tuple[str, Settings, list[str], bool]] = [
-        ("all contacts, default frequency cap (4 in 30 days)", bench.default_settings, [], False),
-        ("all contacts, frequency cap off", bench.settings, [], False),
-    ]
+    await _time_audience(
+        bench, "all contacts, default frequency cap (4 in 30 days)", bench.default_settings, []
+    )
+    await _time_audience(bench, "all contacts, frequency cap off", bench.settings, [])
     if bench.send_tags:
-        variants.append(
-            (
-                f"segment tag '{BENCH_TAG}' (the send runs' list), cap off",
-                bench.settings,
-                [BENCH_TAG],
-                False,
-            )
+        await _time_audience(
+            bench,
+            f"segment tag '{BENCH_TAG}' (the send runs' list), cap off",
+            bench.settings,
+            [BENCH_TAG],
         )
     if bench.results.database == "postgresql":
-        variants.append(
-            (
-                "diagnostic: all contacts, default cap, with `SET jit = off`",
-                bench.default_settings,
-                [],
-                True,
-            )
+        await _time_audience(
+            bench,
+            "diagnostic: all contacts, default cap, with `SET LOCAL jit = off`",
+            bench.default_settings,
+            [],
+            jit_off=True,
         )
-    for label, settings, tags, jit_off in variants:
-        campaign = Campaign(
-            id=0,
-            name="audience",
-            channel=CampaignChannel.EMAIL,
-            purpose=Purpose.DIRECT_MARKETING,
-            segment={"tags": tags},
-        )
-        times: list[float] = []
-        outcome: tuple[int, int, dict[Any, int]] = (0, 0, {})
-        for _ in range(bench.args.repeat):
-            async with bench.sessionmaker() as session:
-                if jit_off:
-                    await run(session, text("SET jit = off"))
-                gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
-                started = time.perf_counter()
-                outcome = await queries.audience(session, gate)
-                times.append(time.perf_counter() - started)
-        total, eligible, excluded = outcome
-        bench.results.audience.append(
-            AudienceResult(label, times, total, eligible, {r.value: n for r, n in excluded.items()})
-        )
-        say(f"audience, {label}: {report.spread(times)}; {eligible:,} of {total:,} eligible")
 
 
 async def measure_audience_after(bench: Bench) -> None:
-    """The default frequency cap again, now that campaign_recipients has rows."""
+    """The default frequency cap again, now that campaign_recipients has rows: on the
+    benchmark's pooled connections (which ran this query while the table was empty)
+    and, on PostgreSQL, on a fresh connection too."""
     async with bench.sessionmaker() as session:
         rows = (
             await session.exec(select(func.count()).select_from(CampaignRecipient))  # type: ignore[call-overload]
         ).scalar_one()
-    campaign = Campaign(
-        id=0, name="audience", channel=CampaignChannel.EMAIL, purpose=Purpose.DIRECT_MARKETING
+    after = f"after the send runs ({rows:,} rows in campaign_recipients)"
+    if bench.results.database != "postgresql":
+        await _time_audience(
+            bench, f"all contacts, default frequency cap, {after}", bench.default_settings, []
+        )
+        return
+    await _time_audience(
+        bench,
+        f"all contacts, default frequency cap, {after}, on the pooled connections that ran "
+        "it before",
+        bench.default_settings,
+        [],
     )
-    times: list[float] = []
-    outcome: tuple[int, int, dict[Any, int]] = (0, 0, {})
-    for _ in range(bench.args.repeat):
-        async with bench.sessionmaker() as session:
-            gate = gate_for(campaign, bench.default_settings, today=clock.today(), now=clock.now())
-            started = time.perf_counter()
-            outcome = await queries.audience(session, gate)
-            times.append(time.perf_counter() - started)
-    total, eligible, excluded = outcome
-    label = (
-        f"all contacts, default frequency cap, after the send runs ({rows:,} rows in "
-        "campaign_recipients)"
-    )
-    bench.results.audience.append(
-        AudienceResult(label, times, total, eligible, {r.value: n for r, n in excluded.items()})
-    )
-    say(f"audience, {label}: {report.spread(times)}; {eligible:,} of {total:,} eligible")
+    fresh = create_engine(bench.database_url)
+    try:
+        await _time_audience(
+            bench,
+            f"all contacts, default frequency cap, {after}, on a fresh connection",
+            bench.default_settings,
+            [],
+            sessionmaker=create_sessionmaker(fresh),
+        )
+    finally:
+        await fresh.dispose()
 
 
 async def measure_build(bench: Bench) -> None:
@@ -480,15 +533,25 @@ async def measure_build(bench: Bench) -> None:
 async def _build_once(bench: Bench, label: str) -> BuildResult:
     campaign_id = await bench.new_campaign("Build list", [])
     settings = bench.default_settings
+    timed_out = False
     async with bench.sessionmaker() as session:
         campaign = await campaigns.get(session, campaign_id)
+        await _limit(bench, session)
         gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
         started = time.perf_counter()
-        rows = await queries.build_send_list(
-            session, gate=gate, campaign_id=campaign_id, channel=campaign.channel
-        )
+        try:
+            rows = await queries.build_send_list(
+                session, gate=gate, campaign_id=campaign_id, channel=campaign.channel
+            )
+        except DBAPIError as exc:
+            if "statement timeout" not in str(exc) and "canceling statement" not in str(exc):
+                raise
+            timed_out, rows = True, 0
         inserted = time.perf_counter()
-        await session.commit()
+        if timed_out:
+            await session.rollback()
+        else:
+            await session.commit()
         committed = time.perf_counter()
     async with bench.sessionmaker() as session:
         started_batches = time.perf_counter()
@@ -497,11 +560,16 @@ async def _build_once(bench: Bench, label: str) -> BuildResult:
         )
         batches_s = time.perf_counter() - started_batches
     say(
-        f"send list, {label}: {rows:,} rows in {inserted - started:.2f} s (+ commit "
-        f"{committed - inserted:.2f} s); {len(batches)} batches listed in {batches_s:.2f} s"
+        f"send list, {label}: "
+        + (
+            f"cancelled after {inserted - started:.0f} s (statement_timeout)"
+            if timed_out
+            else f"{rows:,} rows in {inserted - started:.2f} s (+ commit "
+            f"{committed - inserted:.2f} s); {len(batches)} batches listed in {batches_s:.2f} s"
+        )
     )
     return BuildResult(
-        label, rows, inserted - started, committed - inserted, len(batches), batches_s
+        label, rows, inserted - started, committed - inserted, len(batches), batches_s, timed_out
     )
 
 
@@ -1197,15 +1265,21 @@ def render(results: Results) -> str:
     # Audience and build.
     lines += ["", "### Audience and send list", ""]
     rows = []
+    cancelled = "**cancelled by statement_timeout after {:.0f} s**"
     for a in results.audience:
-        rows.append([a.label, report.spread(a.times), f"{a.eligible:,} of {a.total:,}"])
+        if a.timed_out:
+            rows.append([a.label, cancelled.format(a.times[-1]), "-"])
+        else:
+            rows.append([a.label, report.spread(a.times), f"{a.eligible:,} of {a.total:,}"])
     for build in results.builds:
         rows.append(
             [
                 "send list over all contacts, default cap: `queries.build_send_list` "
                 f"(INSERT … SELECT), {build.label}",
-                f"{report.seconds(build.insert_s)} + commit {report.seconds(build.commit_s)}",
-                f"{build.rows:,} rows",
+                cancelled.format(build.insert_s)
+                if build.timed_out
+                else f"{report.seconds(build.insert_s)} + commit {report.seconds(build.commit_s)}",
+                "-" if build.timed_out else f"{build.rows:,} rows",
             ]
         )
         rows.append(
@@ -1499,13 +1573,34 @@ def _findings(results: Results) -> list[str]:
             )
     if capped and uncapped:
         on, off = statistics.median(capped.times), statistics.median(uncapped.times)
-        after = next((a for a in results.audience if "after the send runs" in a.label), None)
+        afters = [a for a in results.audience if "after the send runs" in a.label]
+        after = next((a for a in afters if not a.timed_out and "pooled" not in a.label), None)
         out.append(
             f"The frequency cap (a correlated COUNT over campaign_recipients per contact) adds "
             f"{100 * (on / off - 1):.0f} % to the audience count with an empty "
             "campaign_recipients"
             + (f"; after the send runs it takes {report.spread(after.times)}." if after else ".")
         )
+        pooled = next((a for a in afters if "pooled" in a.label), None)
+        if pooled is not None and after is not None:
+            slow = pooled.timed_out or statistics.median(pooled.times) > 5 * statistics.median(
+                after.times
+            )
+            if slow:
+                took = (
+                    f"was cancelled after {pooled.times[-1]:.0f} s"
+                    if pooled.timed_out
+                    else f"took {report.spread(pooled.times)}"
+                )
+                out.append(
+                    "The same audience query, on the benchmark's pooled connections that had "
+                    f"run it while campaign_recipients was empty, {took}; on a fresh "
+                    f"connection it took {report.spread(after.times)}. asyncpg prepares each "
+                    "statement once per connection and PostgreSQL switches a prepared "
+                    "statement to a generic plan after five runs; planned for an empty table, "
+                    "that plan scans all of campaign_recipients for every contact, and it stays "
+                    "until an ANALYZE of the table invalidates it."
+                )
     if segment and uncapped:
         seg_s, all_s = statistics.median(segment.times), statistics.median(uncapped.times)
         out.append(
@@ -1522,10 +1617,14 @@ def _findings(results: Results) -> list[str]:
         )
     if len(results.builds) >= 2:
         first, second = results.builds[0], results.builds[1]
-        if first.insert_s > 3 * second.insert_s:
+        if first.timed_out or first.insert_s > 3 * second.insert_s:
+            took = (
+                f"was cancelled after {first.insert_s:.0f} s"
+                if first.timed_out
+                else f"took {report.seconds(first.insert_s)}"
+            )
             out.append(
-                f"The first send list built into an empty campaign_recipients took "
-                f"{report.seconds(first.insert_s)}, the second "
+                f"The first send list built into an empty campaign_recipients {took}, the second "
                 f"{report.seconds(second.insert_s)}. The INSERT … SELECT reads "
                 "campaign_recipients itself (the frequency cap's correlated COUNT); planned "
                 "while the table is empty, that COUNT is a sequential scan, and it rescans the "
