@@ -15,7 +15,7 @@ from service import queue
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
-from service.campaigns import call_lists, service
+from service.campaigns import call_lists, service, statistics
 from service.campaigns.schemas import (
     Audience,
     CallListRead,
@@ -25,6 +25,7 @@ from service.campaigns.schemas import (
     Preview,
     PreviewRequest,
 )
+from service.campaigns.statistics import Statistics
 from service.contacts import service as contacts_service
 from service.errors import DomainError
 from service.models import Campaign
@@ -37,6 +38,7 @@ StaffRequest = Request[Principal, Any, State]
 READ = [requires(Permission.CAMPAIGNS_READ)]
 WRITE = [requires(Permission.CAMPAIGNS_WRITE)]
 SEND = [requires(Permission.CAMPAIGNS_SEND)]
+STATS = [requires(Permission.STATISTICS_READ)]
 
 
 class QueueUnavailable(DomainError):
@@ -113,6 +115,28 @@ class CampaignController(Controller):
         """Who would get this campaign now, and how many are left out for each reason."""
         campaign = await service.get(db_session, campaign_id)
         return await service.audience(db_session, campaign=campaign, settings=_settings(request))
+
+    @get("/{campaign_id:int}/statistics", guards=STATS)
+    async def get_statistics(self, db_session: Session, campaign_id: FromPath[int]) -> Statistics:
+        """Sent, opens and clicks (automated fetches left out), unique ones,
+        click-through rate, unsubscribes and bounces, by browser, OS and hour."""
+        campaign = await service.get(db_session, campaign_id)
+        assert campaign.id is not None
+        return await statistics.of_campaign(db_session, campaign.id)
+
+    @get("/{campaign_id:int}/statistics.csv", guards=STATS, media_type="text/csv")
+    async def get_statistics_csv(
+        self, db_session: Session, campaign_id: FromPath[int]
+    ) -> Response[str]:
+        """The same as CSV: section, key, value (opens), clicks."""
+        campaign = await service.get(db_session, campaign_id)
+        assert campaign.id is not None
+        body = statistics.as_csv(await statistics.of_campaign(db_session, campaign.id))
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="campaign-{campaign.id}.csv"'},
+        )
 
     @post("/{campaign_id:int}/preview", guards=READ, status_code=200)
     async def preview(

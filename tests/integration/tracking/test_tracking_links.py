@@ -178,3 +178,52 @@ async def test_engagement_older_than_the_retention_age_is_purged(
             (now - e.occurred_at).days for e in (await db.exec(select(EngagementEvent))).all()
         )
     assert kept == [10, 394]
+
+
+async def test_campaign_statistics_json_and_csv(
+    admin: Client, ctx: dict[str, Any], sink: PickySink, sessionmaker: SessionMaker
+) -> None:
+    payload = contact_payload(email="s@example.fi", last_service_contact_at="2026-06-01")
+    contact_id = (await admin.post("/api/v1/contacts", json=payload)).json()["id"]
+    for purpose in ("direct_marketing", "email_tracking"):
+        await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=grant(purpose))
+    body = {
+        "name": "Stats",
+        "channel": "email",
+        "subject": "S",
+        "body_html": f'<a href="{OFFER}">o</a>',
+        "body_text": "t",
+    }
+    campaign_id = (await admin.post("/api/v1/campaigns", json=body)).json()["id"]
+    await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
+    await drain(ctx)
+    html = sink.accepted[0][1].get_body(("html",)).get_content()  # type: ignore[union-attr]
+    pixel = re.search(r"/t/o/([\w.-]+\.gif)", html).group(1)  # type: ignore[union-attr]
+    click = re.search(r"/t/c/([\w.-]+)", html).group(1)  # type: ignore[union-attr]
+    chrome = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+    )
+    await admin.get(f"/t/o/{pixel}", headers={"User-Agent": chrome})
+    await admin.get(f"/t/o/{pixel}", headers={"User-Agent": chrome})
+    await admin.get(f"/t/o/{pixel}", headers={"User-Agent": "GoogleImageProxy"})  # a prefetch
+    await admin.get(f"/t/c/{click}", headers={"User-Agent": chrome}, follow_redirects=False)
+    unsubscribe = SIGNER.sign("unsubscribe", contact_id, campaign_id)
+    await admin.post(f"/u/{unsubscribe}", data={"List-Unsubscribe": "One-Click"})
+    await events.drain(ctx["redis"], sessionmaker, consumer="stats")
+
+    stats = (await admin.get(f"/api/v1/campaigns/{campaign_id}/statistics")).json()
+    assert {k: stats[k] for k in ("sent", "opens", "unique_opens", "clicks", "unique_clicks")} == {
+        "sent": 1,
+        "opens": 2,
+        "unique_opens": 1,
+        "clicks": 1,
+        "unique_clicks": 1,
+    }
+    assert stats["click_through_rate"] == 1.0 and stats["unsubscribes"] == 1
+    assert stats["by_browser"] == {"Chrome": {"opens": 2, "clicks": 1}}
+    assert stats["by_os"] == {"Windows": {"opens": 2, "clicks": 1}}
+    assert sum(hour["opens"] for hour in stats["by_hour"].values()) == 2
+    csv_answer = await admin.get(f"/api/v1/campaigns/{campaign_id}/statistics.csv")
+    assert csv_answer.headers["content-type"].startswith("text/csv")
+    assert "total,unique_opens,1," in csv_answer.text and "browser,Chrome,2,1" in csv_answer.text

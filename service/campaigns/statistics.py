@@ -1,0 +1,164 @@
+"""Campaign statistics: what a campaign did, in aggregate.
+
+Opens and clicks exclude events flagged as automated (mail prefetchers, link
+scanners). Unique counts are per person and so cover only people who allow
+tracking; clicks of everyone else are counted, not attributed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import distinct, func, select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.campaigns import queries
+from service.db import run
+from service.models import Ban, CampaignRecipient, ConsentEvent, EngagementEvent
+from service.models.engagement import EngagementKind
+from service.models.enums import ConsentAction, RecipientStatus
+
+
+class Breakdown(BaseModel):
+    opens: int = 0
+    clicks: int = 0
+
+
+class Statistics(BaseModel):
+    campaign_id: int
+    sent: int
+    failed: int
+    opens: int
+    unique_opens: int
+    clicks: int
+    unique_clicks: int
+    click_through_rate: float
+    unsubscribes: int
+    bounces: int
+    by_browser: dict[str, Breakdown]
+    by_os: dict[str, Breakdown]
+    by_hour: dict[str, Breakdown]
+
+
+async def of_campaign(session: AsyncSession, campaign_id: int) -> Statistics:
+    counts = await queries.counts(session, campaign_id)
+    human = (col(EngagementEvent.campaign_id) == campaign_id) & ~col(EngagementEvent.automated)
+    kind = col(EngagementEvent.kind)
+    totals = (
+        await run(
+            session,
+            select(
+                kind,
+                func.count(),
+                func.count(distinct(col(EngagementEvent.contact_id))),
+            )
+            .where(human)
+            .group_by(kind),
+        )
+    ).all()
+    by_kind = {str(k): (int(n), int(unique)) for k, n, unique in totals}
+    opens, unique_opens = by_kind.get(EngagementKind.OPEN.value, (0, 0))
+    clicks, unique_clicks = by_kind.get(EngagementKind.CLICK.value, (0, 0))
+    withdrawals = await _count(
+        session,
+        select(func.count()).where(
+            col(ConsentEvent.campaign_id) == campaign_id,
+            col(ConsentEvent.action) == ConsentAction.WITHDRAW.value,
+        ),
+    )
+    bans = await _count(session, select(func.count()).where(col(Ban.campaign_id) == campaign_id))
+    bounces = await _count(
+        session,
+        select(func.count()).where(
+            col(CampaignRecipient.campaign_id) == campaign_id,
+            col(CampaignRecipient.status) == RecipientStatus.FAILED.value,
+        ),
+    )
+    sent = counts.get(RecipientStatus.SENT.value, 0)
+    return Statistics(
+        campaign_id=campaign_id,
+        sent=sent,
+        failed=counts.get(RecipientStatus.FAILED.value, 0),
+        opens=opens,
+        unique_opens=unique_opens,
+        clicks=clicks,
+        unique_clicks=unique_clicks,
+        click_through_rate=round(unique_clicks / sent, 4) if sent else 0.0,
+        unsubscribes=withdrawals + bans,
+        bounces=bounces,
+        by_browser=await _breakdown(session, human, col(EngagementEvent.browser_family)),
+        by_os=await _breakdown(session, human, col(EngagementEvent.os_family)),
+        by_hour=await _by_hour(session, human),
+    )
+
+
+async def _count(session: AsyncSession, query: Any) -> int:
+    return int((await run(session, query)).scalar_one())
+
+
+async def _breakdown(session: AsyncSession, where: Any, column: Any) -> dict[str, Breakdown]:
+    rows = (
+        await run(
+            session,
+            select(column, col(EngagementEvent.kind), func.count())
+            .where(where)
+            .group_by(column, col(EngagementEvent.kind)),
+        )
+    ).all()
+    result: dict[str, Breakdown] = {}
+    for name, kind, n in rows:
+        entry = result.setdefault(name or "unknown", Breakdown())
+        setattr(entry, "opens" if str(kind) == "open" else "clicks", int(n))
+    return result
+
+
+async def _by_hour(session: AsyncSession, where: Any) -> dict[str, Breakdown]:
+    """Per UTC hour, grouped in Python: hour truncation is spelt differently in
+    SQLite and PostgreSQL, and a campaign's events fit in memory as (time, kind)."""
+    rows = (
+        await run(
+            session,
+            select(col(EngagementEvent.occurred_at), col(EngagementEvent.kind)).where(where),
+        )
+    ).all()
+    result: dict[str, Breakdown] = {}
+    for occurred_at, kind in rows:
+        hour = occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:00Z")
+        entry = result.setdefault(hour, Breakdown())
+        if str(kind) == "open":
+            entry.opens += 1
+        else:
+            entry.clicks += 1
+    return dict(sorted(result.items()))
+
+
+def as_csv(stats: Statistics) -> str:
+    """One row per measure: section, key, opens or value, clicks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(("section", "key", "value", "clicks"))
+    for name in (
+        "sent",
+        "failed",
+        "opens",
+        "unique_opens",
+        "clicks",
+        "unique_clicks",
+        "click_through_rate",
+        "unsubscribes",
+        "bounces",
+    ):
+        writer.writerow(("total", name, getattr(stats, name), ""))
+    for section, table in (
+        ("browser", stats.by_browser),
+        ("os", stats.by_os),
+        ("hour", stats.by_hour),
+    ):
+        for key, entry in table.items():
+            writer.writerow((section, key, entry.opens, entry.clicks))
+    return buffer.getvalue()
