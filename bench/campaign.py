@@ -314,6 +314,7 @@ class Results:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     load_after: str = ""
+    worker: dict[str, Any] = field(default_factory=dict)  # the worker settings in force
     loop: str = ""
     code: str = ""
 
@@ -1206,10 +1207,10 @@ def _explain_misses(results: Results, one: RunResult | None, bare: Reference | N
             f"Missed (end to end): {one.wall_rate:,.0f} msg/s from enqueue to done. Of the "
             f"{one.wall:.1f} s, {one.to_first:.1f} s pass before the first chunk is recorded: "
             f"arq picks the start job up {one.to_built:.2f} s after it is queued (it polls "
-            f"every 0.5 s), the start job itself runs {one.start_job:.2f} s (the audience count "
-            "and the send list, each a full pass over all contacts whatever the segment, then "
-            "`pending_batches` and one enqueue per batch), and the batch jobs wait for the "
-            "next poll.",
+            f"every {results.worker['poll_delay']} s), the start job itself runs "
+            f"{one.start_job:.2f} s (the audience count and the send list, each a full pass "
+            "over all contacts whatever the segment, then `pending_batches` and one enqueue "
+            "per batch), and the batch jobs wait for the next poll.",
         ]
     return lines
 
@@ -1284,7 +1285,8 @@ def render(results: Results) -> str:
         )
         rows.append(
             [
-                f"its batches: `queries.pending_batches` (batch size 1,000), {build.label}",
+                "its batches: `queries.pending_batches` (batch size "
+                f"{results.worker['batch_size']:,}), {build.label}",
                 report.seconds(build.batches_s),
                 f"{build.batches:,} batches",
             ]
@@ -1347,8 +1349,10 @@ def render(results: Results) -> str:
                 if results.small_contacts
                 else "."
             )
-            + " Worker settings: defaults (4 SMTP connections, batches of 1,000, arq max_jobs "
-            "4), frequency cap off. Rate = messages recorded after the first `sent_at` / (last "
+            + f" Worker settings: defaults ({results.worker['connections']} SMTP connections, "
+            f"batches of {results.worker['batch_size']:,}, arq max_jobs "
+            f"{results.worker['max_jobs']}, poll every {results.worker['poll_delay']} s), "
+            "frequency cap off. Rate = messages recorded after the first `sent_at` / (last "
             f"`sent_at` - first); `sent_at` is stamped per chunk of {sending.CHUNK} when its "
             "rows are written. Wall = start job enqueued → campaign `done` (its "
             "`finished_at`). CPU = share of one core (user + system from /proc) while "
@@ -1650,13 +1654,26 @@ def _findings(results: Results) -> list[str]:
         if max(run_.batches) >= 2 * max(1, min(run_.batches)):
             out.append(
                 f"{run_.label}: batch jobs per worker {', '.join(map(str, run_.batches))}; each "
-                "worker takes up to 4 batch jobs at a time (arq max_jobs) from "
-                f"{sum(run_.batches)} batches of 1,000, so the work is spread unevenly."
+                f"worker takes up to {results.worker['max_jobs']} batch jobs at a time (arq "
+                f"max_jobs) from {sum(run_.batches)} batches of "
+                f"{results.worker['batch_size']:,}, so the work is spread unevenly."
             )
     return out
 
 
 # -- main -----------------------------------------------------------------------
+
+
+def _worker_facts(settings: Settings) -> dict[str, Any]:
+    """The settings a `consentry worker` runs with, read from the code, not assumed."""
+    from workers.settings import WorkerSettings
+
+    return {
+        "connections": settings.send_connections,
+        "batch_size": settings.send_batch_size,
+        "max_jobs": getattr(WorkerSettings, "max_jobs", 10),  # arq's default
+        "poll_delay": getattr(WorkerSettings, "poll_delay", 0.5),  # arq's default
+    }
 
 
 def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -1717,6 +1734,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             CONSENTRY_VAR_DIR=str(tmp / "var"),
         )
         settings = load_settings(env)
+        results.worker = _worker_facts(settings)
         default_settings = load_settings(
             {k: v for k, v in env.items() if k != "CONSENTRY_FREQUENCY_CAP_MESSAGES"}
         )

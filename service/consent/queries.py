@@ -217,21 +217,22 @@ class Gate:
                 )
 
     def _over_frequency_cap(self, cap: FrequencyCap) -> ColumnElement[bool]:
-        sent = (
-            select(func.count())
-            .select_from(CampaignRecipient)
+        # Uncorrelated on purpose: the set of capped contacts is computed once
+        # per statement. A count correlated to each contact made PostgreSQL scan
+        # campaign_recipients once per contact, quadratic when the send list's
+        # INSERT ... SELECT writes that same table.
+        capped = (
+            select(col(CampaignRecipient.contact_id))
             .where(
-                col(CampaignRecipient.contact_id) == col(Contact.id),
+                col(CampaignRecipient.contact_id).is_not(None),
                 col(CampaignRecipient.channel) == self.context.channel.value,
                 col(CampaignRecipient.status) == RecipientStatus.SENT.value,
                 col(CampaignRecipient.sent_at) >= cap.since,
             )
-            # Correlate to the contact only: inside the send list's INSERT …
-            # SELECT, campaign_recipients is also the table being written.
-            .correlate(Contact)
-            .scalar_subquery()
+            .group_by(col(CampaignRecipient.contact_id))
+            .having(func.count() >= cap.limit)
         )
-        return sent >= cap.limit
+        return col(Contact.id).in_(capped)
 
     def _outside_segment(self, segment: Segment) -> ColumnElement[bool]:
         inside: list[ColumnElement[bool]] = []
