@@ -72,6 +72,36 @@ def check_can_listen(host: str, port: int, *, what: str = "", hint: str = "") ->
         ) from None
 
 
+def start_smtp_server(
+    handler: Any, *, host: str, port: int, server_hostname: str, max_bytes: int, what: str
+) -> Controller:
+    """An aiosmtpd server on its own thread, started, or one clear error."""
+    controller = Controller(
+        handler,
+        hostname=host,
+        port=port,
+        ready_timeout=_START_TIMEOUT,
+        # A fixed greeting name avoids socket.getfqdn(), which can stall on
+        # machines with slow DNS.
+        server_hostname=server_hostname,
+        data_size_limit=max_bytes,
+        enable_SMTPUTF8=True,
+        # Keep bytes as received (8BITMIME is advertised only then); mail may
+        # carry 8-bit text in any charset.
+        decode_data=False,
+    )
+    try:
+        controller.start()
+    except Exception as exc:
+        controller.stop(no_assert=True)
+        # After a bind failure the thread never ran the loop, so nobody else
+        # will close it.
+        if not controller.loop.is_closed():
+            controller.loop.close()
+        raise EmbeddedServiceError(f"{what} could not listen on {host}:{port}: {exc}") from exc
+    return controller
+
+
 def _log_tail(path: Path) -> str:
     try:
         lines = path.read_text(errors="replace").splitlines()
@@ -245,30 +275,14 @@ class MailCatcher:
         # Checked first because on a bind failure aiosmtpd waits out its whole
         # ready_timeout before it reports the error.
         check_can_listen(HOST, port)
-        controller = Controller(
+        controller = start_smtp_server(
             _OutboxHandler(self),
-            hostname=HOST,
+            host=HOST,
             port=port,
-            ready_timeout=_START_TIMEOUT,
-            # A fixed greeting name avoids socket.getfqdn(), which can stall on
-            # machines with slow DNS.
             server_hostname="consentry-mailcatcher",
-            data_size_limit=MAX_MESSAGE_BYTES,
-            enable_SMTPUTF8=True,
-            # Keep bytes as received; aiosmtpd advertises 8BITMIME only then.
-            decode_data=False,
+            max_bytes=MAX_MESSAGE_BYTES,
+            what="mail catcher",
         )
-        try:
-            controller.start()
-        except Exception as exc:
-            controller.stop(no_assert=True)
-            # After a bind failure the thread never ran the loop, so nobody else
-            # will close it.
-            if not controller.loop.is_closed():
-                controller.loop.close()
-            raise EmbeddedServiceError(
-                f"mail catcher could not listen on {HOST}:{port}: {exc}"
-            ) from exc
         self._controller = controller
         self.port = port
         return HOST, port

@@ -15,7 +15,7 @@ from types import TracebackType
 
 from aiosmtpd.controller import Controller
 
-from service.embedded import EmbeddedServiceError, check_can_listen
+from service.embedded import EmbeddedServiceError, check_can_listen, start_smtp_server
 from service.inbound.handler import InboundHandler, where
 from service.settings import Settings
 
@@ -54,30 +54,14 @@ class InboundServer:
         aiosmtpd_log.setLevel(max(logging.WARNING, aiosmtpd_log.getEffectiveLevel()))
         # A fresh handler each time: a stopped one refuses mail for good.
         self.handler = InboundHandler(self.settings)
-        controller = Controller(
+        controller = start_smtp_server(
             self.handler,
-            hostname=self.host,
+            host=self.host,
             port=self.port,
-            ready_timeout=_START_TIMEOUT,
-            # A fixed greeting name avoids socket.getfqdn(), which can stall on
-            # machines with slow DNS.
             server_hostname=self.settings.mail_from.rpartition("@")[2] or "consentry",
-            data_size_limit=MAX_MESSAGE_BYTES,
-            enable_SMTPUTF8=True,
-            # Keep bytes as received: reports may carry 8-bit text in any charset.
-            decode_data=False,
+            max_bytes=MAX_MESSAGE_BYTES,
+            what="inbound mail",
         )
-        try:
-            controller.start()
-        except Exception as exc:
-            controller.stop(no_assert=True)
-            # After a bind failure the thread never ran the loop, so nobody else
-            # will close it.
-            if not controller.loop.is_closed():
-                controller.loop.close()
-            raise EmbeddedServiceError(
-                f"inbound mail: cannot listen on {self.host}:{self.port}: {exc}"
-            ) from exc
         self._controller = controller
         return self.host, self.port
 
