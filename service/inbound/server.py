@@ -24,7 +24,6 @@ log = logging.getLogger("service.inbound")
 # Reports and unsubscribe mails are small; a returned original with
 # attachments can be large, but past this it is not worth the disk.
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
-_START_TIMEOUT = 10.0
 # How long a stop waits for messages whose transaction is under way.
 _STOP_GRACE = 10.0
 
