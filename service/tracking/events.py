@@ -11,9 +11,9 @@ whole batch per INSERT, through a consumer group, so that:
 * an entry stored but not acknowledged (the worker died between commit and
   XACK) is read again, and the insert skips it by its stream id.
 
-The consent check happens when the batch is stored, against the contact's
-current email-tracking consent, so a withdrawal stops storage even for events
-already queued.
+The consent check happens when the batch is stored, through the consent gate
+for email tracking (a granted consent, no restriction, objection or ban), so a
+withdrawal stops storage even for events already queued.
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
+from service.consent.queries import Gate, GateContext
 from service.db import SessionMaker, run, session_scope
 from service.ip import DEFAULT_V4_PREFIX, DEFAULT_V6_PREFIX, truncate_ip
-from service.models import Campaign, ConsentState, EngagementEvent
+from service.models import Campaign, Contact, EngagementEvent
 from service.models.engagement import EngagementKind
-from service.models.enums import Channel, ConsentAction, Purpose
+from service.models.enums import Channel, Purpose
 from service.tracking.useragent import describe, reduce_url
 
 logger = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ async def _store_and_ack(redis: Redis, sessionmaker: SessionMaker, entries: list
 async def store(session: AsyncSession, entries: Sequence[Entry]) -> int:
     """Insert the storable events of a batch in one statement; the number inserted.
 
-    Dropped: events of contacts without a granted email-tracking consent, and
+    Dropped: events of contacts the gate does not let be tracked, and
     malformed entries. Events without a contact are aggregate and always kept.
     An entry already stored is skipped by its stream id.
     """
@@ -243,14 +244,18 @@ def _int(value: str | None) -> int | None:
 
 
 async def _consenting(session: AsyncSession, contact_ids: set[int]) -> set[int]:
-    """The contacts whose current email-tracking consent is a grant."""
+    """The contacts the consent gate lets be tracked today: a granted
+    email-tracking consent and none of the gate's other reasons (a
+    restriction, an objection, a ban, retention …)."""
     if not contact_ids:
         return set()
-    query = select(col(ConsentState.contact_id)).where(
-        col(ConsentState.contact_id).in_(contact_ids),
-        col(ConsentState.channel) == Channel.EMAIL.value,
-        col(ConsentState.purpose) == Purpose.EMAIL_TRACKING.value,
-        col(ConsentState.action) == ConsentAction.GRANT.value,
+    gate = Gate(
+        GateContext(channel=Channel.EMAIL, purpose=Purpose.EMAIL_TRACKING, today=clock.today())
+    )
+    query = (
+        select(col(Contact.id))
+        .select_from(gate.source)
+        .where(col(Contact.id).in_(contact_ids), gate.eligible())
     )
     return set((await run(session, query)).scalars().all())
 

@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from service.db import SessionMaker, session_scope
-from service.models import Campaign, EngagementEvent
+from service.models import Campaign, Contact, EngagementEvent
 from service.models.engagement import EngagementKind
 from service.models.enums import CampaignChannel, Purpose
 from service.tracking import events
@@ -188,6 +188,24 @@ async def test_a_withdrawn_consent_drops_later_events(
     await click(redis, contact_id)
     assert await events.drain(redis, sessionmaker, consumer="w1") == 0
     assert len(await stored(sessionmaker)) == 1
+
+
+@pytest.mark.parametrize("flag", ["restricted_at", "objected_at"])
+async def test_a_restricted_or_objecting_contact_is_not_tracked(
+    redis: Redis, sessionmaker: SessionMaker, new_contact: NewContact, flag: str
+) -> None:
+    held = await new_contact("grant")
+    free = await new_contact("grant")
+    async with session_scope(sessionmaker) as session:
+        contact = await session.get(Contact, held)
+        assert contact is not None
+        setattr(contact, flag, datetime.now(UTC))
+    for contact_id in (held, free):
+        await click(redis, contact_id)
+
+    assert await events.drain(redis, sessionmaker, consumer="w1") == 1
+
+    assert [row.contact_id for row in await stored(sessionmaker)] == [free]
 
 
 async def test_a_crash_between_insert_and_ack_stores_nothing_twice(
