@@ -13,7 +13,7 @@ from datetime import UTC
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, func, or_, select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -72,11 +72,16 @@ async def of_campaign(session: AsyncSession, campaign_id: int) -> Statistics:
         ),
     )
     bans = await _count(session, select(func.count()).where(col(Ban.campaign_id) == campaign_id))
+    # Refused while sending, or accepted and then returned by a permanent
+    # delivery report (inbound: a report is linked to the message it returns).
     bounces = await _count(
         session,
         select(func.count()).where(
             col(CampaignRecipient.campaign_id) == campaign_id,
-            col(CampaignRecipient.status) == RecipientStatus.FAILED.value,
+            or_(
+                col(CampaignRecipient.status) == RecipientStatus.FAILED.value,
+                col(CampaignRecipient.bounce_status).startswith("5."),
+            ),
         ),
     )
     sent = counts.get(RecipientStatus.SENT.value, 0)

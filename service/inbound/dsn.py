@@ -39,7 +39,7 @@ MAX_RECIPIENTS = 100
 _STATUS = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
 _FIELD = re.compile(r"([!-9;-~]+)[ \t]*:(.*)")
 # Message-IDs of campaign mail (service.campaigns.sending): campaign, recipient row, key.
-_OUR_MESSAGE_ID = re.compile(r"<c(\d+)\.r(\d+)\.[A-Za-z0-9_-]+@[^<>\s]+>")
+_OUR_MESSAGE_ID = re.compile(r"<c(\d+)\.r(\d+)\.([A-Za-z0-9_-]+)@[^<>\s]+>")
 _UTF8_ESCAPE = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
 
 
@@ -56,14 +56,24 @@ class Bounce:
 
 
 @dataclass(frozen=True, slots=True)
+class Original:
+    """The campaign message a report returns, read from its Message-ID; the
+    key is the campaign's ``message_key``, checked before the report is
+    linked to the recipient row, so a guessed Message-ID links nothing."""
+
+    campaign_id: int
+    recipient_id: int
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     bounces: tuple[Bounce, ...]
     # Recipient blocks not read: no usable address, action or status, or past
     # MAX_RECIPIENTS.
     unreadable: int
     # From the returned original's Message-ID, when it is one of ours.
-    campaign_id: int | None = None
-    recipient_id: int | None = None
+    original: Original | None = None
 
 
 class MalformedReport(ValueError):
@@ -114,8 +124,7 @@ def parse_report(message: Message) -> Report:
             found[bounce.address] = bounce
     if unreadable == len(blocks):
         raise MalformedReport("no recipient block of the report could be read")
-    campaign_id, recipient_id = _original_ids(parts)
-    return Report(tuple(found.values()), unreadable, campaign_id, recipient_id)
+    return Report(tuple(found.values()), unreadable, _original(parts))
 
 
 def _bounce(block: dict[str, str], action: str) -> Bounce | None:
@@ -211,10 +220,10 @@ def _raw_message(message: Message) -> bytes:
     return raw + (b"\n\n" + body if isinstance(body, bytes) and body.strip() else b"")
 
 
-def _original_ids(parts: list[Message]) -> tuple[int | None, int | None]:
+def _original(parts: list[Message]) -> Original | None:
     original = next((p for p in parts if p.get_content_type() in ORIGINAL_PARTS), None)
     if original is None:
-        return None, None
+        return None
     payload = original.get_payload()
     if isinstance(payload, list):
         inner = _subparts(original)
@@ -222,6 +231,8 @@ def _original_ids(parts: list[Message]) -> tuple[int | None, int | None]:
     elif isinstance(payload, str):
         message_id = HeaderParser().parsestr(payload).get("message-id", "")
     else:
-        return None, None
+        return None
     match = _OUR_MESSAGE_ID.search(str(message_id))
-    return (int(match.group(1)), int(match.group(2))) if match else (None, None)
+    if match is None:
+        return None
+    return Original(int(match.group(1)), int(match.group(2)), match.group(3))

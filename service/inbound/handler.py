@@ -200,7 +200,14 @@ class InboundHandler:
             soft_limit=self._settings.soft_bounce_limit,
         )
         permanent = sum(1 for b in report.bounces if b.severity is Severity.PERMANENT)
-        campaign = f", campaign {report.campaign_id}" if report.campaign_id is not None else ""
+        campaign = ""
+        if report.original is not None:
+            linked = await inbound_service.link_to_recipient(
+                session, original=report.original, bounces=report.bounces, cipher=self._cipher
+            )
+            campaign = f", campaign {report.original.campaign_id}" + (
+                f" recipient {report.original.recipient_id}" if linked else " (not linked)"
+            )
         return (
             f"delivery report: {permanent} permanent, {len(report.bounces) - permanent} "
             f"temporary, {report.unreadable} unreadable, {suppressed} suppressed{campaign}"

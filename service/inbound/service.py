@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,9 +17,9 @@ from service import clock
 from service.consent.unsubscribe import Scope, unsubscribe
 from service.crypto import DataCipher
 from service.db import insert_ignore, run
-from service.inbound.dsn import Bounce, Severity
-from service.models import BounceCounter, Contact, Suppression
-from service.models.enums import CaptureMethod
+from service.inbound.dsn import Bounce, Original, Severity
+from service.models import BounceCounter, Campaign, CampaignRecipient, Contact, Suppression
+from service.models.enums import CaptureMethod, RecipientStatus
 
 COUNTERS: Any = BounceCounter.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS: Any = Suppression.__table__  # type: ignore[attr-defined]
@@ -132,3 +132,39 @@ async def record_bounces(
             )
             suppressed += 1
     return suppressed
+
+
+async def link_to_recipient(
+    session: AsyncSession, *, original: Original, bounces: Sequence[Bounce], cipher: DataCipher
+) -> bool:
+    """Mark the campaign recipient a report returns as bounced; whether one was.
+
+    Only when the Message-ID's key is the campaign's, the row was sent, and
+    its contact's address is one the report names: a forged or mistaken
+    report links nothing. A permanent failure replaces a temporary one (a
+    delay warning, then the final failure); nothing replaces a permanent one.
+    """
+    if not bounces:
+        return False
+    worst = max(bounces, key=lambda b: b.severity is Severity.PERMANENT)
+    hashes = [cipher.lookup_hash("email", b.address) for b in bounces]
+    genuine = select(col(Campaign.id)).where(
+        col(Campaign.id) == original.campaign_id, col(Campaign.message_key) == original.key
+    )
+    addressed = select(col(Contact.id)).where(col(Contact.email_hash).in_(hashes))
+    replaceable = col(CampaignRecipient.bounced_at).is_(None)
+    if worst.severity is Severity.PERMANENT:
+        replaceable = or_(replaceable, col(CampaignRecipient.bounce_status).startswith("4."))
+    result = await run(
+        session,
+        update(CampaignRecipient)
+        .where(
+            col(CampaignRecipient.id) == original.recipient_id,
+            col(CampaignRecipient.campaign_id).in_(genuine),
+            col(CampaignRecipient.contact_id).in_(addressed),
+            col(CampaignRecipient.status) == RecipientStatus.SENT.value,
+            replaceable,
+        )
+        .values(bounced_at=clock.now(), bounce_status=worst.status),
+    )
+    return bool(result.rowcount)

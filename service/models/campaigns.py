@@ -91,6 +91,10 @@ class CampaignRecipient(SQLModel, table=True):
     smtp_code: int | None = Field(default=None)
     smtp_reply: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = Field(default=None)
+    # A delivery report that came back after the message was sent: its
+    # RFC 3463 status ("5.1.1") and when it arrived. The row stays "sent".
+    bounced_at: datetime | None = Field(default=None)
+    bounce_status: str | None = Field(default=None, max_length=16)
     updated_at: datetime = Field(default_factory=utcnow)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,14 +21,22 @@ from service.db import SessionMaker, session_scope
 from service.embedded import free_port
 from service.inbound.server import MAX_MESSAGE_BYTES, InboundServer
 from service.migrate import upgrade_async
-from service.models import BounceCounter, ConsentEvent, Suppression
+from service.models import (
+    BounceCounter,
+    Campaign,
+    CampaignRecipient,
+    ConsentEvent,
+    Suppression,
+)
 from service.models.enums import (
     Actor,
+    CampaignChannel,
     CaptureMethod,
     Channel,
     ConsentAction,
     LegalBasis,
     Purpose,
+    RecipientStatus,
     Source,
 )
 from service.settings import Settings, load_settings
@@ -267,6 +276,54 @@ async def test_soft_bounces_suppress_on_reaching_the_limit(
     await send_dsn(inbound, dsn(address, "delayed", "4.4.7"), to=MAIL_FROM.upper())
     assert await suppression_of(sessionmaker, address) == "email:soft_bounce"
     assert await counter_of(sessionmaker, address) == (3, 0, "4.4.7")
+
+
+async def sent_message(sessionmaker: SessionMaker, contact_id: int) -> tuple[int, str]:
+    """A campaign recipient row as sending leaves it, and its Message-ID."""
+    async with session_scope(sessionmaker) as session:
+        campaign = Campaign(
+            name="Autumn", channel=CampaignChannel.EMAIL, purpose=Purpose.DIRECT_MARKETING
+        )
+        session.add(campaign)
+        await session.flush()
+        assert campaign.id is not None
+        row = CampaignRecipient(
+            campaign_id=campaign.id,
+            contact_id=contact_id,
+            channel=CampaignChannel.EMAIL,
+            status=RecipientStatus.SENT,
+        )
+        session.add(row)
+        await session.flush()
+        return row.id or 0, f"<c{campaign.id}.r{row.id}.{campaign.message_key}@example.fi>"
+
+
+async def bounce_of(sessionmaker: SessionMaker, recipient_id: int) -> str | None:
+    async with sessionmaker() as session:
+        row = await session.get(CampaignRecipient, recipient_id)
+        assert row is not None and row.status is RecipientStatus.SENT
+        return None if row.bounced_at is None else row.bounce_status
+
+
+async def test_a_report_is_linked_to_the_message_it_returns(
+    inbound: int, sessionmaker: SessionMaker
+) -> None:
+    contact_id = await person(sessionmaker, "gone@example.net")
+    recipient_id, message_id = await sent_message(sessionmaker, contact_id)
+    # A guessed Message-ID (wrong key) and a report about another address link nothing.
+    guessed = re.sub(r"\.[^.@]+@", ".wrongkey@", message_id)
+    assert guessed != message_id
+    await send_dsn(inbound, dsn("gone@example.net", "failed", "5.1.1", guessed))
+    await send_dsn(inbound, dsn("other@example.net", "failed", "5.1.1", message_id))
+    assert await bounce_of(sessionmaker, recipient_id) is None
+
+    await send_dsn(inbound, dsn("gone@example.net", "delayed", "4.4.1", message_id))
+    assert await bounce_of(sessionmaker, recipient_id) == "4.4.1"
+    # A permanent failure after a delay replaces it; nothing replaces a permanent one.
+    await send_dsn(inbound, dsn("gone@example.net", "failed", "5.1.1", message_id))
+    assert await bounce_of(sessionmaker, recipient_id) == "5.1.1"
+    await send_dsn(inbound, dsn("gone@example.net", "delayed", "4.4.7", message_id))
+    assert await bounce_of(sessionmaker, recipient_id) == "5.1.1"
 
 
 async def test_malformed_reports_and_other_mail_are_accepted_and_ignored(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,8 +14,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import col, select
 
-from service.db import SessionMaker
-from service.models import EngagementEvent
+from service.db import SessionMaker, session_scope
+from service.models import CampaignRecipient, EngagementEvent
 from service.settings import Settings, load_settings
 from service.tokens import TokenSigner
 from service.tracking import events
@@ -221,9 +222,44 @@ async def test_campaign_statistics_json_and_csv(
         "unique_clicks": 1,
     }
     assert stats["click_through_rate"] == 1.0 and stats["unsubscribes"] == 1
+    assert stats["bounces"] == 0
     assert stats["by_browser"] == {"Chrome": {"opens": 2, "clicks": 1}}
     assert stats["by_os"] == {"Windows": {"opens": 2, "clicks": 1}}
     assert sum(hour["opens"] for hour in stats["by_hour"].values()) == 2
     csv_answer = await admin.get(f"/api/v1/campaigns/{campaign_id}/statistics.csv")
     assert csv_answer.headers["content-type"].startswith("text/csv")
     assert "total,unique_opens,1," in csv_answer.text and "browser,Chrome,2,1" in csv_answer.text
+
+
+async def test_a_returned_message_counts_as_a_bounce_only_when_permanent(
+    admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker
+) -> None:
+    for index in range(3):
+        payload = contact_payload(
+            email=f"b{index}@example.fi", last_service_contact_at="2026-06-01"
+        )
+        contact_id = (await admin.post("/api/v1/contacts", json=payload)).json()["id"]
+        await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=grant("direct_marketing"))
+    body = {
+        "name": "Bounces",
+        "channel": "email",
+        "subject": "S",
+        "body_html": "h",
+        "body_text": "t",
+    }
+    campaign_id = (await admin.post("/api/v1/campaigns", json=body)).json()["id"]
+    await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
+    await drain(ctx)
+    # What the inbound listener writes when it links a delivery report.
+    async with session_scope(sessionmaker) as session:
+        rows = (
+            await session.exec(
+                select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id)
+            )
+        ).all()
+        assert len(rows) == 3
+        for row, status in zip(rows, ("5.1.1", "4.4.1"), strict=False):
+            row.bounced_at, row.bounce_status = datetime.now(UTC), status
+
+    stats = (await admin.get(f"/api/v1/campaigns/{campaign_id}/statistics")).json()
+    assert (stats["sent"], stats["bounces"]) == (3, 1)

@@ -13,6 +13,7 @@ import pytest
 from service.inbound.dsn import (
     Bounce,
     MalformedReport,
+    Original,
     Severity,
     classify,
     is_delivery_report,
@@ -213,20 +214,20 @@ def test_postfix_hard_bounce() -> None:
     assert result.bounces == (Bounce("gone@example.net", "5.1.1", Severity.PERMANENT),)
     assert result.unreadable == 0
     # From the returned headers' Message-ID, which is one of ours.
-    assert (result.campaign_id, result.recipient_id) == (12, 345)
+    assert result.original == Original(campaign_id=12, recipient_id=345, key="Zk3y_1")
 
 
 def test_postfix_delay_warning_is_temporary() -> None:
     result = parse_report(parse(POSTFIX_DELAYED))
     assert result.bounces == (Bounce("slow@example.net", "4.4.1", Severity.TEMPORARY),)
-    assert (result.campaign_id, result.recipient_id) == (None, None)
+    assert result.original is None
 
 
 def test_exchange_ndr_with_nested_alternative_and_returned_message() -> None:
     result = parse_report(parse(EXCHANGE_HARD))
     # The address is normalised as contacts' are, so their keyed hashes match.
     assert result.bounces == (Bounce("nobody@contoso.com", "5.1.10", Severity.PERMANENT),)
-    assert (result.campaign_id, result.recipient_id) == (7, 99)
+    assert result.original == Original(campaign_id=7, recipient_id=99, key="qwerty")
 
 
 def test_several_recipients_each_by_its_own_action() -> None:
@@ -309,7 +310,7 @@ def test_a_message_id_that_is_not_ours_names_no_campaign() -> None:
         "Final-Recipient: rfc822; a@example.net\nAction: failed\nStatus: 5.1.1\n",
         original=original,
     )
-    assert parse_report(parse(raw)).campaign_id is None
+    assert parse_report(parse(raw)).original is None
 
 
 @pytest.mark.parametrize(
