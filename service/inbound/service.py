@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -152,7 +152,7 @@ async def link_to_recipient(
         col(Campaign.id) == original.campaign_id, col(Campaign.message_key) == original.key
     )
     addressed = select(col(Contact.id)).where(col(Contact.email_hash).in_(hashes))
-    replaceable = col(CampaignRecipient.bounced_at).is_(None)
+    replaceable: ColumnElement[bool] = col(CampaignRecipient.bounced_at).is_(None)
     if worst.severity is Severity.PERMANENT:
         replaceable = or_(replaceable, col(CampaignRecipient.bounce_status).startswith("4."))
     result = await run(
