@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 PREFIX = "CONSENTRY_"
 E = TypeVar("E", bound=StrEnum)
 DEV_PLACEHOLDER = "(not configured)"
+# Cookies that track a person last at most 13 months (CNIL, the notice §5).
+MAX_VISIT_COOKIE_DAYS = 395
 
 
 class SettingsError(ValueError):
@@ -72,6 +74,14 @@ class Settings:
     call_list_ttl_days: int
     # Engagement events older than this are deleted (13 months by default).
     engagement_retention_days: int
+    # IP addresses are cut to these network prefixes before an event is queued.
+    ip_v4_prefix: int
+    ip_v6_prefix: int
+    # The company website's origins ("https://www.example.fi") allowed to send
+    # page views to POST /t/v; none: page views are not recorded.
+    site_origins: tuple[str, ...]
+    # Lifetime of the visitor cookie a tracked click sets (at most 13 months).
+    visit_cookie_days: int
     # Inbound mail (`consentry inbound`): mailto unsubscribes and delivery
     # status notifications.
     inbound_host: str
@@ -137,6 +147,31 @@ def _url(
     if not parts.netloc and parts.scheme.startswith(("http", "redis")):
         raise SettingsError(f"{PREFIX}{name}: the URL has no host")
     return raw
+
+
+def _origins(environ: dict[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated web origins, each ``scheme://host[:port]`` and nothing more."""
+    origins = []
+    for item in (_text(environ, name) or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            parts = urlsplit(item.strip())
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            parts = urlsplit("")
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise SettingsError(
+                f"{PREFIX}{name}: {item.strip()!r} is not an origin like https://www.example.fi"
+            )
+        origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return tuple(origins)
 
 
 def _secret(environ: dict[str, str], name: str, env: Environment, var_dir: Path) -> str:
@@ -258,6 +293,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         frequency_cap_days=_int(environ, "FREQUENCY_CAP_DAYS", 30, 1, 3650),
         call_list_ttl_days=_int(environ, "CALL_LIST_TTL_DAYS", 7, 1, 365),
         engagement_retention_days=_int(environ, "ENGAGEMENT_RETENTION_DAYS", 395, 1, 3650),
+        # Coarser networks are allowed, finer ones are not: the notice promises these.
+        ip_v4_prefix=_int(environ, "IP_V4_PREFIX", 24, 0, 24),
+        ip_v6_prefix=_int(environ, "IP_V6_PREFIX", 48, 0, 48),
+        site_origins=_origins(environ, "SITE_ORIGINS"),
+        visit_cookie_days=_int(environ, "VISIT_COOKIE_DAYS", 395, 1, MAX_VISIT_COOKIE_DAYS),
         inbound_host=_text(environ, "INBOUND_HOST") or "127.0.0.1",
         inbound_port=_port(environ, "INBOUND_PORT", 2525),
         bounce_address=bounce_address,

@@ -199,7 +199,7 @@ async def store(session: AsyncSession, entries: Sequence[Entry]) -> int:
     """
     rows = [row for entry in entries if (row := _row(*entry)) is not None]
     contacts = {row["contact_id"] for row in rows if row["contact_id"] is not None}
-    consenting = await _consenting(session, contacts)
+    consenting = await trackable(session, contacts)
     rows = [row for row in rows if row["contact_id"] is None or row["contact_id"] in consenting]
     if not rows:
         return 0
@@ -243,7 +243,7 @@ def _int(value: str | None) -> int | None:
     return None if value is None else int(value)
 
 
-async def _consenting(session: AsyncSession, contact_ids: set[int]) -> set[int]:
+async def trackable(session: AsyncSession, contact_ids: set[int]) -> set[int]:
     """The contacts the consent gate lets be tracked today: a granted
     email-tracking consent and none of the gate's other reasons (a
     restriction, an objection, a ban, retention …)."""

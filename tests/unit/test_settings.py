@@ -78,6 +78,13 @@ def test_explicit_values_are_kept(env: dict[str, str]) -> None:
     assert (settings.secret_key, settings.data_key) == (SECRET, DATA_KEY)
 
 
+def test_site_origins_are_normalised_and_default_to_none(env: dict[str, str]) -> None:
+    assert load_settings(env).site_origins == ()
+    origins = " https://WWW.Example.fi/ ,http://127.0.0.1:8080,"
+    settings = load_settings({**env, "CONSENTRY_SITE_ORIGINS": origins})
+    assert settings.site_origins == ("https://www.example.fi", "http://127.0.0.1:8080")
+
+
 def test_blank_values_count_as_unset(env: dict[str, str]) -> None:
     settings = load_settings({**env, "CONSENTRY_SMTP_PORT": "  ", "CONSENTRY_ENV": ""})
     assert settings.smtp_port == 25
@@ -103,6 +110,14 @@ def test_blank_values_count_as_unset(env: dict[str, str]) -> None:
         ("CONSENTRY_REDIS_URL", "redis://"),
         ("CONSENTRY_SECRET_KEY", "too-short"),
         ("CONSENTRY_DATA_KEY", "d" * 31),
+        ("CONSENTRY_SITE_ORIGINS", "www.example.fi"),
+        ("CONSENTRY_SITE_ORIGINS", "https://www.example.fi/shop"),
+        ("CONSENTRY_SITE_ORIGINS", "https://www.example.fi, ftp://files.example.fi"),
+        ("CONSENTRY_SITE_ORIGINS", "http://[::1"),
+        ("CONSENTRY_SITE_ORIGINS", "https://example.fi:port"),
+        ("CONSENTRY_IP_V4_PREFIX", "32"),  # finer than the notice allows
+        ("CONSENTRY_IP_V6_PREFIX", "64"),
+        ("CONSENTRY_VISIT_COOKIE_DAYS", "400"),  # longer than 13 months
     ],
 )
 def test_bad_value_names_the_variable(env: dict[str, str], name: str, value: str) -> None:

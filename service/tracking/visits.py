@@ -1,0 +1,173 @@
+"""Cookie-derived visit data (the privacy notice §5): which pages of the
+company's website a person who clicked a tracked link then looked at.
+
+Three conditions, all checked by the server and again by the snippet:
+
+* the **visitor cookie**, set by a tracked click only for a person the consent
+  gate lets be tracked, and only when their browser sends neither ``DNT: 1``
+  nor ``Sec-GPC: 1``. It holds a signed token (contact, campaign, the day it
+  was set), is HttpOnly, SameSite=Lax, Secure under https, scoped to ``/t``,
+  and lasts ``CONSENTRY_VISIT_COOKIE_DAYS`` (at most 13 months) — the token's
+  day is checked too, so a copied cookie does not outlive that;
+* the **site's cookie-consent signal**: the snippet sends a view only while
+  the site says the visitor accepted (``window.consentryCookieConsent = true``
+  or ``consentry.consent(true)``), and the beacon carries ``"consent": true``;
+* **no opt-out signal**: a request with ``DNT: 1`` or ``Sec-GPC: 1`` is never
+  recorded, and the snippet does not even send one.
+
+A page view is one beacon sent when the visitor leaves the page: the page, the
+page they came from and the page they went on to (the last link they clicked
+on it), each reduced to origin and path before it is queued.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from service import clock
+from service.tokens import InvalidToken, TokenSigner
+from service.tracking.useragent import reduce_url
+
+COOKIE_NAME = "consentry_visitor"
+COOKIE_PATH = "/t"
+PURPOSE = "visit"  # of the signed token in the cookie
+# A beacon carries three URLs and a flag; anything bigger is not ours.
+MAX_BEACON_BYTES = 4096
+_EPOCH = date(1970, 1, 1)
+
+
+class BadBeacon(ValueError):
+    """The body is not a page view: the message says what is wrong with it."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    contact_id: int
+    campaign_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PageView:
+    page: str
+    referrer: str | None
+    next_page: str | None
+    consent: bool
+
+
+def opted_out(headers: Mapping[str, str]) -> bool:
+    """Whether the browser asks not to be tracked (DNT or Global Privacy Control)."""
+    return headers.get("dnt", "").strip() == "1" or headers.get("sec-gpc", "").strip() == "1"
+
+
+def cookie_value(signer: TokenSigner, contact_id: int, campaign_id: int | None) -> str:
+    day = (clock.today() - _EPOCH).days
+    return signer.sign(PURPOSE, contact_id, campaign_id or 0, day)
+
+
+def read_cookie(signer: TokenSigner, value: str | None, max_age_days: int) -> Visitor | None:
+    """The visitor a cookie names; None when absent, forged or too old."""
+    if not value:
+        return None
+    try:
+        contact_id, campaign_id, day = signer.verify(value, PURPOSE)
+    except (InvalidToken, ValueError):
+        return None
+    if not 0 <= (clock.today() - _EPOCH).days - day < max_age_days:
+        return None
+    return Visitor(contact_id, campaign_id or None)
+
+
+def parse_beacon(body: bytes, site_origins: tuple[str, ...]) -> PageView:
+    """Read a beacon's JSON body; raise BadBeacon saying what is wrong.
+
+    The page must be on one of the site's origins; the referrer and the next
+    page may be anywhere (they are reduced to origin and path either way).
+    """
+    if len(body) > MAX_BEACON_BYTES:
+        raise BadBeacon(f"a page view is at most {MAX_BEACON_BYTES} bytes")
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadBeacon("the body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise BadBeacon("the body must be a JSON object")
+    unknown = sorted(set(data) - {"page", "referrer", "next", "consent"})
+    if unknown:
+        raise BadBeacon(f"unknown field {unknown[0]!r}", unknown[0])
+    consent = data.get("consent", False)
+    if not isinstance(consent, bool):
+        raise BadBeacon("must be true or false", "consent")
+    page = _url(data, "page", required=True)
+    if page is None or not any(page == o or page.startswith(o + "/") for o in site_origins):
+        raise BadBeacon("must be a page of the site (CONSENTRY_SITE_ORIGINS)", "page")
+    return PageView(
+        page=page,
+        referrer=_url(data, "referrer"),
+        next_page=_url(data, "next"),
+        consent=consent,
+    )
+
+
+def _url(data: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadBeacon("required", name)
+        return None
+    if not isinstance(value, str):
+        raise BadBeacon("must be a URL", name)
+    reduced = reduce_url(value)
+    if reduced is None:
+        raise BadBeacon("must be an absolute http(s) URL", name)
+    return reduced
+
+
+SNIPPET = """\
+/* Consentry page views: sent only after the site's cookie-consent signal
+   (consentry.consent(true)), never with Do Not Track or Global Privacy
+   Control, and recorded only for a visitor who arrived through a tracked
+   link. One beacon per page, when the visitor leaves it. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script) { return; }
+  var endpoint = script.src.replace(/\\/v\\.js(?:[?#].*)?$/, "/v");
+  var page = location.href, referrer = document.referrer || null, next = null, sent = false;
+
+  function optedOut() {
+    return navigator.doNotTrack === "1" || window.doNotTrack === "1" ||
+      navigator.globalPrivacyControl === true;
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target && event.target.closest ? event.target.closest("a[href]") : null;
+    if (link) { next = link.href; }
+  }, true);
+
+  function send() {
+    if (sent || window.consentryCookieConsent !== true || optedOut()) { return; }
+    sent = true;
+    var body = JSON.stringify({ page: page, referrer: referrer, next: next, consent: true });
+    if (!(navigator.sendBeacon && navigator.sendBeacon(endpoint, body))) {
+      fetch(endpoint, { method: "POST", body: body, credentials: "include",
+                        keepalive: true, mode: "no-cors" });
+    }
+  }
+
+  window.addEventListener("pagehide", send);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") { send(); }
+  });
+  window.consentry = {
+    consent: function (value) { window.consentryCookieConsent = value === true; }
+  };
+})();
+"""
