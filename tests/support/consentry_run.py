@@ -62,7 +62,7 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = START_TI
         time.sleep(0.1)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
@@ -80,7 +80,7 @@ def processes_in(root: Path) -> set[int]:
         try:
             cwd = Path(os.readlink(proc / "cwd"))
             in_root = cwd == root or root in cwd.parents
-            if (in_root or marker in (proc / "environ").read_bytes().split(b"\0")) and _alive(
+            if (in_root or marker in (proc / "environ").read_bytes().split(b"\0")) and alive(
                 int(proc.name)
             ):
                 found.add(int(proc.name))
