@@ -32,11 +32,18 @@ from service.contacts.controllers import ContactController
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
 from service.errors import Conflict, DomainError
+from service.profiles import api as profiles_api
+from service.requests import api as requests_api
+from service.retention import api as retention_api
+from service.rights import api as rights_api
 from service.settings import Settings, get_settings
 from service.tokens import TokenSigner
 from service.tracking.public import TrackingController
 
 logger = logging.getLogger("consentry.api")
+_PACKAGES = (profiles_api, requests_api, retention_api, rights_api)
+_API_ROUTES = [route for package in _PACKAGES for route in package.API_ROUTES]
+_PUBLIC_ROUTES = [route for package in _PACKAGES for route in package.PUBLIC_ROUTES]
 
 
 def _error(
@@ -129,12 +136,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     api = Router(
         path="/api/v1",
-        route_handlers=[ContactController, CampaignController],
+        route_handlers=[ContactController, CampaignController, *_API_ROUTES],
         middleware=[DefineMiddleware(TokenAuthenticationMiddleware)],
         security=[{"bearer": []}],
     )
     return Litestar(
-        route_handlers=[api, PublicController, TrackingController, live],
+        route_handlers=[api, PublicController, TrackingController, *_PUBLIC_ROUTES, live],
         lifespan=[lifespan],
         state=State(
             {

@@ -82,6 +82,14 @@ class Settings:
     site_origins: tuple[str, ...]
     # Lifetime of the visitor cookie a tracked click sets (at most 13 months).
     visit_cookie_days: int
+    # Behavioural profiles (notice §6): where the export packages handed to the
+    # profile vendor are written, the vendor's name in the notice to the
+    # person, and how many days before the transfer that notice goes out.
+    profile_transfer_dir: Path
+    profile_vendor_name: str | None  # None: the notice names no vendor
+    profile_transfer_notice_days: int
+    # Closed data-subject requests are deleted this long after closing.
+    request_retention_days: int
     # Inbound mail (`consentry inbound`): mailto unsubscribes and delivery
     # status notifications.
     inbound_host: str
@@ -298,6 +306,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ip_v6_prefix=_int(environ, "IP_V6_PREFIX", 48, 0, 48),
         site_origins=_origins(environ, "SITE_ORIGINS"),
         visit_cookie_days=_int(environ, "VISIT_COOKIE_DAYS", 395, 1, MAX_VISIT_COOKIE_DAYS),
+        profile_transfer_dir=Path(
+            _text(environ, "PROFILE_TRANSFER_DIR") or var_dir / "profile-transfers"
+        ),
+        profile_vendor_name=_text(environ, "PROFILE_VENDOR_NAME"),
+        profile_transfer_notice_days=_int(environ, "PROFILE_TRANSFER_NOTICE_DAYS", 30, 1, 365),
+        request_retention_days=_int(environ, "REQUEST_RETENTION_DAYS", 1095, 30, 3650),
         inbound_host=_text(environ, "INBOUND_HOST") or "127.0.0.1",
         inbound_port=_port(environ, "INBOUND_PORT", 2525),
         bounce_address=bounce_address,

@@ -21,6 +21,8 @@ class Permission(StrEnum):
     CAMPAIGNS_SEND = "campaigns:send"
     CALL_LISTS_DOWNLOAD = "call_lists:download"
     STATISTICS_READ = "statistics:read"
+    PROFILES_READ = "profiles:read"
+    PROFILES_WRITE = "profiles:write"
     RIGHTS_MANAGE = "rights:manage"
     USERS_MANAGE = "users:manage"
     AUDIT_READ = "audit:read"
@@ -45,6 +47,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CONTACTS_READ_IDENTITY_CODE,
             Permission.CONTACTS_WRITE,
             Permission.CONSENTS_WRITE,
+            Permission.PROFILES_READ,
+            Permission.PROFILES_WRITE,
             Permission.RIGHTS_MANAGE,
             Permission.AUDIT_READ,
         }

@@ -12,6 +12,20 @@ from service.models.campaigns import (
 from service.models.consent import Ban, ConsentEvent, ConsentState, Suppression
 from service.models.contacts import Contact, ContactTag
 from service.models.engagement import EngagementEvent
+from service.models.lifecycle import (
+    Erasure,
+    Interaction,
+    LegalHold,
+    Profile,
+    RetentionAction,
+)
+from service.models.rights import (
+    ContactChange,
+    DataSubjectRequest,
+    Disclosure,
+    Objection,
+    RequestAction,
+)
 
 __all__ = [
     "ApiToken",
@@ -25,8 +39,18 @@ __all__ = [
     "ConsentEvent",
     "ConsentState",
     "Contact",
+    "ContactChange",
     "ContactTag",
+    "DataSubjectRequest",
+    "Disclosure",
     "EngagementEvent",
+    "Erasure",
+    "Interaction",
+    "LegalHold",
+    "Objection",
+    "Profile",
+    "RequestAction",
+    "RetentionAction",
     "Suppression",
     "User",
 ]

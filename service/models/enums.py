@@ -151,3 +151,76 @@ class CallListStatus(StrEnum):
     BUILDING = "building"
     READY = "ready"
     EXPIRED = "expired"
+
+
+# -- the data lifecycle (issue: retention, profiles, rights) ----------------------
+
+
+class ProfileState(StrEnum):
+    KEPT = "kept"
+    TRANSFERRED = "transferred"
+    DESTROYED = "destroyed"
+
+
+class InteractionKind(StrEnum):
+    """The notice's §7 events of the customer relationship."""
+
+    SERVICE_CONTACT = "service_contact"
+    CONTACT_INITIATIVE = "contact_initiative"
+    PURCHASE = "purchase"
+
+
+class RequestType(StrEnum):
+    """Data-subject requests (GDPR 15-21, the notice §11-13)."""
+
+    ACCESS = "access"
+    PORTABILITY = "portability"
+    RECTIFICATION = "rectification"
+    ERASURE = "erasure"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+    WITHDRAWAL = "withdrawal"
+
+
+class RequestChannel(StrEnum):
+    POST = "post"
+    EMAIL = "email"
+    PHONE = "phone"
+    IN_PERSON = "in_person"
+    WEB = "web"
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    REFUSED = "refused"
+
+
+class VerificationMethod(StrEnum):
+    """How a requester's identity was verified. Name plus identity code is
+    never enough: both are often known to others."""
+
+    REGISTERED_EMAIL_REPLY = "registered_email_reply"
+    STRONG_IDENTIFICATION = "strong_identification"
+    IN_PERSON_ID_DOCUMENT = "in_person_id_document"
+
+
+class ObjectionScope(StrEnum):
+    DIRECT_MARKETING = "direct_marketing"  # absolute (GDPR 21(3))
+    OTHER_PROCESSING = "other_processing"  # weighed case by case (GDPR 21(1))
+
+
+class ObjectionDecision(StrEnum):
+    PENDING = "pending"
+    UPHELD = "upheld"
+    REJECTED = "rejected"
+
+
+class DisclosureRecipient(StrEnum):
+    """The notice's §8 regular disclosures, and anything else recorded."""
+
+    EMPLOYER = "employer"
+    COACH = "coach"
+    PROGRAMME_PARTICIPANTS = "programme_participants"
+    AUTHORITY = "authority"
+    OTHER = "other"

@@ -1,0 +1,1 @@
+"""The register of data-subject requests and of disclosures (the notice §8, §13)."""

@@ -1,0 +1,127 @@
+"""Erasure (GDPR 17; the notice §12.2 and §6): the person's data goes from
+every table, and only what must survive it stays.
+
+What stays, holding no readable personal data:
+
+* the suppression list: keyed hashes of the email and phone, so that neither
+  sending nor a later import brings the person back;
+* campaign recipient rows, anonymised (no contact, no server reply), for the
+  campaign's counts;
+* data-subject requests, without the requester's words, as proof they were
+  answered;
+* an ``Erasure`` row (the contact id, when, why), which a restored backup
+  replays.
+
+Everything else about the person is deleted with the contact row: foreign
+keys cascade (consents and their evidence, bans, tags, engagement, profiles,
+interactions, disclosures, objections, holds, call-list entries, changes).
+A contact under an active legal hold is not erased: ``OnLegalHold``.
+
+Like every service this never commits; the caller's transaction does.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, exists, select, update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import clock
+from service.db import insert_ignore, run
+from service.errors import Conflict, NotFound
+from service.models import (
+    CampaignRecipient,
+    Contact,
+    DataSubjectRequest,
+    Erasure,
+    LegalHold,
+    Suppression,
+)
+
+SUPPRESSIONS = Suppression.__table__  # type: ignore[attr-defined]
+
+
+class OnLegalHold(Conflict):
+    """The contact is under an active legal hold (GDPR 17(3)(e)): 409."""
+
+    def __init__(self, contact_id: int) -> None:
+        super().__init__(
+            f"contact {contact_id} is under a legal hold and cannot be erased",
+            reason="legal_hold",
+        )
+
+
+async def is_held(session: AsyncSession, contact_id: int) -> bool:
+    query = select(
+        exists().where(col(LegalHold.contact_id) == contact_id, col(LegalHold.lifted_at).is_(None))
+    )
+    return bool((await run(session, query)).scalar())
+
+
+async def suppress(
+    session: AsyncSession, contact: Contact, *, reason: str, email: bool = True, phone: bool = True
+) -> None:
+    """Put the contact's email and/or phone hash on the suppression list
+    (kept as it was if already there)."""
+    now = clock.now()
+    for kind, value_hash, wanted in (
+        ("email", contact.email_hash, email),
+        ("phone", contact.phone_hash, phone),
+    ):
+        if wanted and value_hash is not None:
+            await run(
+                session,
+                insert_ignore(
+                    session,
+                    SUPPRESSIONS,
+                    keys=["value_hash"],
+                    values={
+                        "value_hash": value_hash,
+                        "kind": kind,
+                        "reason": reason,
+                        "created_at": now,
+                    },
+                ),
+            )
+
+
+async def erase_contact(
+    session: AsyncSession,
+    contact_id: int,
+    *,
+    cause: str,
+    user_id: int | None = None,
+    request_id: int | None = None,
+) -> None:
+    """Erase one contact; raise NotFound or OnLegalHold.
+
+    ``cause`` is ``"request"`` or ``"retention:<rule>"``.
+    """
+    contact = await session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(f"no contact with id {contact_id}")
+    if await is_held(session, contact_id):
+        raise OnLegalHold(contact_id)
+    await suppress(session, contact, reason="erasure")
+    # Kept for the campaign's counts, with nothing that points at the person:
+    # a refusal's reply text often quotes the address.
+    await run(
+        session,
+        update(CampaignRecipient)
+        .where(col(CampaignRecipient.contact_id) == contact_id)
+        .values(contact_id=None, smtp_reply=None),
+    )
+    await run(
+        session,
+        update(DataSubjectRequest)
+        .where(col(DataSubjectRequest.contact_id) == contact_id)
+        .values(contact_id=None, requester=None, description=None, outcome=None),
+    )
+    session.expunge(contact)
+    await run(session, delete(Contact).where(col(Contact.id) == contact_id))
+    session.add(
+        Erasure(
+            contact_id=contact_id, cause=cause, request_id=request_id, erased_by_user_id=user_id
+        )
+    )
+    await session.flush()
