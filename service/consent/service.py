@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,11 +18,30 @@ from service.consent.schemas import (
     ConsentStateRead,
     Eligibility,
 )
-from service.db import upsert
+from service.db import run, upsert
 from service.errors import Conflict, NotFound
 from service.models import Ban, ConsentEvent, ConsentState, Contact
 from service.models.base import utcnow
 from service.models.enums import Actor, BanChannel, BanKind, Reason
+
+
+async def lock_person(session: AsyncSession, contact_id: int) -> bool:
+    """Take the contact's row lock for the rest of the transaction; False if
+    there is no such contact.
+
+    A choice made through a public link is recorded only if it changes the
+    current state, and the same link may be posted several times at once (a
+    mail provider's retry overlapping the person's click). Reading the state
+    and writing the change must not interleave, so the transaction writes
+    first: an UPDATE that changes nothing locks the row on PostgreSQL and
+    takes SQLite's write lock, and whoever comes second reads the first
+    one's result.
+    """
+    result = await run(
+        session,
+        update(Contact).where(col(Contact.id) == contact_id).values(id=col(Contact.id)),
+    )
+    return bool(result.rowcount)
 
 
 async def record_consent(

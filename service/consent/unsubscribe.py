@@ -57,6 +57,7 @@ async def set_consent(
 ) -> bool:
     """Record the person's choice unless it is already the current state."""
     assert contact.id is not None
+    await consent_service.lock_person(session, contact.id)
     if await current_state(session, contact.id, channel, purpose) is action:
         return False
     await consent_service.record_consent(
@@ -88,6 +89,8 @@ async def unsubscribe(
 ) -> bool:
     """Apply the scopes; False when the contact no longer exists (erased: the
     suppression list already keeps them out)."""
+    if not await consent_service.lock_person(session, contact_id):
+        return False
     contact = await session.get(Contact, contact_id)
     if contact is None:
         return False

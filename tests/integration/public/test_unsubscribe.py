@@ -3,6 +3,7 @@ preference centre. Reached without logging in; trust only signed tokens."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -10,6 +11,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from service.consent.unsubscribe import Scope, unsubscribe
+from service.db import SessionMaker, session_scope
+from service.models.enums import CaptureMethod
 from service.tokens import TokenSigner
 from tests.conftest import TEST_SECRET, contact_payload
 
@@ -85,6 +89,35 @@ async def test_one_click_post_withdraws_at_once_and_repeats_harmlessly(
     assert events[1]["recorded_by_user_id"] is None
     eligibility = (await admin.get(f"/api/v1/contacts/{contact_id}/eligibility")).json()
     assert eligibility == {"eligible": False, "reasons": ["consent_withdrawn"]}
+
+
+@pytest.mark.parametrize("scope", [Scope.EMAIL, Scope.ALL])
+async def test_repeats_arriving_at_once_record_one_change(
+    admin: Client, sessionmaker: SessionMaker, scope: Scope
+) -> None:
+    # A mail provider's retry overlapping the person's own click, each in a
+    # transaction of its own: the ledger (or the bans) must still say it once.
+    contact_id = await person(admin)
+
+    async def one_click() -> None:
+        async with session_scope(sessionmaker) as session:
+            await unsubscribe(
+                session,
+                contact_id=contact_id,
+                campaign_id=7,
+                scopes={scope},
+                method=CaptureMethod.ONE_CLICK,
+                ip=None,
+            )
+
+    await asyncio.gather(*(one_click() for _ in range(8)))
+
+    actions = [e["action"] for e in await ledger(admin, contact_id)]
+    bans = (await admin.get(f"/api/v1/contacts/{contact_id}/bans")).json()
+    if scope is Scope.EMAIL:
+        assert (actions, bans) == (["grant", "withdraw"], [])
+    else:
+        assert actions == ["grant"] and len(bans) == 1
 
 
 async def test_the_page_offers_every_channel_and_stopping_tracking(admin: Client) -> None:
