@@ -16,12 +16,11 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.datastructures.headers import CacheControlHeader
-from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.campaigns.service import contents
+from service.db import SessionMaker
 from service.mail.render import trackable_links
 from service.models import Campaign
 from service.models.engagement import EngagementKind
@@ -29,7 +28,6 @@ from service.settings import Settings
 from service.tokens import InvalidToken, TokenSigner
 from service.tracking import events, visits
 
-Session = NamedDependency[AsyncSession]
 PublicRequest = Request[Any, Any, State]
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer"}
@@ -63,6 +61,11 @@ async def _publish(request: PublicRequest, **event: Any) -> None:
     )
 
 
+async def _trackable(request: PublicRequest, contact_id: int) -> bool:
+    async with _sessionmaker(request)() as session:
+        return contact_id in await events.trackable(session, {contact_id})
+
+
 def _visitor_cookie(request: PublicRequest, contact_id: int, campaign_id: int) -> Cookie:
     settings = _settings(request)
     return Cookie(
@@ -76,13 +79,19 @@ def _visitor_cookie(request: PublicRequest, contact_id: int, campaign_id: int) -
     )
 
 
-async def _links(
-    request: PublicRequest, session: AsyncSession, campaign_id: int
-) -> tuple[str, ...]:
+def _sessionmaker(request: PublicRequest) -> SessionMaker:
+    sessionmaker: SessionMaker = request.app.state.sessionmaker
+    return sessionmaker
+
+
+async def _links(request: PublicRequest, campaign_id: int) -> tuple[str, ...]:
+    # No session for a cached campaign: a click is usually answered without
+    # the database at all.
     cache: dict[int, tuple[str, ...]] = request.app.state.setdefault("campaign_links", {})
     if campaign_id in cache:
         return cache[campaign_id]
-    campaign = await session.get(Campaign, campaign_id)
+    async with _sessionmaker(request)() as session:
+        campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
         return ()
     links = trackable_links(*contents(campaign))
@@ -109,14 +118,12 @@ class TrackingController(Controller):
         return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
     @get("/c/{token:str}", summary="A click: recorded, then on to the campaign's link")
-    async def click(
-        self, request: PublicRequest, db_session: Session, token: FromPath[str]
-    ) -> Response[Any]:
+    async def click(self, request: PublicRequest, token: FromPath[str]) -> Response[Any]:
         try:
             owner, campaign_id, index = _signer(request).verify(token, "click")
         except (InvalidToken, ValueError):
             return Response({"status_code": 400, "detail": "not a valid link"}, status_code=400)
-        links = await _links(request, db_session, campaign_id)
+        links = await _links(request, campaign_id)
         if not 0 <= index < len(links):
             return Response({"status_code": 404, "detail": "no such link"}, status_code=404)
         await _publish(
@@ -133,7 +140,7 @@ class TrackingController(Controller):
             owner
             and _settings(request).site_origins
             and not visits.opted_out(request.headers)
-            and await events.trackable(db_session, {owner})
+            and await _trackable(request, owner)
         ):
             cookies.append(_visitor_cookie(request, owner, campaign_id))
         return Redirect(links[index], status_code=302, headers=NO_STORE, cookies=cookies)
