@@ -32,10 +32,11 @@ POSTFIX_HINT = (
 )
 
 
-def find_tool(name: str) -> str:
+def find_tool(name: str, hint: str = POSTFIX_HINT) -> str:
+    """The tool's path, or exit with `hint` (how to install it)."""
     found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
     if found is None:
-        raise SystemExit(f"bench: {POSTFIX_HINT}")
+        raise SystemExit(f"bench: {hint}")
     return found
 
 
@@ -50,7 +51,8 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -
             proc.wait()
 
 
-def _wait_port(proc: subprocess.Popen[bytes], port: int, what: str, timeout: float = 10.0) -> None:
+def wait_port(proc: subprocess.Popen[bytes], port: int, what: str, timeout: float = 10.0) -> None:
+    """Until something accepts connections on 127.0.0.1:`port`; fails if `proc` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -91,7 +93,7 @@ class SmtpSink:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        _wait_port(self._proc, self.port, "smtp-sink")
+        wait_port(self._proc, self.port, "smtp-sink")
         return self.port
 
     def accepted(self) -> int:
