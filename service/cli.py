@@ -173,6 +173,38 @@ def cmd_inbound(settings: Settings, _: argparse.Namespace) -> None:
     print("consentry: stopped", flush=True)
 
 
+def cmd_retention_plan(settings: Settings, args: argparse.Namespace) -> None:
+    from service.retention import cli as retention_cli
+    from service.retention.plan import plan
+
+    try:
+        as_of = retention_cli.parse_as_of(args.as_of)
+    except ValueError as exc:
+        _fail(f"--as-of: {exc}", EXIT_USAGE)
+
+    async def work(session: Any) -> Any:
+        return await plan(session, as_of=as_of, settings=settings)
+
+    result = _run_db(settings, work)
+    print(result.model_dump_json(indent=2) if args.json else retention_cli.plan_table(result))
+
+
+def cmd_retention_run(settings: Settings, args: argparse.Namespace) -> None:
+    from service.retention import cli as retention_cli
+
+    async def work(session: Any) -> Any:
+        # Each item needs a transaction of its own: a sessionmaker on the
+        # engine of this (otherwise unused) session.
+        return await retention_cli.run_today(create_sessionmaker(session.bind), settings)
+
+    report = _run_db(settings, work)
+    print(report.model_dump_json(indent=2) if args.json else retention_cli.run_table(report))
+    if report.failed:
+        raise CommandError(
+            f"{report.failed} retention action(s) failed; the next run tries them again"
+        )
+
+
 def _bounce_addresses(settings: Settings) -> str:
     return " and ".join(dict.fromkeys([settings.mail_from, settings.bounce_address]))
 
@@ -292,6 +324,21 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("email")
     add.add_argument("--role", required=True, choices=[role.value for role in Role])
     add.set_defaults(handler=cmd_user_add)
+
+    retention = commands.add_parser(
+        "retention", help="the privacy notice's retention rules"
+    ).add_subparsers(dest="retention_command", required=True, metavar="ACTION")
+    retention_plan = retention.add_parser(
+        "plan", help="list every action the retention rules call for on a date; changes nothing"
+    )
+    retention_plan.add_argument(
+        "--as-of", default=None, metavar="YYYY-MM-DD", help="the date (default: today)"
+    )
+    retention_plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    retention_plan.set_defaults(handler=cmd_retention_plan)
+    retention_run = retention.add_parser("run", help="carry out today's retention plan")
+    retention_run.add_argument("--json", action="store_true", help="print the report as JSON")
+    retention_run.set_defaults(handler=cmd_retention_run)
 
     token = commands.add_parser("token", help="API tokens").add_subparsers(
         dest="token_command", required=True, metavar="ACTION"

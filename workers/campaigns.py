@@ -67,8 +67,3 @@ async def sweep_campaigns(ctx: dict[str, Any]) -> int:
             job_id=queue.start_campaign_job_id(campaign_id),
         )
     return len(due)
-
-
-async def expire_call_lists(ctx: dict[str, Any]) -> int:
-    async with session_scope(ctx["sessionmaker"]) as session:
-        return await call_lists.expire(session)

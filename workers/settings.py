@@ -13,13 +13,14 @@ from arq import cron, func
 from arq.connections import RedisSettings
 
 from service.campaigns.sending import Sender
+from service.clock import LOCAL_ZONE
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
 from service.mail.smtp import SmtpConfig, SmtpPool
 from service.queue import QUEUE_NAME
 from service.settings import Settings, get_settings
 from service.tokens import TokenSigner
-from workers import campaigns, heartbeat, tracking
+from workers import campaigns, heartbeat, retention, tracking
 
 # Used only when the worker is started with plain `arq` and no URL is set; the
 # `consentry` commands always pass the URL they resolved.
@@ -50,6 +51,7 @@ def functions(send_job_timeout: int = DEFAULT_SEND_JOB_TIMEOUT) -> list[Any]:
         ),
         func(campaigns.build_call_list, keep_result=0, max_tries=5),
         func(tracking.drain_engagement, keep_result=0),
+        func(retention.retention_continue, name=retention.CONTINUE, keep_result=0),
     ]
 
 
@@ -92,14 +94,31 @@ class WorkerSettings:
     cron_jobs: ClassVar[list[Any]] = [
         cron(heartbeat.heartbeat, second={0, 30}, run_at_startup=True, unique=True),
         cron(campaigns.sweep_campaigns, second={15, 45}, run_at_startup=True, unique=True),
-        cron(campaigns.expire_call_lists, minute={5}, second={0}, run_at_startup=True, unique=True),
         # Opens and clicks wait in a Redis stream until this stores them; a
         # run that finds the stream empty costs a few round trips.
         cron(tracking.drain_engagement, second=set(range(0, 60, 5)), unique=True, keep_result=0),
-        cron(tracking.purge_engagement, hour={3}, minute={10}, second={0}, unique=True),
+        # Every retention rule, once a night at 02:30 in Helsinki (see
+        # `timezone`): a time that exists, once, on every day, as the clocks
+        # change at 03:00 and 04:00. It also deletes old engagement events and
+        # expired call-list entries, so that each deletion is recorded as a
+        # RetentionAction. At startup too: a night missed while the worker
+        # was down is made up at once (the run is idempotent). The result is
+        # kept a day so that a second worker cannot queue the same night again.
+        cron(
+            retention.daily_retention,
+            hour={2},
+            minute={30},
+            second={0},
+            run_at_startup=True,
+            unique=True,
+            keep_result=86_400,
+        ),
     ]
     on_startup = on_startup
     on_shutdown = on_shutdown
+    # Cron times are read in this zone (arq's default is the host's): the
+    # register keeps Helsinki's calendar (service.clock).
+    timezone = LOCAL_ZONE
     queue_name = QUEUE_NAME
     redis_settings = redis_settings()
     max_jobs = 4

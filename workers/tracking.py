@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import timedelta
 from typing import Any
 
-from service import clock
-from service.db import session_scope
 from service.tracking import events
 
 
@@ -24,10 +21,3 @@ def consumer_name() -> str:
 
 async def drain_engagement(ctx: dict[str, Any]) -> int:
     return await events.drain(ctx["redis"], ctx["sessionmaker"], consumer=consumer_name())
-
-
-async def purge_engagement(ctx: dict[str, Any]) -> int:
-    """Delete engagement events older than CONSENTRY_ENGAGEMENT_RETENTION_DAYS."""
-    days = ctx["settings"].engagement_retention_days
-    async with session_scope(ctx["sessionmaker"]) as session:
-        return await events.purge(session, older_than=clock.now() - timedelta(days=days))

@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterator
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -119,31 +119,3 @@ def _csv_lines(rows: list[tuple[str, str, str]]) -> Iterator[str]:
     for name, phone, language in rows:
         writer.writerow((_safe(name), phone, str(language)))
     yield buffer.getvalue()
-
-
-async def expire(session: AsyncSession) -> int:
-    """Delete the entries of every list past its expiry; keep the list's record."""
-    now = clock.now()
-    expired = (
-        (
-            await run(
-                session,
-                select(col(CallList.id)).where(
-                    col(CallList.status) == CallListStatus.READY, col(CallList.expires_at) <= now
-                ),
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if expired:
-        await run(
-            session, delete(CallListEntry).where(col(CallListEntry.call_list_id).in_(expired))
-        )
-        await run(
-            session,
-            update(CallList)
-            .where(col(CallList.id).in_(expired))
-            .values(status=CallListStatus.EXPIRED.value),
-        )
-    return len(expired)

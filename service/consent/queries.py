@@ -29,7 +29,7 @@ GDPR 18, 21; the privacy notice §6):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -66,7 +66,7 @@ from service.models.enums import (
     Reason,
     RecipientStatus,
 )
-from service.retention.rules import contact_retention_cutoff
+from service.retention.rules import contact_retention_cutoff, local_midnight
 
 # Channels where a person must have opted in (SVPL 200 § 1 mom); on the others
 # marketing is allowed until they opt out (200 § 2 mom).
@@ -185,7 +185,8 @@ class Gate:
 
     def _retention_expired(self) -> ColumnElement[bool]:
         cutoff = contact_retention_cutoff(self.context.today)
-        cutoff_at = datetime.combine(cutoff, time.min, tzinfo=UTC)
+        # The day turns over in Helsinki, as in the retention plan.
+        cutoff_at = local_midnight(cutoff).astimezone(UTC)
         last = col(Contact.last_service_contact_at)
         # No service contact yet: the day the data was recorded starts the clock.
         return or_(

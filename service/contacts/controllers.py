@@ -1,4 +1,5 @@
-"""HTTP routes for contacts, their consent ledger, bans and eligibility."""
+"""HTTP routes for contacts, their consent ledger, bans and eligibility, and
+erasure (the other rights live in service.rights.controllers)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,17 @@ from service.contacts.schemas import ContactCreate, ContactPage, ContactRead, Co
 from service.contacts.validation import InvalidValue, normalize_email
 from service.crypto import DataCipher
 from service.errors import InvalidInput
-from service.models.enums import Actor, Channel, Purpose
+from service.models.enums import Actor, Channel, ConsentAction, Purpose
+from service.rights import erasure, linking
 
 Session = NamedDependency[AsyncSession]
 Cipher = NamedDependency[DataCipher]
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
 Offset = Annotated[int, QueryParameter(ge=0)]
+RequestId = Annotated[
+    int | None,
+    QueryParameter(ge=1, description="The data-subject request this answers (must be open)."),
+]
 
 
 def _principal(request: Request[Principal, Any, Any]) -> Principal:
@@ -80,13 +86,57 @@ class ContactController(Controller):
         self,
         db_session: Session,
         cipher: Cipher,
+        request: Request[Principal, Any, Any],
         contact_id: FromPath[int],
         data: JSONBody[ContactUpdate],
+        request_id: RequestId = None,
     ) -> ContactRead:
-        """Rectify a contact: only the fields sent change; null clears an optional one."""
+        """Rectify a contact: only the fields sent change; null clears an optional one.
+
+        The names of the changed fields (never their values) are recorded with
+        who changed them and the request they answer. A restricted contact
+        answers 409 ``restricted`` unless ``request_id`` names an open
+        rectification request for it."""
         contact = await service.get(db_session, contact_id)
-        contact = await service.update(db_session, contact=contact, data=data, cipher=cipher)
+        contact = await service.update(
+            db_session,
+            contact=contact,
+            data=data,
+            cipher=cipher,
+            user_id=_principal(request).user_id,
+            request_id=request_id,
+        )
         return await service.to_read(db_session, contact, cipher)
+
+    @delete("/{contact_id:int}", guards=[requires(Permission.RIGHTS_MANAGE)], status_code=204)
+    async def erase_contact(
+        self,
+        request: Request[Principal, Any, Any],
+        db_session: Session,
+        contact_id: FromPath[int],
+        request_id: RequestId = None,
+    ) -> None:
+        """Erase the person (GDPR 17): their data goes from every table; the keyed
+        hashes of their email and phone stay on the suppression list, so neither
+        sending nor a later import brings them back. 409 ``legal_hold`` while a
+        legal hold is in force."""
+        await service.get(db_session, contact_id)  # 404 before judging the request id
+        user_id = _principal(request).user_id
+        linked = None
+        if request_id is not None:
+            linked = await linking.open_request(
+                db_session,
+                request_id=request_id,
+                contact_id=contact_id,
+                action=linking.Action.ERASURE,
+            )
+        await erasure.erase_contact(
+            db_session, contact_id, cause="request", user_id=user_id, request_id=request_id
+        )
+        if linked is not None:
+            await linking.record(
+                db_session, request=linked, action=linking.Action.ERASURE, user_id=user_id
+            )
 
     @get("/{contact_id:int}/consents", guards=[requires(Permission.CONTACTS_READ)])
     async def get_consents(self, db_session: Session, contact_id: FromPath[int]) -> ConsentLedger:
@@ -103,15 +153,24 @@ class ContactController(Controller):
         db_session: Session,
         contact_id: FromPath[int],
         data: JSONBody[ConsentCreate],
+        request_id: RequestId = None,
     ) -> ConsentLedger:
-        """Append a grant or withdrawal to the ledger; answers with the new ledger."""
+        """Append a grant or withdrawal to the ledger; answers with the new ledger.
+        A withdrawal may name the request it answers (``request_id``)."""
         contact = await service.get(db_session, contact_id)
-        await consent_service.record_consent(
+        if request_id is not None and data.action is not ConsentAction.WITHDRAW:
+            message = "only a withdrawal answers a data-subject request"
+            raise InvalidInput(message, fields={linking.FIELD: message})
+        user_id = _principal(request).user_id
+        await linking.link(
             db_session,
-            contact=contact,
-            data=data,
-            actor=Actor.STAFF,
-            user_id=_principal(request).user_id,
+            request_id=request_id,
+            contact_id=contact_id,
+            action=linking.Action.WITHDRAWAL,
+            user_id=user_id,
+        )
+        await consent_service.record_consent(
+            db_session, contact=contact, data=data, actor=Actor.STAFF, user_id=user_id
         )
         return await consent_service.ledger(db_session, contact=contact)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from service import clock
 from service.contacts.validation import normalize_email, normalize_phone, parse_identity_code
 from service.models.enums import ContactType, Gender, Language, LegalBasis, Source
 
@@ -15,7 +16,7 @@ MAX_TAGS = 50
 
 
 def _not_in_future(value: date | None) -> date | None:
-    if value is not None and value > date.today():
+    if value is not None and value > clock.today():
         raise ValueError("must not be in the future")
     return value
 

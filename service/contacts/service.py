@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_
@@ -20,8 +20,9 @@ from service.contacts.schemas import (
 from service.contacts.validation import mask_identity_code
 from service.crypto import DataCipher
 from service.errors import Conflict, InvalidInput, NotFound
-from service.models import Contact, ContactTag, Suppression
+from service.models import Contact, ContactChange, ContactTag, Suppression
 from service.models.base import utcnow
+from service.rights import linking
 
 # Columns a ContactCreate/ContactUpdate writes as they are; the rest
 # (identity code, tags, hashes) need work first.
@@ -40,7 +41,9 @@ async def create(session: AsyncSession, *, data: ContactCreate, cipher: DataCiph
     contact = Contact(**data.model_dump(include=_PLAIN_FIELDS))
     _set_identity_code(contact, data.personal_identity_code, cipher)
     _refresh_hashes(contact, cipher)
-    await _check_unique_and_unsuppressed(session, contact)
+    await _check_unique_and_unsuppressed(
+        session, contact, new_hashes=(contact.email_hash, contact.phone_hash)
+    )
     session.add(contact)
     await session.flush()
     await _replace_tags(session, contact, data.tags)
@@ -48,8 +51,22 @@ async def create(session: AsyncSession, *, data: ContactCreate, cipher: DataCiph
 
 
 async def update(
-    session: AsyncSession, *, contact: Contact, data: ContactUpdate, cipher: DataCipher
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    data: ContactUpdate,
+    cipher: DataCipher,
+    user_id: int | None = None,
+    request_id: int | None = None,
 ) -> Contact:
+    """Rectify a contact and record which fields changed (names only, never
+    values), by whom and for which request.
+
+    A restricted contact (GDPR 18) is kept but not changed: 409 ``restricted``,
+    unless ``request_id`` names an open rectification request for it. A
+    restriction while accuracy is contested (18(1)(a)) is exactly what such a
+    rectification resolves."""
+    assert contact.id is not None
     changes = data.model_dump(exclude_unset=True)
     cleared = sorted(
         name for name in REQUIRED_ON_UPDATE if name in changes and changes[name] is None
@@ -58,17 +75,57 @@ async def update(
         raise InvalidInput(
             "these fields cannot be cleared", fields={name: "may not be null" for name in cleared}
         )
+    request = None
+    if request_id is not None:
+        request = await linking.open_request(
+            session,
+            request_id=request_id,
+            contact_id=contact.id,
+            action=linking.Action.RECTIFICATION,
+        )
+    elif contact.restricted_at is not None:
+        raise Conflict(
+            f"contact {contact.id} is restricted: it is kept but not changed; rectify it "
+            "under an open rectification request (?request_id=) or lift the restriction",
+            reason="restricted",
+        )
+    before = {name: getattr(contact, name) for name in changes.keys() & _PLAIN_FIELDS}
+    old_code_hash = contact.identity_code_hash
+    old_hashes = {contact.email_hash, contact.phone_hash}
     for name in changes.keys() & _PLAIN_FIELDS:
         setattr(contact, name, changes[name])
     if "personal_identity_code" in changes:
         _set_identity_code(contact, changes["personal_identity_code"], cipher)
     _refresh_hashes(contact, cipher)
-    await _check_unique_and_unsuppressed(session, contact)
+    # Only an address the contact did not have is checked against the
+    # suppression list: their own address may be on it (a bounce, an
+    # objection), and that must not stop the rest of their data being rectified.
+    new_hashes = [h for h in (contact.email_hash, contact.phone_hash) if h not in old_hashes]
+    await _check_unique_and_unsuppressed(session, contact, new_hashes=new_hashes)
+    changed = {name for name, old in before.items() if getattr(contact, name) != old}
+    if contact.identity_code_hash != old_code_hash:
+        changed.add("personal_identity_code")
+    if "tags" in changes and set(changes["tags"]) != set(
+        (await tags_of(session, [contact.id]))[contact.id]
+    ):
+        changed.add("tags")
+        await _replace_tags(session, contact, changes["tags"])
     contact.updated_at = utcnow()
     session.add(contact)
+    if changed:
+        session.add(
+            ContactChange(
+                contact_id=contact.id,
+                fields=sorted(changed),
+                changed_by_user_id=user_id,
+                request_id=request_id,
+            )
+        )
     await session.flush()
-    if "tags" in changes:
-        await _replace_tags(session, contact, changes["tags"])
+    if request is not None:
+        await linking.record(
+            session, request=request, action=linking.Action.RECTIFICATION, user_id=user_id
+        )
     return contact
 
 
@@ -166,16 +223,18 @@ def _refresh_hashes(contact: Contact, cipher: DataCipher) -> None:
     contact.phone_hash = cipher.lookup_hash("phone", contact.phone) if contact.phone else None
 
 
-async def _check_unique_and_unsuppressed(session: AsyncSession, contact: Contact) -> None:
-    """Refuse duplicates and suppressed addresses with a 409 before the insert,
-    so the caller gets a reason rather than a constraint error."""
+async def _check_unique_and_unsuppressed(
+    session: AsyncSession, contact: Contact, *, new_hashes: Iterable[str | None]
+) -> None:
+    """Refuse duplicates, and suppressed addresses among ``new_hashes``, with a
+    409 before the write, so the caller gets a reason rather than a constraint error."""
     # The contact may carry unsaved changes; flushing them before the checks
     # would trip the unique constraints we are about to explain.
     with session.no_autoflush:
-        await _check_clashes(session, contact)
+        await _check_clashes(session, contact, [h for h in new_hashes if h is not None])
 
 
-async def _check_clashes(session: AsyncSession, contact: Contact) -> None:
+async def _check_clashes(session: AsyncSession, contact: Contact, hashes: list[str]) -> None:
     others = col(Contact.id) != contact.id if contact.id is not None else True
     for field, column, value in (
         ("email", Contact.email, contact.email),
@@ -190,7 +249,6 @@ async def _check_clashes(session: AsyncSession, contact: Contact) -> None:
                 reason="duplicate",
                 fields={field: "already registered"},
             )
-    hashes = [h for h in (contact.email_hash, contact.phone_hash) if h is not None]
     if hashes:
         suppressed = await session.exec(
             select(Suppression.kind).where(col(Suppression.value_hash).in_(hashes))

@@ -14,6 +14,8 @@ from datetime import date
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from service import clock
+
 
 class InvalidValue(ValueError):
     """A value that fails validation; str(exc) is a short, user-facing English message
@@ -138,10 +140,10 @@ def parse_identity_code(
 
     The canonical form is the stripped, upper-cased code. Temporary codes (individual
     number 900-999) are accepted only with ``allow_temporary``. A birth date after ``today``
-    (default: ``date.today()``) is rejected.
+    (default: today in Helsinki) is rejected.
     """
     parsed = _check_identity_code(value, allow_temporary=allow_temporary)
-    if parsed.birth_date > (today if today is not None else date.today()):
+    if parsed.birth_date > (today if today is not None else clock.today()):
         raise InvalidValue("not a valid identity code: the birth date is in the future")
     return parsed.code
 

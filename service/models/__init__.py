@@ -17,6 +17,7 @@ from service.models.lifecycle import (
     Interaction,
     LegalHold,
     Profile,
+    Restriction,
     RetentionAction,
 )
 from service.models.rights import (
@@ -50,6 +51,7 @@ __all__ = [
     "Objection",
     "Profile",
     "RequestAction",
+    "Restriction",
     "RetentionAction",
     "Suppression",
     "User",

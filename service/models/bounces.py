@@ -14,8 +14,9 @@ class BounceCounter(SQLModel, table=True):
     """How often mail to one address failed, temporarily and permanently.
 
     Keyed, like the suppression list, by the keyed hash of the normalised
-    address, so it holds no readable personal data and outlives erasure the
-    same way. Temporary failures lead to suppression once they reach
+    address, so it holds no readable personal data; unlike the suppression
+    list it goes with the person on erasure (service.rights.erasure): the
+    suppression entry is what must survive. Temporary failures lead to suppression once they reach
     ``CONSENTRY_SOFT_BOUNCE_LIMIT``; permanent ones suppress at once and are
     counted here only for statistics.
     """

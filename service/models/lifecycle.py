@@ -121,3 +121,26 @@ class Erasure(SQLModel, table=True):
     request_id: int | None = Field(default=None)
     erased_by_user_id: int | None = Field(default=None, sa_column=_user_fk())
     erased_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Restriction(SQLModel, table=True):
+    """A restriction of processing (GDPR 18): placed and lifted, never
+    deleted. ``Contact.restricted_at`` mirrors the one in force for the gate."""
+
+    __tablename__ = "restrictions"
+    __pii_columns__: ClassVar[tuple[str, ...]] = ("reason", "lift_note")
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(sa_column=_contact_fk())
+    reason: str = Field(max_length=2000)
+    request_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("data_subject_requests.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
+    placed_by_user_id: int | None = Field(default=None, sa_column=_user_fk())
+    placed_at: datetime = Field(default_factory=utcnow)
+    lifted_at: datetime | None = Field(default=None)
+    lifted_by_user_id: int | None = Field(default=None, sa_column=_user_fk())
+    lift_note: str | None = Field(default=None, max_length=2000)

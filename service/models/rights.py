@@ -30,7 +30,12 @@ class DataSubjectRequest(SQLModel, table=True):
     as proof it was answered in time; deleted when closed long enough ago."""
 
     __tablename__ = "data_subject_requests"
-    __pii_columns__: ClassVar[tuple[str, ...]] = ("requester", "description", "outcome")
+    __pii_columns__: ClassVar[tuple[str, ...]] = (
+        "requester",
+        "description",
+        "extension_reason",
+        "outcome",
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     type: RequestType = enum_field(RequestType)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from litestar import Controller
 
+from service.profiles.controllers import (
+    ContactProfileController,
+    InteractionController,
+    ProfileController,
+)
+
 # Under /api/v1, behind staff authentication.
-API_ROUTES: list[type[Controller]] = []
+API_ROUTES: list[type[Controller]] = [
+    ContactProfileController,
+    ProfileController,
+    InteractionController,
+]
 # Public (no login): reached from messages, guarded by signed tokens.
 PUBLIC_ROUTES: list[type[Controller]] = []

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from litestar import Controller
 
+from service.retention.controllers import RetentionController
+from service.retention.public import ForbidTransferController
+
 # Under /api/v1, behind staff authentication.
-API_ROUTES: list[type[Controller]] = []
+API_ROUTES: list[type[Controller]] = [RetentionController]
 # Public (no login): reached from messages, guarded by signed tokens.
-PUBLIC_ROUTES: list[type[Controller]] = []
+PUBLIC_ROUTES: list[type[Controller]] = [ForbidTransferController]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from litestar import Controller
 
+from service.rights.controllers import RightsController
+
 # Under /api/v1, behind staff authentication.
-API_ROUTES: list[type[Controller]] = []
+API_ROUTES: list[type[Controller]] = [RightsController]
 # Public (no login): reached from messages, guarded by signed tokens.
 PUBLIC_ROUTES: list[type[Controller]] = []

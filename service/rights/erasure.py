@@ -15,6 +15,8 @@ What stays, holding no readable personal data:
 Everything else about the person is deleted with the contact row: foreign
 keys cascade (consents and their evidence, bans, tags, engagement, profiles,
 interactions, disclosures, objections, holds, call-list entries, changes).
+The bounce counters of their email and phone go too: keyed like the
+suppression list, but kept only for statistics, which need no erased person.
 A contact under an active legal hold is not erased: ``OnLegalHold``.
 
 Like every service this never commits; the caller's transaction does.
@@ -30,6 +32,7 @@ from service import clock
 from service.db import insert_ignore, run
 from service.errors import Conflict, NotFound
 from service.models import (
+    BounceCounter,
     CampaignRecipient,
     Contact,
     DataSubjectRequest,
@@ -103,6 +106,9 @@ async def erase_contact(
     if await is_held(session, contact_id):
         raise OnLegalHold(contact_id)
     await suppress(session, contact, reason="erasure")
+    hashes = [h for h in (contact.email_hash, contact.phone_hash) if h is not None]
+    if hashes:
+        await run(session, delete(BounceCounter).where(col(BounceCounter.value_hash).in_(hashes)))
     # Kept for the campaign's counts, with nothing that points at the person:
     # a refusal's reply text often quotes the address.
     await run(
@@ -115,7 +121,13 @@ async def erase_contact(
         session,
         update(DataSubjectRequest)
         .where(col(DataSubjectRequest.contact_id) == contact_id)
-        .values(contact_id=None, requester=None, description=None, outcome=None),
+        .values(
+            contact_id=None,
+            requester=None,
+            description=None,
+            extension_reason=None,
+            outcome=None,
+        ),
     )
     session.expunge(contact)
     await run(session, delete(Contact).where(col(Contact.id) == contact_id))

@@ -26,7 +26,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -275,12 +275,3 @@ def _insert_ignore_many(session: AsyncSession, rows: list[dict[str, Any]]) -> An
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(table).values(rows).on_conflict_do_nothing(index_elements=["stream_id"])
-
-
-async def purge(session: AsyncSession, *, older_than: datetime) -> int:
-    """Delete events that occurred before ``older_than``; the number deleted."""
-    result = await run(
-        session,
-        delete(EngagementEvent).where(col(EngagementEvent.occurred_at) < older_than),
-    )
-    return int(result.rowcount)

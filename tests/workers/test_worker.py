@@ -47,7 +47,20 @@ def test_worker_settings_name_every_job_and_cron() -> None:
     assert [job.name for job in WorkerSettings.cron_jobs] == [
         "cron:heartbeat",
         "cron:sweep_campaigns",
-        "cron:expire_call_lists",
         "cron:drain_engagement",
-        "cron:purge_engagement",
+        "cron:daily_retention",
     ]
+
+
+def test_no_job_outlasts_a_send_batch() -> None:
+    # arq keeps every job's in-progress mark for the longest timeout of any
+    # function: a long one anywhere would hold back the retry of a killed
+    # worker's send batch just as long.
+    worker = Worker(
+        functions=WorkerSettings.functions,
+        cron_jobs=WorkerSettings.cron_jobs,
+        redis_pool=None,
+        job_timeout=WorkerSettings.job_timeout,
+        handle_signals=False,
+    )
+    assert worker.in_progress_timeout_s == WorkerSettings.job_timeout + 10

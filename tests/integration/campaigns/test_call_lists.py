@@ -121,9 +121,12 @@ async def test_call_lists_expire_and_are_deleted(
     assert built["expires_at"] is not None
     expired = await admin.get(f"{url}/call-list.csv")
     assert expired.status_code == 409 and expired.json()["reason"] == "expired"
-    from workers.campaigns import expire_call_lists
+    # The nightly retention run deletes the entries the day after expiry.
+    from service.retention.cli import run_today
 
-    assert await expire_call_lists(ctx) == 1
+    monkeypatch.setattr(clock, "now", lambda: later + timedelta(days=1))
+    report = await run_today(sessionmaker, ctx["settings"])
+    assert [item.reference for item in report.items] == ["1 call-list entry of 1 expired call list"]
     async with sessionmaker() as db:
         assert (await db.exec(select(CallListEntry))).all() == []
         assert len((await db.exec(select(Contact))).all()) == 1

@@ -196,9 +196,8 @@ async def test_retention_boundary(
     today: datetime,
     expired: bool,
 ) -> None:
-    fixed_clock(datetime(2019, 1, 1, tzinfo=UTC))
-    contact = await new_contact(contact_type="business", last_service_contact_at=last_contact)
     fixed_clock(today)
+    contact = await new_contact(contact_type="business", last_service_contact_at=last_contact)
     assert await reasons(admin, contact) == (["retention_expired"] if expired else [])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -300,19 +300,6 @@ async def test_an_event_of_a_deleted_campaign_is_stored_without_it(
     assert await events.drain(redis, sessionmaker, consumer="w1") == 1
     [row] = await stored(sessionmaker)
     assert row.campaign_id is None
-
-
-async def test_purge_deletes_only_old_events(sessionmaker: SessionMaker) -> None:
-    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-    ages = [timedelta(days=400), timedelta(days=366), timedelta(days=10), timedelta(0)]
-    async with session_scope(sessionmaker) as session:
-        for n, age in enumerate(ages):
-            session.add(
-                EngagementEvent(stream_id=f"{n}-0", kind=EngagementKind.OPEN, occurred_at=now - age)
-            )
-    async with session_scope(sessionmaker) as session:
-        assert await events.purge(session, older_than=now - timedelta(days=365)) == 2
-    assert sorted(row.stream_id for row in await stored(sessionmaker)) == ["2-0", "3-0"]
 
 
 async def test_the_worker_job_drains_the_stream(redis: Redis, sessionmaker: SessionMaker) -> None:

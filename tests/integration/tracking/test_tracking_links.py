@@ -158,7 +158,7 @@ async def test_engagement_older_than_the_retention_age_is_purged(
     from datetime import timedelta
 
     from service import clock
-    from workers.tracking import purge_engagement
+    from service.retention.cli import run_today
 
     now = clock.now()
     async with sessionmaker() as db:
@@ -173,7 +173,8 @@ async def test_engagement_older_than_the_retention_age_is_purged(
             )
         await db.commit()
     monkeypatch.setattr(clock, "now", lambda: now)
-    assert await purge_engagement(ctx) == 2
+    report = await run_today(sessionmaker, ctx["settings"])
+    assert [item.reference for item in report.items] == ["2 engagement events"]
     async with sessionmaker() as db:
         kept = sorted(
             (now - e.occurred_at).days for e in (await db.exec(select(EngagementEvent))).all()

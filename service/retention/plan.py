@@ -1,0 +1,297 @@
+"""The retention plan: every action the rules call for on a date, with the
+rule, the day it fell due and its deadline. Pure reads: making a plan
+changes nothing, so it can be shown for any date (``consentry retention
+plan``, ``GET /api/v1/retention/plan``) and carried out by ``run``.
+
+How the rules read (the notice §6, decided where the notice is silent):
+
+* contact_5_years: kept through the latest service contact or contact
+  initiative + 5 years (with none, the day the contact was recorded); erased
+  the day after.
+* profile_transfer_notice / profile_transfer_2_years: a profile of a person
+  with a vendor account is handed over on completion + 2 years, after a
+  notice sent ``profile_transfer_notice_days`` before. A late notice moves
+  the transfer to notice + that many days. If the person forbade the
+  transfer, the profile is destroyed on the transfer day instead. If no
+  notice can reach the person (no email address, or it bounced), they could
+  not forbid it: the profile is destroyed, never handed over.
+* profile_no_account: no vendor account: due on 1 January of the third year
+  after completion, deadline 30 June of that year.
+* engagement_events, closed_requests: rows older than their configured days.
+* call_lists: entries of lists whose expiry passed on an earlier day.
+
+Contacts under a legal hold or a restriction are listed, with the action
+they would otherwise be due for, but skipped (rules 1-3).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.errors import InvalidInput
+from service.retention import queries, rules
+from service.retention.schemas import (
+    Action,
+    Plan,
+    PlanItem,
+    PlanSummary,
+    Rule,
+    SkipReason,
+    Subject,
+)
+from service.settings import Settings
+
+RULE_ORDER = {rule: index for index, rule in enumerate(Rule)}
+
+
+def _skip(row: Any) -> SkipReason | None:
+    if row.held:
+        return SkipReason.LEGAL_HOLD
+    if row.restricted:
+        return SkipReason.RESTRICTED
+    return None
+
+
+def _item(
+    *,
+    rule: Rule,
+    action: Action,
+    subject: Subject,
+    reference: str,
+    due_on: date,
+    deadline: date,
+    as_of: date,
+    skipped_because: SkipReason | None = None,
+    note: str | None = None,
+) -> PlanItem:
+    return PlanItem(
+        rule=rule,
+        action=action,
+        subject=subject,
+        reference=reference,
+        due_on=due_on,
+        deadline=deadline,
+        overdue=as_of > deadline,
+        skipped_because=skipped_because,
+        note=note,
+    )
+
+
+def counted(count: int, singular: str, plural: str) -> str:
+    """``1 engagement event``, ``240 engagement events``."""
+    return f"{count} {singular if count == 1 else plural}"
+
+
+def contact_item(row: Any, *, as_of: date) -> PlanItem:
+    """The erasure a row of ``queries.contacts_past_retention`` is due for."""
+    if row.last_service_contact_at is not None:
+        base, note = row.last_service_contact_at, None
+    else:
+        base = rules.local_date(row.recorded_at)
+        note = "no service contact recorded: counted from the day the contact was recorded"
+    due_on = rules.contact_due_on(base)
+    return _item(
+        rule=Rule.CONTACT_5_YEARS,
+        action=Action.ERASE,
+        subject=Subject(kind="contact", id=row.id),
+        reference=f"contact {row.id}",
+        due_on=due_on,
+        deadline=due_on,
+        as_of=as_of,
+        skipped_because=_skip(row),
+        note=note,
+    )
+
+
+def vendor_profile_item(row: Any, *, as_of: date, notice_days: int) -> PlanItem | None:
+    """What a row of ``queries.vendor_profiles_near_transfer`` is due for on
+    ``as_of``: the notice, the transfer, or destruction; None if nothing yet."""
+    transfer_on = rules.profile_transfer_on(row.completed_on)
+    notice_on = rules.transfer_notice_on(row.completed_on, notice_days)
+    skip = _skip(row)
+
+    def item(rule: Rule, action: Action, due_on: date, **extra: Any) -> PlanItem:
+        return _item(
+            rule=rule,
+            action=action,
+            subject=Subject(kind="profile", id=row.id),
+            reference=f"profile {row.id}",
+            due_on=due_on,
+            deadline=due_on,
+            as_of=as_of,
+            **extra,
+        )
+
+    if row.transfer_forbidden_at is not None:
+        if as_of < transfer_on:
+            return None
+        return item(
+            Rule.PROFILE_TRANSFER_2_YEARS,
+            Action.DESTROY,
+            transfer_on,
+            skipped_because=skip,
+            note="the person forbade the transfer: destroyed, not handed over",
+        )
+    if row.transfer_notice_sent_at is not None:
+        sent_on = rules.local_date(row.transfer_notice_sent_at)
+        due_on = rules.transfer_due_on(row.completed_on, sent_on, notice_days)
+        if as_of < due_on:
+            return None
+        late = due_on > transfer_on
+        return item(
+            Rule.PROFILE_TRANSFER_2_YEARS,
+            Action.TRANSFER,
+            due_on,
+            skipped_because=skip,
+            note=(
+                f"the notice went out on {sent_on}, late: the transfer waits "
+                f"{notice_days} days from it"
+            )
+            if late
+            else None,
+        )
+    if not row.reachable:
+        if as_of < transfer_on:
+            return item(
+                Rule.PROFILE_TRANSFER_NOTICE,
+                Action.SEND_TRANSFER_NOTICE,
+                notice_on,
+                skipped_because=skip or SkipReason.NO_REACHABLE_EMAIL,
+                note=(
+                    "no notice is possible (no email address, or it bounced): on "
+                    f"{transfer_on} the profile is destroyed, not handed over"
+                ),
+            )
+        return item(
+            Rule.PROFILE_TRANSFER_2_YEARS,
+            Action.DESTROY,
+            transfer_on,
+            skipped_because=skip,
+            note=(
+                "no transfer notice was possible (no email address, or it bounced), "
+                "so the person could not forbid it: destroyed, not handed over"
+            ),
+        )
+    late_note = None
+    if as_of >= transfer_on:
+        late_note = (
+            f"the notice is late: the transfer waits until {notice_days} days after it goes out"
+        )
+    return item(
+        Rule.PROFILE_TRANSFER_NOTICE,
+        Action.SEND_TRANSFER_NOTICE,
+        notice_on,
+        skipped_because=skip,
+        note=late_note,
+    )
+
+
+def no_account_item(row: Any, *, as_of: date) -> PlanItem:
+    return _item(
+        rule=Rule.PROFILE_NO_ACCOUNT,
+        action=Action.DESTROY,
+        subject=Subject(kind="profile", id=row.id),
+        reference=f"profile {row.id}",
+        due_on=rules.no_account_due_on(row.completed_on),
+        deadline=rules.no_account_deadline(row.completed_on),
+        as_of=as_of,
+        skipped_because=_skip(row),
+    )
+
+
+async def _bulk_items(session: AsyncSession, *, as_of: date, settings: Settings) -> list[PlanItem]:
+    items = []
+    days = settings.engagement_retention_days
+    count, oldest = await queries.old_engagement_events(
+        session, before=rules.age_cutoff(as_of, days)
+    )
+    if count and oldest is not None:
+        due_on = rules.age_due_on(oldest, days)
+        items.append(
+            _item(
+                rule=Rule.ENGAGEMENT_EVENTS,
+                action=Action.DELETE,
+                subject=Subject(kind="engagement_events", count=count),
+                reference=counted(count, "engagement event", "engagement events"),
+                due_on=due_on,
+                deadline=due_on,
+                as_of=as_of,
+            )
+        )
+    entries, lists, earliest = await queries.expired_call_lists(
+        session, before=rules.local_midnight(as_of)
+    )
+    if lists and earliest is not None:
+        due_on = rules.local_date(earliest) + timedelta(days=1)
+        items.append(
+            _item(
+                rule=Rule.CALL_LISTS,
+                action=Action.DELETE,
+                subject=Subject(kind="call_list_entries", count=entries),
+                reference=call_list_reference(entries, lists),
+                due_on=due_on,
+                deadline=due_on,
+                as_of=as_of,
+            )
+        )
+    days = settings.request_retention_days
+    count, oldest = await queries.old_closed_requests(session, before=rules.age_cutoff(as_of, days))
+    if count and oldest is not None:
+        due_on = rules.age_due_on(oldest, days)
+        items.append(
+            _item(
+                rule=Rule.CLOSED_REQUESTS,
+                action=Action.DELETE,
+                subject=Subject(kind="data_subject_requests", count=count),
+                reference=counted(count, "closed request", "closed requests"),
+                due_on=due_on,
+                deadline=due_on,
+                as_of=as_of,
+            )
+        )
+    return items
+
+
+def call_list_reference(entries: int, lists: int) -> str:
+    return (
+        f"{counted(entries, 'call-list entry', 'call-list entries')} of "
+        f"{counted(lists, 'expired call list', 'expired call lists')}"
+    )
+
+
+async def plan(session: AsyncSession, *, as_of: date, settings: Settings) -> Plan:
+    """Every action due on ``as_of`` (due on that day or earlier and not yet
+    done), as the data stands now. One query per rule; changes nothing."""
+    if not rules.EARLIEST_AS_OF <= as_of <= rules.LATEST_AS_OF:
+        message = f"must be a date from {rules.EARLIEST_AS_OF} to {rules.LATEST_AS_OF}"
+        raise InvalidInput(f"as_of: {message}", fields={"as_of": message})
+    items = [
+        contact_item(row, as_of=as_of)
+        for row in await queries.contacts_past_retention(session, as_of=as_of)
+    ]
+    notice_days = settings.profile_transfer_notice_days
+    for row in await queries.vendor_profiles_near_transfer(
+        session, as_of=as_of, notice_days=notice_days
+    ):
+        item = vendor_profile_item(row, as_of=as_of, notice_days=notice_days)
+        if item is not None:
+            items.append(item)
+    items += [
+        no_account_item(row, as_of=as_of)
+        for row in await queries.no_account_profiles_due(session, as_of=as_of)
+    ]
+    items += await _bulk_items(session, as_of=as_of, settings=settings)
+    items.sort(key=lambda item: (RULE_ORDER[item.rule], item.due_on, item.subject.id or 0))
+    skipped = sum(item.skipped_because is not None for item in items)
+    return Plan(
+        as_of=as_of,
+        items=items,
+        summary=PlanSummary(
+            due=len(items) - skipped,
+            skipped=skipped,
+            overdue=sum(item.overdue for item in items),
+        ),
+    )

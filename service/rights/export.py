@@ -1,0 +1,219 @@
+"""The access export (GDPR 15): everything held about one person, gathered
+from every table that names them, plus what Article 15 requires them to be told.
+
+Left out on purpose: the content of behavioural profiles (only their record:
+state, dates, vendor account, transfer forbidden), which is handed over
+through the profiles API; and the identity code, masked as everywhere.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import or_, select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import clock
+from service.consent import service as consent_service
+from service.contacts import service as contacts_service
+from service.crypto import DataCipher
+from service.db import run
+from service.models import (
+    CallList,
+    CallListDownload,
+    CallListEntry,
+    Campaign,
+    CampaignRecipient,
+    Contact,
+    ContactChange,
+    DataSubjectRequest,
+    Disclosure,
+    EngagementEvent,
+    Interaction,
+    Objection,
+    Profile,
+    RequestAction,
+    Restriction,
+    User,
+)
+from service.rights import article15, service, texts
+from service.rights.schemas import (
+    Accesses,
+    AccessExport,
+    AccessLog,
+    CallListEntryRead,
+    DisclosureRead,
+    DownloadRead,
+    EngagementRead,
+    InteractionRead,
+    MessageRead,
+    ProfileMetadata,
+    RectificationRead,
+    RequestActionRead,
+    RequestRead,
+    RestrictionHistoryRead,
+)
+from service.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def _models(session: AsyncSession, schema: type[M], query: Any) -> list[M]:
+    rows = (await run(session, query)).scalars().all()
+    return [schema.model_validate(row, from_attributes=True) for row in rows]
+
+
+async def _mappings(session: AsyncSession, schema: type[M], query: Any) -> list[M]:
+    rows = (await run(session, query)).mappings().all()
+    return [schema.model_validate(dict(row)) for row in rows]
+
+
+def _of(model: Any, contact_id: int) -> Any:
+    return select(model).where(model.contact_id == contact_id).order_by(model.id)
+
+
+async def _messages(session: AsyncSession, contact_id: int) -> list[MessageRead]:
+    query: Any = (
+        select(
+            col(CampaignRecipient.campaign_id),
+            col(Campaign.name).label("campaign_name"),
+            col(CampaignRecipient.channel),
+            col(CampaignRecipient.status),
+            col(CampaignRecipient.reason),
+            col(CampaignRecipient.attempts),
+            col(CampaignRecipient.smtp_code),
+            col(CampaignRecipient.smtp_reply),
+            col(CampaignRecipient.sent_at),
+            col(CampaignRecipient.bounced_at),
+            col(CampaignRecipient.bounce_status),
+        )
+        .join(Campaign, col(Campaign.id) == col(CampaignRecipient.campaign_id))
+        .where(col(CampaignRecipient.contact_id) == contact_id)
+        .order_by(col(CampaignRecipient.id))
+    )
+    return await _mappings(session, MessageRead, query)
+
+
+async def _call_lists(session: AsyncSession, contact_id: int) -> list[CallListEntryRead]:
+    query: Any = (
+        select(
+            col(CallList.id).label("call_list_id"),
+            col(CallList.campaign_id),
+            col(Campaign.name).label("campaign_name"),
+            col(CallList.status),
+            col(CallList.built_at),
+            col(CallList.expires_at),
+        )
+        .join(CallListEntry, col(CallListEntry.call_list_id) == col(CallList.id))
+        .join(Campaign, col(Campaign.id) == col(CallList.campaign_id))
+        .where(col(CallListEntry.contact_id) == contact_id)
+        .order_by(col(CallList.id))
+    )
+    return await _mappings(session, CallListEntryRead, query)
+
+
+async def _downloads(session: AsyncSession, contact_id: int) -> list[DownloadRead]:
+    query: Any = (
+        select(
+            col(CallListDownload.call_list_id),
+            col(CallList.campaign_id),
+            col(CallListDownload.user_id),
+            col(User.role).label("user_role"),
+            col(CallListDownload.downloaded_at),
+        )
+        .join(CallList, col(CallList.id) == col(CallListDownload.call_list_id))
+        .join(CallListEntry, col(CallListEntry.call_list_id) == col(CallList.id))
+        .outerjoin(User, col(User.id) == col(CallListDownload.user_id))
+        .where(col(CallListEntry.contact_id) == contact_id)
+        .order_by(col(CallListDownload.id))
+    )
+    return await _mappings(session, DownloadRead, query)
+
+
+async def _requests(session: AsyncSession, contact_id: int) -> list[RequestRead]:
+    """Requests naming the person, and requests their objections and
+    rectifications answered (a request need not be matched to a contact)."""
+    answered = (
+        select(col(Objection.request_id))
+        .where(col(Objection.contact_id) == contact_id, col(Objection.request_id).is_not(None))
+        .union(
+            select(col(ContactChange.request_id)).where(
+                col(ContactChange.contact_id) == contact_id,
+                col(ContactChange.request_id).is_not(None),
+            )
+        )
+    )
+    query = (
+        select(DataSubjectRequest)
+        .where(
+            or_(
+                col(DataSubjectRequest.contact_id) == contact_id,
+                col(DataSubjectRequest.id).in_(answered),
+            )
+        )
+        .order_by(col(DataSubjectRequest.id))
+    )
+    requests = (await run(session, query)).scalars().all()
+    actions: dict[int, list[RequestActionRead]] = defaultdict(list)
+    if requests:
+        ids = [request.id for request in requests]
+        action_query = (
+            select(RequestAction)
+            .where(col(RequestAction.request_id).in_(ids))
+            .order_by(col(RequestAction.id))
+        )
+        for action in (await run(session, action_query)).scalars():
+            actions[action.request_id].append(
+                RequestActionRead.model_validate(action, from_attributes=True)
+            )
+    return [
+        RequestRead.model_validate(
+            {**request.model_dump(), "actions": actions[request.id or 0]}, from_attributes=False
+        )
+        for request in requests
+    ]
+
+
+async def gather(
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    cipher: DataCipher,
+    settings: Settings,
+    lang: article15.Lang,
+) -> AccessExport:
+    assert contact.id is not None
+    contact_id = contact.id
+    return AccessExport(
+        generated_at=clock.now(),
+        contact=await contacts_service.to_read(session, contact, cipher),
+        consents=await consent_service.ledger(session, contact=contact),
+        bans=[
+            consent_service.ban_read(ban)
+            for ban in await consent_service.list_bans(session, contact=contact)
+        ],
+        engagement=await _models(session, EngagementRead, _of(EngagementEvent, contact_id)),
+        messages=await _messages(session, contact_id),
+        call_lists=await _call_lists(session, contact_id),
+        profiles=await _models(session, ProfileMetadata, _of(Profile, contact_id)),
+        interactions=await _models(session, InteractionRead, _of(Interaction, contact_id)),
+        disclosures=await _models(session, DisclosureRead, _of(Disclosure, contact_id)),
+        objections=[
+            service.objection_read(o)
+            for o in await service.list_objections(session, contact=contact)
+        ],
+        legal_holds=[
+            service.hold_read(hold) for hold in await service.list_holds(session, contact=contact)
+        ],
+        restrictions=await _models(session, RestrictionHistoryRead, _of(Restriction, contact_id)),
+        requests=await _requests(session, contact_id),
+        rectifications=await _models(session, RectificationRead, _of(ContactChange, contact_id)),
+        accesses=Accesses(
+            call_list_downloads=await _downloads(session, contact_id),
+            access_log=AccessLog(recorded=False, note=texts.ACCESS_LOG[lang]),
+        ),
+        information=article15.information(contact, settings, lang),
+    )

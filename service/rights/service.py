@@ -1,0 +1,271 @@
+"""Restriction (GDPR 18), objection (21) and legal hold (17(3)(e)) of one contact.
+
+Each action may answer a data-subject request (``request_id``), linked in
+the same transaction (service.rights.linking). Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import clock
+from service.consent import service as consent_service
+from service.consent.schemas import BanCreate
+from service.errors import Conflict, NotFound
+from service.models import Contact, LegalHold, Objection, Restriction
+from service.models.enums import (
+    Actor,
+    BanChannel,
+    BanKind,
+    ObjectionDecision,
+    ObjectionScope,
+    Source,
+)
+from service.rights import erasure, linking
+from service.rights.linking import Action
+from service.rights.schemas import (
+    LegalHoldCreate,
+    LegalHoldLift,
+    LegalHoldRead,
+    ObjectionCreate,
+    ObjectionDecide,
+    ObjectionRead,
+    RestrictionCreate,
+    RestrictionLift,
+    RestrictionRead,
+)
+
+# -- restriction -------------------------------------------------------------------
+
+
+async def restrict(
+    session: AsyncSession, *, contact: Contact, data: RestrictionCreate, user_id: int | None
+) -> RestrictionRead:
+    """Keep the contact but take it out of every processing path: the consent
+    gate (campaigns, call lists, tracking) reads ``restricted_at``, and edits
+    are refused (service.contacts.service.update)."""
+    assert contact.id is not None
+    if contact.restricted_at is not None:
+        raise Conflict(f"contact {contact.id} is already restricted", reason="already_restricted")
+    await linking.link(
+        session,
+        request_id=data.request_id,
+        contact_id=contact.id,
+        action=Action.RESTRICTION,
+        user_id=user_id,
+    )
+    contact.restricted_at = clock.now()
+    session.add(contact)
+    session.add(
+        Restriction(
+            contact_id=contact.id,
+            reason=data.reason,
+            request_id=data.request_id,
+            placed_by_user_id=user_id,
+            placed_at=contact.restricted_at,
+        )
+    )
+    await session.flush()
+    return RestrictionRead(
+        contact_id=contact.id,
+        restricted=True,
+        restricted_at=contact.restricted_at,
+        reason=data.reason,
+        request_id=data.request_id,
+    )
+
+
+async def lift_restriction(
+    session: AsyncSession, *, contact: Contact, data: RestrictionLift, user_id: int | None
+) -> RestrictionRead:
+    assert contact.id is not None
+    if contact.restricted_at is None:
+        raise Conflict(f"contact {contact.id} is not restricted", reason="not_restricted")
+    await linking.link(
+        session,
+        request_id=data.request_id,
+        contact_id=contact.id,
+        action=Action.RESTRICTION_LIFTED,
+        user_id=user_id,
+    )
+    contact.restricted_at = None
+    session.add(contact)
+    in_force = await session.exec(
+        select(Restriction).where(
+            col(Restriction.contact_id) == contact.id, col(Restriction.lifted_at).is_(None)
+        )
+    )
+    for restriction in in_force.all():
+        restriction.lifted_at = clock.now()
+        restriction.lifted_by_user_id = user_id
+        restriction.lift_note = data.note
+        session.add(restriction)
+    await session.flush()
+    return RestrictionRead(
+        contact_id=contact.id,
+        restricted=False,
+        restricted_at=None,
+        note=data.note,
+        request_id=data.request_id,
+    )
+
+
+# -- objection ---------------------------------------------------------------------
+
+
+def _mark_objected(contact: Contact, when: datetime) -> None:
+    # The first upheld objection stands; a later one changes nothing here.
+    if contact.objected_at is None:
+        contact.objected_at = when
+
+
+async def object_(
+    session: AsyncSession, *, contact: Contact, data: ObjectionCreate, user_id: int | None
+) -> Objection:
+    """Record an objection. To direct marketing it is absolute (GDPR 21(3)):
+    upheld at once, a direct-marketing ban on all channels, and the email and
+    phone on the suppression list so that a re-import cannot bring them back.
+    To other processing it waits for a decision (21(1))."""
+    assert contact.id is not None
+    request = None
+    if data.request_id is not None:
+        request = await linking.open_request(
+            session, request_id=data.request_id, contact_id=contact.id, action=Action.OBJECTION
+        )
+    now = clock.now()
+    direct_marketing = data.scope is ObjectionScope.DIRECT_MARKETING
+    objection = Objection(
+        contact_id=contact.id,
+        scope=data.scope,
+        grounds=data.grounds,
+        request_id=data.request_id,
+        recorded_by_user_id=user_id,
+        recorded_at=now,
+    )
+    if direct_marketing:
+        objection.decision = ObjectionDecision.UPHELD
+        objection.decided_at = now
+        objection.decided_by_user_id = user_id
+    session.add(objection)
+    await session.flush()
+    if direct_marketing:
+        if not await consent_service.has_active_ban(
+            session, contact_id=contact.id, kind=BanKind.DIRECT_MARKETING
+        ):
+            ban = BanCreate(
+                kind=BanKind.DIRECT_MARKETING,
+                channel=BanChannel.ALL,
+                source=Source.SELF,
+                method=data.method,
+                note=f"objection {objection.id}",
+            )
+            await consent_service.record_ban(
+                session, contact=contact, data=ban, actor=Actor.STAFF, user_id=user_id
+            )
+        _mark_objected(contact, now)
+        session.add(contact)
+        await erasure.suppress(session, contact, reason="objection")
+        await session.flush()
+    if request is not None:
+        await linking.record(session, request=request, action=Action.OBJECTION, user_id=user_id)
+    return objection
+
+
+async def decide_objection(
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    objection_id: int,
+    data: ObjectionDecide,
+    user_id: int | None,
+) -> Objection:
+    """Decide an objection to other processing, once. Upholding it stops the
+    processing (the gate's ``objected``); rejecting it records the compelling
+    legitimate grounds (GDPR 21(1))."""
+    assert contact.id is not None
+    objection = await session.get(Objection, objection_id)
+    if objection is None or objection.contact_id != contact.id:
+        raise NotFound(f"contact {contact.id} has no objection with id {objection_id}")
+    if objection.decision is not ObjectionDecision.PENDING:
+        raise Conflict(
+            f"objection {objection_id} was already decided ({objection.decision.value})",
+            reason="already_decided",
+        )
+    await linking.link(
+        session,
+        request_id=data.request_id,
+        contact_id=contact.id,
+        action=Action.OBJECTION_DECIDED,
+        user_id=user_id,
+    )
+    now = clock.now()
+    objection.decision = ObjectionDecision(data.decision)
+    objection.decision_note = data.note
+    objection.decided_at = now
+    objection.decided_by_user_id = user_id
+    session.add(objection)
+    if objection.decision is ObjectionDecision.UPHELD:
+        _mark_objected(contact, now)
+        session.add(contact)
+    await session.flush()
+    return objection
+
+
+async def list_objections(session: AsyncSession, *, contact: Contact) -> Sequence[Objection]:
+    query = select(Objection).where(Objection.contact_id == contact.id).order_by(col(Objection.id))
+    return (await session.exec(query)).all()
+
+
+def objection_read(objection: Objection) -> ObjectionRead:
+    return ObjectionRead.model_validate(objection, from_attributes=True)
+
+
+# -- legal hold --------------------------------------------------------------------
+
+
+async def place_hold(
+    session: AsyncSession, *, contact: Contact, data: LegalHoldCreate, user_id: int | None
+) -> LegalHold:
+    """While any hold is in force, neither erasure nor retention touches the contact."""
+    assert contact.id is not None
+    hold = LegalHold(contact_id=contact.id, reason=data.reason, placed_by_user_id=user_id)
+    session.add(hold)
+    await session.flush()
+    return hold
+
+
+async def lift_hold(
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    hold_id: int,
+    data: LegalHoldLift,
+    user_id: int | None,
+) -> LegalHold:
+    """Lift a hold; the row stays, with who lifted it, when and why."""
+    hold = await session.get(LegalHold, hold_id)
+    if hold is None or hold.contact_id != contact.id:
+        raise NotFound(f"contact {contact.id} has no legal hold with id {hold_id}")
+    if hold.lifted_at is not None:
+        raise Conflict(f"legal hold {hold_id} was already lifted", reason="already_lifted")
+    hold.lifted_at = clock.now()
+    hold.lifted_by_user_id = user_id
+    hold.lift_note = data.note
+    session.add(hold)
+    await session.flush()
+    return hold
+
+
+async def list_holds(session: AsyncSession, *, contact: Contact) -> Sequence[LegalHold]:
+    query = select(LegalHold).where(LegalHold.contact_id == contact.id).order_by(col(LegalHold.id))
+    return (await session.exec(query)).all()
+
+
+def hold_read(hold: LegalHold) -> LegalHoldRead:
+    return LegalHoldRead.model_validate(
+        {**hold.model_dump(), "active": hold.lifted_at is None}, from_attributes=False
+    )

@@ -1,0 +1,114 @@
+"""Every column that can hold free text is classified: either it is one of its
+table's ``__pii_columns__`` (the access export, erasure and retention read
+that list) or it is named below with the reason it holds no personal data.
+
+A new text or JSON column anywhere fails this test until someone decides
+which it is, so personal data cannot slip into an unmarked column unnoticed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, String, Text
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+
+import service.models  # noqa: F401  (every table on the metadata)
+from service.models.base import EnumString
+
+NOT_PERSONAL: dict[tuple[str, str], str] = {
+    ("users", "password_hash"): "an Argon2 hash of a staff password",
+    ("api_tokens", "name"): "the staff member's label for a token",
+    ("api_tokens", "token_hash"): "SHA-256 of a random token",
+    ("suppressions", "value_hash"): "a keyed hash; the list must survive erasure",
+    ("suppressions", "kind"): "email or phone",
+    ("suppressions", "reason"): "erasure, objection or bounce",
+    ("bounce_counters", "value_hash"): "a keyed hash, deleted with the person on erasure",
+    ("bounce_counters", "last_status"): "an RFC 3463 status code only",
+    ("retention_actions", "rule"): "a rule name",
+    ("retention_actions", "action"): "an action name",
+    ("retention_actions", "reference"): "a kind and an id, never personal data",
+    ("campaigns", "name"): "written by staff about a campaign",
+    ("campaigns", "subject"): "a template, not a person's data",
+    ("campaigns", "body_html"): "a template",
+    ("campaigns", "body_text"): "a template",
+    ("campaigns", "translations"): "templates",
+    ("campaigns", "segment"): "filters: languages, tags, contact types",
+    ("campaigns", "pause_reason"): "why sending stopped (SMTP failures), by the system",
+    ("campaigns", "message_key"): "random",
+    ("campaigns", "audience_at_build"): "counts per reason",
+    ("call_lists", "audience_at_build"): "counts per reason",
+    ("campaign_recipients", "reason"): "reason codes",
+    ("campaign_recipients", "bounce_status"): "an RFC 3463 status code only",
+    ("consent_events", "notice_version"): "which notice text was shown",
+    ("consent_states", "channel"): "a closed vocabulary (a key column)",
+    ("consent_states", "purpose"): "a closed vocabulary (a key column)",
+    ("contact_changes", "fields"): "names of changed fields, never values",
+    ("engagement_events", "stream_id"): "a Redis stream entry id",
+    ("request_actions", "action"): "an action name",
+    ("erasures", "cause"): "request or retention:<rule>",
+    # Written by staff; deleted with the contact (disclosures) or kept as proof
+    # of a timely answer (requests): must name no one.
+    ("disclosures", "identity_code_basis"): "the legal basis, e.g. a statute",
+    ("disclosures", "safeguard"): "the transfer safeguard, e.g. standard clauses",
+}
+
+
+def _model(table: Any) -> Any:
+    return next(
+        m.class_
+        for m in SQLModel._sa_registry.mappers  # type: ignore[attr-defined]
+        if m.local_table is table
+    )
+
+
+def _holds_text(column: Any) -> bool:
+    kind = column.type
+    if isinstance(kind, EnumString):
+        return False  # a closed vocabulary
+    base = kind.impl_instance if isinstance(kind, TypeDecorator) else kind
+    return isinstance(base, String | Text | JSON)
+
+
+def unclassified(tables: list[Any], pii_of: Any) -> list[tuple[str, str]]:
+    """Text columns in neither their table's personal-data list nor NOT_PERSONAL."""
+    return [
+        (table.name, column.name)
+        for table in tables
+        for column in table.columns
+        if _holds_text(column)
+        and column.name not in pii_of(table)
+        and (table.name, column.name) not in NOT_PERSONAL
+    ]
+
+
+def test_every_text_column_is_personal_or_explained() -> None:
+    tables = SQLModel.metadata.sorted_tables
+    missing = unclassified(tables, lambda table: set(_model(table).__pii_columns__))
+    assert not missing, f"add these to their table's __pii_columns__, or to NOT_PERSONAL: {missing}"
+    both = [
+        key
+        for table in tables
+        for column in table.columns
+        if (key := (table.name, column.name)) in NOT_PERSONAL
+        and column.name in _model(table).__pii_columns__
+    ]
+    assert not both, f"marked personal and not personal at once: {both}"
+    seen = {(table.name, column.name) for table in tables for column in table.columns}
+    assert set(NOT_PERSONAL) <= seen, f"no such columns: {set(NOT_PERSONAL) - seen}"
+
+
+def test_a_new_unmarked_column_is_noticed() -> None:
+    from sqlalchemy import Column, Integer, MetaData, Table
+
+    contacts = next(t for t in SQLModel.metadata.sorted_tables if t.name == "contacts")
+    probe = Table(
+        "contacts",
+        MetaData(),
+        *(column._copy() for column in contacts.columns),
+        Column("maiden_name", String(200)),
+        Column("shoe_size", Integer),
+    )
+    pii = set(_model(contacts).__pii_columns__)
+    assert unclassified([probe], lambda table: pii) == [("contacts", "maiden_name")]
