@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 DEFAULT_V4_PREFIX = 24
 DEFAULT_V6_PREFIX = 48
 
 
+@functools.lru_cache(maxsize=4096)
 def truncate_ip(
     address: str, *, v4_prefix: int = DEFAULT_V4_PREFIX, v6_prefix: int = DEFAULT_V6_PREFIX
 ) -> str:
