@@ -37,7 +37,14 @@ def create_engine(database_url: str) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 15})
+        # SQLite takes one writer at a time; more connections in one process
+        # only wait for each other inside its busy handler, which sleeps in
+        # steps of up to 100 ms: a burst of writes then took seconds at the
+        # tail (bench/public: one-click p99). One connection, and one more for
+        # a session opened while another is held.
+        engine = create_async_engine(
+            url, connect_args={"timeout": 15}, pool_size=1, max_overflow=1
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
