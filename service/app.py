@@ -25,6 +25,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import __doc__ as product_summary
 from service import queue
+from service.audit import api as audit_api
+from service.audit import trail
 from service.auth.middleware import TokenAuthenticationMiddleware
 from service.campaigns.controllers import CampaignController
 from service.consent.public import PublicController
@@ -41,7 +43,7 @@ from service.tokens import TokenSigner
 from service.tracking.public import TrackingController
 
 logger = logging.getLogger("consentry.api")
-_PACKAGES = (profiles_api, requests_api, retention_api, rights_api)
+_PACKAGES = (audit_api, profiles_api, requests_api, retention_api, rights_api)
 _API_ROUTES = [route for package in _PACKAGES for route in package.API_ROUTES]
 _PUBLIC_ROUTES = [route for package in _PACKAGES for route in package.PUBLIC_ROUTES]
 
@@ -95,10 +97,16 @@ def _unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dic
     return _error(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; nothing was changed")
 
 
-async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
+async def provide_db_session(
+    state: State, request: Request[Any, Any, Any]
+) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler succeeded,
-    rolled back when anything raised, so a bad request changes nothing."""
+    rolled back when anything raised, so a bad request changes nothing.
+
+    A request the audit trail records commits its audit row in the same
+    transaction (service.audit.trail)."""
     async with state.sessionmaker() as session:
+        trail.begin(session, request)
         try:
             yield session
             await session.commit()

@@ -205,6 +205,32 @@ def cmd_retention_run(settings: Settings, args: argparse.Namespace) -> None:
         )
 
 
+def _anchor(value: str) -> tuple[int, str]:
+    number, _, digest = value.partition(":")
+    if (
+        not number.isdigit()
+        or len(digest) != 64
+        or not all(c in "0123456789abcdef" for c in digest)
+    ):
+        raise argparse.ArgumentTypeError("expected ID:SHA256, as `audit verify` prints it")
+    return int(number), digest
+
+
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> None:
+    from service.audit.verify import verify
+
+    async def work(session: Any) -> Any:
+        return await verify(session, anchor=args.anchor)
+
+    result = _run_db(settings, work)
+    if not result.intact:
+        raise CommandError(f"audit trail broken at event #{result.broken_id}: {result.problem}")
+    print(f"audit trail intact: {result.events} events")
+    if result.newest_id is not None:
+        # Noted down elsewhere, it lets a later run (--anchor) tell a cut-off tail.
+        print(f"newest: {result.newest_id}:{result.newest_hash}")
+
+
 def _bounce_addresses(settings: Settings) -> str:
     return " and ".join(dict.fromkeys([settings.mail_from, settings.bounce_address]))
 
@@ -339,6 +365,22 @@ def build_parser() -> argparse.ArgumentParser:
     retention_run = retention.add_parser("run", help="carry out today's retention plan")
     retention_run.add_argument("--json", action="store_true", help="print the report as JSON")
     retention_run.set_defaults(handler=cmd_retention_run)
+
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION"
+    )
+    audit_verify = audit.add_parser(
+        "verify",
+        help="walk the audit trail's hash chain; exit 1 at the first changed or lost event",
+    )
+    audit_verify.add_argument(
+        "--anchor",
+        type=_anchor,
+        default=None,
+        metavar="ID:SHA256",
+        help="an event noted from an earlier run: fail unless it is still there, unchanged",
+    )
+    audit_verify.set_defaults(handler=cmd_audit_verify)
 
     token = commands.add_parser("token", help="API tokens").add_subparsers(
         dest="token_command", required=True, metavar="ACTION"

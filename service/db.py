@@ -42,9 +42,7 @@ def create_engine(database_url: str) -> AsyncEngine:
         # steps of up to 100 ms: a burst of writes then took seconds at the
         # tail (bench/public: one-click p99). One connection, and one more for
         # a session opened while another is held.
-        engine = create_async_engine(
-            url, connect_args={"timeout": 15}, pool_size=1, max_overflow=1
-        )
+        engine = create_async_engine(url, connect_args={"timeout": 15}, pool_size=1, max_overflow=1)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)

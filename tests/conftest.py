@@ -8,6 +8,7 @@ tables are emptied between tests.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -80,11 +82,30 @@ def settings(database_url: str, settings_env: dict[str, str], redis_url: str) ->
     )
 
 
+@asynccontextmanager
+async def audit_trail_unlocked(connection: AsyncConnection) -> AsyncIterator[None]:
+    """Within the block the audit trail's append-only triggers are off (for
+    emptying it between tests, and for tampering with it on purpose); they
+    are back on when it ends, in the same transaction."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        yield
+        await connection.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
+        return
+    query = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :table"
+    triggers = (await connection.execute(text(query), {"table": "audit_events"})).all()
+    for name, _ in triggers:
+        await connection.execute(text(f"DROP TRIGGER {name}"))
+    yield
+    for _, sql in triggers:
+        await connection.execute(text(sql))
+
+
 @pytest.fixture
 async def sessionmaker(database_url: str) -> AsyncIterator[SessionMaker]:
     """A sessionmaker on a database emptied of every row before the test."""
     engine = create_engine(database_url)
-    async with engine.begin() as connection:
+    async with engine.begin() as connection, audit_trail_unlocked(connection):
         for table in reversed(SQLModel.metadata.sorted_tables):
             await connection.execute(table.delete())
         if connection.dialect.name == "postgresql":

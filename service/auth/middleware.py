@@ -10,6 +10,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import Guard
 
+from service.audit import trail
 from service.auth.permissions import Permission
 from service.auth.service import Principal, authenticate_token
 from service.db import SessionMaker, session_scope
@@ -26,6 +27,8 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         async with session_scope(sessionmaker) as session:
             principal = await authenticate_token(session, token.strip())
         if principal is None:
+            # Recorded in a transaction of its own: the request fails.
+            await trail.record_auth_failure(connection)
             raise NotAuthorizedException("the token is not valid")
         return AuthenticationResult(user=principal, auth=principal.token_id)
 
@@ -33,11 +36,13 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
 def requires(permission: Permission) -> Guard:
     """A guard letting through only principals whose role holds ``permission``."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = connection.scope.get("user")
         if not isinstance(principal, Principal):
             raise NotAuthorizedException("a bearer token is required")
         if not principal.can(permission):
+            # Recorded in a transaction of its own: the request fails.
+            await trail.record_denial(connection, permission.value)
             raise PermissionDeniedException(f"your role lacks the permission {permission}")
 
     guard.permission = permission  # type: ignore[attr-defined]  # read by the route-by-role tests

@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import queue
+from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
@@ -221,6 +222,7 @@ class CampaignController(Controller):
         "/{campaign_id:int}/call-list.csv",
         guards=[requires(Permission.CALL_LISTS_DOWNLOAD)],
         media_type="text/csv",
+        opt={"audit": "call_list.download"},
     )
     async def download_call_list(
         self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
@@ -231,6 +233,8 @@ class CampaignController(Controller):
         call_list, body = await call_lists.download(
             db_session, campaign=campaign, user_id=request.user.user_id
         )
+        # A read of many people at once: which list and how many, not who.
+        trail.annotate(db_session, call_list_id=call_list.id, entries=call_list.entry_count)
         return Response(
             body,
             media_type="text/csv; charset=utf-8",

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
+from service.audit import trail
+from service.audit.schemas import IdentityCodeReveal, RevealedIdentityCode
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
@@ -21,7 +23,7 @@ from service.contacts import service
 from service.contacts.schemas import ContactCreate, ContactPage, ContactRead, ContactUpdate
 from service.contacts.validation import InvalidValue, normalize_email
 from service.crypto import DataCipher
-from service.errors import InvalidInput
+from service.errors import InvalidInput, NotFound
 from service.models.enums import Actor, Channel, ConsentAction, Purpose
 from service.rights import erasure, linking
 
@@ -50,9 +52,10 @@ class ContactController(Controller):
         """Register a contact. 409 when the email or identity code is already
         registered, or the email or phone is on the suppression list."""
         contact = await service.create(db_session, data=data, cipher=cipher)
+        trail.annotate(db_session, contact_id=contact.id)
         return await service.to_read(db_session, contact, cipher)
 
-    @get("/", guards=[requires(Permission.CONTACTS_READ)])
+    @get("/", guards=[requires(Permission.CONTACTS_READ)], opt={"audit": "contact.list"})
     async def list_contacts(
         self,
         db_session: Session,
@@ -70,11 +73,24 @@ class ContactController(Controller):
             except InvalidValue as exc:
                 raise InvalidInput(str(exc), fields={"email": str(exc)}) from None
         rows, total = await service.list_(db_session, email=email, q=q, limit=limit, offset=offset)
+        # The shape of the search, never its text; a page of one is a read of that person.
+        trail.annotate(
+            db_session,
+            contact_id=rows[0].id if len(rows) == 1 else None,
+            filters=[name for name, value in (("email", email), ("q", q)) if value is not None],
+            limit=limit,
+            offset=offset,
+            returned=len(rows),
+        )
         return await service.page(
             db_session, rows, total, limit=limit, offset=offset, cipher=cipher
         )
 
-    @get("/{contact_id:int}", guards=[requires(Permission.CONTACTS_READ)])
+    @get(
+        "/{contact_id:int}",
+        guards=[requires(Permission.CONTACTS_READ)],
+        opt={"audit": "contact.read"},
+    )
     async def get_contact(
         self, db_session: Session, cipher: Cipher, contact_id: FromPath[int]
     ) -> ContactRead:
@@ -108,7 +124,12 @@ class ContactController(Controller):
         )
         return await service.to_read(db_session, contact, cipher)
 
-    @delete("/{contact_id:int}", guards=[requires(Permission.RIGHTS_MANAGE)], status_code=204)
+    @delete(
+        "/{contact_id:int}",
+        guards=[requires(Permission.RIGHTS_MANAGE)],
+        status_code=204,
+        opt={"audit": "contact.erase"},
+    )
     async def erase_contact(
         self,
         request: Request[Principal, Any, Any],
@@ -138,14 +159,48 @@ class ContactController(Controller):
                 db_session, request=linked, action=linking.Action.ERASURE, user_id=user_id
             )
 
-    @get("/{contact_id:int}/consents", guards=[requires(Permission.CONTACTS_READ)])
+    @post(
+        "/{contact_id:int}/identity-code/reveal",
+        guards=[requires(Permission.CONTACTS_READ_IDENTITY_CODE)],
+        status_code=200,
+        opt={"audit": "identity_code.reveal"},
+    )
+    async def reveal_identity_code(
+        self,
+        db_session: Session,
+        cipher: Cipher,
+        contact_id: FromPath[int],
+        data: JSONBody[IdentityCodeReveal],
+    ) -> Response[RevealedIdentityCode]:
+        """The identity code unmasked: the one route that shows it. Needs a reason
+        (5-500 characters), which the audit trail keeps with who asked and when.
+        A POST, so the code never sits in a URL, and never cached. 404 when the
+        contact has no identity code."""
+        contact = await service.get(db_session, contact_id)
+        code = service.reveal_identity_code(contact, cipher)
+        if code is None:
+            raise NotFound(f"contact {contact_id} has no identity code")
+        trail.annotate(db_session, reason=data.reason)
+        return Response(
+            RevealedIdentityCode(personal_identity_code=code),
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @get(
+        "/{contact_id:int}/consents",
+        guards=[requires(Permission.CONTACTS_READ)],
+        opt={"audit": "consent.read"},
+    )
     async def get_consents(self, db_session: Session, contact_id: FromPath[int]) -> ConsentLedger:
         """The current state per channel and purpose, and the full history, oldest first."""
         contact = await service.get(db_session, contact_id)
         return await consent_service.ledger(db_session, contact=contact)
 
     @post(
-        "/{contact_id:int}/consents", guards=[requires(Permission.CONSENTS_WRITE)], status_code=201
+        "/{contact_id:int}/consents",
+        guards=[requires(Permission.CONSENTS_WRITE)],
+        status_code=201,
+        opt={"audit": "consent.record"},
     )
     async def record_consent(
         self,
@@ -174,14 +229,23 @@ class ContactController(Controller):
         )
         return await consent_service.ledger(db_session, contact=contact)
 
-    @get("/{contact_id:int}/bans", guards=[requires(Permission.CONTACTS_READ)])
+    @get(
+        "/{contact_id:int}/bans",
+        guards=[requires(Permission.CONTACTS_READ)],
+        opt={"audit": "ban.read"},
+    )
     async def list_bans(self, db_session: Session, contact_id: FromPath[int]) -> list[BanRead]:
         """Every ban, in force or lifted, oldest first."""
         contact = await service.get(db_session, contact_id)
         bans = await consent_service.list_bans(db_session, contact=contact)
         return [consent_service.ban_read(ban) for ban in bans]
 
-    @post("/{contact_id:int}/bans", guards=[requires(Permission.CONSENTS_WRITE)], status_code=201)
+    @post(
+        "/{contact_id:int}/bans",
+        guards=[requires(Permission.CONSENTS_WRITE)],
+        status_code=201,
+        opt={"audit": "ban.record"},
+    )
     async def record_ban(
         self,
         request: Request[Principal, Any, Any],
@@ -205,6 +269,7 @@ class ContactController(Controller):
         "/{contact_id:int}/bans/{ban_id:int}",
         guards=[requires(Permission.CONSENTS_WRITE)],
         status_code=200,
+        opt={"audit": "ban.lift"},
     )
     async def lift_ban(
         self,
@@ -225,7 +290,11 @@ class ContactController(Controller):
         )
         return consent_service.ban_read(ban)
 
-    @get("/{contact_id:int}/eligibility", guards=[requires(Permission.CONTACTS_READ)])
+    @get(
+        "/{contact_id:int}/eligibility",
+        guards=[requires(Permission.CONTACTS_READ)],
+        opt={"audit": "eligibility.read"},
+    )
     async def get_eligibility(
         self,
         db_session: Session,

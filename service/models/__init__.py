@@ -1,5 +1,6 @@
 """Every table, imported here so that ``SQLModel.metadata`` knows them all."""
 
+from service.models.audit import AuditEvent
 from service.models.auth import ApiToken, User
 from service.models.bounces import BounceCounter
 from service.models.campaigns import (
@@ -30,6 +31,7 @@ from service.models.rights import (
 
 __all__ = [
     "ApiToken",
+    "AuditEvent",
     "Ban",
     "BounceCounter",
     "CallList",

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
@@ -61,6 +62,7 @@ async def _export(
     lang: Language | None,
 ) -> AccessExport:
     contact: Contact = await contacts_service.get(db_session, contact_id)
+    trail.annotate(db_session, request_id=request_id, kind=action.value)
     await linking.link(
         db_session,
         request_id=request_id,
@@ -85,7 +87,7 @@ class RightsController(Controller):
 
     # -- restriction (GDPR 18) -----------------------------------------------------
 
-    @post("/{contact_id:int}/restriction", status_code=200)
+    @post("/{contact_id:int}/restriction", status_code=200, opt={"audit": "restriction.place"})
     async def restrict(
         self,
         request: StaffRequest,
@@ -101,7 +103,7 @@ class RightsController(Controller):
             db_session, contact=contact, data=data, user_id=request.user.user_id
         )
 
-    @delete("/{contact_id:int}/restriction", status_code=200)
+    @delete("/{contact_id:int}/restriction", status_code=200, opt={"audit": "restriction.lift"})
     async def lift_restriction(
         self,
         request: StaffRequest,
@@ -120,7 +122,7 @@ class RightsController(Controller):
 
     # -- objection (GDPR 21) -------------------------------------------------------
 
-    @get("/{contact_id:int}/objections")
+    @get("/{contact_id:int}/objections", opt={"audit": "objection.read"})
     async def list_objections(
         self, db_session: Session, contact_id: FromPath[int]
     ) -> list[ObjectionRead]:
@@ -131,7 +133,7 @@ class RightsController(Controller):
             for o in await service.list_objections(db_session, contact=contact)
         ]
 
-    @post("/{contact_id:int}/objections", status_code=201)
+    @post("/{contact_id:int}/objections", status_code=201, opt={"audit": "objection.record"})
     async def record_objection(
         self,
         request: StaffRequest,
@@ -148,7 +150,7 @@ class RightsController(Controller):
         )
         return service.objection_read(objection)
 
-    @patch("/{contact_id:int}/objections/{objection_id:int}")
+    @patch("/{contact_id:int}/objections/{objection_id:int}", opt={"audit": "objection.decide"})
     async def decide_objection(
         self,
         request: StaffRequest,
@@ -172,7 +174,7 @@ class RightsController(Controller):
 
     # -- legal hold (GDPR 17(3)(e)) ------------------------------------------------
 
-    @get("/{contact_id:int}/legal-holds")
+    @get("/{contact_id:int}/legal-holds", opt={"audit": "legal_hold.read"})
     async def list_holds(
         self, db_session: Session, contact_id: FromPath[int]
     ) -> list[LegalHoldRead]:
@@ -183,7 +185,7 @@ class RightsController(Controller):
             for hold in await service.list_holds(db_session, contact=contact)
         ]
 
-    @post("/{contact_id:int}/legal-holds", status_code=201)
+    @post("/{contact_id:int}/legal-holds", status_code=201, opt={"audit": "legal_hold.place"})
     async def place_hold(
         self,
         request: StaffRequest,
@@ -199,7 +201,11 @@ class RightsController(Controller):
         )
         return service.hold_read(hold)
 
-    @delete("/{contact_id:int}/legal-holds/{hold_id:int}", status_code=200)
+    @delete(
+        "/{contact_id:int}/legal-holds/{hold_id:int}",
+        status_code=200,
+        opt={"audit": "legal_hold.lift"},
+    )
     async def lift_hold(
         self,
         request: StaffRequest,
@@ -222,7 +228,7 @@ class RightsController(Controller):
 
     # -- access and portability (GDPR 15, 20) --------------------------------------
 
-    @get("/{contact_id:int}/export")
+    @get("/{contact_id:int}/export", opt={"audit": "contact.export"})
     async def export_json(
         self,
         request: StaffRequest,
@@ -246,7 +252,11 @@ class RightsController(Controller):
         )
         return Response(body, headers={"Cache-Control": "no-store"})
 
-    @get("/{contact_id:int}/export.zip", media_type="application/zip")
+    @get(
+        "/{contact_id:int}/export.zip",
+        media_type="application/zip",
+        opt={"audit": "contact.export"},
+    )
     async def export_zip(
         self,
         request: StaffRequest,

@@ -17,6 +17,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
+from service.audit import service as audit_service
 from service.consent import service as consent_service
 from service.contacts import service as contacts_service
 from service.crypto import DataCipher
@@ -44,6 +45,7 @@ from service.rights.schemas import (
     Accesses,
     AccessExport,
     AccessLog,
+    AccessLogEntry,
     CallListEntryRead,
     DisclosureRead,
     DownloadRead,
@@ -177,6 +179,19 @@ async def _requests(session: AsyncSession, contact_id: int) -> list[RequestRead]
     ]
 
 
+async def _access_log(session: AsyncSession, contact_id: int) -> list[AccessLogEntry]:
+    return [
+        AccessLogEntry(
+            occurred_at=event.occurred_at,
+            action=event.action,
+            user_id=event.actor_user_id,
+            user_role=event.actor_role,
+            reason=event.reason,
+        )
+        for event in await audit_service.about_contact(session, contact_id)
+    ]
+
+
 async def gather(
     session: AsyncSession,
     *,
@@ -213,7 +228,11 @@ async def gather(
         rectifications=await _models(session, RectificationRead, _of(ContactChange, contact_id)),
         accesses=Accesses(
             call_list_downloads=await _downloads(session, contact_id),
-            access_log=AccessLog(recorded=False, note=texts.ACCESS_LOG[lang]),
+            access_log=AccessLog(
+                recorded=True,
+                note=texts.ACCESS_LOG[lang],
+                events=await _access_log(session, contact_id),
+            ),
         ),
         information=article15.information(contact, settings, lang),
     )

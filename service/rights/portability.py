@@ -24,6 +24,7 @@ from service.contacts.schemas import ContactRead
 from service.rights import article15
 from service.rights.schemas import (
     AccessExport,
+    AccessLogEntry,
     CallListEntryRead,
     DisclosureRead,
     DownloadRead,
@@ -97,6 +98,7 @@ def files(export: AccessExport) -> dict[str, str]:
         "request_actions.csv": _csv(RequestActionRead, actions),
         "rectifications.csv": _csv(RectificationRead, export.rectifications),
         "call_list_downloads.csv": _csv(DownloadRead, accesses.call_list_downloads),
+        "access_log.csv": _csv(AccessLogEntry, accesses.access_log.events),
     }
 
 

@@ -270,9 +270,20 @@ class DownloadRead(BaseModel):
     downloaded_at: datetime
 
 
+class AccessLogEntry(BaseModel):
+    """A staff member read or changed the person's record (from the audit trail)."""
+
+    occurred_at: datetime
+    action: str
+    user_id: int | None
+    user_role: Role | None
+    reason: str | None
+
+
 class AccessLog(BaseModel):
     recorded: bool
     note: str
+    events: list[AccessLogEntry]
 
 
 class Accesses(BaseModel):

@@ -248,10 +248,14 @@ AUTHORITY = {
 }
 
 ACCESS_LOG = {
-    "fi": "Kirjausketjua ei vielä ole: henkilökunnan lukukertoja tähän tietueeseen ei vielä "
-    "kirjata. Tässä luetellaan puhelulistojen lataukset, joissa olit mukana, niin kauan kuin "
-    "listan rivit säilytetään (listan vanhenemiseen asti).",
-    "en": "Audit trail not yet recorded: reads of this record by staff are not logged yet. "
-    "Listed here are the call-list downloads that included this person, for as long as the "
-    "list's entries are kept (until the list expires).",
+    "fi": "Henkilökunnan lukukerrat ja muutokset tähän tietueeseen kirjausketjusta: kuka "
+    "(henkilökunnan käyttäjänumero ja rooli), milloin, mitä, ja henkilötunnuksen näyttämiselle "
+    "annettu syy. Hakuja, joiden tuloksissa oli useita henkilöitä, ei eritellä tässä "
+    "henkilöittäin. Puhelulistojen lataukset, joissa olit mukana, luetellaan erikseen niin "
+    "kauan kuin listan rivit säilytetään (listan vanhenemiseen asti).",
+    "en": "Reads and changes of this record by staff, from the audit trail: who (the staff "
+    "member's user number and role), when, what, and the reason given for showing the "
+    "identity code. Searches whose results listed several people are not itemised per person "
+    "here. Call-list downloads that included this person are listed separately, for as long "
+    "as the list's entries are kept (until the list expires).",
 }

@@ -305,8 +305,14 @@ async def test_erasure_leaves_nothing_of_the_person_but_the_suppression_hashes(
     assert response.status_code == 204, response.text
 
     after = findings(await walk(sessionmaker), needles, secrets, contact_id)
-    # Only the suppression list's keyed hashes, and the erasure record's contact id.
-    assert after == {("suppressions", "value_hash"), ("erasures", "contact_id")}
+    # Only the suppression list's keyed hashes, the erasure record's contact id,
+    # and the audit trail's: it keeps ids (never values) as the record of who
+    # handled the person's data, erasure included (docs/audit.md).
+    assert after == {
+        ("suppressions", "value_hash"),
+        ("erasures", "contact_id"),
+        ("audit_events", "contact_id"),
+    }
     async with sessionmaker() as session:
         suppressed = (await session.exec(select_rows(Suppression))).all()
         assert {(s.value_hash, s.kind, s.reason) for s in suppressed} == {

@@ -163,7 +163,17 @@ async def test_the_export_holds_everything_with_the_identity_code_masked(
     [download] = body["accesses"]["call_list_downloads"]
     assert download["user_role"] == "admin"
     log = body["accesses"]["access_log"]
-    assert log["recorded"] is False and "not yet recorded" in log["note"]
+    assert log["recorded"] is True and "audit trail" in log["note"]
+    # The staff requests that read or changed the record, from the audit trail.
+    assert [event["action"] for event in log["events"]] == [
+        "contact.create",
+        "consent.record",
+        "ban.record",
+        "objection.record",
+        "legal_hold.place",
+        "contact.update",
+    ]
+    assert {event["user_role"] for event in log["events"]} == {"admin"}
 
     info = body["information"]
     assert info["language"] == "en"  # the contact's Swedish falls back to English
@@ -218,6 +228,7 @@ async def test_the_zip_holds_one_csv_per_section_safe_for_spreadsheets(
     names = set(archive.namelist())
     assert {"README.txt", "information.json", "contact.csv", "consents_history.csv"} <= names
     assert {"messages.csv", "profiles.csv", "call_list_downloads.csv", "requests.csv"} <= names
+    assert "access_log.csv" in names
     everything = b"".join(archive.read(name) for name in names)
     assert HETU.encode() not in everything and SECRET_CONTENT.encode() not in everything
 
@@ -234,7 +245,10 @@ async def test_the_zip_holds_one_csv_per_section_safe_for_spreadsheets(
     # An empty section still says what it would hold.
     assert archive.read("engagement.csv").decode().startswith("id,kind,")
     readme = archive.read("README.txt").decode("utf-8")
-    assert "Tietosuojavaltuutetun toimisto" in readme and "Kirjausketjua ei vielä ole" in readme
+    assert "Tietosuojavaltuutetun toimisto" in readme and "kirjausketjusta" in readme
+    access_log = rows("access_log.csv")
+    assert [row["action"] for row in access_log][:2] == ["contact.create", "consent.record"]
+    assert set(access_log[0]) == {"occurred_at", "action", "user_id", "user_role", "reason"}
     info = json.loads(archive.read("information.json"))
     assert info["language"] == "fi"
     assert await actions_of(sessionmaker, request_id) == ["portability"]

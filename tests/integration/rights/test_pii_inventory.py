@@ -52,6 +52,13 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     # of a timely answer (requests): must name no one.
     ("disclosures", "identity_code_basis"): "the legal basis, e.g. a statute",
     ("disclosures", "safeguard"): "the transfer safeguard, e.g. standard clauses",
+    # The audit trail holds ids, not values (service.models.audit).
+    ("audit_events", "action"): "an action name, e.g. contact.read",
+    ("audit_events", "method"): "an HTTP method",
+    ("audit_events", "route"): "a route template with {placeholders}, never a path",
+    ("audit_events", "details"): "ids, counts and vocabulary words, checked on the way in",
+    ("audit_events", "prev_hash"): "SHA-256 of the previous audit row",
+    ("audit_events", "row_hash"): "SHA-256 of the audit row",
 }
 
 

@@ -1,0 +1,1 @@
+"""The audit trail: recording, the hash chain, search and verification."""
