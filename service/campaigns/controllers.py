@@ -151,6 +151,7 @@ class CampaignController(Controller):
         whether the gate would let it through."""
         campaign = await service.get(db_session, campaign_id)
         contact = await contacts_service.get(db_session, data.contact_id)
+        trail.annotate(db_session, contact_id=contact.id)
         return await service.preview(
             db_session, campaign=campaign, contact=contact, settings=_settings(request)
         )

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
@@ -67,17 +68,21 @@ class ProfileController(Controller):
     path = "/profiles"
     tags = ["profiles"]
 
-    @get("/{profile_id:int}", guards=PROFILES_READ)
+    @get("/{profile_id:int}", guards=PROFILES_READ, opt={"audit": "profile.read"})
     async def get_profile(self, db_session: Session, profile_id: FromPath[int]) -> ProfileRead:
         """A profile's metadata."""
-        return service.to_read(await service.get(db_session, profile_id))
+        profile = await service.get(db_session, profile_id)
+        trail.annotate(db_session, contact_id=profile.contact_id)
+        return service.to_read(profile)
 
-    @get("/{profile_id:int}/content", guards=PROFILES_READ)
+    @get("/{profile_id:int}/content", guards=PROFILES_READ, opt={"audit": "profile_content.read"})
     async def get_profile_content(
         self, db_session: Session, cipher: Cipher, profile_id: FromPath[int]
     ) -> ProfileContent:
         """The report itself, decrypted. 410 once handed to the vendor or destroyed."""
-        return service.to_content(await service.get(db_session, profile_id), cipher)
+        profile = await service.get(db_session, profile_id)
+        trail.annotate(db_session, contact_id=profile.contact_id)
+        return service.to_content(profile, cipher)
 
     @patch("/{profile_id:int}", guards=PROFILES_WRITE)
     async def update_profile(

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
@@ -49,7 +50,7 @@ class RequestController(Controller):
         row = await service.create(db_session, data=data, user_id=request.user.user_id)
         return await service.to_detail(db_session, row)
 
-    @get("/", guards=MANAGE)
+    @get("/", guards=MANAGE, opt={"audit": "request.list"})
     async def list_requests(
         self,
         db_session: Session,
@@ -75,10 +76,11 @@ class RequestController(Controller):
         )
         return service.page(rows, total, limit=limit, offset=offset)
 
-    @get("/{request_id:int}", guards=MANAGE)
+    @get("/{request_id:int}", guards=MANAGE, opt={"audit": "request.read"})
     async def get_request(self, db_session: Session, request_id: FromPath[int]) -> RequestDetail:
         """One request with everything done for it."""
         row = await service.get(db_session, request_id)
+        trail.annotate(db_session, contact_id=row.contact_id)
         return await service.to_detail(db_session, row)
 
     @patch("/{request_id:int}", guards=MANAGE)

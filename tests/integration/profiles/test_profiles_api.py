@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.crypto import DataCipher, DecryptionError
 from service.db import SessionMaker, run, session_scope
 from service.models import Contact, Profile
+from service.models.audit import AuditEvent
 from service.models.base import utcnow
 from service.models.enums import ProfileState, Role
 from tests.conftest import TEST_DATA_KEY, TokenFactory, contact_payload
@@ -291,3 +292,20 @@ async def test_marketers_never_see_profiles(
         f"/api/v1/contacts/{contact_id}/profiles", json=profile(), headers=officer
     )
     assert response.status_code == 201, response.text
+
+
+async def test_reading_a_profile_is_in_the_audit_trail(
+    admin: Client, contact_id: int, sessionmaker: SessionMaker
+) -> None:
+    profile_id = (await create(admin, contact_id))["id"]
+    for path in ("", "/content"):
+        assert (await admin.get(f"/api/v1/profiles/{profile_id}{path}")).status_code == 200
+
+    async with sessionmaker() as db:
+        rows = (await db.exec(select(AuditEvent).order_by(col(AuditEvent.id)))).all()
+    reads = [(row.action, row.contact_id) for row in rows if row.action.startswith("profile")]
+    assert reads == [
+        ("profile.create", contact_id),
+        ("profile.read", contact_id),
+        ("profile_content.read", contact_id),
+    ]

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.models import DataSubjectRequest, RequestAction
+from service.models.audit import AuditEvent
 from service.models.enums import Role
 from tests.conftest import TokenFactory, contact_payload
 from tests.integration.requests.conftest import MoveTo
@@ -126,6 +127,21 @@ async def test_a_request_links_to_its_contact(admin: Client) -> None:
     bad = await admin.patch(f"{URL}/{other['id']}", json={"contact_id": 999})
     assert bad.status_code == 422
     assert (await admin.get(f"{URL}/{other['id']}")).json()["contact_id"] == contact["id"]
+
+
+async def test_reading_the_register_is_in_the_audit_trail(
+    admin: Client, session: AsyncSession
+) -> None:
+    contact = (await admin.post("/api/v1/contacts", json=contact_payload())).json()
+    created = await create(admin, contact_id=contact["id"])
+    assert (await admin.get(f"{URL}/{created['id']}")).status_code == 200
+    assert (await admin.get(URL)).status_code == 200
+
+    rows = (await session.exec(select(AuditEvent).order_by(col(AuditEvent.id)))).all()
+    assert [(row.action, row.contact_id) for row in rows][-2:] == [
+        ("request.read", contact["id"]),
+        ("request.list", None),
+    ]
 
 
 async def test_unknown_request_is_404(admin: Client) -> None:
