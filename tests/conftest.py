@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
@@ -34,6 +35,17 @@ BACKENDS = ["sqlite", "postgresql"]
 TEST_SECRET = "test-secret-key-" + "s" * 32
 TEST_DATA_KEY = "test-data-key-" + "d" * 32
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2id at its lowest cost while testing: every test that creates a
+    staff user would otherwise spend ~0.1 s hashing one password. The
+    algorithm is the same; only the work factors differ."""
+    kept = auth_service._hasher
+    auth_service._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    auth_service._hasher = kept
 
 
 @pytest.fixture(scope="session")
