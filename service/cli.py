@@ -26,6 +26,7 @@ from sqlmodel import select
 
 from service import clock
 from service.auth import service as auth_service
+from service.backup import cli as backup_commands
 from service.db import create_engine, create_sessionmaker, session_scope
 from service.embedded import EmbeddedRedis, EmbeddedServiceError, MailCatcher, check_can_listen
 from service.errors import DomainError
@@ -390,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--name", default="cli", help="a label to tell tokens apart")
     issue.add_argument("--expires-in-days", type=int, default=None, metavar="DAYS")
     issue.set_defaults(handler=cmd_token_issue)
+
+    backup_commands.add_commands(commands)
     return parser
 
 

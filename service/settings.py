@@ -99,6 +99,14 @@ class Settings:
     bounce_address: str
     # Temporary delivery failures of one address before it is suppressed.
     soft_bounce_limit: int
+    # Backups (`consentry backup`, docs/backup.md): where the scheduled job
+    # writes them, how many days they are kept, when it runs (hour and minute
+    # in Helsinki; None: no scheduled backups), and where pg_dump and
+    # pg_restore are (None: looked up next to the server's version).
+    backup_dir: Path
+    backup_keep_days: int
+    backup_time: tuple[int, int] | None
+    pg_bin_dir: Path | None
 
     @property
     def is_dev(self) -> bool:
@@ -237,6 +245,29 @@ def _previous_keys(environ: dict[str, str]) -> tuple[str, ...]:
     return keys
 
 
+def backup_time(environ: dict[str, str]) -> tuple[int, int] | None:
+    """``CONSENTRY_BACKUP_TIME``: ``HH:MM`` in Helsinki (default 01:30), or ``off``.
+
+    Public because the worker's cron table is built when its module is
+    imported, before any Settings object exists."""
+    raw = _text(environ, "BACKUP_TIME") or "01:30"
+    if raw.lower() == "off":
+        return None
+    hour, _, minute = raw.partition(":")
+    if not (
+        len(minute) == 2
+        and len(hour) in (1, 2)
+        and hour.isascii()
+        and hour.isdigit()
+        and minute.isascii()
+        and minute.isdigit()
+        and int(hour) < 24
+        and int(minute) < 60
+    ):
+        raise SettingsError(f"{PREFIX}BACKUP_TIME: must be a time like 01:30, or off")
+    return int(hour), int(minute)
+
+
 def _identity(environ: dict[str, str], name: str, env: Environment) -> str:
     return _text(environ, name) or _dev_only(env, name, DEV_PLACEHOLDER)
 
@@ -316,6 +347,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         inbound_port=_port(environ, "INBOUND_PORT", 2525),
         bounce_address=bounce_address,
         soft_bounce_limit=_int(environ, "SOFT_BOUNCE_LIMIT", 3, 1, 100),
+        backup_dir=Path(_text(environ, "BACKUP_DIR") or var_dir / "backups"),
+        backup_keep_days=_int(environ, "BACKUP_KEEP_DAYS", 30, 1, 3650),
+        backup_time=backup_time(environ),
+        pg_bin_dir=Path(raw) if (raw := _text(environ, "PG_BIN_DIR")) else None,
     )
 
 

@@ -18,9 +18,9 @@ from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
 from service.mail.smtp import SmtpConfig, SmtpPool
 from service.queue import QUEUE_NAME
-from service.settings import Settings, get_settings
+from service.settings import Settings, backup_time, get_settings
 from service.tokens import TokenSigner
-from workers import campaigns, heartbeat, retention, tracking
+from workers import backup, campaigns, heartbeat, retention, tracking
 
 # Used only when the worker is started with plain `arq` and no URL is set; the
 # `consentry` commands always pass the URL they resolved.
@@ -52,6 +52,29 @@ def functions(send_job_timeout: int = DEFAULT_SEND_JOB_TIMEOUT) -> list[Any]:
         func(campaigns.build_call_list, keep_result=0, max_tries=5),
         func(tracking.drain_engagement, keep_result=0),
         func(retention.retention_continue, name=retention.CONTINUE, keep_result=0),
+    ]
+
+
+def backup_cron() -> list[Any]:
+    """The nightly backup at CONSENTRY_BACKUP_TIME (Helsinki), unless it is ``off``.
+
+    Read from the environment when this module is imported, as the Redis URL
+    is: arq takes its cron table from the class. The result is kept a day so
+    that a second worker cannot queue the same night's run again. The job
+    keeps the ordinary timeout: it only starts the backup (workers/backup.py)."""
+    at = backup_time(dict(os.environ))
+    if at is None:
+        return []
+    hour, minute = at
+    return [
+        cron(
+            backup.scheduled_backup,
+            hour={hour},
+            minute={minute},
+            second={0},
+            unique=True,
+            keep_result=86_400,
+        )
     ]
 
 
@@ -113,6 +136,7 @@ class WorkerSettings:
             unique=True,
             keep_result=86_400,
         ),
+        *backup_cron(),
     ]
     on_startup = on_startup
     on_shutdown = on_shutdown

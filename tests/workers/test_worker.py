@@ -49,6 +49,7 @@ def test_worker_settings_name_every_job_and_cron() -> None:
         "cron:sweep_campaigns",
         "cron:drain_engagement",
         "cron:daily_retention",
+        "cron:scheduled_backup",
     ]
 
 

@@ -1,0 +1,193 @@
+"""What a restore must not undo: erasures and the suppression list.
+
+Before a backup replaces the database, ``read_log`` takes from the current
+one every ``Erasure`` row and every suppression (ids, keyed hashes and
+dates: no readable personal data). After the backup is in place and
+migrated, ``apply_log`` erases again whoever the log says was erased and the
+backup still holds, records those erasures as they first happened, and puts
+back every suppression the backup lacks — so nobody erased, unsubscribed by
+objection or bounced comes back with an old copy of the register.
+
+An erasure counts as already in the backup when the backup holds its
+``Erasure`` row (same contact id, cause and time); every other one is
+replayed, whatever its time: a transaction that committed while the
+snapshot was being taken may carry an earlier timestamp than the snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.db import run
+from service.models import Contact, Erasure, LegalHold, Suppression, User
+from service.rights.erasure import erase_contact
+
+ERASURES: Any = Erasure.__table__  # type: ignore[attr-defined]
+SUPPRESSIONS: Any = Suppression.__table__  # type: ignore[attr-defined]
+BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureRecord:
+    contact_id: int
+    cause: str
+    request_id: int | None
+    erased_by_user_id: int | None
+    erased_at: datetime
+
+    @property
+    def key(self) -> tuple[int, str, datetime]:
+        return self.contact_id, self.cause, self.erased_at
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayLog:
+    erasures: tuple[ErasureRecord, ...]
+    # value_hash, kind, reason, created_at
+    suppressions: tuple[tuple[str, str, str, datetime], ...]
+    # The highest contact id the current database has used: the restored
+    # database must not hand any of them out again (see ``apply_log``).
+    max_contact_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    erasures_reapplied: int  # contacts in the backup erased again
+    erasures_recorded: int  # Erasure rows the backup lacked, put back
+    suppressions_added: int
+
+
+async def read_log(session: AsyncSession) -> ReplayLog:
+    erasures = await run(
+        session,
+        select(
+            ERASURES.c.contact_id,
+            ERASURES.c.cause,
+            ERASURES.c.request_id,
+            ERASURES.c.erased_by_user_id,
+            ERASURES.c.erased_at,
+        ).order_by(ERASURES.c.erased_at, ERASURES.c.id),
+    )
+    records = tuple(ErasureRecord(*row) for row in erasures.all())
+    suppressions = await run(
+        session,
+        select(
+            SUPPRESSIONS.c.value_hash,
+            SUPPRESSIONS.c.kind,
+            SUPPRESSIONS.c.reason,
+            SUPPRESSIONS.c.created_at,
+        ).order_by(SUPPRESSIONS.c.id),
+    )
+    max_contact = (await run(session, select(func.max(col(Contact.id))))).scalar() or 0
+    max_erased = max((record.contact_id for record in records), default=0)
+    return ReplayLog(
+        erasures=records,
+        suppressions=tuple((h, k, r, c) for h, k, r, c in suppressions.all()),
+        max_contact_id=max(max_contact, max_erased),
+    )
+
+
+async def _ids(session: AsyncSession, column: Any, wanted: set[int]) -> set[int]:
+    found: set[int] = set()
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), BATCH):
+        chunk = ordered[start : start + BATCH]
+        found.update((await run(session, select(column).where(column.in_(chunk)))).scalars())
+    return found
+
+
+async def _add_suppressions(session: AsyncSession, log: ReplayLog) -> int:
+    present = set((await run(session, select(SUPPRESSIONS.c.value_hash))).scalars())
+    missing = [
+        {"value_hash": h, "kind": k, "reason": r, "created_at": c}
+        for h, k, r, c in log.suppressions
+        if h not in present
+    ]
+    for start in range(0, len(missing), BATCH):
+        await run(session, insert(SUPPRESSIONS), missing[start : start + BATCH])
+    return len(missing)
+
+
+async def _erase_again(session: AsyncSession, record: ErasureRecord, user_id: int | None) -> None:
+    # The person was erased in reality: a legal hold in the older copy
+    # cannot bring them back, and erase_contact refuses a held contact.
+    # (Better: a parameter of erase_contact to skip the check; see the report.)
+    await run(session, delete(LegalHold).where(col(LegalHold.contact_id) == record.contact_id))
+    await erase_contact(
+        session,
+        record.contact_id,
+        cause=record.cause,
+        request_id=record.request_id,
+        user_id=user_id,
+    )
+    # erase_contact dates its row now; the record keeps the original time.
+    newest = (
+        select(func.max(ERASURES.c.id))
+        .where(ERASURES.c.contact_id == record.contact_id)
+        .scalar_subquery()
+    )
+    await run(
+        session,
+        update(ERASURES).where(ERASURES.c.id == newest).values(erased_at=record.erased_at),
+    )
+
+
+async def _keep_contact_ids_unused(session: AsyncSession, highest: int) -> None:
+    """Contact ids are how an erasure names its person: a contact created
+    after the restore must not get the id of one created (and perhaps
+    erased) after the snapshot. PostgreSQL's sequence is moved past them;
+    SQLite hands out the highest id plus one, and cannot be told otherwise."""
+    if highest < 1 or session.get_bind().dialect.name != "postgresql":
+        return
+    await run(
+        session,
+        text(
+            "SELECT setval(pg_get_serial_sequence('contacts', 'id'), GREATEST(:highest, "
+            "COALESCE(pg_sequence_last_value(pg_get_serial_sequence('contacts', 'id')::regclass),"
+            " 1)))"
+        ),
+        {"highest": highest},
+    )
+
+
+async def apply_log(session: AsyncSession, log: ReplayLog) -> ReplayReport:
+    """Replay ``log`` on the restored database (the caller commits)."""
+    suppressions_added = await _add_suppressions(session, log)
+    recorded = await run(
+        session, select(ERASURES.c.contact_id, ERASURES.c.cause, ERASURES.c.erased_at)
+    )
+    in_backup = {tuple(row) for row in recorded.all()}
+    pending = [record for record in log.erasures if record.key not in in_backup]
+    contacts = await _ids(session, col(Contact.id), {r.contact_id for r in pending})
+    users = await _ids(session, col(User.id), {r.erased_by_user_id or 0 for r in pending})
+    reapplied = 0
+    for record in pending:
+        # A staff member added after the snapshot is not in the backup.
+        user_id = record.erased_by_user_id if record.erased_by_user_id in users else None
+        if record.contact_id in contacts:
+            await _erase_again(session, record, user_id)
+            contacts.discard(record.contact_id)
+            reapplied += 1
+        else:
+            session.add(
+                Erasure(
+                    contact_id=record.contact_id,
+                    cause=record.cause,
+                    request_id=record.request_id,
+                    erased_by_user_id=user_id,
+                    erased_at=record.erased_at,
+                )
+            )
+    await session.flush()
+    await _keep_contact_ids_unused(session, log.max_contact_id)
+    return ReplayReport(
+        erasures_reapplied=reapplied,
+        erasures_recorded=len(pending),
+        suppressions_added=suppressions_added,
+    )
