@@ -34,6 +34,7 @@ from service.contacts.controllers import ContactController
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
 from service.errors import Conflict, DomainError
+from service.imports import api as imports_api
 from service.profiles import api as profiles_api
 from service.requests import api as requests_api
 from service.retention import api as retention_api
@@ -43,7 +44,7 @@ from service.tokens import TokenSigner
 from service.tracking.public import TrackingController
 
 logger = logging.getLogger("consentry.api")
-_PACKAGES = (audit_api, profiles_api, requests_api, retention_api, rights_api)
+_PACKAGES = (imports_api, audit_api, profiles_api, requests_api, retention_api, rights_api)
 _API_ROUTES = [route for package in _PACKAGES for route in package.API_ROUTES]
 _PUBLIC_ROUTES = [route for package in _PACKAGES for route in package.PUBLIC_ROUTES]
 

@@ -30,6 +30,7 @@ from service.backup import cli as backup_commands
 from service.db import create_engine, create_sessionmaker, session_scope
 from service.embedded import EmbeddedRedis, EmbeddedServiceError, MailCatcher, check_can_listen
 from service.errors import DomainError
+from service.imports import cli as import_commands
 from service.models import User
 from service.models.enums import Role
 from service.settings import Settings, SettingsError, get_settings
@@ -393,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     issue.set_defaults(handler=cmd_token_issue)
 
     backup_commands.add_commands(commands)
+    import_commands.add_commands(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Contact import from CSV: ``consentry import contacts`` and ``POST /api/v1/imports``."""
