@@ -82,7 +82,9 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> None:
     print(
         f"consentry: re-applied erasures: {replay.erasures_reapplied} contact(s) in the backup "
         f"erased again, {replay.erasures_recorded} erasure record(s) put back; "
-        f"{replay.suppressions_added} suppression(s) added"
+        f"{replay.suppressions_added} suppression(s) added; "
+        f"{replay.withdrawals_replayed} withdrawal(s), {replay.bans_replayed} ban(s) and "
+        f"{replay.objections_replayed} objection(s) recorded since the backup put back"
     )
 
 

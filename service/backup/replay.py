@@ -1,4 +1,5 @@
-"""What a restore must not undo: erasures and the suppression list.
+"""What a restore must not undo: erasures and the suppression list (and,
+through ``service.backup.choices``, withdrawals, bans and objections).
 
 Before a backup replaces the database, ``read_log`` takes from the current
 one every ``Erasure`` row and every suppression (ids, keyed hashes and
@@ -24,6 +25,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.backup.choices import Choices, ChoicesReport, apply_choices, read_choices
 from service.db import run
 from service.models import Contact, Erasure, LegalHold, Suppression, User
 from service.rights.erasure import erase_contact
@@ -54,6 +56,8 @@ class ReplayLog:
     # The highest contact id the current database has used: the restored
     # database must not hand any of them out again (see ``apply_log``).
     max_contact_id: int
+    # Withdrawals, bans and objections (service.backup.choices).
+    choices: Choices | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,9 @@ class ReplayReport:
     erasures_reapplied: int  # contacts in the backup erased again
     erasures_recorded: int  # Erasure rows the backup lacked, put back
     suppressions_added: int
+    withdrawals_replayed: int = 0
+    bans_replayed: int = 0
+    objections_replayed: int = 0
 
 
 async def read_log(session: AsyncSession) -> ReplayLog:
@@ -90,6 +97,7 @@ async def read_log(session: AsyncSession) -> ReplayLog:
         erasures=records,
         suppressions=tuple((h, k, r, c) for h, k, r, c in suppressions.all()),
         max_contact_id=max(max_contact, max_erased),
+        choices=await read_choices(session),
     )
 
 
@@ -186,8 +194,17 @@ async def apply_log(session: AsyncSession, log: ReplayLog) -> ReplayReport:
             )
     await session.flush()
     await _keep_contact_ids_unused(session, log.max_contact_id)
+    # After the erasures: nothing is replayed for a person no longer here.
+    choices = (
+        await apply_choices(session, log.choices)
+        if log.choices is not None
+        else ChoicesReport(0, 0, 0)
+    )
     return ReplayReport(
         erasures_reapplied=reapplied,
         erasures_recorded=len(pending),
         suppressions_added=suppressions_added,
+        withdrawals_replayed=choices.withdrawals_replayed,
+        bans_replayed=choices.bans_replayed,
+        objections_replayed=choices.objections_replayed,
     )

@@ -186,6 +186,9 @@ async def _finish(
                     "erasures_reapplied": report.erasures_reapplied,
                     "erasures_recorded": report.erasures_recorded,
                     "suppressions_added": report.suppressions_added,
+                    "withdrawals_replayed": report.withdrawals_replayed,
+                    "bans_replayed": report.bans_replayed,
+                    "objections_replayed": report.objections_replayed,
                 }
             await append(
                 session,

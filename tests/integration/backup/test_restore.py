@@ -16,6 +16,7 @@ from service.backup.service import create_backup, restore_backup
 from service.db import SessionMaker, create_engine, create_sessionmaker, run, session_scope
 from service.settings import Settings
 from tests.integration.backup.conftest import (
+    GRANT_EMAIL,
     Client,
     add_contact,
     all_rows,
@@ -105,6 +106,44 @@ async def test_a_restore_brings_the_data_back_but_not_an_erased_person(
     assert now["audit_events"][-1]["action"] == "backup.restore"
     assert await audit_trail(settings.database_url) == (True, len(now["audit_events"]))
     assert leftovers(private_tmp) == []
+
+
+async def test_a_restore_does_not_undo_an_unsubscribe_a_ban_or_an_objection(
+    admin: Client, sessionmaker: SessionMaker, backup_settings: Settings, tmp_path: Path
+) -> None:
+    left = await add_contact(admin, full_name="Ulla Unsubscribed", email="ulla@example.fi")
+    banned = await add_contact(admin, full_name="Bertta Banned", email="bertta@example.fi")
+    objecting = await add_contact(admin, full_name="Olli Objecting", email="olli@example.fi")
+    backup = tmp_path / "choices.backup"
+    await create_backup(backup_settings, backup)
+
+    # After the snapshot, each says no in their own way.
+    withdraw = {**GRANT_EMAIL, "action": "withdraw"}
+    assert (await admin.post(f"/api/v1/contacts/{left}/consents", json=withdraw)).status_code == 201
+    ban = {"kind": "direct_marketing", "channel": "all", "source": "self", "note": "by phone"}
+    assert (await admin.post(f"/api/v1/contacts/{banned}/bans", json=ban)).status_code == 201
+    objection = {"scope": "direct_marketing"}
+    assert (
+        await admin.post(f"/api/v1/contacts/{objecting}/objections", json=objection)
+    ).status_code == 201
+
+    await forget_connections(sessionmaker)
+    restored = await restore_backup(backup_settings, backup)
+
+    assert restored.replay is not None
+    assert (
+        restored.replay.withdrawals_replayed,
+        restored.replay.bans_replayed,
+        restored.replay.objections_replayed,
+    ) == (1, 2, 1)  # the objection's ban, too
+    await forget_connections(sessionmaker)
+    for contact_id, reason in (
+        (left, "consent_withdrawn"),
+        (banned, "direct_marketing_ban"),
+        (objecting, "objected"),
+    ):
+        eligibility = (await admin.get(f"/api/v1/contacts/{contact_id}/eligibility")).json()
+        assert eligibility["eligible"] is False and reason in eligibility["reasons"], contact_id
 
 
 async def test_a_legal_hold_in_the_backup_does_not_keep_an_erased_person(
