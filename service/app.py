@@ -20,11 +20,12 @@ from litestar.status_codes import (
     HTTP_409_CONFLICT,
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import __doc__ as product_summary
 from service import queue
+from service.api_tokens import api as api_tokens_api
 from service.audit import api as audit_api
 from service.audit import trail
 from service.auth.middleware import TokenAuthenticationMiddleware
@@ -39,14 +40,26 @@ from service.profiles import api as profiles_api
 from service.requests import api as requests_api
 from service.retention import api as retention_api
 from service.rights import api as rights_api
+from service.security import security_headers
 from service.settings import Settings, get_settings
 from service.tokens import TokenSigner
 from service.tracking.public import TrackingController
 
 logger = logging.getLogger("consentry.api")
-_PACKAGES = (imports_api, audit_api, profiles_api, requests_api, retention_api, rights_api)
+_PACKAGES = (
+    api_tokens_api,
+    imports_api,
+    audit_api,
+    profiles_api,
+    requests_api,
+    retention_api,
+    rights_api,
+)
 _API_ROUTES = [route for package in _PACKAGES for route in package.API_ROUTES]
 _PUBLIC_ROUTES = [route for package in _PACKAGES for route in package.PUBLIC_ROUTES]
+# The largest request body any route takes unless it says otherwise (the CSV
+# import allows 20 MB, the page-view beacon 4 KB); larger ones get a 413.
+MAX_BODY_BYTES = 1_000_000
 
 
 def _error(
@@ -88,6 +101,13 @@ def _integrity_error(_: Request[Any, Any, Any], exc: IntegrityError) -> Response
     # A race the services' own checks could not see (two requests at once);
     # the transaction was rolled back.
     return _error(HTTP_409_CONFLICT, "the request conflicts with stored data; nothing was changed")
+
+
+def _out_of_range(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # A number beyond the database's 64-bit integers (an id such as 2**70:
+    # OverflowError from SQLite, DataError from PostgreSQL); such a row cannot
+    # exist. The value is not echoed back.
+    return _error(422, "a value in the request is out of range; nothing was changed")
 
 
 def _unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -152,6 +172,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[api, PublicController, TrackingController, *_PUBLIC_ROUTES, live],
         lifespan=[lifespan],
+        before_send=[
+            security_headers(public_url=settings.public_url, cors_origins=settings.cors_origins)
+        ],
+        request_max_body_size=MAX_BODY_BYTES,
         state=State(
             {
                 "settings": settings,
@@ -168,6 +192,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ValidationException: _validation_error,
             HTTPException: _http_error,
             IntegrityError: _integrity_error,
+            OverflowError: _out_of_range,
+            DataError: _out_of_range,
             Exception: _unexpected_error,
         },
         openapi_config=OpenAPIConfig(

@@ -80,6 +80,9 @@ class Settings:
     # The company website's origins ("https://www.example.fi") allowed to send
     # page views to POST /t/v; none: page views are not recorded.
     site_origins: tuple[str, ...]
+    # Browser origins allowed to call /api from their own pages (CORS); none:
+    # no Access-Control-* header is ever sent (docs/security.md).
+    cors_origins: tuple[str, ...]
     # Lifetime of the visitor cookie a tracked click sets (at most 13 months).
     visit_cookie_days: int
     # Behavioural profiles (notice §6): where the export packages handed to the
@@ -200,6 +203,11 @@ def _secret(environ: dict[str, str], name: str, env: Environment, var_dir: Path)
     if raw is not None:
         if len(raw) < 32:
             raise SettingsError(f"{PREFIX}{name}: must be at least 32 characters long")
+        if env is Environment.PRODUCTION and _guessable(raw):
+            raise SettingsError(
+                f"{PREFIX}{name}: looks like a placeholder or example value; "
+                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         return raw
     if env is Environment.PRODUCTION:
         raise SettingsError(f"{PREFIX}{name}: required when CONSENTRY_ENV=production")
@@ -213,6 +221,24 @@ def _secret(environ: dict[str, str], name: str, env: Environment, var_dir: Path)
             f"{PREFIX}VAR_DIR: cannot keep the generated {PREFIX}{name} in {var_dir}: "
             f"{exc.strerror or exc}"
         ) from None
+
+
+# Words of the placeholders people paste from examples and templates; a key
+# from a random generator contains none of them (in the same letter case).
+_PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "example", "placeholder", "secret")
+# A random 32-character key has ~25 different characters; one with fewer than
+# this is typed by hand ("x" * 32, "0123456789" * 4).
+_MIN_DISTINCT_CHARACTERS = 12
+
+
+def _guessable(key: str) -> bool:
+    """True for a key production must refuse: a placeholder, an example or a
+    hand-typed repetition (the checks are cheap; the length is checked apart)."""
+    lowered = key.lower()
+    return (
+        any(word in lowered for word in _PLACEHOLDER_WORDS)
+        or len(set(key)) < _MIN_DISTINCT_CHARACTERS
+    )
 
 
 def _create_key_file(key_file: Path) -> None:
@@ -300,6 +326,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if "@" not in mail_from:
         raise SettingsError(f"{PREFIX}MAIL_FROM: must be an email address")
     bounce_address = _text(environ, "BOUNCE_ADDRESS") or mail_from
+    secret_key = _secret(environ, "SECRET_KEY", env, var_dir)
+    data_key = _secret(environ, "DATA_KEY", env, var_dir)
+    if env is Environment.PRODUCTION and secret_key == data_key:
+        # One leaked key would then both forge links and read identity codes.
+        raise SettingsError(f"{PREFIX}DATA_KEY: must differ from {PREFIX}SECRET_KEY")
     if "@" not in bounce_address:
         raise SettingsError(f"{PREFIX}BOUNCE_ADDRESS: must be an email address")
     return Settings(
@@ -313,9 +344,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         smtp_password=_text(environ, "SMTP_PASSWORD"),
         smtp_tls=smtp_tls,
         public_url=public_url.rstrip("/"),
-        secret_key=_secret(environ, "SECRET_KEY", env, var_dir),
+        secret_key=secret_key,
         previous_secret_keys=_previous_keys(environ),
-        data_key=_secret(environ, "DATA_KEY", env, var_dir),
+        data_key=data_key,
         controller_name=controller_name,
         controller_business_id=_identity(environ, "CONTROLLER_BUSINESS_ID", env),
         controller_address=_identity(environ, "CONTROLLER_ADDRESS", env),
@@ -336,6 +367,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ip_v4_prefix=_int(environ, "IP_V4_PREFIX", 24, 0, 24),
         ip_v6_prefix=_int(environ, "IP_V6_PREFIX", 48, 0, 48),
         site_origins=_origins(environ, "SITE_ORIGINS"),
+        cors_origins=_origins(environ, "CORS_ORIGINS"),
         visit_cookie_days=_int(environ, "VISIT_COOKIE_DAYS", 395, 1, MAX_VISIT_COOKIE_DAYS),
         profile_transfer_dir=Path(
             _text(environ, "PROFILE_TRANSFER_DIR") or var_dir / "profile-transfers"

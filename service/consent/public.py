@@ -16,6 +16,7 @@ import jinja2
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -63,9 +64,7 @@ def _page(
         controller=ControllerIdentity.from_settings(settings),
         **values,
     )
-    return Response(
-        html, status_code=status, media_type="text/html; charset=utf-8", headers=HEADERS
-    )
+    return Response(html, status_code=status, media_type=MediaType.HTML, headers=HEADERS)
 
 
 def _browser_language(request: PublicRequest) -> str:

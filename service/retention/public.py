@@ -16,6 +16,7 @@ import jinja2
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.enums import MediaType
 from litestar.params import FromPath
 from sqlalchemy import update
 from sqlmodel import col
@@ -50,9 +51,7 @@ def _html(request: PublicRequest, template: str, status: int, **values: Any) -> 
     html = _pages.get_template(template).render(
         controller=ControllerIdentity.from_settings(_settings(request)), **values
     )
-    return Response(
-        html, status_code=status, media_type="text/html; charset=utf-8", headers=HEADERS
-    )
+    return Response(html, status_code=status, media_type=MediaType.HTML, headers=HEADERS)
 
 
 def _browser_language(request: PublicRequest) -> str:

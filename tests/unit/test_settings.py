@@ -9,8 +9,9 @@ import pytest
 
 from service.settings import Environment, SettingsError, SmtpTls, load_settings
 
-SECRET = "s" * 32
-DATA_KEY = "d" * 32
+# Random-looking: production refuses hand-typed repetitions such as "s" * 32.
+SECRET = "Qm7vT2xLp9RkW4zNc8HbJ5sYd3FgA6eU"
+DATA_KEY = "hT4nW8qZ2mXc6RvL9pKj3BsY7dGf5EaN"
 PRODUCTION = {
     "CONSENTRY_ENV": "production",
     "CONSENTRY_SECRET_KEY": SECRET,
@@ -184,3 +185,30 @@ def test_dev_keys_from_the_environment_are_not_written(env: dict[str, str], tmp_
     )
     assert (settings.secret_key, settings.data_key) == (SECRET, DATA_KEY)
     assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "s" * 32,
+        "0123456789" * 4,
+        "changeme-changeme-changeme-changeme",
+        "my-example-key-Qm7vT2xLp9RkW4zNc8",
+    ],
+)
+def test_production_refuses_placeholder_keys(env: dict[str, str], key: str) -> None:
+    with pytest.raises(SettingsError, match="CONSENTRY_SECRET_KEY: looks like a placeholder"):
+        load_settings({**env, **PRODUCTION, "CONSENTRY_SECRET_KEY": key})
+    assert load_settings({**env, "CONSENTRY_SECRET_KEY": key}).secret_key == key  # dev allows
+
+
+def test_production_refuses_one_key_for_both_purposes(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match="CONSENTRY_DATA_KEY: must differ"):
+        load_settings({**env, **PRODUCTION, "CONSENTRY_DATA_KEY": SECRET})
+
+
+def test_cors_origins_default_to_none(env: dict[str, str]) -> None:
+    assert load_settings(env).cors_origins == ()
+    origins = "https://app.example.fi, http://127.0.0.1:5173"
+    settings = load_settings({**env, "CONSENTRY_CORS_ORIGINS": origins})
+    assert settings.cors_origins == ("https://app.example.fi", "http://127.0.0.1:5173")
