@@ -15,7 +15,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import timedelta
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
@@ -24,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import select
 
-from service import clock
+from service.api_tokens import cli as token_commands
 from service.auth import service as auth_service
 from service.backup import cli as backup_commands
 from service.db import create_engine, create_sessionmaker, session_scope
@@ -99,21 +98,6 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
 
     user = _run_db(settings, work)
     print(f"consentry: user {user.email} added with role {user.role}")
-
-
-def cmd_token_issue(settings: Settings, args: argparse.Namespace) -> None:
-    expires_at = (
-        clock.now() + timedelta(days=args.expires_in_days) if args.expires_in_days else None
-    )
-
-    async def work(session: Any) -> str:
-        user = await auth_service.get_user_by_email(session, args.email)
-        return await auth_service.issue_token(
-            session, user=user, name=args.name, expires_at=expires_at
-        )
-
-    # Only the token on stdout, so `TOKEN=$(consentry token issue …)` works.
-    print(_run_db(settings, work))
 
 
 def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
@@ -384,15 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit_verify.set_defaults(handler=cmd_audit_verify)
 
-    token = commands.add_parser("token", help="API tokens").add_subparsers(
-        dest="token_command", required=True, metavar="ACTION"
-    )
-    issue = token.add_parser("issue", help="print a new API bearer token for a user")
-    issue.add_argument("email")
-    issue.add_argument("--name", default="cli", help="a label to tell tokens apart")
-    issue.add_argument("--expires-in-days", type=int, default=None, metavar="DAYS")
-    issue.set_defaults(handler=cmd_token_issue)
-
+    token_commands.add_commands(commands, _run_db)
     backup_commands.add_commands(commands)
     import_commands.add_commands(commands)
     return parser

@@ -7,6 +7,7 @@ tables are emptied between tests.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -153,6 +154,9 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 TokenFactory = Callable[[Role], Coroutine[Any, Any, str]]
 
 
+_USER_NUMBERS = itertools.count(1)
+
+
 @pytest.fixture
 def make_token(sessionmaker: SessionMaker) -> TokenFactory:
     """Create a staff user of a role and return a bearer token for them."""
@@ -161,7 +165,7 @@ def make_token(sessionmaker: SessionMaker) -> TokenFactory:
         async with session_scope(sessionmaker) as session:
             user = await auth_service.create_user(
                 session,
-                email=f"{role.value}.{id(object())}@example.fi",
+                email=f"{role.value}.{next(_USER_NUMBERS)}@example.fi",
                 role=role,
                 password=PASSWORD,
             )

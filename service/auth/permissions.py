@@ -26,6 +26,7 @@ class Permission(StrEnum):
     RIGHTS_MANAGE = "rights:manage"
     USERS_MANAGE = "users:manage"
     AUDIT_READ = "audit:read"
+    TOKENS_OWN = "tokens:own"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -39,6 +40,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CAMPAIGNS_WRITE,
             Permission.CAMPAIGNS_SEND,
             Permission.STATISTICS_READ,
+            Permission.TOKENS_OWN,
         }
     ),
     Role.PRIVACY_OFFICER: frozenset(
@@ -51,10 +53,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PROFILES_WRITE,
             Permission.RIGHTS_MANAGE,
             Permission.AUDIT_READ,
+            Permission.TOKENS_OWN,
         }
     ),
-    Role.CALLER: frozenset({Permission.CALL_LISTS_DOWNLOAD}),
+    Role.CALLER: frozenset({Permission.CALL_LISTS_DOWNLOAD, Permission.TOKENS_OWN}),
     Role.VIEWER: frozenset(
-        {Permission.CONTACTS_READ, Permission.CAMPAIGNS_READ, Permission.STATISTICS_READ}
+        {
+            Permission.CONTACTS_READ,
+            Permission.CAMPAIGNS_READ,
+            Permission.STATISTICS_READ,
+            Permission.TOKENS_OWN,
+        }
     ),
 }

@@ -1,14 +1,14 @@
-"""Staff users and API tokens: create, authenticate, issue."""
+"""Staff users and API tokens: create, authenticate, issue, list, revoke."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.auth.permissions import ROLE_PERMISSIONS, Permission
@@ -20,6 +20,7 @@ from service.models.enums import Role
 
 TOKEN_PREFIX = "cst_"  # noqa: S105  (a marker, not a secret)
 MIN_PASSWORD_LENGTH = 12
+MAX_TOKEN_NAME_LENGTH = 100
 # Writing last_used_at on every request would turn every read into a write;
 # a minute's resolution is enough to see which tokens are alive.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -35,9 +36,25 @@ class Principal:
     email: str
     role: Role
     token_id: int | None
+    scope: Role | None = None
+    permissions: frozenset[Permission] = field(init=False)
+
+    def __post_init__(self) -> None:
+        allowed = ROLE_PERMISSIONS[self.role]
+        if self.scope is not None:
+            # A scoped token can only narrow: what both the role and the scope allow.
+            allowed = allowed & ROLE_PERMISSIONS[self.scope]
+        object.__setattr__(self, "permissions", allowed)
 
     def can(self, permission: Permission) -> bool:
-        return permission in ROLE_PERMISSIONS[self.role]
+        return permission in self.permissions
+
+
+def scope_within(role: Role, scope: Role) -> bool:
+    """Whether a token of a ``role`` user may be scoped to ``scope``: roles are
+    not a ladder (a marketer is not above a privacy officer), so "at or below"
+    means the scope grants nothing the role does not."""
+    return ROLE_PERMISSIONS[scope] <= ROLE_PERMISSIONS[role]
 
 
 def hash_token(token: str) -> str:
@@ -72,16 +89,55 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User:
 
 
 async def issue_token(
-    session: AsyncSession, *, user: User, name: str, expires_at: datetime | None = None
+    session: AsyncSession,
+    *,
+    user: User,
+    name: str,
+    expires_at: datetime | None = None,
+    scope: Role | None = None,
 ) -> str:
-    """Create a token for the user and return it; only its hash is kept."""
+    """Create a token for the user and return it; only its hash is kept.
+
+    The token string exists only in the return value: show it once."""
+    return (await create_token(session, user=user, name=name, expires_at=expires_at, scope=scope))[
+        1
+    ]
+
+
+async def create_token(
+    session: AsyncSession,
+    *,
+    user: User,
+    name: str,
+    expires_at: datetime | None = None,
+    scope: Role | None = None,
+) -> tuple[ApiToken, str]:
+    """``issue_token``, also returning the stored row (for its id and dates)."""
     assert user.id is not None
+    name = name.strip()
+    if not name or len(name) > MAX_TOKEN_NAME_LENGTH:
+        message = f"must be 1 to {MAX_TOKEN_NAME_LENGTH} characters"
+        raise InvalidInput(f"name {message}", fields={"name": message})
+    if user.disabled_at is not None:
+        message = "the user is disabled"
+        raise InvalidInput(message, fields={"user_id": message})
+    if scope is not None and not scope_within(user.role, scope):
+        message = f"a {user.role} may not hold a token scoped to {scope}"
+        raise InvalidInput(message, fields={"scope": message})
+    if expires_at is not None and expires_at <= utcnow():
+        message = "must be in the future"
+        raise InvalidInput(f"expiry {message}", fields={"expires_in_days": message})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(
-        ApiToken(user_id=user.id, name=name, token_hash=hash_token(token), expires_at=expires_at)
+    row = ApiToken(
+        user_id=user.id,
+        name=name,
+        scope=scope,
+        token_hash=hash_token(token),
+        expires_at=expires_at,
     )
+    session.add(row)
     await session.flush()
-    return token
+    return row, token
 
 
 async def authenticate_token(session: AsyncSession, token: str) -> Principal | None:
@@ -107,4 +163,54 @@ async def authenticate_token(session: AsyncSession, token: str) -> Principal | N
         api_token.last_used_at = now
         session.add(api_token)
     assert user.id is not None
-    return Principal(user_id=user.id, email=user.email, role=user.role, token_id=api_token.id)
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        role=user.role,
+        token_id=api_token.id,
+        scope=api_token.scope,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenListing:
+    """A token as listed: never the token or its hash."""
+
+    token: ApiToken
+    user_email: str
+
+
+async def list_tokens(session: AsyncSession, *, user_id: int | None = None) -> list[TokenListing]:
+    """Every token (or one user's), newest first."""
+    query = select(ApiToken, User.email).join(
+        User,
+        User.id == ApiToken.user_id,  # type: ignore[arg-type]
+    )
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    rows = await session.exec(query.order_by(col(ApiToken.id).desc()))
+    return [TokenListing(token=token, user_email=email) for token, email in rows.all()]
+
+
+async def get_token(session: AsyncSession, token_id: int) -> ApiToken:
+    row = await session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound("no token with this id")
+    return row
+
+
+async def revoke_token(
+    session: AsyncSession, *, token_id: int, by_user_id: int | None, owner_id: int | None = None
+) -> ApiToken:
+    """Revoke a token for good. ``owner_id``: only if it belongs to that user
+    (someone else's token is reported as not found, not as forbidden)."""
+    row = await get_token(session, token_id)
+    if owner_id is not None and row.user_id != owner_id:
+        raise NotFound("no token with this id")
+    if row.revoked_at is not None:
+        raise Conflict("the token is already revoked", reason="token_revoked")
+    row.revoked_at = utcnow()
+    row.revoked_by_user_id = by_user_id
+    session.add(row)
+    await session.flush()
+    return row

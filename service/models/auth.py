@@ -26,7 +26,10 @@ class User(SQLModel, table=True):
 
 class ApiToken(SQLModel, table=True):
     """A bearer token; only its SHA-256 is stored (the token is 256 random bits,
-    so a fast hash is enough and look-ups stay a single index probe)."""
+    so a fast hash is enough and look-ups stay a single index probe).
+
+    ``scope`` narrows the token to a role's permissions (None: the user's own
+    role); the principal holds what both the user's role and the scope allow."""
 
     __tablename__ = "api_tokens"
     __pii_columns__: ClassVar[tuple[str, ...]] = ()
@@ -36,8 +39,13 @@ class ApiToken(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     )
     name: str = Field(max_length=100)
+    scope: Role | None = enum_field(Role, default=None, nullable=True)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = Field(default=None)
     revoked_at: datetime | None = Field(default=None)
+    revoked_by_user_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    )
     last_used_at: datetime | None = Field(default=None)
