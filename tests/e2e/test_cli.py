@@ -12,25 +12,22 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
 
-from service.embedded import free_port
 from tests.support.consentry_run import (
-    CONSENTRY,
     PASSWORD,
-    STOP_TIMEOUT,
+    RunningService,
     alive,
     consentry,
     make_env,
     processes_in,
+    running_service,
     wait_for,
 )
 from workers.heartbeat import HEARTBEAT_KEY
@@ -172,64 +169,14 @@ def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
             return error.code, error.read()
 
 
-@dataclass
-class Running:
-    process: subprocess.Popen[bytes]
-    env: dict[str, str]
-    base_url: str
-    root: Path
-    stdout_path: Path
-    stderr_path: Path
-
-    def stdout(self) -> str:
-        return self.stdout_path.read_text()
-
-    def stop(self, signum: signal.Signals) -> int:
-        self.process.send_signal(signum)
-        return self.process.wait(STOP_TIMEOUT)
-
-
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[Running]:
+def running(tmp_path: Path) -> Iterator[RunningService]:
     """`consentry run` with no Redis and no SMTP configured, serving its OpenAPI schema."""
-    env = make_env(tmp_path)
-    port = free_port()
-    stdout_path, stderr_path = tmp_path / "run.out", tmp_path / "run.err"
-    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-        process = subprocess.Popen(
-            [*CONSENTRY, "run", "--port", str(port)],
-            env=env,
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-        )
-    run = Running(process, env, f"http://127.0.0.1:{port}", tmp_path, stdout_path, stderr_path)
-    try:
-
-        def serving() -> bool:
-            assert process.poll() is None, stderr_path.read_text()
-            try:
-                return _get(f"{run.base_url}/schema/openapi.json")[0] == 200
-            except OSError:
-                return False
-
-        wait_for(serving, "the API to answer")
+    with running_service(tmp_path) as run:
         yield run
-    finally:
-        # Whatever the test did, leave nothing running.
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for pid in processes_in(tmp_path):
-            os.kill(pid, signal.SIGKILL)
 
 
-def _embedded_redis_url(run: Running) -> str:
+def _embedded_redis_url(run: RunningService) -> str:
     match = re.search(r"queue: embedded Redis at (redis://\S+)", run.stdout())
     assert match, run.stdout()
     return match.group(1)
@@ -245,7 +192,7 @@ def _heartbeat(redis_url: str) -> bytes | None:
         client.close()
 
 
-def _assert_stops_cleanly(run: Running, signum: signal.Signals) -> None:
+def _assert_stops_cleanly(run: RunningService, signum: signal.Signals) -> None:
     children = _children(run.process.pid)
     ours = processes_in(run.root)
     # The method finds them: this process, the Redis and the worker at least.
@@ -261,7 +208,7 @@ def _assert_stops_cleanly(run: Running, signum: signal.Signals) -> None:
 
 @pytest.mark.slow
 def test_run_serves_with_embedded_services_and_ctrl_c_stops_everything(
-    running: Running, tmp_path: Path
+    running: RunningService, tmp_path: Path
 ) -> None:
     status, body = _get(f"{running.base_url}/schema/openapi.json")
     assert status == 200
@@ -300,5 +247,5 @@ def test_run_serves_with_embedded_services_and_ctrl_c_stops_everything(
 
 
 @pytest.mark.slow
-def test_sigterm_stops_run_and_everything_it_started(running: Running) -> None:
+def test_sigterm_stops_run_and_everything_it_started(running: RunningService) -> None:
     _assert_stops_cleanly(running, signal.SIGTERM)

@@ -122,6 +122,13 @@ class RunningService:
     def output(self) -> str:
         return self.stdout_path.read_text() + self.stderr_path.read_text()
 
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    def stop(self, signum: signal.Signals) -> int:
+        self.process.send_signal(signum)
+        return self.process.wait(STOP_TIMEOUT)
+
 
 @contextmanager
 def running_service(root: Path, **extra_env: str) -> Iterator[RunningService]:
