@@ -60,6 +60,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
 from bench import report
+from bench.explain import Plan, explain, settings_in_force
 from bench.procs import REPO, SmtpSink, Worker, find_tool, usage
 from bench.seed import BENCH_TAG, SMALL_TAG, SeedStats, seed
 from service import clock, queue
@@ -276,6 +277,7 @@ class RunResult:
     steady_cpu: list[float] = field(default_factory=list)  # the same, while sending
     batches: list[int] = field(default_factory=list)  # batch jobs each worker finished
     start_job: float = 0.0  # the start job's own run time, from arq's log
+    crons_s: float = 0.0  # waited for the start-up cron jobs before the run
     error: str = ""
 
     @property
@@ -308,6 +310,8 @@ class Results:
     window: WindowResult | None = None
     runs: list[RunResult] = field(default_factory=list)
     profile: ProfileResult | None = None
+    plans: list[Plan] = field(default_factory=list)
+    plan_settings: str = ""
     send_contacts: int = 0
     small_contacts: int = 0
     skip_send: bool = False
@@ -393,6 +397,7 @@ async def measure(bench: Bench) -> None:
         results.small_contacts = results.seed.small_tagged
         await measure_audience(bench)
         await measure_build(bench)
+        await measure_plans(bench)
         if not args.skip_send:
             await measure_references(bench)
             await measure_window(bench)
@@ -404,15 +409,26 @@ async def measure(bench: Bench) -> None:
         await engine.dispose()
 
 
-async def _limit(bench: Bench, session: Any, *, jit_off: bool = False) -> None:
-    """PostgreSQL only: a statement timeout (and JIT off) for this transaction alone."""
+async def _limit(bench: Bench, session: Any, *, setting: str | None = None) -> None:
+    """PostgreSQL only: a statement timeout (and a diagnostic setting) for this
+    transaction alone."""
     if bench.results.database != "postgresql":
         return
     await run(
         session, text(f"SET LOCAL statement_timeout = {int(bench.args.query_timeout * 1000)}")
     )
-    if jit_off:
-        await run(session, text("SET LOCAL jit = off"))
+    if setting:
+        await run(session, text(f"SET LOCAL {setting}"))
+
+
+async def _count(session: Any, gate: Any, *, raw: bool) -> tuple[int, int, dict[Any, int]]:
+    """`queries.audience`, or with `raw` its statement alone, without the plan
+    setting `audience` makes around it (for the diagnostics)."""
+    if not raw:
+        return await queries.audience(session, gate)
+    total, eligible, *per_reason = (await run(session, queries.audience_query(gate))).one()
+    found = zip(gate.reasons, per_reason, strict=True)
+    return int(total), int(eligible), {reason: int(n) for reason, n in found if n}
 
 
 async def _time_audience(
@@ -422,26 +438,20 @@ async def _time_audience(
     tags: list[str],
     *,
     sessionmaker: SessionMaker | None = None,
-    jit_off: bool = False,
+    setting: str | None = None,
+    raw: bool = False,
 ) -> None:
     """`queries.audience` for a campaign over all contacts, `--repeat` times."""
-    campaign = Campaign(
-        id=0,
-        name="audience",
-        channel=CampaignChannel.EMAIL,
-        purpose=Purpose.DIRECT_MARKETING,
-        segment={"tags": tags},
-    )
     times: list[float] = []
     outcome: tuple[int, int, dict[Any, int]] = (0, 0, {})
     timed_out = False
     for _ in range(bench.args.repeat):
         async with (sessionmaker or bench.sessionmaker)() as session:
-            await _limit(bench, session, jit_off=jit_off)
-            gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
+            await _limit(bench, session, setting=setting)
+            gate = _audience_gate(settings, tags)
             started = time.perf_counter()
             try:
-                outcome = await queries.audience(session, gate)
+                outcome = await _count(session, gate, raw=raw)
             except DBAPIError as exc:
                 if "statement timeout" not in str(exc) and "canceling statement" not in str(exc):
                     raise
@@ -483,10 +493,11 @@ async def measure_audience(bench: Bench) -> None:
     if bench.results.database == "postgresql":
         await _time_audience(
             bench,
-            "diagnostic: all contacts, default cap, with `SET LOCAL jit = off`",
+            "diagnostic: all contacts, default cap, with `SET LOCAL jit = on` (the server's "
+            "default; the service's connections turn it off)",
             bench.default_settings,
             [],
-            jit_off=True,
+            setting="jit = on",
         )
 
 
@@ -499,6 +510,7 @@ async def measure_audience_after(bench: Bench) -> None:
             await session.exec(select(func.count()).select_from(CampaignRecipient))  # type: ignore[call-overload]
         ).scalar_one()
     after = f"after the send runs ({rows:,} rows in campaign_recipients)"
+    await measure_plans(bench, after=after)
     if bench.results.database != "postgresql":
         await _time_audience(
             bench, f"all contacts, default frequency cap, {after}", bench.default_settings, []
@@ -522,6 +534,61 @@ async def measure_audience_after(bench: Bench) -> None:
         )
     finally:
         await fresh.dispose()
+    await _time_audience(
+        bench,
+        f"diagnostic: all contacts, default frequency cap, {after}, on the pooled "
+        "connections, forced to a generic plan (`SET LOCAL plan_cache_mode = "
+        "force_generic_plan`, what `queries.audience` keeps PostgreSQL from choosing)",
+        bench.default_settings,
+        [],
+        setting="plan_cache_mode = force_generic_plan",
+        raw=True,
+    )
+
+
+def _audience_gate(settings: Settings, tags: list[str]) -> Any:
+    campaign = Campaign(
+        id=0,
+        name="audience",
+        channel=CampaignChannel.EMAIL,
+        purpose=Purpose.DIRECT_MARKETING,
+        segment={"tags": tags},
+    )
+    return gate_for(campaign, settings, today=clock.today(), now=clock.now())
+
+
+async def measure_plans(bench: Bench, *, after: str = "") -> None:
+    """The plans of the audience count and of the send list's INSERT … SELECT (on
+    PostgreSQL executed, then rolled back), as the service runs them."""
+    results = bench.results
+    when = f", {after}" if after else ""
+    async with bench.sessionmaker() as session:
+        if results.database == "postgresql" and not results.plan_settings:
+            results.plan_settings = await settings_in_force(session)
+        await _limit(bench, session)
+        gate = _audience_gate(bench.default_settings, [])
+        label = f"Audience count, all contacts, default frequency cap{when} (`queries.audience`)"
+        results.plans.append(await explain(session, label, queries.audience_query(gate)))
+    if after:
+        return
+    lists: list[tuple[str, Settings, list[str]]] = [
+        ("all contacts, default frequency cap", bench.default_settings, [])
+    ]
+    if bench.send_tags:
+        segment = f"the send runs' segment (tag '{BENCH_TAG}'), cap off"
+        lists.append((segment, bench.settings, bench.send_tags))
+    for label, settings, tags in lists:
+        campaign_id = await bench.new_campaign("Plan", tags)
+        async with bench.sessionmaker() as session:
+            campaign = await campaigns.get(session, campaign_id)
+            await _limit(bench, session)
+            gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
+            statement = queries.send_list_insert(
+                gate, campaign_id=campaign_id, channel=campaign.channel
+            )
+            title = f"Send list, {label} (`queries.build_send_list`, INSERT … SELECT)"
+            results.plans.append(await explain(session, title, statement))
+    say(f"plans: {len(results.plans)} explained")
 
 
 async def measure_build(bench: Bench) -> None:
@@ -877,6 +944,32 @@ async def _recipient_stats(
 
 
 _START_JOB = re.compile(r"(\d+\.\d+)s ← campaign:\d+:start:start_campaign ●")
+# arq's lines for a job starting and ending (done, failed, aborted), for the
+# jobs that are not the campaign's: cron runs and the retention run's
+# continuations (it works in time slices and queues the rest).
+_OTHER_STARTED = re.compile(r"→ ((?:cron|retention):[^\s(]+)\(")
+_OTHER_ENDED = re.compile(r"(?:←|!|⊘) ((?:cron|retention):\S+)")
+START_CRONS_TIMEOUT = 900.0
+QUIET_SECONDS = 3.0  # longer than arq's poll: a continuation queued last is seen
+
+
+async def _start_crons_done(workers: list[Worker]) -> float:
+    """Wait until the jobs the workers ran at start-up (the retention run over
+    the whole register, with its continuations) have ended and none has
+    started for a while, so that a send run does not share its workers and
+    database with them; returns the seconds waited."""
+    began = time.perf_counter()
+    quiet_since = began
+    while time.perf_counter() - began < START_CRONS_TIMEOUT:
+        logs = "".join(w.log.read_text(errors="replace") for w in workers)
+        running = set(_OTHER_STARTED.findall(logs)) - set(_OTHER_ENDED.findall(logs))
+        now = time.perf_counter()
+        if running:
+            quiet_since = now
+        elif now - quiet_since >= QUIET_SECONDS:
+            break
+        await asyncio.sleep(0.2)
+    return max(0.0, time.perf_counter() - began - QUIET_SECONDS)
 
 
 def _each(workers: list[Worker], method: Callable[[Worker], None]) -> None:
@@ -900,7 +993,8 @@ async def send_run(bench: Bench, label: str, count: int, tags: list[str]) -> Run
         for worker in workers:
             worker.start()
         await asyncio.to_thread(_each, workers, Worker.wait_ready)
-        await asyncio.sleep(1.5)  # on_startup and the start-up crons
+        await asyncio.sleep(1.5)  # on_startup, and the start-up crons to be picked up
+        result.crons_s = await _start_crons_done(workers)
         before = sink.accepted()
         cpu_before = [usage(w.pid).cpu_seconds for w in workers]
         enqueued = clock.now()
@@ -981,12 +1075,25 @@ async def send_run(bench: Bench, label: str, count: int, tags: list[str]) -> Run
 
 
 async def measure_sending(bench: Bench) -> None:
+    from workers.retention import LOCK_KEY
+
     tags = bench.send_tags
-    if bench.results.small_contacts:
-        bench.results.runs.append(await send_run(bench, "1 worker, small", 1, [SMALL_TAG]))
-    for count in bench.args.worker_counts:
-        label = f"{count} worker{'s' if count > 1 else ''}"
-        bench.results.runs.append(await send_run(bench, label, count, tags))
+    # A worker starts with the nightly retention run. On the seed it would
+    # erase every contact beyond retention (5 %: 50,000 at 1M, many minutes)
+    # while the runs send; its own lock holds it off, as when another worker
+    # is running it.
+    redis = await queue.connect(bench.redis_url)
+    await redis.set(LOCK_KEY, "bench", ex=24 * 3600)
+    try:
+        if bench.results.small_contacts:
+            small = await send_run(bench, "1 worker, small", 1, [SMALL_TAG])
+            bench.results.runs.append(small)
+        for count in bench.args.worker_counts:
+            label = f"{count} worker{'s' if count > 1 else ''}"
+            bench.results.runs.append(await send_run(bench, label, count, tags))
+    finally:
+        await redis.delete(LOCK_KEY)
+        await redis.aclose()
 
 
 # -- profile --------------------------------------------------------------------
@@ -1208,8 +1315,8 @@ def _explain_misses(results: Results, one: RunResult | None, bare: Reference | N
             f"{one.wall:.1f} s, {one.to_first:.1f} s pass before the first chunk is recorded: "
             f"arq picks the start job up {one.to_built:.2f} s after it is queued (it polls "
             f"every {results.worker['poll_delay']} s), the start job itself runs "
-            f"{one.start_job:.2f} s (the audience count and the send list, each a full pass "
-            "over all contacts whatever the segment, then `pending_batches` and one enqueue "
+            f"{one.start_job:.2f} s (the audience count, a full pass over all contacts "
+            "whatever the segment, the send list, then `pending_batches` and one enqueue "
             "per batch), and the batch jobs wait for the next poll.",
         ]
     return lines
@@ -1238,7 +1345,8 @@ def render(results: Results) -> str:
     if results.database == "postgresql":
         lines.append(
             "PostgreSQL is the throwaway server of `tests/support/postgres.py` (fsync, "
-            "synchronous_commit and full_page_writes off), ANALYZEd after the load."
+            "synchronous_commit and full_page_writes off), VACUUM ANALYZEd after the load "
+            "(as autovacuum soon would be)."
         )
     else:
         lines.append(
@@ -1301,6 +1409,8 @@ def render(results: Results) -> str:
             + f"; eligible {a.eligible:,}.",
         ]
 
+    lines += _plans_section(results)
+
     # References and window.
     if results.references or results.window:
         lines += ["", "### SMTP references (same sink, same run)", ""]
@@ -1340,7 +1450,12 @@ def render(results: Results) -> str:
             "",
             "### End-to-end sending (real worker processes)",
             "",
-            f"Each run is a fresh campaign over the same contacts. Recipients: the contacts "
+            "Each run is a fresh campaign over the same contacts, on workers started for it, "
+            "once the jobs they run at start-up have ended (waited "
+            + ", ".join(f"{r.crons_s:.1f} s" for r in results.runs)
+            + "); their start-up retention run is held off by taking its Redis lock (on this "
+            "seed it would erase the 5 % beyond retention while the runs send). "
+            "Recipients: the contacts "
             f"tagged `{BENCH_TAG}` ({results.send_contacts:,} of {n:,}, every k-th contact; "
             "the send list is the eligible ones among them)"
             + (
@@ -1557,6 +1672,69 @@ def render(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _start_job_share(results: Results, audience_s: float) -> str:
+    """How much of the 1-worker run's start job the audience count explains."""
+    one = next((r for r in results.runs if r.workers == 1 and "small" not in r.label), None)
+    if one is None or not one.start_job:
+        return ""
+    return (
+        f" In the 1-worker run the start job ran {one.start_job:.2f} s, of which the "
+        f"segment's audience count is about {audience_s:.2f} s."
+    )
+
+
+def bench_runs(results: Results) -> int:
+    """How often the default-cap audience ran on the pooled connections before the sends."""
+    return sum(
+        len(a.times)
+        for a in results.audience
+        if "default cap" in a.label or "default frequency cap (" in a.label
+    )
+
+
+def _plans_section(results: Results) -> list[str]:
+    """The plans, folded: a line each in the open, the plans themselves in <details>."""
+    if not results.plans:
+        return []
+    if results.database == "postgresql":
+        intro = (
+            "`EXPLAIN (ANALYZE, BUFFERS)` of the statements as `service.campaigns.queries` "
+            "builds them, with their parameters, on the service's own connection settings; "
+            "the send lists' INSERTs ran and were rolled back. Server: "
+            f"{results.plan_settings} (jit as the service's connections set it). The index "
+            "design behind them: docs/scaling.md."
+        )
+        rows = [
+            [
+                plan.label,
+                report.seconds(plan.seconds) if plan.seconds is not None else "-",
+                report.seconds(plan.planning) if plan.planning is not None else "-",
+            ]
+            for plan in results.plans
+        ]
+        table = report.table(["statement", "execution (EXPLAIN ANALYZE)", "planning"], rows)
+    else:
+        intro = (
+            "`EXPLAIN QUERY PLAN` of the statements as `service.campaigns.queries` builds "
+            "them (SQLite does not time a plan). The index design behind them: "
+            "docs/scaling.md."
+        )
+        table = "\n".join(f"- {plan.label}" for plan in results.plans)
+    return [
+        "",
+        "### Query plans",
+        "",
+        intro,
+        "",
+        table,
+        "",
+        "<details><summary>The plans</summary>",
+        "",
+        *(plan.markdown() + "\n" for plan in results.plans),
+        "</details>",
+    ]
+
+
 def _findings(results: Results) -> list[str]:
     """Observations the numbers above support, worded by rule, not by hand."""
     out = []
@@ -1564,25 +1742,35 @@ def _findings(results: Results) -> list[str]:
     capped = next((a for a in results.audience if "default frequency cap (" in a.label), None)
     uncapped = by_label.get("all contacts, frequency cap off")
     segment = next((a for a in results.audience if a.label.startswith("segment")), None)
-    jit_off = next((a for a in results.audience if "jit = off" in a.label), None)
-    if capped and jit_off:
-        on, off = statistics.median(capped.times), statistics.median(jit_off.times)
-        if on > 1.2 * off:
-            out.append(
-                f"PostgreSQL's JIT costs the gate queries about {report.seconds(on - off)} each "
-                f"({report.seconds(on)} with the server default `jit = on`, "
-                f"{report.seconds(off)} with it off): the correlated EXISTS/COUNT subqueries "
-                "make the planner's cost estimate huge, far above `jit_above_cost`, so every "
-                "audience count and send-list build compiles code first."
-            )
+    jit_on = next((a for a in results.audience if "jit = on" in a.label), None)
+    if capped and jit_on and not jit_on.timed_out:
+        on, off = statistics.median(jit_on.times), statistics.median(capped.times)
+        out.append(
+            f"PostgreSQL's JIT (on by default) would cost the audience count "
+            f"{report.seconds(on - off)} ({report.seconds(on)} with `jit = on`, "
+            f"{report.seconds(off)} as the service runs it, with `jit = off`): the gate's "
+            "subqueries make the planner's cost estimate far exceed `jit_above_cost`, so each "
+            "count would compile code first; the service's connections turn JIT off "
+            "(service/db.py)."
+            if on > off
+            else f"PostgreSQL's JIT made no difference here ({report.seconds(on)} with "
+            f"`jit = on`, {report.seconds(off)} with it off, as the service runs it)."
+        )
     if capped and uncapped:
         on, off = statistics.median(capped.times), statistics.median(uncapped.times)
         afters = [a for a in results.audience if "after the send runs" in a.label]
         after = next((a for a in afters if not a.timed_out and "pooled" not in a.label), None)
+        share = 100 * (on / off - 1)
+        cost = (
+            f"adds {share:.0f} % to the audience count with an empty campaign_recipients"
+            if share >= 5
+            else "makes no measurable difference to the audience count with an empty "
+            f"campaign_recipients ({report.seconds(on)} with it, {report.seconds(off)} "
+            "without, medians)"
+        )
         out.append(
-            f"The frequency cap (a correlated COUNT over campaign_recipients per contact) adds "
-            f"{100 * (on / off - 1):.0f} % to the audience count with an empty "
-            "campaign_recipients"
+            "The frequency cap (the contacts with enough messages in the window, aggregated "
+            f"once and joined) {cost}"
             + (f"; after the send runs it takes {report.spread(after.times)}." if after else ".")
         )
         pooled = next((a for a in afters if "pooled" in a.label), None)
@@ -1602,22 +1790,52 @@ def _findings(results: Results) -> list[str]:
                     f"connection it took {report.spread(after.times)}. asyncpg prepares each "
                     "statement once per connection and PostgreSQL switches a prepared "
                     "statement to a generic plan after five runs; planned for an empty table, "
-                    "that plan scans all of campaign_recipients for every contact, and it stays "
-                    "until an ANALYZE of the table invalidates it."
+                    "that plan stays until an ANALYZE of the table invalidates it."
+                )
+            elif results.database == "postgresql":
+                generic = next((a for a in afters if "generic" in a.label), None)
+                out.append(
+                    "On the pooled connections that had run the audience count "
+                    f"{bench_runs(results)} times while campaign_recipients was empty, it took "
+                    f"{report.spread(pooled.times)} after the send runs, as on a fresh "
+                    f"connection ({report.spread(after.times)}): `queries.audience` has "
+                    "PostgreSQL plan each count afresh (`plan_cache_mode = force_custom_plan` "
+                    "around it), so no plan made for the empty table is kept"
+                    + (
+                        "; forced to the generic plan it took "
+                        + (
+                            f"more than {generic.times[-1]:.0f} s (cancelled)"
+                            if generic.timed_out
+                            else report.spread(generic.times)
+                        )
+                        + "."
+                        if generic is not None
+                        else "."
+                    )
                 )
     if segment and uncapped:
         seg_s, all_s = statistics.median(segment.times), statistics.median(uncapped.times)
+        lists = [p for p in results.plans if p.label.startswith("Send list")]
+        timed = [p for p in lists if p.seconds is not None]
         out.append(
-            f"A segment does not make the gate cheaper: the '{BENCH_TAG}' segment "
-            f"({segment.eligible:,} eligible) takes {report.seconds(seg_s)}, the whole "
-            f"register {report.seconds(all_s)}; the "
-            "query walks every contact and tests the tag per row. `sending.start` runs it twice "
-            "(the audience, then the send list)"
+            f"A segment does not make the audience count cheaper: the '{BENCH_TAG}' "
+            f"segment ({segment.eligible:,} eligible) takes {report.seconds(seg_s)}, the "
+            f"whole register {report.seconds(all_s)}, because its breakdown counts every "
+            "reason over every contact. "
             + (
-                ", which is most of the start job's time in the runs above."
-                if results.runs
-                else "."
+                "The send list does start from the segment (the tag's index, `Gate.within`)"
+                + (
+                    f": {report.seconds(timed[-1].seconds or 0)} for the segment's, "
+                    f"{report.seconds(timed[0].seconds or 0)} for the whole register's "
+                    "(EXPLAIN ANALYZE above)."
+                    if len(timed) >= 2
+                    else "."
+                )
+                if results.database == "postgresql"
+                else "SQLite's send list walks every contact too, testing the tag first "
+                "(EXPLAIN QUERY PLAN above)."
             )
+            + _start_job_share(results, statistics.median(segment.times))
         )
     if len(results.builds) >= 2:
         first, second = results.builds[0], results.builds[1]

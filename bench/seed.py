@@ -21,8 +21,9 @@ A fixed subset, every k-th contact, is tagged ``bench`` (at most
 ``send_contacts`` of them) and every tenth of those also ``bench-small``:
 the send runs use them as their segment, so a run stays short when N is large.
 
-Rows go in with SQLAlchemy Core ``executemany`` in chunks, one transaction a
-chunk, with explicit ids (PostgreSQL's sequences are moved past them after).
+Rows go in chunks, one transaction a chunk, with explicit ids (PostgreSQL's
+sequences are moved past them after): on PostgreSQL by ``COPY`` (asyncpg's
+``copy_records_to_table``), on SQLite with SQLAlchemy Core ``executemany``.
 """
 
 from __future__ import annotations
@@ -309,6 +310,20 @@ class Generator:
         chunk.tags.extend({"contact_id": cid, "tag": tag} for tag in sorted(tags))
 
 
+async def _copy(engine: AsyncEngine, tables: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """COPY each table's rows, in one transaction: several times the rate of an
+    executemany of INSERTs, which matters at a million contacts."""
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        async with driver.transaction():
+            for table, rows in tables:
+                columns = list(rows[0])
+                await driver.copy_records_to_table(
+                    table, columns=columns, records=[tuple(r[c] for c in columns) for r in rows]
+                )
+
+
 async def seed(
     engine: AsyncEngine,
     n: int,
@@ -338,11 +353,14 @@ async def seed(
         (Suppression, "suppressions"),
     )
     for chunk in generator.chunks():
-        async with engine.begin() as connection:
-            for model, name in tables:
-                rows = getattr(chunk, name)
-                if rows:
-                    await connection.execute(insert(model), rows)
+        batches = [(model, getattr(chunk, name)) for model, name in tables]
+        if engine.dialect.name == "postgresql":
+            await _copy(engine, [(str(m.__tablename__), rows) for m, rows in batches if rows])
+        else:
+            async with engine.begin() as connection:
+                for model, rows in batches:
+                    if rows:
+                        await connection.execute(insert(model), rows)
         stats.bans += len(chunk.bans)
         stats.tags += len(chunk.tags)
         stats.suppressions += len(chunk.suppressions)
@@ -357,10 +375,11 @@ async def seed(
                         f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
                     )
                 )
-        # What autovacuum would soon do after a bulk load; the service never
-        # runs ANALYZE itself, so SQLite is left without statistics.
+        # What autovacuum would soon do after a bulk load (statistics, and the
+        # visibility map that index-only scans need); the service never runs
+        # ANALYZE itself, so SQLite is left without statistics.
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text("ANALYZE"))
+            await connection.execute(text("VACUUM ANALYZE"))
     stats.seconds = time.perf_counter() - started
     return stats

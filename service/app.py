@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request, Response, Router, get
+from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
@@ -35,25 +35,32 @@ from service.contacts.controllers import ContactController
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
 from service.errors import Conflict, DomainError
+from service.exports import api as exports_api
 from service.imports import api as imports_api
+from service.observability import api as observability_api
 from service.profiles import api as profiles_api
 from service.requests import api as requests_api
 from service.retention import api as retention_api
 from service.rights import api as rights_api
+from service.robinson import api as robinson_api
 from service.security import security_headers
 from service.settings import Settings, get_settings
 from service.tokens import TokenSigner
 from service.tracking.public import TrackingController
+from service.web.routes import web_router
 
 logger = logging.getLogger("consentry.api")
 _PACKAGES = (
     api_tokens_api,
     imports_api,
+    observability_api,
     audit_api,
     profiles_api,
     requests_api,
     retention_api,
     rights_api,
+    robinson_api,
+    exports_api,
 )
 _API_ROUTES = [route for package in _PACKAGES for route in package.API_ROUTES]
 _PUBLIC_ROUTES = [route for package in _PACKAGES for route in package.PUBLIC_ROUTES]
@@ -141,12 +148,6 @@ def provide_cipher(state: State) -> DataCipher:
     return cipher
 
 
-@get("/health/live", tags=["health"], include_in_schema=True, sync_to_thread=False)
-def live() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
 
@@ -169,8 +170,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[DefineMiddleware(TokenAuthenticationMiddleware)],
         security=[{"bearer": []}],
     )
-    return Litestar(
-        route_handlers=[api, PublicController, TrackingController, *_PUBLIC_ROUTES, live],
+    app = Litestar(
+        route_handlers=[
+            api,
+            web_router(),
+            PublicController,
+            TrackingController,
+            *_PUBLIC_ROUTES,
+        ],
         lifespan=[lifespan],
         before_send=[
             security_headers(public_url=settings.public_url, cors_origins=settings.cors_origins)
@@ -207,5 +214,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 }
             ),
         ),
+        # Logs are configured by service.observability (JSON or text, no
+        # personal data), whichever server runs the app; not by Litestar.
+        logging_config=None,
         debug=False,
     )
+    observability_api.attach(app, settings)
+    return app

@@ -24,14 +24,22 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import select
 
 from service.api_tokens import cli as token_commands
+from service.audit.chain import Event, append
+from service.auth import login
 from service.auth import service as auth_service
 from service.backup import cli as backup_commands
 from service.db import create_engine, create_sessionmaker, session_scope
 from service.embedded import EmbeddedRedis, EmbeddedServiceError, MailCatcher, check_can_listen
 from service.errors import DomainError
+from service.exports import cli as export_commands
 from service.imports import cli as import_commands
 from service.models import User
+from service.models.audit import AuditActor
 from service.models.enums import Role
+from service.notice import cli as notice_commands
+from service.observability import cli as status_commands
+from service.observability.logs import configure_logging
+from service.robinson import cli as robinson_commands
 from service.settings import Settings, SettingsError, get_settings
 
 EXIT_USAGE = 2
@@ -98,13 +106,49 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
 
     user = _run_db(settings, work)
     print(f"consentry: user {user.email} added with role {user.role}")
+    print(
+        f"  sign in at {settings.public_url}/app/login; the first sign-in sets up the second factor"
+    )
+
+
+def _cli_event(action: str, args: argparse.Namespace, **details: Any) -> Event:
+    """An audit row for a command run on the server (its operator has no staff id)."""
+    command = f"consentry {args.command} {getattr(args, 'user_command', '')}".strip()
+    return Event(
+        actor=AuditActor.SYSTEM,
+        action=action,
+        method="CLI",
+        route=command,
+        status_code=200,
+        details=details,
+    )
+
+
+def cmd_user_reset_second_factor(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(session: Any) -> None:
+        user = await auth_service.get_user_by_email(session, args.email)
+        await login.reset_second_factor(session, user=user)
+        await append(session, _cli_event("user.second_factor_reset", args, user_id=user.id))
+
+    _run_db(settings, work)
+    print(
+        f"consentry: second factor of {args.email} removed and its sessions ended; "
+        "the next sign-in sets up a new one"
+    )
+
+
+def cmd_user_unlock(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(session: Any) -> None:
+        user = await auth_service.get_user_by_email(session, args.email)
+        await login.unlock(session, user=user)
+        await append(session, _cli_event("user.unlock", args, user_id=user.id))
+
+    _run_db(settings, work)
+    print(f"consentry: failed sign-ins of {args.email} forgotten; it may sign in again")
 
 
 def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
-    import logging.config
-
     import uvloop
-    from arq.logs import default_log_config
     from arq.worker import run_worker
 
     from workers.settings import WorkerSettings, functions, redis_settings
@@ -115,7 +159,7 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
             "(`consentry run` starts a local Redis by itself)"
         )
     # arq's own command sets up its logging; run programmatically, we do it.
-    logging.config.dictConfig(default_log_config(verbose=False))
+    configure_logging(settings.log_format, hooks=True)
     # A send worker is event-loop bound (four SMTP conversations and a Redis
     # journal write per message); uvloop's loop does that work with less CPU.
     uvloop.install()
@@ -129,9 +173,46 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
     )
 
 
-def cmd_inbound(settings: Settings, _: argparse.Namespace) -> None:
-    import logging
+def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
+    """The API alone, in N uvicorn worker processes: production-style, beside
+    `consentry worker`s and one `consentry migrate` (docs/scaling.md)."""
+    import uvicorn
 
+    from service.migrate import is_current
+
+    if args.workers < 1:
+        raise CommandError("--workers: at least 1")
+    if settings.redis_url is None:
+        # Without a shared queue each process would have none: sends, imports
+        # and public events would never reach a worker.
+        raise CommandError(
+            "CONSENTRY_REDIS_URL: required for `consentry api` "
+            "(`consentry run` starts a local Redis by itself)"
+        )
+    try:
+        migrated = asyncio.run(is_current(settings.database_url))
+    except (OSError, SQLAlchemyError) as exc:
+        raise CommandError(f"cannot read the database ({type(exc).__name__})") from None
+    if not migrated:
+        raise CommandError("the database is not at the newest revision; run `consentry migrate`")
+    check_can_listen(args.host, args.port)
+    configure_logging(settings.log_format, hooks=True)
+    # An import string and a factory: each worker process builds its own app
+    # (engine, Redis pool) from the same environment.
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        access_log=False,
+        log_level="info",
+        log_config=None,
+    )
+
+
+def cmd_inbound(settings: Settings, _: argparse.Namespace) -> None:
     from service.inbound.server import InboundServer
     from service.migrate import is_current
 
@@ -143,7 +224,7 @@ def cmd_inbound(settings: Settings, _: argparse.Namespace) -> None:
         raise CommandError(f"cannot read the database ({type(exc).__name__})") from None
     if not migrated:
         raise CommandError("the database is not at the newest revision; run `consentry migrate`")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(settings.log_format, hooks=True)
     with InboundServer(settings) as (host, port):
         print(
             f"consentry: receiving mail on {host}:{port} for {settings.unsubscribe_address} "
@@ -263,6 +344,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
     # and the embedded Redis, each in a session of its own, running. uvicorn
     # handles SIGTERM itself while serving and re-raises it once shut down.
     signal.signal(signal.SIGTERM, _interrupt)
+    configure_logging(settings.log_format, hooks=True)
     check_can_listen(args.host, args.port)
     upgrade(settings.database_url)
     env = dict(os.environ)
@@ -271,6 +353,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
         if settings.redis_url is None:
             redis = EmbeddedRedis(settings.var_dir / "redis")
             env["CONSENTRY_REDIS_URL"] = stack.enter_context(redis)
+            # For `consentry status`, which cannot guess the port.
+            redis_url = env["CONSENTRY_REDIS_URL"]
+            stack.enter_context(status_commands.embedded_redis_note(settings.var_dir, redis_url))
             lines.append(f"  queue: embedded Redis at {env['CONSENTRY_REDIS_URL']}")
         else:
             lines.append("  queue: Redis at CONSENTRY_REDIS_URL")
@@ -298,12 +383,22 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
         print("\n".join(lines), flush=True)
         if _count_users(settings) == 0:
             print(
-                "No staff user yet. In another terminal, create one and an API token:\n"
+                "No staff user yet. In another terminal, create one:\n"
                 "  .venv/bin/consentry user add you@example.com --role admin\n"
+                f"then sign in at {url}/app/login (the first sign-in sets up the second factor),\n"
+                "or issue an API token for scripts:\n"
                 "  TOKEN=$(.venv/bin/consentry token issue you@example.com)",
                 flush=True,
             )
-        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
+        # log_config=None: the app's own logging (service.observability) stays.
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            access_log=False,
+            log_level="info",
+            log_config=None,
+        )
     print("consentry: stopped", flush=True)
 
 
@@ -325,6 +420,19 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_migrate
     )
     commands.add_parser("worker", help="run queue workers only").set_defaults(handler=cmd_worker)
+    api = commands.add_parser(
+        "api", help="serve the API only, in one or more processes (no embedded services)"
+    )
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
+    api.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="IPS",
+        help="proxies whose X-Forwarded-For is trusted (default: uvicorn's, 127.0.0.1)",
+    )
+    api.set_defaults(handler=cmd_api)
     commands.add_parser(
         "inbound", help="receive mailto unsubscribes and delivery reports by SMTP"
     ).set_defaults(handler=cmd_inbound)
@@ -336,6 +444,17 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("email")
     add.add_argument("--role", required=True, choices=[role.value for role in Role])
     add.set_defaults(handler=cmd_user_add)
+    reset = user.add_parser(
+        "reset-second-factor",
+        help="remove a user's second factor (lost phone); the next sign-in enrols a new one",
+    )
+    reset.add_argument("email")
+    reset.set_defaults(handler=cmd_user_reset_second_factor)
+    unlock = user.add_parser(
+        "unlock", help="forget a user's failed sign-ins so a locked account may sign in again"
+    )
+    unlock.add_argument("email")
+    unlock.set_defaults(handler=cmd_user_unlock)
 
     retention = commands.add_parser(
         "retention", help="the privacy notice's retention rules"
@@ -370,7 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     token_commands.add_commands(commands, _run_db)
     backup_commands.add_commands(commands)
-    import_commands.add_commands(commands)
+    import_actions = import_commands.add_commands(commands)
+    robinson_commands.add_commands(import_actions, _run_db)
+    export_commands.add_commands(commands, _run_db)
+    status_commands.add_commands(commands, _run_db)
+    notice_commands.add_commands(commands)
     return parser
 
 

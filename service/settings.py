@@ -39,6 +39,11 @@ class SmtpTls(StrEnum):
     TLS = "tls"
 
 
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     env: Environment
@@ -59,6 +64,9 @@ class Settings:
     controller_business_id: str
     controller_address: str
     privacy_contact: str
+    # The data protection officer's contact, where one is designated (GDPR
+    # 37-38); None: the privacy notice says none was designated.
+    dpo_contact: str | None
     mail_from: str
     unsubscribe_address: str
     # Sending (per worker process).
@@ -72,6 +80,9 @@ class Settings:
     frequency_cap_messages: int
     frequency_cap_days: int
     call_list_ttl_days: int
+    # A phone call list is refused when the newest Robinson extract (the
+    # do-not-call register, docs/robinson.md) is older than this.
+    robinson_max_age_days: int
     # Engagement events older than this are deleted (13 months by default).
     engagement_retention_days: int
     # IP addresses are cut to these network prefixes before an event is queued.
@@ -83,6 +94,10 @@ class Settings:
     # Browser origins allowed to call /api from their own pages (CORS); none:
     # no Access-Control-* header is ever sent (docs/security.md).
     cors_origins: tuple[str, ...]
+    # Browser logins (/app): ended after this many idle minutes, and after
+    # this many hours whatever the activity (docs/security.md).
+    session_idle_minutes: int
+    session_max_hours: int
     # Lifetime of the visitor cookie a tracked click sets (at most 13 months).
     visit_cookie_days: int
     # Behavioural profiles (notice §6): where the export packages handed to the
@@ -110,6 +125,10 @@ class Settings:
     backup_keep_days: int
     backup_time: tuple[int, int] | None
     pg_bin_dir: Path | None
+    # Logs (docs/operations.md): one JSON object a line, or plain text (the
+    # dev default); and the bearer token /metrics asks for (None: loopback only).
+    log_format: LogFormat
+    metrics_token: str | None
 
     @property
     def is_dev(self) -> bool:
@@ -294,6 +313,18 @@ def backup_time(environ: dict[str, str]) -> tuple[int, int] | None:
     return int(hour), int(minute)
 
 
+def _default_log_format(env: Environment) -> LogFormat:
+    # A terminal reads text; a log collector in production reads JSON.
+    return LogFormat.TEXT if env is Environment.DEV else LogFormat.JSON
+
+
+def _metrics_token(environ: dict[str, str]) -> str | None:
+    token = _text(environ, "METRICS_TOKEN")
+    if token is not None and len(token) < 32:
+        raise SettingsError(f"{PREFIX}METRICS_TOKEN: must be at least 32 characters long")
+    return token
+
+
 def _identity(environ: dict[str, str], name: str, env: Environment) -> str:
     return _text(environ, name) or _dev_only(env, name, DEV_PLACEHOLDER)
 
@@ -351,6 +382,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         controller_business_id=_identity(environ, "CONTROLLER_BUSINESS_ID", env),
         controller_address=_identity(environ, "CONTROLLER_ADDRESS", env),
         privacy_contact=_identity(environ, "PRIVACY_CONTACT", env),
+        dpo_contact=_text(environ, "DPO_CONTACT"),
         mail_from=mail_from,
         unsubscribe_address=_text(environ, "UNSUBSCRIBE_ADDRESS")
         or "unsubscribe@" + mail_from.rpartition("@")[2],
@@ -362,12 +394,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         frequency_cap_messages=_int(environ, "FREQUENCY_CAP_MESSAGES", 4, 0, 1000),
         frequency_cap_days=_int(environ, "FREQUENCY_CAP_DAYS", 30, 1, 3650),
         call_list_ttl_days=_int(environ, "CALL_LIST_TTL_DAYS", 7, 1, 365),
+        robinson_max_age_days=_int(environ, "ROBINSON_MAX_AGE_DAYS", 31, 1, 365),
         engagement_retention_days=_int(environ, "ENGAGEMENT_RETENTION_DAYS", 395, 1, 3650),
         # Coarser networks are allowed, finer ones are not: the notice promises these.
         ip_v4_prefix=_int(environ, "IP_V4_PREFIX", 24, 0, 24),
         ip_v6_prefix=_int(environ, "IP_V6_PREFIX", 48, 0, 48),
         site_origins=_origins(environ, "SITE_ORIGINS"),
         cors_origins=_origins(environ, "CORS_ORIGINS"),
+        session_idle_minutes=_int(environ, "SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
+        session_max_hours=_int(environ, "SESSION_MAX_HOURS", 12, 1, 7 * 24),
         visit_cookie_days=_int(environ, "VISIT_COOKIE_DAYS", 395, 1, MAX_VISIT_COOKIE_DAYS),
         profile_transfer_dir=Path(
             _text(environ, "PROFILE_TRANSFER_DIR") or var_dir / "profile-transfers"
@@ -383,6 +418,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         backup_keep_days=_int(environ, "BACKUP_KEEP_DAYS", 30, 1, 3650),
         backup_time=backup_time(environ),
         pg_bin_dir=Path(raw) if (raw := _text(environ, "PG_BIN_DIR")) else None,
+        log_format=_choice(environ, "LOG_FORMAT", LogFormat, _default_log_format(env)),
+        metrics_token=_metrics_token(environ),
     )
 
 

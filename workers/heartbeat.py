@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from service import clock
+from service.observability.service import HEARTBEAT_KEY
 
-HEARTBEAT_KEY = "consentry:worker:heartbeat"
+__all__ = ["HEARTBEAT_KEY", "HEARTBEAT_TTL_SECONDS", "heartbeat"]
 HEARTBEAT_TTL_SECONDS = 120
 
 

@@ -17,6 +17,8 @@ from service.clock import LOCAL_ZONE
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
 from service.mail.smtp import SmtpConfig, SmtpPool
+from service.observability.counters import ENGAGEMENT_STORED, counted
+from service.observability.logs import configure_logging
 from service.queue import QUEUE_NAME
 from service.settings import Settings, backup_time, get_settings
 from service.tokens import TokenSigner
@@ -37,6 +39,10 @@ def redis_settings(url: str | None = None) -> RedisSettings:
     )
 
 
+# The events each drain stores are added up for /metrics (service.observability).
+drain_engagement = counted(tracking.drain_engagement, ENGAGEMENT_STORED)
+
+
 def functions(send_job_timeout: int = DEFAULT_SEND_JOB_TIMEOUT) -> list[Any]:
     """The jobs. Campaign jobs keep no result, so the same deterministic id
     can be queued again once the previous run has finished."""
@@ -50,7 +56,7 @@ def functions(send_job_timeout: int = DEFAULT_SEND_JOB_TIMEOUT) -> list[Any]:
             timeout=send_job_timeout,
         ),
         func(campaigns.build_call_list, keep_result=0, max_tries=5),
-        func(tracking.drain_engagement, keep_result=0),
+        func(drain_engagement, keep_result=0),
         func(retention.retention_continue, name=retention.CONTINUE, keep_result=0),
     ]
 
@@ -98,6 +104,9 @@ def sender_for(settings: Settings, ctx: dict[str, Any]) -> Sender:
 
 async def on_startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
+    # Started as plain `arq workers.settings.WorkerSettings`, arq set up its
+    # own logging: ours (JSON or text, no personal data) takes over.
+    configure_logging(settings.log_format, hooks=True)
     ctx["settings"] = settings
     ctx["engine"] = create_engine(settings.database_url)
     ctx["sessionmaker"] = create_sessionmaker(ctx["engine"])
@@ -119,7 +128,7 @@ class WorkerSettings:
         cron(campaigns.sweep_campaigns, second={15, 45}, run_at_startup=True, unique=True),
         # Opens and clicks wait in a Redis stream until this stores them; a
         # run that finds the stream empty costs a few round trips.
-        cron(tracking.drain_engagement, second=set(range(0, 60, 5)), unique=True, keep_result=0),
+        cron(drain_engagement, second=set(range(0, 60, 5)), unique=True, keep_result=0),
         # Every retention rule, once a night at 02:30 in Helsinki (see
         # `timezone`): a time that exists, once, on every day, as the clocks
         # change at 03:00 and 04:00. It also deletes old engagement events and

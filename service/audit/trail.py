@@ -132,6 +132,25 @@ def begin(session: AsyncSession, connection: ASGIConnection[Any, Any, Any, Any])
     )
 
 
+def note(
+    session: AsyncSession,
+    connection: ASGIConnection[Any, Any, Any, Any],
+    *,
+    action: str,
+    status_code: int,
+    user_id: int | None = None,
+) -> None:
+    """Record a request outside ``/api`` (a login step, a page that shows a
+    person's data) with the request's transaction. ``user_id``: the staff
+    member it concerns when no one is signed in yet (a login step)."""
+    principal = _principal(connection)
+    event_ = _event(connection, action=action, status_code=status_code, principal=principal)
+    if principal is None and user_id is not None:
+        event_.actor = AuditActor.STAFF
+        event_.actor_user_id = user_id
+    session.info[_PENDING] = event_
+
+
 def annotate(
     session: AsyncSession,
     *,

@@ -1,4 +1,5 @@
-"""Bearer-token authentication for ``/api`` and the permission guard every route declares."""
+"""Authentication for ``/api`` (bearer tokens, or a browser login's session)
+and the permission guard every route declares."""
 
 from __future__ import annotations
 
@@ -11,16 +12,28 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.types import Guard
 
 from service.audit import trail
+from service.auth import login
 from service.auth.permissions import Permission
 from service.auth.service import Principal, authenticate_token
 from service.db import SessionMaker, session_scope
+from service.web.session import check_api_csrf, session_token
 
 
 class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
+    """A bearer token (scripts) or the session cookie of a browser login.
+
+    With the cookie, a request that changes something must carry the
+    session's CSRF token in ``X-CSRF-Token``: a page of another site can make
+    the browser send the cookie, but cannot read the token."""
+
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        header = connection.headers.get("authorization")
+        cookie = session_token(connection)
+        if header is None and cookie:
+            return await self._authenticate_session(connection, cookie)
+        scheme, _, token = (header or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("a bearer token is required")
         sessionmaker: SessionMaker = connection.app.state.sessionmaker
@@ -31,6 +44,21 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
             await trail.record_auth_failure(connection)
             raise NotAuthorizedException("the token is not valid")
         return AuthenticationResult(user=principal, auth=principal.token_id)
+
+    async def _authenticate_session(
+        self, connection: ASGIConnection[Any, Any, Any, Any], cookie: str
+    ) -> AuthenticationResult:
+        async with session_scope(connection.app.state.sessionmaker) as session:
+            principal = await login.authenticate_session(
+                session, token=cookie, settings=connection.app.state.settings
+            )
+        if principal is None:
+            await trail.record_auth_failure(connection)
+            raise NotAuthorizedException("the login session has ended; sign in again")
+        if not check_api_csrf(connection, cookie):
+            await trail.record_denial(connection, "csrf")
+            raise PermissionDeniedException("a change needs the session's X-CSRF-Token header")
+        return AuthenticationResult(user=principal, auth=None)
 
 
 def requires(permission: Permission) -> Guard:

@@ -27,6 +27,9 @@ class Permission(StrEnum):
     USERS_MANAGE = "users:manage"
     AUDIT_READ = "audit:read"
     TOKENS_OWN = "tokens:own"
+    CONTACTS_EXPORT = "contacts:export"
+    ROBINSON_READ = "robinson:read"
+    ROBINSON_MANAGE = "robinson:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -41,6 +44,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CAMPAIGNS_SEND,
             Permission.STATISTICS_READ,
             Permission.TOKENS_OWN,
+            Permission.CONTACTS_EXPORT,
+            Permission.ROBINSON_READ,
         }
     ),
     Role.PRIVACY_OFFICER: frozenset(
@@ -54,6 +59,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.RIGHTS_MANAGE,
             Permission.AUDIT_READ,
             Permission.TOKENS_OWN,
+            Permission.ROBINSON_READ,
+            Permission.ROBINSON_MANAGE,
         }
     ),
     Role.CALLER: frozenset({Permission.CALL_LISTS_DOWNLOAD, Permission.TOKENS_OWN}),
@@ -63,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CAMPAIGNS_READ,
             Permission.STATISTICS_READ,
             Permission.TOKENS_OWN,
+            Permission.ROBINSON_READ,
         }
     ),
 }

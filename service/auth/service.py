@@ -37,6 +37,8 @@ class Principal:
     role: Role
     token_id: int | None
     scope: Role | None = None
+    # A browser login's session (None for an API token).
+    session_id: int | None = None
     permissions: frozenset[Permission] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -4,6 +4,11 @@ A list is built by a worker through the consent gate for the phone channel,
 holds only contact ids, and is downloaded as CSV with name, phone and
 language — nothing else a caller does not need. Every download is recorded.
 A list expires after ``CONSENTRY_CALL_LIST_TTL_DAYS`` and its entries are deleted.
+
+A list is screened against the Robinson extract in force (the gate's
+``robinson_listed``) and is not built at all without a fresh one
+(``CONSENTRY_ROBINSON_MAX_AGE_DAYS``; docs/robinson.md): checked when it is
+requested, and again when the worker builds it, since a day may turn between.
 """
 
 from __future__ import annotations
@@ -22,19 +27,32 @@ from service.campaigns import queries
 from service.campaigns.service import gate_for
 from service.db import run
 from service.errors import Conflict, NotFound
+from service.exports.cells import safe_cell
 from service.models import CallList, CallListDownload, CallListEntry, Campaign, Contact
 from service.models.enums import CallListStatus, CampaignChannel
+from service.robinson import service as robinson
 from service.settings import Settings
 
 CSV_COLUMNS = ("name", "phone", "language")
-# A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-async def request(session: AsyncSession, *, campaign: Campaign, user_id: int | None) -> CallList:
-    """Record a list to build; the caller commits, then queues the build job."""
+async def request(
+    session: AsyncSession,
+    *,
+    campaign: Campaign,
+    user_id: int | None,
+    settings: Settings | None = None,
+) -> CallList:
+    """Record a list to build; the caller commits, then queues the build job.
+
+    With ``settings``, a missing or stale Robinson extract is a 409 here;
+    the build checks it again in any case."""
     if campaign.channel is not CampaignChannel.PHONE:
         raise Conflict("only phone campaigns have call lists", reason="not_phone")
+    if settings is not None:
+        await robinson.require_fresh(
+            session, max_age_days=settings.robinson_max_age_days, today=clock.today()
+        )
     assert campaign.id is not None
     call_list = CallList(campaign_id=campaign.id, created_by_user_id=user_id)
     session.add(call_list)
@@ -49,6 +67,17 @@ async def build(session: AsyncSession, *, call_list_id: int, settings: Settings)
     campaign = await session.get(Campaign, call_list.campaign_id)
     assert campaign is not None
     now = clock.now()
+    try:
+        await robinson.require_fresh(
+            session, max_age_days=settings.robinson_max_age_days, today=clock.today()
+        )
+    except Conflict as refusal:
+        # The worker has no one to answer: the list says why it was not built.
+        call_list.status = CallListStatus.REFUSED
+        call_list.audience_at_build = {"refused": refusal.reason, "detail": refusal.detail}
+        session.add(call_list)
+        await session.flush()
+        return 0
     gate = gate_for(campaign, settings, today=clock.today(), now=now)
     total, eligible, excluded = await queries.audience(session, gate)
     count = await queries.build_call_list(session, gate=gate, call_list_id=call_list_id)
@@ -86,6 +115,12 @@ async def download(
     call_list = await latest(session, campaign=campaign)
     if call_list.status is CallListStatus.BUILDING:
         raise Conflict("the call list is still being built", reason="building")
+    if call_list.status is CallListStatus.REFUSED:
+        refusal = call_list.audience_at_build or {}
+        raise Conflict(
+            f"the call list was not built: {refusal.get('detail', 'refused')}",
+            reason=str(refusal.get("refused", "refused")),
+        )
     if call_list.status is CallListStatus.EXPIRED or (
         call_list.expires_at is not None and call_list.expires_at <= clock.now()
     ):
@@ -108,14 +143,10 @@ async def download(
     return call_list, body
 
 
-def _safe(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 def _csv_lines(rows: list[tuple[str, str, str]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for name, phone, language in rows:
-        writer.writerow((_safe(name), phone, str(language)))
+        writer.writerow((safe_cell(name), phone, str(language)))
     yield buffer.getvalue()

@@ -58,7 +58,9 @@ def _queue(request: StaffRequest) -> ArqRedis:
     return redis
 
 
-async def _start(request: StaffRequest, db_session: AsyncSession, campaign: Campaign) -> None:
+async def start_sending(
+    request: StaffRequest, db_session: AsyncSession, campaign: Campaign
+) -> None:
     """Commit the status change first, then queue the start: a job must never
     see a campaign that is not yet marked as sending. Should queueing fail,
     the worker's sweep finds the campaign and starts it."""
@@ -163,7 +165,7 @@ class CampaignController(Controller):
         """Send an email campaign now, or at its ``send_at``. Workers do the sending."""
         campaign = await service.get(db_session, campaign_id)
         campaign = await service.request_send(db_session, campaign=campaign)
-        await _start(request, db_session, campaign)
+        await start_sending(request, db_session, campaign)
         return await service.read(db_session, campaign)
 
     @post("/{campaign_id:int}/pause", guards=SEND, status_code=200)
@@ -179,7 +181,7 @@ class CampaignController(Controller):
     ) -> CampaignRead:
         campaign = await service.get(db_session, campaign_id)
         campaign = await service.resume(db_session, campaign=campaign)
-        await _start(request, db_session, campaign)
+        await start_sending(request, db_session, campaign)
         return await service.read(db_session, campaign)
 
     @post("/{campaign_id:int}/cancel", guards=SEND, status_code=200)
@@ -200,7 +202,7 @@ class CampaignController(Controller):
         """Build the call list of a phone campaign (a worker does it)."""
         campaign = await service.get(db_session, campaign_id)
         call_list = await call_lists.request(
-            db_session, campaign=campaign, user_id=request.user.user_id
+            db_session, campaign=campaign, user_id=request.user.user_id, settings=_settings(request)
         )
         assert call_list.id is not None
         await db_session.commit()

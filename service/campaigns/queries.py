@@ -7,7 +7,23 @@ the very same predicate.
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, bindparam, case, func, insert, literal, select, update
+from typing import Any
+
+from sqlalchemy import (
+    Insert,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,15 +34,43 @@ from service.models.base import utcnow
 from service.models.enums import CampaignChannel, Reason, RecipientStatus
 
 
+def audience_query(gate: Gate) -> Select[Any]:
+    """The statement ``audience`` runs (the benchmark EXPLAINs it as it is).
+
+    Each reason is evaluated once per contact, in a subquery, and only summed
+    above it. Inside the aggregate, PostgreSQL evaluated the eligibility's
+    copy of every reason again, and planned their EXISTS as one index probe
+    per contact each: it picks between probing and hashing by the rows of
+    the node that evaluates them, and an aggregate has one. OFFSET 0 keeps
+    the subquery from being merged back into the aggregate."""
+    flags = (
+        select(*(case((e, 1), else_=0).label(r.value) for r, e in gate.reasons.items()))
+        .select_from(gate.source)
+        .offset(0)
+        .subquery("gate_flags")
+    )
+    columns = [flags.c[reason.value] for reason in gate.reasons]
+    counts = [func.coalesce(func.sum(c), 0).label(c.name) for c in columns]
+    none = and_(*(c == 0 for c in columns)) if columns else true()
+    eligible = func.coalesce(func.sum(case((none, 1), else_=0)), 0)
+    return select(func.count(), eligible, *counts).select_from(flags)
+
+
 async def audience(session: AsyncSession, gate: Gate) -> tuple[int, int, dict[Reason, int]]:
-    """(total, eligible, excluded per reason) in one pass over the contacts."""
-    counts = [
-        func.coalesce(func.sum(case((expression, 1), else_=0)), 0).label(reason.value)
-        for reason, expression in gate.reasons.items()
-    ]
-    eligible = func.coalesce(func.sum(case((gate.eligible(), 1), else_=0)), 0)
-    query = select(func.count(), eligible, *counts).select_from(gate.source)
-    row = (await run(session, query)).one()
+    """(total, eligible, excluded per reason) in one pass over the contacts.
+
+    On PostgreSQL, planned afresh for every count: after five runs on one
+    connection it may settle on a generic plan, kept until the next ANALYZE,
+    and one made while campaign_recipients was empty took minutes once the
+    table held lists (BENCHMARKS.md). Only around this read: for the whole
+    transaction it would also re-plan each foreign-key check of a later
+    INSERT, row by row (a send list's took twice as long)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        await run(session, text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    row = (await run(session, audience_query(gate))).one()
+    if postgres:
+        await run(session, text("SET LOCAL plan_cache_mode TO DEFAULT"))
     total, eligible_count, *per_reason = row
     return (
         int(total),
@@ -35,13 +79,37 @@ async def audience(session: AsyncSession, gate: Gate) -> tuple[int, int, dict[Re
     )
 
 
-async def build_send_list(
-    session: AsyncSession, *, gate: Gate, campaign_id: int, channel: CampaignChannel
-) -> int:
-    """Insert every eligible contact as a queued recipient, in one statement."""
+async def audience_members(
+    session: AsyncSession, gate: Gate, *, reason: Reason | None, limit: int, offset: int
+) -> list[tuple[int, str]]:
+    """(id, full name) of the people behind one count of ``audience``: those the
+    gate leaves out for ``reason``, or the eligible ones when it is None. In id
+    order, one page at a time; the same expressions as the counts, so the
+    list and its count always agree."""
+    if reason is None:
+        where = gate.eligible()
+    elif reason in gate.reasons:
+        where = gate.reasons[reason]
+    else:
+        return []  # a reason this gate never gives (Robinson for email)
+    query = (
+        select(col(Contact.id), col(Contact.full_name))
+        .select_from(gate.source)
+        .where(where)
+        .order_by(col(Contact.id))
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(int(i), str(name)) for i, name in (await run(session, query)).all()]
+
+
+def send_list_insert(gate: Gate, *, campaign_id: int, channel: CampaignChannel) -> Insert:
+    """The statement ``build_send_list`` runs (the benchmark EXPLAINs it as it is)."""
     rows = (
         select(
-            literal(campaign_id, Integer),
+            # Written into the SQL: each campaign's list is built by a statement
+            # of its own, planned for the tables as they are (see ``audience``).
+            literal(campaign_id, Integer, literal_execute=True),
             col(Contact.id),
             literal(channel.value),
             literal(RecipientStatus.QUEUED.value),
@@ -49,19 +117,26 @@ async def build_send_list(
             literal(utcnow()),
         )
         .select_from(gate.source)
-        .where(gate.eligible())
+        .where(gate.eligible(), *gate.within())
     )
-    statement = insert(CampaignRecipient).from_select(
+    return insert(CampaignRecipient).from_select(
         ["campaign_id", "contact_id", "channel", "status", "attempts", "updated_at"], rows
     )
+
+
+async def build_send_list(
+    session: AsyncSession, *, gate: Gate, campaign_id: int, channel: CampaignChannel
+) -> int:
+    """Insert every eligible contact as a queued recipient, in one statement."""
+    statement = send_list_insert(gate, campaign_id=campaign_id, channel=channel)
     return int((await run(session, statement)).rowcount)
 
 
 async def build_call_list(session: AsyncSession, *, gate: Gate, call_list_id: int) -> int:
     rows = (
-        select(literal(call_list_id, Integer), col(Contact.id))
+        select(literal(call_list_id, Integer, literal_execute=True), col(Contact.id))
         .select_from(gate.source)
-        .where(gate.eligible())
+        .where(gate.eligible(), *gate.within())
     )
     result = await session.exec(
         insert(CallListEntry).from_select(["call_list_id", "contact_id"], rows)
@@ -115,6 +190,12 @@ async def excluded_in_range(
     """Queued recipients of a batch the gate now refuses, with their reasons:
     the re-check right before sending."""
     recipient = col(CampaignRecipient.id)
+    batch = select(col(CampaignRecipient.contact_id)).where(
+        col(CampaignRecipient.campaign_id) == campaign_id, recipient.between(first_id, last_id)
+    )
+    # The same rules, with the frequency cap counted for this batch's people
+    # only: a chunk of 250 must not read every message of the last 30 days.
+    gate = Gate(gate.context, among=batch)
     query = (
         select(recipient, *gate.flags())
         .select_from(gate.source)

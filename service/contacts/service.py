@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_
+from sqlalchemy import ColumnElement, delete, func, insert, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -129,6 +129,24 @@ async def update(
     return contact
 
 
+def matches(fragment: str) -> ColumnElement[bool]:
+    """A contact whose name, nickname, email or customer number contains the
+    fragment (any case): the one text search of the contact list and its exports."""
+    escaped = fragment.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return or_(
+        *(
+            func.lower(column).like(pattern, escape="\\")
+            for column in (
+                col(Contact.full_name),
+                col(Contact.nickname),
+                col(Contact.email),
+                col(Contact.customer_number),
+            )
+        )
+    )
+
+
 async def list_(
     session: AsyncSession, *, email: str | None, q: str | None, limit: int, offset: int
 ) -> tuple[Sequence[Contact], int]:
@@ -136,22 +154,7 @@ async def list_(
     if email is not None:
         conditions.append(Contact.email == email)
     if q:
-        pattern = (
-            "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
-        conditions.append(
-            or_(
-                *(
-                    func.lower(column).like(pattern, escape="\\")
-                    for column in (
-                        col(Contact.full_name),
-                        col(Contact.nickname),
-                        col(Contact.email),
-                        col(Contact.customer_number),
-                    )
-                )
-            )
-        )
+        conditions.append(matches(q))
     total = (await session.exec(select(func.count()).select_from(Contact).where(*conditions))).one()
     rows = await session.exec(
         select(Contact).where(*conditions).order_by(col(Contact.id)).limit(limit).offset(offset)

@@ -29,8 +29,9 @@ EXIT_USAGE = 2
 MAX_FILE_BYTES = 1024 * 1024 * 1024
 
 
-def add_commands(subparsers: Any) -> None:
-    """Register ``import contacts`` on the ``consentry`` command's subparsers."""
+def add_commands(subparsers: Any) -> Any:
+    """Register ``import contacts`` on the ``consentry`` command's subparsers;
+    return the ``import`` group's subparsers, for other packages' imports."""
     actions = subparsers.add_parser("import", help="import data from files").add_subparsers(
         dest="import_command", required=True, metavar="WHAT"
     )
@@ -47,6 +48,7 @@ def add_commands(subparsers: Any) -> None:
     )
     contacts.add_argument("--json", action="store_true", help="print the report as JSON")
     contacts.set_defaults(handler=cmd_import_contacts)
+    return actions
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -1,7 +1,7 @@
 """Every table, imported here so that ``SQLModel.metadata`` knows them all."""
 
 from service.models.audit import AuditEvent
-from service.models.auth import ApiToken, User
+from service.models.auth import ApiToken, LoginAttempt, RecoveryCode, StaffSession, User
 from service.models.bounces import BounceCounter
 from service.models.campaigns import (
     CallList,
@@ -28,6 +28,7 @@ from service.models.rights import (
     Objection,
     RequestAction,
 )
+from service.models.robinson import RobinsonExtract, RobinsonNumber
 
 __all__ = [
     "ApiToken",
@@ -50,11 +51,16 @@ __all__ = [
     "Erasure",
     "Interaction",
     "LegalHold",
+    "LoginAttempt",
     "Objection",
     "Profile",
+    "RecoveryCode",
     "RequestAction",
     "Restriction",
     "RetentionAction",
+    "RobinsonExtract",
+    "RobinsonNumber",
+    "StaffSession",
     "Suppression",
     "User",
 ]

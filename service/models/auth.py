@@ -9,7 +9,7 @@ from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
 from service.models.base import enum_field, utcnow
-from service.models.enums import Role
+from service.models.enums import LoginOutcome, Role
 
 
 class User(SQLModel, table=True):
@@ -22,6 +22,15 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
     disabled_at: datetime | None = Field(default=None)
+    # The second factor (RFC 6238): the shared secret, AES-GCM-encrypted with
+    # the data key; None until enrolment is confirmed with a first code.
+    totp_secret: str | None = Field(default=None, max_length=255)
+    totp_enabled_at: datetime | None = Field(default=None)
+    # The 30-second step of the last code accepted: a code is good once.
+    totp_last_step: int | None = Field(default=None)
+    # Failures before this moment no longer count towards a lockout (set when
+    # an admin unlocks the account; a successful login resets it too).
+    failures_cleared_at: datetime | None = Field(default=None)
 
 
 class ApiToken(SQLModel, table=True):
@@ -49,3 +58,63 @@ class ApiToken(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     )
     last_used_at: datetime | None = Field(default=None)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time code that stands in for the authenticator app; only its
+    keyed hash is stored (the codes carry 60 random bits each)."""
+
+    __tablename__ = "recovery_codes"
+    __pii_columns__: ClassVar[tuple[str, ...]] = ()
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    code_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    used_at: datetime | None = Field(default=None)
+
+
+class StaffSession(SQLModel, table=True):
+    """A browser login. The cookie holds a random token; only its SHA-256 is
+    stored. ``second_factor_at`` is None while the password is checked but
+    the second factor is not: such a session opens nothing but that step."""
+
+    __tablename__ = "staff_sessions"
+    __pii_columns__: ClassVar[tuple[str, ...]] = ()
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    second_factor_at: datetime | None = Field(default=None)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    ended_at: datetime | None = Field(default=None)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """One login step tried, for throttling by account and by address.
+
+    ``account_hash`` is a keyed hash of the email typed, so attempts on
+    addresses that are no account count (and show) the same as on real ones."""
+
+    __tablename__ = "login_attempts"
+    __pii_columns__: ClassVar[tuple[str, ...]] = ("ip_address",)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    account_hash: str = Field(max_length=64, index=True)
+    user_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    )
+    ip_address: str | None = Field(default=None, max_length=45, index=True)
+    outcome: LoginOutcome = enum_field(LoginOutcome)

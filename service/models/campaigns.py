@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from service.models.base import enum_field, utcnow
@@ -71,6 +71,16 @@ class CampaignRecipient(SQLModel, table=True):
         UniqueConstraint("campaign_id", "contact_id"),
         Index("ix_campaign_recipients_walk", "campaign_id", "status", "id"),
         Index("ix_campaign_recipients_frequency", "contact_id", "channel", "sent_at"),
+        # The frequency cap's window: messages sent on a channel since a time,
+        # read without the rest of every campaign's history (migration 0012).
+        Index(
+            "ix_campaign_recipients_sent",
+            "channel",
+            "sent_at",
+            "contact_id",
+            postgresql_where=text("status = 'sent'"),
+            sqlite_where=text("status = 'sent'"),
+        ),
     )
     # A server's reply to a refused address often quotes the address.
     __pii_columns__: ClassVar[tuple[str, ...]] = ("smtp_reply",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, text
 from sqlmodel import Field, SQLModel
 
 from service.models.base import enum_field, utcnow
@@ -81,7 +81,18 @@ class Ban(SQLModel, table=True):
     columns once; a ban row is never deleted while its contact exists."""
 
     __tablename__ = "bans"
-    __table_args__ = (Index("ix_bans_active", "contact_id", "kind", "lifted_at"),)
+    __table_args__ = (
+        Index("ix_bans_active", "contact_id", "kind", "lifted_at"),
+        # The consent gate's ban test alone: the few bans in force, small
+        # enough to read whole once per audience (migration 0012).
+        Index(
+            "ix_bans_marketing_in_force",
+            "contact_id",
+            "channel",
+            postgresql_where=text("kind = 'direct_marketing' AND lifted_at IS NULL"),
+            sqlite_where=text("kind = 'direct_marketing' AND lifted_at IS NULL"),
+        ),
+    )
     __pii_columns__: ClassVar[tuple[str, ...]] = ("note", "lift_note")
 
     id: int | None = Field(default=None, primary_key=True)

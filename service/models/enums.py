@@ -151,6 +151,8 @@ class CallListStatus(StrEnum):
     BUILDING = "building"
     READY = "ready"
     EXPIRED = "expired"
+    # Not built: no fresh Robinson extract (the reason is in audience_at_build).
+    REFUSED = "refused"
 
 
 # -- the data lifecycle (issue: retention, profiles, rights) ----------------------
@@ -224,3 +226,13 @@ class DisclosureRecipient(StrEnum):
     PROGRAMME_PARTICIPANTS = "programme_participants"
     AUTHORITY = "authority"
     OTHER = "other"
+
+
+class LoginOutcome(StrEnum):
+    """How a login step ended. Only ``*_failed`` outcomes count towards a lockout."""
+
+    PASSWORD_ACCEPTED = "password_accepted"  # noqa: S105  (an outcome, not a secret)
+    PASSWORD_FAILED = "password_failed"  # noqa: S105
+    SECOND_FACTOR_ACCEPTED = "second_factor_accepted"
+    SECOND_FACTOR_FAILED = "second_factor_failed"
+    THROTTLED = "throttled"

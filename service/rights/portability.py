@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from service.consent.schemas import BanRead, ConsentEventRead, ConsentStateRead
 from service.contacts.schemas import ContactRead
+from service.exports.cells import FORMULA_START
 from service.rights import article15
 from service.rights.schemas import (
     AccessExport,
@@ -40,8 +41,6 @@ from service.rights.schemas import (
     RestrictionHistoryRead,
 )
 
-# A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # An E.164 phone number starts with "+" yet is only a number: left as it is,
 # so the export stays exact for the machines it is meant for.
 _PHONE = re.compile(r"^\+\d{6,15}$")
@@ -55,7 +54,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, list | dict):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     text = str(value)
-    if text.startswith(_FORMULA_START) and not _PHONE.match(text):
+    if text.startswith(FORMULA_START) and not _PHONE.match(text):
         return "'" + text
     return text
 

@@ -91,7 +91,11 @@ def test_migrate_then_add_a_user_and_refuse_a_duplicate(env: dict[str, str]) -> 
     assert migrated.returncode == 0, migrated.stderr
     added = consentry(env, "user", "add", ADMIN, "--role", "admin", stdin=PASSWORD + "\n")
     assert added.returncode == 0, added.stderr
-    assert added.stdout == f"consentry: user {ADMIN} added with role admin\n"
+    assert added.stdout == (
+        f"consentry: user {ADMIN} added with role admin\n"
+        "  sign in at http://127.0.0.1:8000/app/login;"
+        " the first sign-in sets up the second factor\n"
+    )
 
     again = consentry(env, "user", "add", ADMIN.upper(), "--role", "viewer", stdin=PASSWORD)
     assert again.returncode == 1
@@ -249,3 +253,21 @@ def test_run_serves_with_embedded_services_and_ctrl_c_stops_everything(
 @pytest.mark.slow
 def test_sigterm_stops_run_and_everything_it_started(running: RunningService) -> None:
     _assert_stops_cleanly(running, signal.SIGTERM)
+
+
+def test_unlock_and_reset_the_second_factor_of_a_user(env: dict[str, str]) -> None:
+    assert consentry(env, "migrate").returncode == 0
+    assert consentry(env, "user", "add", ADMIN, "--role", "admin", stdin=PASSWORD).returncode == 0
+    unlocked = consentry(env, "user", "unlock", ADMIN)
+    assert unlocked.returncode == 0, unlocked.stderr
+    assert (
+        unlocked.stdout
+        == f"consentry: failed sign-ins of {ADMIN} forgotten; it may sign in again\n"
+    )
+    reset = consentry(env, "user", "reset-second-factor", ADMIN)
+    assert reset.returncode == 0, reset.stderr
+    assert "the next sign-in sets up a new one" in reset.stdout
+    unknown = consentry(env, "user", "unlock", "nobody@example.fi")
+    assert (unknown.returncode, unknown.stderr) == (1, "consentry: no user with this email\n")
+    verified = consentry(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr  # both changes are in the chain

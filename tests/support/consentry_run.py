@@ -131,11 +131,13 @@ class RunningService:
 
 
 @contextmanager
-def running_service(root: Path, **extra_env: str) -> Iterator[RunningService]:
-    """`consentry run` in `root`, serving; stopped with Ctrl-C (SIGINT) afterwards,
-    and whatever it left behind in `root` killed."""
+def running_service(
+    root: Path, *, port: int | None = None, **extra_env: str
+) -> Iterator[RunningService]:
+    """`consentry run` in `root`, serving (on ``port``, or a free one); stopped
+    with Ctrl-C (SIGINT) afterwards, and whatever it left behind in `root` killed."""
     env = make_env(root, **extra_env)
-    port = free_port()
+    port = port or free_port()
     stdout_path, stderr_path = root / "run.out", root / "run.err"
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         process = subprocess.Popen(

@@ -19,6 +19,7 @@ from service.models import CallListDownload, CallListEntry, Contact
 from service.models.enums import Role
 from service.settings import Settings
 from tests.conftest import TokenFactory, contact_payload
+from tests.integration.robinson.support import load_extract
 from tests.support.worker import drain, worker_context
 
 Client = AsyncTestClient[Litestar]
@@ -29,6 +30,7 @@ PHONE_CAMPAIGN = {"name": "Call round", "channel": "phone"}
 async def ctx(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterator[dict[str, Any]]:
     async with worker_context(settings, sessionmaker) as context:
         await context["redis"].flushdb()
+        await load_extract(sessionmaker, settings)  # phone lists need a fresh Robinson extract
         yield context
 
 

@@ -22,6 +22,7 @@ from tests.integration.rights.support import (
     add_request,
     count,
 )
+from tests.integration.robinson.support import load_extract
 from tests.support.worker import drain, worker_context
 
 EMAIL_CAMPAIGN = {
@@ -37,6 +38,7 @@ EMAIL_CAMPAIGN = {
 async def ctx(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterator[dict[str, Any]]:
     async with worker_context(settings, sessionmaker) as context:
         await context["redis"].flushdb()
+        await load_extract(sessionmaker, settings)  # phone lists need a fresh Robinson extract
         yield context
 
 

@@ -1,0 +1,85 @@
+"""What the health check answers and what ``consentry status --json`` prints.
+
+Numbers, states and times only: nothing here names a person."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from service.models.enums import CampaignStatus
+
+CheckState = Literal["ok", "failed", "timeout", "behind", "unknown", "not_configured"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    # database, migrations, redis: "ok", or why not.
+    checks: dict[str, CheckState]
+    failed: list[str] = Field(default_factory=list)
+
+
+class CampaignProgress(BaseModel):
+    id: int
+    name: str
+    status: CampaignStatus
+    send_at: datetime | None
+    started_at: datetime | None
+    # Rows of the send list (zero until the list is built).
+    total: int
+    queued: int
+    sent: int
+    skipped: int
+    failed: int
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.skipped + self.failed
+
+
+class QueueState(BaseModel):
+    """The Redis side; ``reachable`` False leaves every number None."""
+
+    reachable: bool
+    # Why not, in one line (no Redis configured, connection refused …).
+    error: str | None = None
+    # Jobs in the queue: due now, and deferred to a later time.
+    depth: int | None = None
+    ready: int | None = None
+    deferred: int | None = None
+    # Opens, clicks and visits queued in Redis, not yet stored by a worker.
+    engagement_waiting: int | None = None
+
+
+class WorkerState(BaseModel):
+    heartbeat_at: datetime | None = None
+    age_seconds: float | None = None
+    # None: unknown (Redis unreachable).
+    alive: bool | None = None
+
+
+class RetentionState(BaseModel):
+    # The worker's nightly run, as arq keeps its result (for a day).
+    last_run_at: datetime | None = None
+    last_run: dict[str, int | str] | None = None
+    # The newest action any run recorded in the database (retention_actions).
+    last_action_at: datetime | None = None
+    last_action_rule: str | None = None
+
+
+class BackupState(BaseModel):
+    directory: str
+    last_at: datetime | None = None
+    file: str | None = None
+    size_bytes: int | None = None
+
+
+class Status(BaseModel):
+    as_of: datetime
+    campaigns: list[CampaignProgress]
+    queue: QueueState
+    worker: WorkerState
+    retention: RetentionState
+    backup: BackupState

@@ -1,0 +1,353 @@
+"""The campaign pages of ``/app``: the list, the composer with its live preview
+and audience panel, and the people behind each audience count.
+
+Every step goes through the same service functions as the JSON API
+(service.campaigns.service); these handlers only turn forms into its schemas
+and its answers and errors into pages. Sending is in campaign_send.py; the
+audience panel's routes, the progress and the statistics in campaign_stats.py.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import clock
+from service.audit import trail
+from service.auth.middleware import requires
+from service.auth.permissions import Permission
+from service.campaigns import queries, service
+from service.campaigns.schemas import CampaignCreate, CampaignUpdate, Preview
+from service.contacts import service as contacts_service
+from service.errors import Conflict, DomainError, InvalidInput, NotFound
+from service.mail.render import TemplateError
+from service.models import Campaign, Contact
+from service.models.enums import CampaignStatus, ContactType, Language
+from service.web.campaign_stats import (
+    BASE,
+    PAGE_SIZE,
+    PEOPLE,
+    READ,
+    PageNumber,
+    Session,
+    StaffRequest,
+    audience_values,
+    explain,
+    is_htmx,
+    not_found,
+    progress_of,
+    settings_of,
+)
+from service.web.render import page
+from service.web.session import redirect, verified_form
+
+WRITE = [requires(Permission.CAMPAIGNS_WRITE)]
+PICKER_SIZE = 10  # the first eligible contacts offered for the preview
+CONTENT = ("subject", "body_html", "body_text")
+LANGUAGE_NAMES = {Language.FI: "Finnish", Language.SV: "Swedish", Language.EN: "English"}
+_TAG_SPLIT = re.compile(r"[\s,]+")
+_PREVIEW_QUERY = frozenset({"contact_id", "preview_contact_id", "preview_language"})
+
+
+# -- forms ----------------------------------------------------------------------
+
+
+def form_of(campaign: Campaign) -> dict[str, str]:
+    """A saved campaign as the composer form's fields (the names the form posts)."""
+    form = {
+        "name": campaign.name,
+        "purpose": campaign.purpose.value,
+        **{field: getattr(campaign, field) for field in CONTENT},
+    }
+    for lang, body in (campaign.translations or {}).items():
+        form.update({f"translations.{lang}.{field}": body[field] for field in CONTENT})
+    segment = campaign.segment or {}
+    form.update({f"segment.languages.{lang}": "on" for lang in segment.get("languages", ())})
+    form.update(
+        {f"segment.contact_types.{kind}": "on" for kind in segment.get("contact_types", ())}
+    )
+    form["segment.tags"] = ", ".join(segment.get("tags", ()))
+    if campaign.similar_products:
+        form["similar_products"] = "on"
+    return form
+
+
+def _text(form: dict[str, Any], name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def parse(form: dict[str, Any], *, channel: str) -> CampaignCreate:
+    """The form as the API's body. Checkboxes have a name each (segment.languages.fi):
+    a posted form keeps one value per name."""
+    translations = {
+        lang.value: {field: _text(form, f"translations.{lang}.{field}") for field in CONTENT}
+        for lang in Language
+        if any(_text(form, f"translations.{lang}.{field}").strip() for field in CONTENT)
+    }
+    tags = [tag for tag in _TAG_SPLIT.split(_text(form, "segment.tags")) if tag]
+    return CampaignCreate.model_validate(
+        {
+            "name": _text(form, "name"),
+            "channel": channel,
+            "purpose": _text(form, "purpose") or "direct_marketing",
+            **{field: _text(form, field) for field in CONTENT},
+            "translations": translations,
+            "segment": {
+                "languages": [x.value for x in Language if f"segment.languages.{x}" in form],
+                "tags": tags,
+                "contact_types": [
+                    x.value for x in ContactType if f"segment.contact_types.{x}" in form
+                ],
+            },
+            "similar_products": "similar_products" in form,
+        }
+    )
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Pydantic's errors keyed by the form's field names ("" for the whole form)."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
+        if key.startswith("translations."):  # a whole language version: its subject field
+            key = key if key.count(".") == 2 else f"{key}.subject"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        errors[key] = f"{errors[key]}; {message}" if key in errors else message
+    return errors
+
+
+# -- the composer ---------------------------------------------------------------
+
+
+async def composer(
+    request: StaffRequest,
+    db_session: AsyncSession,
+    campaign: Campaign,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    preview: dict[str, Any] | None = None,
+    **values: Any,
+) -> Response[str]:
+    """The composer page: the form (or the campaign, read-only), the preview,
+    the audience panel and the sending panel."""
+    settings = settings_of(request)
+    values.setdefault("send_errors", {})
+    read = await service.read(db_session, campaign)
+    picker: list[tuple[int, str]] = []
+    if request.user.can(Permission.CONTACTS_READ):
+        gate = service.gate_for(campaign, settings, today=clock.today(), now=clock.now())
+        picker = await queries.audience_members(
+            db_session, gate, reason=None, limit=PICKER_SIZE, offset=0
+        )
+        if picker and "result" not in (preview or {}):
+            # Names of people are on the page: recorded, as any list of people.
+            trail.note(db_session, request, action="campaign.audience_read", status_code=status)
+            trail.annotate(db_session, count=len(picker))
+    editable = campaign.status is CampaignStatus.DRAFT and request.user.can(
+        Permission.CAMPAIGNS_WRITE
+    )
+    return page(
+        request,
+        "campaigns/composer",
+        title=campaign.name,
+        status=status,
+        campaign=read,
+        form=form if form is not None else form_of(campaign),
+        errors=errors or {},
+        editable=editable,
+        picker=picker,
+        preview=preview or {},
+        progress=progress_of(read),
+        languages=LANGUAGE_NAMES,
+        saved=request.query_params.get("saved") == "1",
+        **await audience_values(db_session, campaign, settings),
+        **values,
+    )
+
+
+async def render_preview(
+    request: StaffRequest, db_session: AsyncSession, campaign: Campaign, form: dict[str, Any]
+) -> dict[str, Any]:
+    """The preview as the composer shows it: the message for the chosen contact,
+    or why there is none. The unsaved form is previewed when it is sent along."""
+    typed = _text(form, "preview_contact_id").strip()
+    chosen = typed or _text(form, "contact_id")
+    language = _text(form, "preview_language")
+    values: dict[str, Any] = {"contact_id": chosen, "typed": typed, "language": language}
+    if not chosen.isdigit():
+        return {**values, "problem": "Choose a contact to preview the message as they see it."}
+    if campaign.status is CampaignStatus.DRAFT and "name" in form:
+        try:
+            data = parse(form, channel=campaign.channel.value)
+        except ValidationError as exc:
+            return {**values, "problems": list(field_errors(exc).items())}
+        campaign = _unsaved(campaign, data)
+    try:
+        contact = await contacts_service.get(db_session, int(chosen))
+        shown = _in_language(contact, language)
+        result: Preview = await service.preview(
+            db_session, campaign=campaign, contact=shown, settings=settings_of(request)
+        )
+    except TemplateError as exc:
+        problems = [
+            (p.field, f"line {p.line}: {p.message}" if p.line else p.message) for p in exc.problems
+        ]
+        return {**values, "problems": problems}
+    except (NotFound, Conflict) as exc:
+        return {**values, "problem": exc.detail}
+    trail.note(db_session, request, action="campaign.preview", status_code=200)
+    trail.annotate(db_session, contact_id=contact.id)
+    explained = [explain(reason, campaign.channel) for reason in result.reasons]
+    return {
+        **values,
+        "result": result,
+        "name": contact.full_name,
+        "reader_language": shown.language.value,
+        "explained": explained,
+    }
+
+
+def _unsaved(campaign: Campaign, data: CampaignCreate) -> Campaign:
+    """The form's version of a saved campaign, never added to the session."""
+    return Campaign(
+        id=campaign.id,
+        **data.model_dump(exclude={"translations", "segment", "send_at"}),
+        translations={str(k): v.model_dump() for k, v in data.translations.items()},
+        segment=data.segment.model_dump(mode="json"),
+        created_at=campaign.created_at,
+        updated_at=campaign.updated_at,
+    )
+
+
+def _in_language(contact: Contact, language: str) -> Contact:
+    """The contact as if their language were ``language``: to read each version
+    as a person of that language gets it. A copy, never added to the session."""
+    if language not in {lang.value for lang in Language} or language == contact.language:
+        return contact
+    return Contact(**{**contact.model_dump(), "language": Language(language)})
+
+
+class CampaignPages(Controller):
+    path = BASE
+    include_in_schema = False
+    exception_handlers = {NotFound: not_found}
+
+    @get("/", guards=READ)
+    async def list_campaigns(
+        self, request: StaffRequest, db_session: Session, page_number: PageNumber = 1
+    ) -> Response[str]:
+        number = max(page_number, 1)
+        campaigns = await service.list_(
+            db_session, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
+        )
+        rows = [await service.read(db_session, c) for c in campaigns[:PAGE_SIZE]]
+        return page(
+            request,
+            "campaigns/list",
+            title="Campaigns",
+            campaigns=[(row, progress_of(row)) for row in rows],
+            page_number=number,
+            more=len(campaigns) > PAGE_SIZE,
+        )
+
+    @get("/new", guards=WRITE)
+    async def new_form(self, request: StaffRequest) -> Response[str]:
+        return _new_page(request, form={"channel": "email"}, errors={})
+
+    @post("/new", guards=WRITE, status_code=200)
+    async def create(self, request: StaffRequest, db_session: Session) -> Response[Any]:
+        form = await verified_form(request)
+        channel = _text(form, "channel")
+        try:
+            data = parse(form, channel=channel)
+            campaign = await service.create(db_session, data=data, user_id=request.user.user_id)
+        except ValidationError as exc:
+            return _new_page(request, form=form, errors=field_errors(exc), status=422)
+        except InvalidInput as exc:
+            return _new_page(request, form=form, errors=exc.fields or {"": exc.detail}, status=422)
+        trail.note(db_session, request, action="campaign.create", status_code=303)
+        trail.annotate(db_session, campaign_id=campaign.id)
+        return redirect(f"{BASE}/{campaign.id}?saved=1")
+
+    @get("/{campaign_id:int}", guards=READ)
+    async def composer_page(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> Response[str]:
+        campaign = await service.get(db_session, campaign_id)
+        # The read-only view's preview form is a GET: ids and a language only.
+        query = {k: v for k, v in request.query_params.items() if k in _PREVIEW_QUERY}
+        preview = None
+        if query and request.user.can(Permission.CONTACTS_READ):
+            preview = await render_preview(request, db_session, campaign, query)
+        return await composer(request, db_session, campaign, preview=preview)
+
+    @post("/{campaign_id:int}", guards=WRITE, status_code=200)
+    async def save(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> Response[Any]:
+        form = await verified_form(request)
+        campaign = await service.get(db_session, campaign_id)
+        try:
+            data = parse(form, channel=campaign.channel.value)
+            update = CampaignUpdate.model_validate(
+                data.model_dump(exclude={"channel", "purpose", "send_at"})
+            )
+            await service.update_draft(db_session, campaign=campaign, data=update)
+        except (ValidationError, DomainError) as exc:
+            # update_draft may have changed the loaded row before refusing it.
+            await db_session.rollback()
+            campaign = await service.get(db_session, campaign_id)
+            errors = _errors_of(exc)
+            status = 422 if not isinstance(exc, DomainError) else exc.status_code
+            return await composer(
+                request, db_session, campaign, form=form, errors=errors, status=status
+            )
+        trail.note(db_session, request, action="campaign.update", status_code=303)
+        return redirect(f"{BASE}/{campaign_id}?saved=1")
+
+    @post("/{campaign_id:int}/preview", guards=PEOPLE, status_code=200)
+    async def preview(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> Response[str]:
+        """With htmx the preview fragment; without, the whole composer with it."""
+        form = await verified_form(request)
+        campaign = await service.get(db_session, campaign_id)
+        shown = await render_preview(request, db_session, campaign, form)
+        if is_htmx(request):
+            return page(
+                request,
+                "campaigns/_preview",
+                title="Preview",
+                preview=shown,
+                languages=LANGUAGE_NAMES,
+            )
+        editable_form = form if "name" in form else None
+        return await composer(request, db_session, campaign, form=editable_form, preview=shown)
+
+
+def _errors_of(exc: ValidationError | DomainError) -> dict[str, str]:
+    if isinstance(exc, ValidationError):
+        return field_errors(exc)
+    return exc.fields or {"": exc.detail}
+
+
+def _new_page(
+    request: StaffRequest, *, form: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> Response[str]:
+    return page(
+        request,
+        "campaigns/new",
+        title="New campaign",
+        status=status,
+        form=form,
+        errors=errors,
+        languages=LANGUAGE_NAMES,
+    )

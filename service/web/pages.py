@@ -1,0 +1,53 @@
+"""The signed-in pages of ``/app`` that are not about one domain: home and account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.audit import trail
+from service.auth import login
+from service.auth.service import Principal
+from service.settings import Settings
+from service.web.render import page
+from service.web.session import signed_in, verified_form
+
+Session = NamedDependency[AsyncSession]
+StaffRequest = Request[Principal, Any, Any]
+
+
+class HomeController(Controller):
+    path = "/app"
+    include_in_schema = False
+    guards = [signed_in]
+
+    @get("/")
+    async def home(self, request: StaffRequest) -> Response[str]:
+        return page(request, "home", title="Consentry")
+
+    @get("/account")
+    async def account(self, request: StaffRequest, db_session: Session) -> Response[str]:
+        left = await login.unused_recovery_codes(db_session, user_id=request.user.user_id)
+        return page(
+            request,
+            "account",
+            title="Your account",
+            recovery_left=left,
+            recovery_used=request.query_params.get("recovery_used") == "1",
+        )
+
+    @post("/account/recovery-codes", status_code=200)
+    async def new_recovery_codes(self, request: StaffRequest, db_session: Session) -> Response[str]:
+        """New recovery codes, shown once; the old ones stop working."""
+        await verified_form(request)
+        settings: Settings = request.app.state.settings
+        codes = await login.replace_recovery_codes(
+            db_session, user_id=request.user.user_id, settings=settings
+        )
+        trail.note(db_session, request, action="recovery_codes.replace", status_code=200)
+        return page(
+            request, "recovery_codes", title="Your recovery codes", codes=codes, next="/app/account"
+        )

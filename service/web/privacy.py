@@ -1,0 +1,372 @@
+"""``/app/privacy``: the privacy officer's pages (``rights:manage``).
+
+The requests register with its deadlines (service.requests), each request's
+page with what the API lets be done to it (verify, extend, link, close), and
+the retention plan for a chosen date (service.retention.plan, the same plan
+``consentry retention plan --as-of`` prints). The register shows who asked,
+so reading it is recorded as the API's ``GET /requests`` is (``request.list``).
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any, TypeVar
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import clock
+from service.audit import trail
+from service.auth.middleware import requires
+from service.auth.permissions import Permission
+from service.auth.service import Principal
+from service.db import run
+from service.errors import DomainError, NotFound
+from service.models import Erasure, LegalHold, Suppression
+from service.models.enums import RequestChannel, RequestStatus, RequestType, VerificationMethod
+from service.requests import deadlines
+from service.requests import service as requests
+from service.requests.schemas import (
+    ExtensionCreate,
+    RequestClose,
+    RequestCreate,
+    RequestUpdate,
+    VerificationCreate,
+)
+from service.retention.cli import parse_as_of
+from service.retention.plan import plan
+from service.settings import Settings
+from service.web.call_lists import local_time
+from service.web.render import page
+from service.web.session import redirect, verified_form
+
+Session = NamedDependency[AsyncSession]
+StaffRequest = Request[Principal, Any, Any]
+HOME = "/app/privacy"
+PAGE_SIZE = 50
+# "Due soon": the register flags open requests due within this many days.
+SOON_DAYS = 7
+# The register's views: a name in the URL (not personal) and the service's filters.
+VIEWS: dict[str, tuple[str, dict[str, Any]]] = {
+    "open": ("Open", {"status": RequestStatus.OPEN}),
+    "due_soon": (f"Due within {SOON_DAYS} days", {"due_within_days": SOON_DAYS}),
+    "overdue": ("Overdue", {"overdue": True}),
+    "done": ("Done", {"status": RequestStatus.DONE}),
+    "refused": ("Refused", {"status": RequestStatus.REFUSED}),
+    "all": ("All", {}),
+}
+_MAX_FIELD = 4000
+Schema = TypeVar("Schema", bound=BaseModel)
+
+
+async def register_sizes(session: AsyncSession) -> dict[str, int]:
+    """How many addresses are suppressed, contacts erased, legal holds in force.
+
+    Counts only: the suppression list holds keyed hashes, and no one needs to
+    see them. (Belongs in service.rights; kept here until it moves there.)"""
+
+    async def count(model: Any, *conditions: Any) -> int:
+        query = select(func.count()).select_from(model).where(*conditions)
+        return int((await run(session, query)).scalar_one())
+
+    return {
+        "suppressions": await count(Suppression),
+        "erasures": await count(Erasure),
+        "legal_holds": await count(LegalHold, col(LegalHold.lifted_at).is_(None)),
+    }
+
+
+def _form_values(form: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The named fields of a posted form; an empty field is an absent one."""
+    values: dict[str, Any] = {}
+    for name in names:
+        value = form.get(name)
+        if isinstance(value, str) and value.strip():
+            values[name] = value[:_MAX_FIELD]
+    return values
+
+
+def _field_errors(error: ValidationError) -> dict[str, str]:
+    # The rejected value is never echoed: it may be someone's words about themselves.
+    fields: dict[str, str] = {}
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "form"
+        fields.setdefault(name, str(item["msg"]).removeprefix("Value error, "))
+    return fields
+
+
+def _parse(schema: type[Schema], values: dict[str, Any]) -> Schema:
+    try:
+        return schema.model_validate(values)
+    except ValidationError as error:
+        raise _FormInvalid(_field_errors(error)) from None
+
+
+class _FormInvalid(DomainError):
+    status_code = 422
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("Some fields need fixing; nothing was saved.", fields=fields)
+
+
+def _flag(row: Any) -> tuple[str, str] | None:
+    """The register's warning for a row: (css class, words), or None."""
+    if row.status is not RequestStatus.OPEN:
+        if row.answered_in_time is False:
+            return ("late", "answered late")
+        return None
+    if row.overdue:
+        days = -(row.days_left or 0)
+        return ("overdue", f"overdue by {days} day{'' if days == 1 else 's'}")
+    if row.days_left is not None and row.days_left <= SOON_DAYS:
+        if row.days_left == 0:
+            return ("soon", "due today")
+        return ("soon", f"due in {row.days_left} day{'' if row.days_left == 1 else 's'}")
+    return None
+
+
+def _labels(enum: Any) -> list[tuple[str, str]]:
+    return [(member.value, member.value.replace("_", " ")) for member in enum]
+
+
+async def _detail_page(
+    request: StaffRequest,
+    db_session: AsyncSession,
+    request_id: int,
+    *,
+    error: str | None = None,
+    fields: dict[str, str] | None = None,
+    form: str | None = None,
+    status: int = 200,
+) -> Response[str]:
+    try:
+        row = await requests.get(db_session, request_id)
+    except NotFound as missing:
+        return page(
+            request, "privacy/missing", title="No such request", status=404, detail=missing.detail
+        )
+    trail.note(db_session, request, action="request.read", status_code=status)
+    trail.annotate(db_session, contact_id=row.contact_id)
+    detail = await requests.to_detail(db_session, row)
+    return page(
+        request,
+        "privacy/request",
+        title=f"Request {detail.id}: {detail.type.value}",
+        status=status,
+        item=detail,
+        flag=_flag(detail),
+        may_extend=detail.extended_due_on is None
+        and deadlines.may_extend(detail.due_on, clock.today()),
+        methods=_labels(VerificationMethod),
+        error=error,
+        fields=fields or {},
+        form=form,
+        done=request.query_params.get("done"),
+        local=local_time,
+    )
+
+
+def _new_page(
+    request: StaffRequest,
+    *,
+    values: dict[str, Any] | None = None,
+    error: str | None = None,
+    fields: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response[str]:
+    return page(
+        request,
+        "privacy/new_request",
+        title="New data-subject request",
+        status=status,
+        types=_labels(RequestType),
+        channels=_labels(RequestChannel),
+        values=values or {"received_on": clock.today().isoformat()},
+        today=clock.today().isoformat(),
+        error=error,
+        fields=fields or {},
+    )
+
+
+class PrivacyController(Controller):
+    path = HOME
+    include_in_schema = False
+    guards = [requires(Permission.RIGHTS_MANAGE)]
+
+    @get("/")
+    async def register(self, request: StaffRequest, db_session: Session) -> Response[str]:
+        """The requests register, the most urgent first, with the register's sizes."""
+        show = request.query_params.get("show", "open")
+        if show not in VIEWS:
+            show = "open"
+        try:
+            offset = max(0, int(request.query_params.get("offset", "0")))
+        except ValueError:
+            offset = 0
+        rows, total = await requests.list_(
+            db_session, **VIEWS[show][1], limit=PAGE_SIZE, offset=offset
+        )
+        items = requests.page(rows, total, limit=PAGE_SIZE, offset=offset).items
+        _, overdue = await requests.list_(db_session, overdue=True, limit=1, offset=0)
+        _, due_soon = await requests.list_(db_session, due_within_days=SOON_DAYS, limit=1, offset=0)
+        trail.note(db_session, request, action="request.list", status_code=200)
+        trail.annotate(db_session, entries=len(items))
+        return page(
+            request,
+            "privacy/register",
+            title="Privacy",
+            views=[(name, label) for name, (label, _) in VIEWS.items()],
+            show=show,
+            rows=[(item, _flag(item)) for item in items],
+            total=total,
+            offset=offset,
+            page_size=PAGE_SIZE,
+            overdue=overdue,
+            due_soon=due_soon,
+            soon_days=SOON_DAYS,
+            sizes=await register_sizes(db_session),
+        )
+
+    @get("/requests/new")
+    async def new_request_form(self, request: StaffRequest) -> Response[str]:
+        return _new_page(request)
+
+    @post("/requests", status_code=200)
+    async def create_request(self, request: StaffRequest, db_session: Session) -> Response[Any]:
+        """Register a request; its due date follows from the day it arrived."""
+        form = await verified_form(request)
+        values = _form_values(
+            form, ("type", "channel", "received_on", "contact_id", "requester", "description")
+        )
+        try:
+            row = await requests.create(
+                db_session, data=_parse(RequestCreate, values), user_id=request.user.user_id
+            )
+        except DomainError as refusal:
+            await db_session.rollback()
+            return _new_page(
+                request,
+                values=values,
+                error=refusal.detail,
+                fields=refusal.fields,
+                status=refusal.status_code,
+            )
+        trail.note(db_session, request, action="request.create", status_code=303)
+        trail.annotate(db_session, contact_id=row.contact_id, request_id=row.id)
+        return redirect(f"{HOME}/requests/{row.id}?done=created")
+
+    @get("/requests/{request_id:int}")
+    async def request_page(
+        self, request: StaffRequest, db_session: Session, request_id: FromPath[int]
+    ) -> Response[str]:
+        """One request: its deadlines, what was done, and what can be done next."""
+        return await _detail_page(request, db_session, request_id)
+
+    @post("/requests/{request_id:int}/{step:str}", status_code=200)
+    async def act(
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        request_id: FromPath[int],
+        step: FromPath[str],
+    ) -> Response[Any]:
+        """verification, extension, link (to a contact) or close, as the API's routes."""
+        form = await verified_form(request)
+        if step not in _STEPS:
+            return await _detail_page(
+                request, db_session, request_id, error="Unknown action.", status=404
+            )
+        try:
+            row = await requests.get(db_session, request_id)
+            await _STEPS[step](db_session, row, form, request.user.user_id)
+        except NotFound as missing:
+            await db_session.rollback()
+            return page(
+                request,
+                "privacy/missing",
+                title="No such request",
+                status=404,
+                detail=missing.detail,
+            )
+        except DomainError as refusal:
+            await db_session.rollback()
+            return await _detail_page(
+                request,
+                db_session,
+                request_id,
+                error=refusal.detail,
+                fields=refusal.fields,
+                form=step,
+                status=refusal.status_code,
+            )
+        trail.note(db_session, request, action=f"request.{_ACTIONS[step]}", status_code=303)
+        trail.annotate(db_session, contact_id=row.contact_id)
+        return redirect(f"{HOME}/requests/{request_id}?done={step}")
+
+    @get("/retention")
+    async def retention_plan(self, request: StaffRequest, db_session: Session) -> Response[str]:
+        """What the retention rules call for on a date, grouped by rule; changes nothing."""
+        settings: Settings = request.app.state.settings
+        raw = request.query_params.get("as_of") or None
+        try:
+            as_of = parse_as_of(raw)
+        except ValueError as bad:
+            return page(
+                request,
+                "privacy/retention",
+                title="Retention plan",
+                status=422,
+                plan=None,
+                groups=[],
+                as_of=raw or "",
+                error=str(bad),
+            )
+        found = await plan(db_session, as_of=as_of, settings=settings)
+        groups = [(rule, list(items)) for rule, items in groupby(found.items, lambda i: i.rule)]
+        return page(
+            request,
+            "privacy/retention",
+            title="Retention plan",
+            plan=found,
+            groups=groups,
+            as_of=as_of.isoformat(),
+            error=None,
+        )
+
+
+async def _verify(session: AsyncSession, row: Any, form: dict[str, Any], user: int) -> None:
+    data = _parse(VerificationCreate, _form_values(form, ("method",)) or {"method": ""})
+    await requests.verify(session, request=row, method=data.method, user_id=user)
+
+
+async def _extend(session: AsyncSession, row: Any, form: dict[str, Any], user: int) -> None:
+    data = _parse(ExtensionCreate, _form_values(form, ("reason", "months")))
+    await requests.extend(session, request=row, data=data, user_id=user)
+
+
+async def _link(session: AsyncSession, row: Any, form: dict[str, Any], user: int) -> None:
+    contact_id = _form_values(form, ("contact_id",)).get("contact_id")
+    if contact_id is None:
+        raise _FormInvalid({"contact_id": "give the id of the contact the request is about"})
+    data = _parse(RequestUpdate, {"contact_id": contact_id})
+    await requests.update(session, request=row, data=data)
+
+
+async def _close(session: AsyncSession, row: Any, form: dict[str, Any], user: int) -> None:
+    data = _parse(RequestClose, _form_values(form, ("status", "outcome")))
+    await requests.close(session, request=row, data=data, user_id=user)
+
+
+_STEPS = {"verification": _verify, "extension": _extend, "link": _link, "close": _close}
+# The audit action of each step: the names the API's routes derive.
+_ACTIONS = {
+    "verification": "verification",
+    "extension": "extension",
+    "link": "update",
+    "close": "close",
+}

@@ -1,0 +1,72 @@
+"""Rendering the staff pages under ``/app`` (templates/web/app/).
+
+Every page gets the signed-in principal (or None), its CSRF token for forms,
+and the same strict headers: scripts, styles and images only from this
+origin, forms only to it, no framing, nothing cached.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.enums import MediaType
+
+from service.auth.permissions import Permission
+from service.auth.service import Principal
+from service.settings import Settings
+from service.web.session import CSRF_FIELD, csrf_for, session_token
+
+PAGES = Path(__file__).resolve().parents[2] / "templates" / "web" / "app"
+STATIC = Path(__file__).resolve().parents[2] / "templates" / "web" / "static"
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+}
+
+_pages = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(PAGES),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def principal_of(request: Request[Any, Any, Any]) -> Principal | None:
+    user = request.scope.get("user")
+    return user if isinstance(user, Principal) else None
+
+
+def page(
+    request: Request[Any, Any, Any],
+    name: str,
+    *,
+    title: str,
+    status: int = 200,
+    cookies: list[Cookie] | None = None,
+    **values: Any,
+) -> Response[str]:
+    settings: Settings = request.app.state.settings
+    token = session_token(request)
+    principal = principal_of(request)
+    html = _pages.get_template(f"{name}.html.j2").render(
+        title=title,
+        me=principal,
+        csrf_field=CSRF_FIELD,
+        csrf_token=csrf_for(settings, token) if token else "",
+        controller_name=settings.controller_name,
+        path=request.url.path,
+        can=lambda permission: principal is not None and principal.can(Permission(permission)),
+        **values,
+    )
+    return Response(
+        html, status_code=status, media_type=MediaType.HTML, headers=HEADERS, cookies=cookies
+    )

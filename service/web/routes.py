@@ -1,0 +1,70 @@
+"""The ``/app`` router: the staff pages, their session middleware and their
+error pages (a page needing a login sends the browser to the login form; a
+role without the page's permission gets a page saying so, not JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response, Router
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.static_files import create_static_files_router
+
+from service.web.audit_pages import AuditPageController
+from service.web.call_lists import CallListController
+from service.web.campaign_send import SendingPages
+from service.web.campaign_stats import StatisticsPages
+from service.web.campaigns import CampaignPages
+from service.web.contact_actions import ContactActionsController
+from service.web.contacts import ContactPagesController
+from service.web.login import LOGIN, LoginController, LogoutController
+from service.web.pages import HomeController
+from service.web.privacy import PrivacyController
+from service.web.render import HEADERS, STATIC, page
+from service.web.session import SessionMiddleware, redirect, session_token
+
+
+def _to_login(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
+    target = f"{LOGIN}?next={quote(request.url.path, safe='/')}"
+    if session_token(request):
+        target += "&session=expired"  # a cookie, but no live session behind it
+    return redirect(target)
+
+
+def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
+    return page(request, "forbidden", title="Not for your role", status=403, detail=exc.detail)
+
+
+def web_router() -> Router:
+    static = create_static_files_router(
+        path="/app/static",
+        directories=[STATIC],
+        include_in_schema=False,
+        name="web-static",
+        after_request=None,
+    )
+    return Router(
+        path="/",
+        route_handlers=[
+            LoginController,
+            LogoutController,
+            HomeController,
+            ContactPagesController,
+            ContactActionsController,
+            CallListController,
+            PrivacyController,
+            AuditPageController,
+            CampaignPages,
+            SendingPages,
+            StatisticsPages,
+            static,
+        ],
+        middleware=[SessionMiddleware()],
+        exception_handlers={
+            NotAuthorizedException: _to_login,
+            PermissionDeniedException: _forbidden,
+        },
+        response_headers={"X-Robots-Tag": HEADERS["X-Robots-Tag"]},
+        include_in_schema=False,
+    )

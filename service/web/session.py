@@ -1,0 +1,166 @@
+"""Browser sessions for ``/app``: the cookie, who is signed in, and CSRF.
+
+The session cookie holds a random token (only its hash is stored, see
+service.auth.login). It is HttpOnly (no script reads it), SameSite=Lax (no
+other site's form posts it), Secure and ``__Host-`` prefixed under https
+(no plain-http page or sibling domain can set or read it), and has no
+Max-Age: the server ends sessions, not the browser.
+
+Every form that changes something carries a CSRF token bound to the session
+(an HMAC of its token under the secret key); the login form, which comes
+before any session, carries a token matched against a cookie of its own
+(double submit). Either check failing answers 403 and changes nothing. A
+POST whose ``Sec-Fetch-Site`` says another site sent it is refused too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.enums import ScopeType
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from service.auth import login
+from service.auth.service import Principal
+from service.db import session_scope
+from service.settings import Settings
+
+PLAIN_COOKIE = "consentry_session"
+SECURE_COOKIE = "__Host-consentry_session"
+LOGIN_CSRF_COOKIE = "consentry_login_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _secure(settings: Settings) -> bool:
+    return settings.public_url.startswith("https://")
+
+
+def cookie_name(settings: Settings) -> str:
+    return SECURE_COOKIE if _secure(settings) else PLAIN_COOKIE
+
+
+def session_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    settings: Settings = connection.app.state.settings
+    return connection.cookies.get(cookie_name(settings)) or None
+
+
+def session_cookie(settings: Settings, token: str | None) -> Cookie:
+    """The cookie to set (a token) or to clear (None)."""
+    return Cookie(
+        key=cookie_name(settings),
+        value=token or "",
+        path="/",
+        httponly=True,
+        secure=_secure(settings),
+        samesite="lax",
+        max_age=None if token else 0,
+    )
+
+
+def csrf_for(settings: Settings, token: str) -> str:
+    return hmac.new(
+        settings.secret_key.encode(), b"consentry/csrf/v1\x00" + token.encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def login_csrf(request: Request[Any, Any, Any]) -> tuple[str, Cookie | None]:
+    """The login form's token, and the cookie to set when the browser has none yet."""
+    existing = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if existing and len(existing) == 43:
+        return existing, None
+    settings: Settings = request.app.state.settings
+    value = secrets.token_urlsafe(32)
+    cookie = Cookie(
+        key=LOGIN_CSRF_COOKIE,
+        value=value,
+        path="/app/login",
+        httponly=True,
+        secure=_secure(settings),
+        samesite="strict",
+    )
+    return value, cookie
+
+
+def _same(expected: str | None, given: Any) -> bool:
+    if not expected or not isinstance(given, str):
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def _refuse_cross_site(request: Request[Any, Any, Any]) -> None:
+    if request.headers.get("sec-fetch-site", "same-origin") not in {"same-origin", "none"}:
+        raise PermissionDeniedException("this form was sent from another site")
+
+
+async def verified_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The posted form of a signed-in page, once its CSRF token checks out."""
+    _refuse_cross_site(request)
+    form = dict(await request.form())
+    token = session_token(request)
+    settings: Settings = request.app.state.settings
+    expected = csrf_for(settings, token) if token else None
+    given = form.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER)
+    if not _same(expected, given):
+        raise PermissionDeniedException("the form has expired; reload the page and try again")
+    return form
+
+
+async def verified_login_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The posted login form, once its token matches the login cookie."""
+    _refuse_cross_site(request)
+    form = dict(await request.form())
+    if not _same(request.cookies.get(LOGIN_CSRF_COOKIE), form.pop(CSRF_FIELD, None)):
+        raise PermissionDeniedException("the form has expired; reload the page and try again")
+    return form
+
+
+def check_api_csrf(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> bool:
+    """Whether an API call made with the session cookie may go ahead: reads
+    always; changes only with the session's CSRF token in the header."""
+    if connection.scope.get("method", "GET") in _SAFE_METHODS:
+        return True
+    settings: Settings = connection.app.state.settings
+    return _same(csrf_for(settings, token), connection.headers.get(CSRF_HEADER))
+
+
+class SessionMiddleware(ASGIMiddleware):
+    """Puts the signed-in staff member of a complete session in ``scope["user"]``.
+
+    Pages guard themselves (``requires``); a page without a principal answers
+    401, which the ``/app`` router turns into a redirect to the login page."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        token = session_token(connection)
+        if token:
+            async with session_scope(connection.app.state.sessionmaker) as session:
+                principal = await login.authenticate_session(
+                    session, token=token, settings=connection.app.state.settings
+                )
+            if principal is not None:
+                scope["user"] = principal
+        await next_app(scope, receive, send)
+
+
+def redirect(location: str, *, cookies: list[Cookie] | None = None) -> Response[None]:
+    # 303: after a POST, the browser follows with a GET.
+    return Response(None, status_code=303, headers={"Location": location}, cookies=cookies)
+
+
+async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """The guard of every ``/app`` page: someone must be signed in (both factors)."""
+    if not isinstance(connection.scope.get("user"), Principal):
+        raise NotAuthorizedException("sign in first")

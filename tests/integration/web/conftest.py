@@ -1,0 +1,81 @@
+"""Signed-in browser sessions for testing the ``/app`` pages in-process.
+
+``signed_in(role)`` makes a staff member of the role with a complete session
+(both factors, made directly by the login service: the login pages have their
+own tests in tests/integration/auth/test_login.py) and returns that person's
+view of the test's one client: every request carries their session cookie.
+One client for everyone, because each client starts the app's lifespan, and
+several lifespans overwrite each other's engine and queue in ``app.state``
+(a test with two of them hung while shutting them down). ``csrf(page)`` reads
+a page's form token.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from service.auth import login
+from service.auth import service as auth_service
+from service.db import SessionMaker, session_scope
+from service.models.enums import Role
+from service.settings import Settings
+from service.web.session import PLAIN_COOKIE
+from tests.conftest import PASSWORD
+from tests.integration.auth.browser import csrf_of
+
+_numbers = itertools.count(1)
+
+
+class Client:
+    """One person's requests (a session cookie, or a bearer token) through the
+    test's one client. Redirects are not followed: tests read them."""
+
+    def __init__(self, client: AsyncTestClient[Litestar], headers: dict[str, str]) -> None:
+        self._client = client
+        self._headers = headers
+
+    async def get(self, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return await self._client.get(
+            url, headers={**self._headers, **(headers or {})}, follow_redirects=False
+        )
+
+    async def post(
+        self, url: str, headers: dict[str, str] | None = None, **body: Any
+    ) -> httpx.Response:
+        return await self._client.post(
+            url, headers={**self._headers, **(headers or {})}, follow_redirects=False, **body
+        )
+
+
+SignedIn = Callable[[Role], Coroutine[Any, Any, Client]]
+
+
+@pytest.fixture
+def signed_in(
+    client: AsyncTestClient[Litestar], sessionmaker: SessionMaker, settings: Settings
+) -> SignedIn:
+    """A staff member of the role with a complete session (both factors)."""
+
+    async def make(role: Role) -> Client:
+        async with session_scope(sessionmaker) as session:
+            user = await auth_service.create_user(
+                session,
+                email=f"web.{role.value}.{next(_numbers)}@example.fi",
+                role=role,
+                password=PASSWORD,
+            )
+            opened = await login.open_complete_session(session, user=user, settings=settings)
+        return Client(client, {"Cookie": f"{PLAIN_COOKIE}={opened.token}"})
+
+    return make
+
+
+def csrf(page: httpx.Response) -> str:
+    return csrf_of(page)

@@ -1,0 +1,61 @@
+"""One client, any role: the call-list, privacy and audit page tests.
+
+A test drives every role through the test's one client, switching its session
+cookie, and the API through the same client with a bearer token (one client
+per test: see tests/integration/web/conftest.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from service.auth import login
+from service.auth import service as auth_service
+from service.db import SessionMaker, session_scope
+from service.models.enums import Role
+from service.settings import Settings
+from service.web.session import PLAIN_COOKIE
+from tests.conftest import PASSWORD, TokenFactory
+
+Client = AsyncTestClient[Litestar]
+_numbers = itertools.count(1)
+
+
+class Staff:
+    """The test's one client, signed in as whichever role is needed next."""
+
+    def __init__(self, client: Client, sessionmaker: SessionMaker, settings: Settings) -> None:
+        self.client = client
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.user_ids: dict[Role, int] = {}
+
+    async def become(self, role: Role) -> Client:
+        """A new staff member of ``role``, signed in on the client (both factors)."""
+        async with session_scope(self.sessionmaker) as session:
+            user = await auth_service.create_user(
+                session,
+                email=f"pages.{role.value}.{next(_numbers)}@example.fi",
+                role=role,
+                password=PASSWORD,
+            )
+            opened = await login.open_complete_session(session, user=user, settings=self.settings)
+        assert user.id is not None
+        self.user_ids[role] = user.id
+        self.client.cookies.set(PLAIN_COOKIE, opened.token)
+        return self.client
+
+
+async def staff_client(
+    client: Client,
+    make_token: TokenFactory,
+    sessionmaker: SessionMaker,
+    settings: Settings,
+) -> Staff:
+    """The client, with an admin's bearer token for the API (pages ignore it)."""
+    client.follow_redirects = False
+    client.headers["Authorization"] = f"Bearer {await make_token(Role.ADMIN)}"
+    return Staff(client, sessionmaker, settings)
