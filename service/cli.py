@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import select
 
+from service import running
 from service.api_tokens import cli as token_commands
 from service.audit.chain import Event, append
 from service.auth import login
@@ -107,8 +108,17 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
     user = _run_db(settings, work)
     print(f"consentry: user {user.email} added with role {user.role}")
     print(
-        f"  sign in at {settings.public_url}/app/login; the first sign-in sets up the second factor"
+        f"  sign in at {_sign_in_base(settings)}/app/login; "
+        "the first sign-in sets up the second factor"
     )
+
+
+def _sign_in_base(settings: Settings) -> str:
+    """The configured public URL; without one, that of the `consentry run`
+    (or `api`) running on this var dir, whose --port may not be the default."""
+    if os.environ.get("CONSENTRY_PUBLIC_URL", "").strip():
+        return settings.public_url
+    return running.public_url_of_running_api(settings.var_dir) or settings.public_url
 
 
 def _cli_event(action: str, args: argparse.Namespace, **details: Any) -> Event:
@@ -163,14 +173,15 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
     # A send worker is event-loop bound (four SMTP conversations and a Redis
     # journal write per message); uvloop's loop does that work with less CPU.
     uvloop.install()
-    run_worker(
-        WorkerSettings,  # type: ignore[arg-type]
-        redis_settings=redis_settings(settings.redis_url),
-        functions=functions(settings.send_job_timeout),
-        # arq holds a job of a killed worker for the longest job timeout plus
-        # ten seconds before another worker may run it: keep that short.
-        job_timeout=settings.send_job_timeout,
-    )
+    with running.registered(settings.var_dir, "worker"):
+        run_worker(
+            WorkerSettings,  # type: ignore[arg-type]
+            redis_settings=redis_settings(settings.redis_url),
+            functions=functions(settings.send_job_timeout),
+            # arq holds a job of a killed worker for the longest job timeout plus
+            # ten seconds before another worker may run it: keep that short.
+            job_timeout=settings.send_job_timeout,
+        )
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
@@ -199,17 +210,18 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
     configure_logging(settings.log_format, hooks=True)
     # An import string and a factory: each worker process builds its own app
     # (engine, Redis pool) from the same environment.
-    uvicorn.run(
-        "service.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        access_log=False,
-        log_level="info",
-        log_config=None,
-    )
+    with running.registered(settings.var_dir, "api", public_url=settings.public_url):
+        uvicorn.run(
+            "service.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            access_log=False,
+            log_level="info",
+            log_config=None,
+        )
 
 
 def cmd_inbound(settings: Settings, _: argparse.Namespace) -> None:
@@ -225,7 +237,7 @@ def cmd_inbound(settings: Settings, _: argparse.Namespace) -> None:
     if not migrated:
         raise CommandError("the database is not at the newest revision; run `consentry migrate`")
     configure_logging(settings.log_format, hooks=True)
-    with InboundServer(settings) as (host, port):
+    with running.registered(settings.var_dir, "inbound"), InboundServer(settings) as (host, port):
         print(
             f"consentry: receiving mail on {host}:{port} for {settings.unsubscribe_address} "
             f"(unsubscribe) and {_bounce_addresses(settings)} (delivery reports); "
@@ -299,7 +311,7 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _bounce_addresses(settings: Settings) -> str:
-    return " and ".join(dict.fromkeys([settings.mail_from, settings.bounce_address]))
+    return " and ".join(dict.fromkeys([settings.mail_from_address, settings.bounce_address]))
 
 
 def _count_users(settings: Settings) -> int:
@@ -328,6 +340,18 @@ def _worker_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
                 process.wait()
 
 
+def _public_url_follows(settings: Settings, args: argparse.Namespace) -> Settings:
+    """Without CONSENTRY_PUBLIC_URL, links point where `run` listens
+    (--host, --port), in this process and in the worker it starts."""
+    if os.environ.get("CONSENTRY_PUBLIC_URL", "").strip():
+        return settings
+    host = "127.0.0.1" if args.host in ("", "0.0.0.0", "::") else args.host  # noqa: S104
+    netloc = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
+    os.environ["CONSENTRY_PUBLIC_URL"] = f"http://{netloc}"
+    get_settings.cache_clear()
+    return get_settings()
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -346,10 +370,15 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     configure_logging(settings.log_format, hooks=True)
     check_can_listen(args.host, args.port)
+    settings = _public_url_follows(settings, args)
     upgrade(settings.database_url)
     env = dict(os.environ)
     lines = [f"  database: {make_url(settings.database_url).render_as_string(hide_password=True)}"]
     with ExitStack() as stack:
+        # Before anything connects: its connections announce the role too.
+        stack.enter_context(
+            running.registered(settings.var_dir, "api", public_url=settings.public_url)
+        )
         if settings.redis_url is None:
             redis = EmbeddedRedis(settings.var_dir / "redis")
             env["CONSENTRY_REDIS_URL"] = stack.enter_context(redis)
@@ -385,7 +414,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
             print(
                 "No staff user yet. In another terminal, create one:\n"
                 "  .venv/bin/consentry user add you@example.com --role admin\n"
-                f"then sign in at {url}/app/login (the first sign-in sets up the second factor),\n"
+                f"then sign in at {settings.public_url}/app/login "
+                "(the first sign-in sets up the second factor),\n"
                 "or issue an API token for scripts:\n"
                 "  TOKEN=$(.venv/bin/consentry token issue you@example.com)",
                 flush=True,

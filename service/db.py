@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.running import application_name
+
 SessionMaker = async_sessionmaker[AsyncSession]
 
 
@@ -53,7 +55,9 @@ def create_engine(database_url: str) -> AsyncEngine:
         pool_size=10,
         max_overflow=10,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"jit": "off"}},
+        # application_name: `backup restore` tells a running API or worker
+        # from it (service.running), also on another host.
+        connect_args={"server_settings": {"jit": "off", "application_name": application_name()}},
     )
 
 

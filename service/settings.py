@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from dataclasses import dataclass
+from email.utils import parseaddr, quote
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -22,6 +24,13 @@ E = TypeVar("E", bound=StrEnum)
 DEV_PLACEHOLDER = "(not configured)"
 # Cookies that track a person last at most 13 months (CNIL, the notice §5).
 MAX_VISIT_COOKIE_DAYS = 395
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+# C0 and C1 control characters, DEL, and the Unicode line and paragraph
+# separators: in a setting they end up in a header, a link or a log line,
+# where a line break can add a header or forge a log entry.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The characters that make a display name need quotes (RFC 5322 "specials").
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 
 
 class SettingsError(ValueError):
@@ -67,7 +76,11 @@ class Settings:
     # The data protection officer's contact, where one is designated (GDPR
     # 37-38); None: the privacy notice says none was designated.
     dpo_contact: str | None
+    # The From header as configured, display name and all ("Firma Oy
+    # <news@firma.fi>"); mail_from_address is the bare address, for every
+    # place that needs one (envelope, Message-ID domain, derived addresses).
     mail_from: str
+    mail_from_address: str
     unsubscribe_address: str
     # Sending (per worker process).
     send_connections: int
@@ -185,6 +198,74 @@ def _url(
     if not parts.netloc and parts.scheme.startswith(("http", "redis")):
         raise SettingsError(f"{PREFIX}{name}: the URL has no host")
     return raw
+
+
+def _public_url(environ: dict[str, str], env: Environment) -> str:
+    url = _url(environ, "PUBLIC_URL", None, ("http", "https"))
+    if env is not Environment.PRODUCTION:
+        return url or DEFAULT_PUBLIC_URL
+    # Every unsubscribe and tracking link carries it: a default pointing at
+    # this machine, or a link in clear text, must not go out in real mail.
+    if url is None:
+        raise SettingsError(
+            f"{PREFIX}PUBLIC_URL: required when CONSENTRY_ENV=production "
+            "(the https:// address people reach the service at)"
+        )
+    if not url.startswith("https://"):
+        raise SettingsError(f"{PREFIX}PUBLIC_URL: must start with https:// in production")
+    return url
+
+
+def _parse_address(name: str, raw: str) -> tuple[str, str]:
+    """``(display name, bare address)`` of ``addr`` or ``Name <addr>``.
+
+    The domain is IDNA-encoded, since the envelope and Message-IDs need ASCII;
+    the local part must be ASCII (a non-ASCII one needs SMTPUTF8, which not
+    every relay offers).
+    """
+    display, address = parseaddr(raw)
+    local, _, domain = address.rpartition("@")
+    plain = "<" not in raw or raw.rstrip().endswith(">")
+    if not (plain and local and domain and raw.count("<") <= 1) or any(
+        c.isspace() or c in "<>" for c in address
+    ):
+        raise SettingsError(
+            f"{PREFIX}{name}: must be an email address, optionally with a display name "
+            '("Firma Oy <news@firma.fi>")'
+        )
+    if not local.isascii():
+        raise SettingsError(f"{PREFIX}{name}: the part before @ must be ASCII")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise SettingsError(f"{PREFIX}{name}: {domain!r} is not a valid domain") from None
+    return display.strip(), f"{local}@{domain}"
+
+
+def _with_display_name(display: str, address: str) -> str:
+    """The header form: the name quoted where RFC 5322 needs it (message
+    building encodes a non-ASCII name, RFC 2047)."""
+    if not display:
+        return address
+    if _SPECIALS.search(display):
+        display = f'"{quote(display)}"'
+    return f"{display} <{address}>"
+
+
+def _address(environ: dict[str, str], name: str) -> str | None:
+    """A bare address setting; a display name given with it is dropped."""
+    raw = _text(environ, name)
+    return None if raw is None else _parse_address(name, raw)[1]
+
+
+def _refuse_control_characters(environ: dict[str, str]) -> None:
+    for name in sorted(environ):
+        if name.startswith(PREFIX) and _CONTROL.search(environ[name]):
+            # Never the value: it may be a key or a password.
+            raise SettingsError(
+                f"{name}: contains a control character (a line break, tab or other "
+                "invisible character); remove it"
+            )
 
 
 def _origins(environ: dict[str, str], name: str) -> tuple[str, ...]:
@@ -338,6 +419,7 @@ def _dev_only(env: Environment, name: str, default: str) -> str:
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read and validate every setting; raise SettingsError naming the first bad one."""
     environ = dict(os.environ if environ is None else environ)
+    _refuse_control_characters(environ)
     env = _choice(environ, "ENV", Environment, Environment.DEV)
     var_dir = Path(_text(environ, "VAR_DIR") or "./var")
     database_url = _url(
@@ -347,23 +429,22 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ("sqlite+aiosqlite", "postgresql+asyncpg"),
     )
     assert database_url is not None
-    public_url = _url(environ, "PUBLIC_URL", "http://127.0.0.1:8000", ("http", "https"))
-    assert public_url is not None
+    public_url = _public_url(environ, env)
     smtp_host = _text(environ, "SMTP_HOST")
     smtp_tls = _choice(environ, "SMTP_TLS", SmtpTls, SmtpTls.NONE)
     default_port = {SmtpTls.NONE: 25, SmtpTls.STARTTLS: 587, SmtpTls.TLS: 465}[smtp_tls]
     controller_name = _identity(environ, "CONTROLLER_NAME", env)
-    mail_from = _text(environ, "MAIL_FROM") or _dev_only(env, "MAIL_FROM", "marketing@localhost")
-    if "@" not in mail_from:
-        raise SettingsError(f"{PREFIX}MAIL_FROM: must be an email address")
-    bounce_address = _text(environ, "BOUNCE_ADDRESS") or mail_from
+    display, mail_from_address = _parse_address(
+        "MAIL_FROM",
+        _text(environ, "MAIL_FROM") or _dev_only(env, "MAIL_FROM", "marketing@localhost"),
+    )
+    mail_domain = mail_from_address.rpartition("@")[2]
+    bounce_address = _address(environ, "BOUNCE_ADDRESS") or mail_from_address
     secret_key = _secret(environ, "SECRET_KEY", env, var_dir)
     data_key = _secret(environ, "DATA_KEY", env, var_dir)
     if env is Environment.PRODUCTION and secret_key == data_key:
         # One leaked key would then both forge links and read identity codes.
         raise SettingsError(f"{PREFIX}DATA_KEY: must differ from {PREFIX}SECRET_KEY")
-    if "@" not in bounce_address:
-        raise SettingsError(f"{PREFIX}BOUNCE_ADDRESS: must be an email address")
     return Settings(
         env=env,
         var_dir=var_dir,
@@ -383,9 +464,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         controller_address=_identity(environ, "CONTROLLER_ADDRESS", env),
         privacy_contact=_identity(environ, "PRIVACY_CONTACT", env),
         dpo_contact=_text(environ, "DPO_CONTACT"),
-        mail_from=mail_from,
-        unsubscribe_address=_text(environ, "UNSUBSCRIBE_ADDRESS")
-        or "unsubscribe@" + mail_from.rpartition("@")[2],
+        mail_from=_with_display_name(display, mail_from_address),
+        mail_from_address=mail_from_address,
+        unsubscribe_address=_address(environ, "UNSUBSCRIBE_ADDRESS")
+        or "unsubscribe@" + mail_domain,
         send_connections=_int(environ, "SEND_CONNECTIONS", 4, 1, 64),
         send_rate=float(_int(environ, "SEND_RATE", 0, 0, 1_000_000)),
         send_batch_size=_int(environ, "SEND_BATCH_SIZE", 1000, 1, 100_000),

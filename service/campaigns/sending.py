@@ -97,7 +97,7 @@ class Sender:
 
     @property
     def domain(self) -> str:
-        return self.settings.mail_from.rpartition("@")[2]
+        return self.settings.mail_from_address.rpartition("@")[2]
 
     def renderer(self, campaign: Campaign) -> CampaignRenderer:
         assert campaign.id is not None

@@ -23,7 +23,8 @@ import secrets
 from base64 import b64encode
 from binascii import b2a_qp
 from collections.abc import Mapping
-from email.utils import formataddr, formatdate, parseaddr
+from datetime import UTC, datetime
+from email.utils import format_datetime, formataddr, parseaddr
 from types import MappingProxyType
 
 from service.mail.render import HEADER_UNSAFE, Rendered
@@ -117,7 +118,9 @@ def build_message(
         ("From", _address("From", mail_from)),
         ("To", _address("To", to)),
         ("Subject", _checked("Subject", rendered.subject)),
-        ("Date", formatdate(usegmt=True)),
+        # A numeric zone: RFC 5322 prefers it to "GMT", and "-0000" would say
+        # the local time is unknown.
+        ("Date", format_datetime(datetime.now(UTC))),
         ("Message-ID", _checked("Message-ID", message_id)),
         ("MIME-Version", "1.0"),
         ("List-Id", _address("List-Id", list_id)),

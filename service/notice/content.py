@@ -204,7 +204,7 @@ def sources(settings: Settings, lang: str, *, robinson: bool) -> tuple[list[str]
     kinds = [text_for(texts.BAN_KINDS[lang], kind, "ban kind") for kind in BanKind]
     bans = text["bans"].format(kinds=join(kinds, lang))
     origins.append(bans[0].upper() + bans[1:])
-    bounce = join(list(dict.fromkeys([settings.mail_from, settings.bounce_address])), lang)
+    bounce = join(list(dict.fromkeys([settings.mail_from_address, settings.bounce_address])), lang)
     ways = [
         text["api"],
         text["import"],

@@ -14,9 +14,9 @@ from __future__ import annotations
 import email.policy
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -97,7 +97,7 @@ def build_notice_message(rendered: Rendered, *, mail_from: str, to: str, domain:
     message["From"] = mail_from
     message["To"] = to
     message["Subject"] = rendered.subject
-    message["Date"] = formatdate(usegmt=True)
+    message["Date"] = format_datetime(datetime.now(UTC))  # "+0000", never "-0000"
     message["Message-ID"] = f"<transfer-notice.{secrets.token_hex(12)}@{domain}>"
     # RFC 3834: an automatic message; out-of-office replies should not answer it.
     message["Auto-Submitted"] = "auto-generated"
@@ -115,6 +115,7 @@ async def send_notice(
         rendered,
         mail_from=settings.mail_from,
         to=notice.email,
-        domain=settings.mail_from.rpartition("@")[2],
+        domain=settings.mail_from_address.rpartition("@")[2],
     )
-    return await smtp.send(sender=settings.mail_from, recipient=notice.email, message=message)
+    # The envelope sender is bare, and where delivery reports go, as for campaigns.
+    return await smtp.send(sender=settings.bounce_address, recipient=notice.email, message=message)

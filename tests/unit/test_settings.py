@@ -21,6 +21,7 @@ PRODUCTION = {
     "CONSENTRY_CONTROLLER_ADDRESS": "Esimerkkikatu 1, 00100 Helsinki",
     "CONSENTRY_PRIVACY_CONTACT": "tietosuoja@example.fi",
     "CONSENTRY_MAIL_FROM": "markkinointi@example.fi",
+    "CONSENTRY_PUBLIC_URL": "https://crm.example.fi",
 }
 
 
@@ -212,3 +213,101 @@ def test_cors_origins_default_to_none(env: dict[str, str]) -> None:
     origins = "https://app.example.fi, http://127.0.0.1:5173"
     settings = load_settings({**env, "CONSENTRY_CORS_ORIGINS": origins})
     assert settings.cors_origins == ("https://app.example.fi", "http://127.0.0.1:5173")
+
+
+# -- issue 13 item 8: settings cannot mislead -------------------------------
+
+
+@pytest.mark.parametrize("url", ["http://crm.example.fi", "http://127.0.0.1:8000"])
+def test_production_refuses_a_public_url_in_clear_text(env: dict[str, str], url: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**env, **PRODUCTION, "CONSENTRY_PUBLIC_URL": url})
+    assert str(caught.value) == "CONSENTRY_PUBLIC_URL: must start with https:// in production"
+    assert load_settings({**env, "CONSENTRY_PUBLIC_URL": url}).public_url == url  # dev allows
+
+
+@pytest.mark.parametrize(
+    ("configured", "header", "address"),
+    [
+        ("Firma Oy <news@firma.fi>", "Firma Oy <news@firma.fi>", "news@firma.fi"),
+        ("Ääkkönen Oy <uutiset@firma.fi>", "Ääkkönen Oy <uutiset@firma.fi>", "uutiset@firma.fi"),
+        # Quotes are added where the name needs them, kept where given.
+        ("Firma Oy Ab. <news@firma.fi>", '"Firma Oy Ab." <news@firma.fi>', "news@firma.fi"),
+        ('"Firma, Oy" <news@firma.fi>', '"Firma, Oy" <news@firma.fi>', "news@firma.fi"),
+        ('"Firma Oy" <news@firma.fi>', "Firma Oy <news@firma.fi>", "news@firma.fi"),
+        ("news@firma.fi", "news@firma.fi", "news@firma.fi"),
+        ("<news@firma.fi>", "news@firma.fi", "news@firma.fi"),
+        ("uutiset@mäkelä.fi", "uutiset@xn--mkel-load.fi", "uutiset@xn--mkel-load.fi"),
+    ],
+)
+def test_mail_from_may_carry_a_display_name(
+    env: dict[str, str], configured: str, header: str, address: str
+) -> None:
+    settings = load_settings({**env, "CONSENTRY_MAIL_FROM": configured})
+    assert settings.mail_from == header
+    assert settings.mail_from_address == address
+    # Everything derived from it is a bare address.
+    domain = address.rpartition("@")[2]
+    assert settings.bounce_address == address
+    assert settings.unsubscribe_address == f"unsubscribe@{domain}"
+
+
+def test_bounce_and_unsubscribe_addresses_are_kept_bare(env: dict[str, str]) -> None:
+    settings = load_settings(
+        {
+            **env,
+            "CONSENTRY_MAIL_FROM": "Firma Oy <news@firma.fi>",
+            "CONSENTRY_BOUNCE_ADDRESS": "Bounces <bounce@firma.fi>",
+            "CONSENTRY_UNSUBSCRIBE_ADDRESS": "pois@firma.fi",
+        }
+    )
+    assert (settings.bounce_address, settings.unsubscribe_address) == (
+        "bounce@firma.fi",
+        "pois@firma.fi",
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "firma.fi",
+        "Firma Oy <news@firma.fi> extra",
+        "news@",
+        "@firma.fi",
+        "a b@firma.fi",
+        "käyttäjä@firma.fi",
+        "Firma <<news@firma.fi>>",
+        "Firma, Oy <news@firma.fi>",  # two addresses?
+    ],
+)
+def test_a_mail_from_that_is_no_address_is_refused(env: dict[str, str], value: str) -> None:
+    with pytest.raises(SettingsError, match=r"^CONSENTRY_MAIL_FROM: "):
+        load_settings({**env, "CONSENTRY_MAIL_FROM": value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CONSENTRY_MAIL_FROM", "news@firma.fi\r\nBcc: all@example.com"),
+        ("CONSENTRY_PUBLIC_URL", "https://crm.example.fi/\n"),
+        ("CONSENTRY_CONTROLLER_NAME", "Firma\x00 Oy"),
+        ("CONSENTRY_PRIVACY_CONTACT", "tietosuoja\x85@firma.fi"),  # C1 NEL
+        ("CONSENTRY_CONTROLLER_ADDRESS", "Katu 1\u2028Helsinki"),
+        ("CONSENTRY_SMTP_PASSWORD", "Qm7vT2xLp9\tRkW4zNc8"),
+        ("CONSENTRY_SOMETHING_UNKNOWN", "a\x1bb"),
+    ],
+)
+def test_a_setting_with_a_control_character_stops_start_up(
+    env: dict[str, str], name: str, value: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**env, name: value})
+    message = str(caught.value)
+    assert message.startswith(f"{name}: contains a control character")
+    assert "\n" not in message and value not in message  # one line; never the value (a secret?)
+    assert "Qm7vT2" not in message
+
+
+def test_production_settings_are_checked_for_control_characters_too(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match=r"^CONSENTRY_SECRET_KEY: contains a control"):
+        load_settings({**env, **PRODUCTION, "CONSENTRY_SECRET_KEY": SECRET + "\r"})
