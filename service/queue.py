@@ -7,10 +7,20 @@ is a no-op while the first is pending (arq refuses a duplicate id).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "consentry:queue"
 
@@ -50,3 +60,165 @@ def send_batch_job_id(campaign_id: int, batch_index: int) -> str:
 
 def call_list_job_id(call_list_id: int) -> str:
     return f"call-list:{call_list_id}:build"
+
+
+# -- worker leases ---------------------------------------------------------------
+#
+# arq marks a running job "in progress" for the longest job timeout + 10 s and
+# keeps it in the queue until it finishes. A worker killed with SIGKILL (or
+# lost with its machine) therefore holds its job for minutes: nobody else may
+# start it until the mark expires. Leases shorten that to seconds:
+#
+# * every worker holds a lease, a key that lives LEASE_SECONDS unless renewed,
+#   and renews it every RENEW_SECONDS;
+# * a leased job (`WorkerLease.hold`) records its owner, the lease, when it
+#   starts, and drops the record when it ends;
+# * every worker, every RENEW_SECONDS, reclaims the jobs whose owner's lease
+#   has expired: it deletes their in-progress mark (one Lua script, so a job
+#   that a live worker holds is never touched), and arq, in whichever worker
+#   polls first, starts the job again;
+# * a job sends only while its worker's lease is fresh: if the worker has not
+#   renewed for FRESH_SECONDS (a stalled process, a lost Redis), the job waits
+#   before its next message, and if the lease expired meanwhile the job gives
+#   up, since another worker may have taken it over. The margin between
+#   FRESH_SECONDS and LEASE_SECONDS covers a message already being sent.
+#
+# A worker killed at T has its jobs running again by about T + LEASE_SECONDS +
+# RENEW_SECONDS + arq's poll delay: 6 to 7 s.
+
+LEASE_SECONDS = 5.0
+RENEW_SECONDS = 1.0
+FRESH_SECONDS = 3.0
+_LEASE_PREFIX = "consentry:worker-lease:"
+_OWNER_PREFIX = "consentry:job-owner:"
+_HELD = "consentry:leased-jobs"
+# arq's own mark of a running job (arq.constants.in_progress_key_prefix).
+_IN_PROGRESS_PREFIX = "arq:in-progress:"
+# An owner record outlives any job: the longest job timeout is a day.
+_OWNER_TTL_SECONDS = 2 * 86_400
+
+# Atomically: every leased job whose owner's lease is gone loses its
+# in-progress mark and its owner record. A job in the set without an owner
+# record has finished.
+_RECLAIM = """
+local reclaimed = {}
+for _, job in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local owner = redis.call('GET', ARGV[1] .. job)
+  if not owner then
+    redis.call('SREM', KEYS[1], job)
+  elseif redis.call('EXISTS', ARGV[2] .. owner) == 0 then
+    redis.call('DEL', ARGV[3] .. job, ARGV[1] .. job)
+    redis.call('SREM', KEYS[1], job)
+    table.insert(reclaimed, job)
+  end
+end
+return reclaimed
+"""
+
+
+class LeaseLost(Exception):
+    """The worker's lease expired while a job ran: the job may be running elsewhere."""
+
+
+async def reclaim_orphans(redis: ArqRedis) -> list[str]:
+    """Free the jobs of workers whose lease expired; return their ids."""
+    reclaimed = await cast(
+        Awaitable[list[Any]],
+        redis.eval(_RECLAIM, 1, _HELD, _OWNER_PREFIX, _LEASE_PREFIX, _IN_PROGRESS_PREFIX),
+    )
+    return [job.decode() if isinstance(job, bytes) else str(job) for job in reclaimed]
+
+
+class JobLease:
+    """What a running job holds: its worker's lease as it was when the job started."""
+
+    def __init__(self, worker: WorkerLease, lease_id: str) -> None:
+        self._worker = worker
+        self._id = lease_id
+
+    def fresh(self) -> bool:
+        return self._worker.id == self._id and self._worker.fresh()
+
+    async def confirm(self) -> None:
+        """Return once the job may send its next message; raise LeaseLost if never."""
+        while not self.fresh():
+            if self._worker.id != self._id:
+                raise LeaseLost("the worker's lease expired; the job may run elsewhere")
+            await asyncio.sleep(RENEW_SECONDS / 4)
+
+
+class WorkerLease:
+    """A worker's claim to be alive, renewed in the background while it runs."""
+
+    def __init__(self, redis: ArqRedis) -> None:
+        self._redis = redis
+        self.id = secrets.token_hex(8)
+        self._renewed_at = -math.inf
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._take()
+        self._task = asyncio.create_task(self._keep(), name="consentry-worker-lease")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        # A clean stop frees whatever this worker still held at once.
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.delete(_LEASE_PREFIX + self.id)
+            await reclaim_orphans(self._redis)
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self._renewed_at < FRESH_SECONDS
+
+    @contextlib.asynccontextmanager
+    async def hold(self, job_id: str) -> AsyncIterator[JobLease]:
+        """Record this worker as the job's owner while the job runs."""
+        held = JobLease(self, self.id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(_OWNER_PREFIX + job_id, self.id, ex=_OWNER_TTL_SECONDS)
+            pipe.sadd(_HELD, job_id)
+            await pipe.execute()
+        try:
+            yield held
+        finally:
+            # If Redis is gone, the record stays; the owner's lease then
+            # expires and the job, if still queued, is reclaimed.
+            with contextlib.suppress(RedisError, OSError):
+                await self._redis.delete(_OWNER_PREFIX + job_id)
+
+    async def _take(self) -> None:
+        started = time.monotonic()
+        await self._redis.set(_LEASE_PREFIX + self.id, "1", px=int(LEASE_SECONDS * 1000))
+        self._renewed_at = started
+
+    async def renew(self) -> None:
+        started = time.monotonic()
+        # XX: renew only a lease that still exists. One that expired may have
+        # had its jobs reclaimed by another worker already.
+        renewed = await self._redis.set(
+            _LEASE_PREFIX + self.id, "1", px=int(LEASE_SECONDS * 1000), xx=True
+        )
+        if renewed:
+            self._renewed_at = started
+            return
+        logger.warning(
+            "worker lease expired (the worker stalled or lost Redis); "
+            "its running jobs give up and may run elsewhere"
+        )
+        # Jobs holding the old id raise LeaseLost; new jobs use the new lease.
+        self.id = secrets.token_hex(8)
+        await self._take()
+
+    async def _keep(self) -> None:
+        while True:
+            try:
+                await self.renew()
+                reclaimed = await reclaim_orphans(self._redis)
+                if reclaimed:
+                    logger.info("reclaimed %d job(s) of a worker that died", len(reclaimed))
+            except (RedisError, OSError):
+                pass  # not renewed: fresh() turns False and sends wait
+            await asyncio.sleep(RENEW_SECONDS)

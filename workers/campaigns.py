@@ -1,7 +1,16 @@
-"""Campaign jobs: thin wrappers over ``service.campaigns``."""
+"""Campaign jobs: thin wrappers over ``service.campaigns``.
+
+Each holds its worker's lease while it runs (service.queue), so a worker that
+dies has its job taken up by another within seconds. A failure of the whole
+job (the database, the relay or Redis gone, a bug) is retried with growing
+back-off; after MAX_JOB_FAILURES tries the campaign is paused with the reason,
+never retried silently for ever. Failures about one recipient never get here:
+they are that recipient's outcome (service.campaigns.sending).
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from arq import Retry
@@ -14,23 +23,69 @@ from service.db import run, session_scope
 from service.models import Campaign
 from service.models.enums import CampaignStatus
 
-MAX_BACKOFF_SECONDS = 600
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 300
+# Tries of one job before its campaign is paused: with the back-off below,
+# about five minutes of an outage (10 + 20 + 40 + 80 + 160 s).
+MAX_JOB_FAILURES = 6
+
+
+def backoff(job_try: int) -> int:
+    return int(min(MAX_BACKOFF_SECONDS, 5 * 2**job_try))
+
+
+async def _retry_or_pause(ctx: dict[str, Any], campaign_id: int, what: str, exc: Exception) -> str:
+    job_try = int(ctx.get("job_try", 1))
+    kind = type(exc).__name__
+    if job_try < MAX_JOB_FAILURES:
+        logger.warning(
+            "campaign %s: %s failed (%s), try %d of %d",
+            campaign_id,
+            what,
+            kind,
+            job_try,
+            MAX_JOB_FAILURES,
+        )
+        raise Retry(defer=backoff(job_try)) from None
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    await sending.pause(
+        ctx["sender"],
+        campaign_id,
+        f"{what} failed {job_try} times; last error: {kind}: {detail}",
+    )
+    return f"paused: {what} failed {job_try} times"
 
 
 async def start_campaign(ctx: dict[str, Any], campaign_id: int) -> str:
-    return await sending.start(ctx["sender"], campaign_id)
+    async with ctx["lease"].hold(ctx["job_id"]):
+        try:
+            return await sending.start(ctx["sender"], campaign_id)
+        except Exception as exc:
+            return await _retry_or_pause(ctx, campaign_id, "starting the campaign", exc)
 
 
 async def send_batch(ctx: dict[str, Any], campaign_id: int, first_id: int, last_id: int) -> str:
-    try:
-        return await sending.send_batch(ctx["sender"], campaign_id, first_id, last_id)
-    except sending.TemporaryFailures:
-        # The relay said "later" for some: come back with growing back-off.
-        raise Retry(defer=min(MAX_BACKOFF_SECONDS, 5 * 2 ** ctx["job_try"])) from None
+    async with ctx["lease"].hold(ctx["job_id"]) as lease:
+        try:
+            return await sending.send_batch(
+                ctx["sender"], campaign_id, first_id, last_id, lease=lease
+            )
+        except sending.TemporaryFailures:
+            # The relay said "later" for some: come back with growing back-off.
+            # Each recipient is given up after its own bounded number of tries.
+            raise Retry(defer=backoff(ctx["job_try"])) from None
+        except queue.LeaseLost:
+            # Another worker may hold the batch now; if not, run it again soon.
+            raise Retry(defer=1) from None
+        except Exception as exc:
+            return await _retry_or_pause(
+                ctx, campaign_id, f"sending recipients {first_id}-{last_id}", exc
+            )
 
 
 async def build_call_list(ctx: dict[str, Any], call_list_id: int) -> int:
-    async with session_scope(ctx["sessionmaker"]) as session:
+    async with ctx["lease"].hold(ctx["job_id"]), session_scope(ctx["sessionmaker"]) as session:
         return await call_lists.build(session, call_list_id=call_list_id, settings=ctx["settings"])
 
 
@@ -39,7 +94,8 @@ async def sweep_campaigns(ctx: dict[str, Any]) -> int:
 
     It is how a scheduled campaign starts on time after a restart, and how a
     campaign recovers if its start job was lost (the API committed, then Redis
-    refused the job). A start job that is already queued is not queued twice.
+    refused the job, or Redis lost its data). A start job that is already
+    queued is not queued twice.
     """
     now = clock.now()
     async with session_scope(ctx["sessionmaker"]) as session:

@@ -31,7 +31,7 @@ from service.consent.queries import Gate
 from service.db import run
 from service.models import CallListEntry, CampaignRecipient, Contact
 from service.models.base import utcnow
-from service.models.enums import CampaignChannel, Reason, RecipientStatus
+from service.models.enums import CampaignChannel, FailureReason, Reason, RecipientStatus
 
 
 def audience_query(gate: Gate) -> Select[Any]:
@@ -182,6 +182,23 @@ async def counts(session: AsyncSession, campaign_id: int) -> dict[str, int]:
         .group_by(col(CampaignRecipient.status)),
     )
     return {str(status): int(n) for status, n in rows.all()}
+
+
+async def failures(session: AsyncSession, campaign_id: int) -> dict[str, int]:
+    """Failed recipients by reason (service.models.enums.FailureReason).
+
+    Rows failed before reasons were recorded were all refused by the relay."""
+    reason = func.coalesce(col(CampaignRecipient.reason), FailureReason.REJECTED.value)
+    rows = await run(
+        session,
+        select(reason, func.count())
+        .where(
+            col(CampaignRecipient.campaign_id) == campaign_id,
+            col(CampaignRecipient.status) == RecipientStatus.FAILED.value,
+        )
+        .group_by(reason),
+    )
+    return {str(why): int(n) for why, n in rows.all()}
 
 
 async def excluded_in_range(

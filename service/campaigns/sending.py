@@ -24,6 +24,8 @@ receivers that de-duplicate on it show it once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -32,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from arq.connections import ArqRedis
+from redis.exceptions import RedisError
 from sqlalchemy import bindparam, exists, select, update
 from sqlmodel import col
 
@@ -41,7 +44,7 @@ from service.campaigns.service import gate_for, renderer_for
 from service.crypto import DataCipher
 from service.db import SessionMaker, insert_ignore, run, session_scope
 from service.mail.message import build_message
-from service.mail.render import CampaignRenderer, Links
+from service.mail.render import HEADER_UNSAFE, CampaignRenderer, Links
 from service.mail.smtp import Delivery, Outcome, SmtpPool
 from service.mail.views import Recipient
 from service.models import Campaign, CampaignRecipient, ConsentState, Contact, Suppression
@@ -49,11 +52,15 @@ from service.models.enums import (
     CampaignStatus,
     Channel,
     ConsentAction,
+    FailureReason,
     Purpose,
     RecipientStatus,
 )
+from service.queue import JobLease
 from service.settings import Settings
 from service.tokens import TokenSigner
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 250
 # A recipient whose relay keeps answering "try later" is given up after this
@@ -73,6 +80,11 @@ def journal_key(campaign_id: int) -> str:
 
 def failures_key(campaign_id: int) -> str:
     return f"consentry:campaign:{campaign_id}:failures-in-a-row"
+
+
+class QueueUnavailable(Exception):
+    """Redis failed while the batch was sending: it stopped, and what the relay
+    had accepted is recorded in the database."""
 
 
 class TemporaryFailures(Exception):
@@ -188,7 +200,20 @@ class Row:
     tracking: bool  # the contact allows open and click tracking now
 
 
-async def send_batch(sender: Sender, campaign_id: int, first_id: int, last_id: int) -> str:
+async def send_batch(
+    sender: Sender,
+    campaign_id: int,
+    first_id: int,
+    last_id: int,
+    *,
+    lease: JobLease | None = None,
+) -> str:
+    """Send one batch; raises for failures of the whole batch (the caller retries).
+
+    ``lease`` is the job's hold on its worker's lease (service.queue): no message
+    goes out while it is stale, and the batch gives up (LeaseLost) once it has
+    expired, since another worker may have taken the batch over.
+    """
     if sender.smtp is None:
         raise RuntimeError("no SMTP relay configured (CONSENTRY_SMTP_HOST)")
     await _apply_journal(sender, campaign_id, first_id, last_id)
@@ -198,7 +223,13 @@ async def send_batch(sender: Sender, campaign_id: int, first_id: int, last_id: i
             campaign = await session.get(Campaign, campaign_id)
             if campaign is None or campaign.status is not CampaignStatus.SENDING:
                 return f"stopped: campaign is {campaign.status.value if campaign else 'gone'}"
-            renderer = sender.renderer(campaign)
+            try:
+                renderer = sender.renderer(campaign)
+            except Exception as exc:
+                # Checked at save, so only a template saved by an older version
+                # or written into the database by hand: no retry can help.
+                await pause(sender, campaign_id, f"the template cannot be used: {exc}")
+                return "paused: the template cannot be used"
             await queries.skip_erased(
                 session, campaign_id=campaign_id, first_id=first_id, last_id=last_id
             )
@@ -218,9 +249,12 @@ async def send_batch(sender: Sender, campaign_id: int, first_id: int, last_id: i
         cursor = rows[-1].id
         skipped = {rid for rid, _ in skips}
         to_send = [row for row in rows if row.id not in skipped]
-        results = await _send_all(sender, campaign, renderer, to_send)
-        sent += sum(1 for _, d in results if d.outcome is Outcome.SENT)
-        temporary += await _record(sender, campaign_id, results)
+        progress = _Progress(lease)
+        results = await _send_all(sender, campaign, renderer, to_send, progress)
+        sent += sum(1 for r in results if r.delivery.outcome is Outcome.SENT)
+        temporary += await _record(sender, campaign_id, results, progress.recorded)
+        if progress.stopped is not None:
+            raise progress.stopped
         if await _count_failures(sender, campaign_id, results):
             return "paused: too many failures in a row"
     if temporary:
@@ -288,9 +322,33 @@ async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) 
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What happened to one recipient's message."""
+
+    row: Row
+    delivery: Delivery
+    failure: FailureReason | None = None  # why it failed, when it did for good
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What the connections of one chunk share."""
+
+    lease: JobLease | None
+    # Rows already written to the database as sent (the journal was down).
+    recorded: set[int] = field(default_factory=set)
+    # Set when the chunk must stop before its next message.
+    stopped: Exception | None = None
+
+
 async def _send_all(
-    sender: Sender, campaign: Campaign, renderer: CampaignRenderer, rows: list[Row]
-) -> list[tuple[Row, Delivery]]:
+    sender: Sender,
+    campaign: Campaign,
+    renderer: CampaignRenderer,
+    rows: list[Row],
+    progress: _Progress,
+) -> list[Result]:
     """Send over as many connections as the pool has, one message each at a time.
 
     Each connection renders its next message only when it is free. Rendering
@@ -299,11 +357,16 @@ async def _send_all(
     window in which a crash leaves a delivered message out of the journal.
     """
     pending = deque(rows)
-    results: list[tuple[Row, Delivery]] = []
+    results: list[Result] = []
+    lease = progress.lease
 
     async def connection() -> None:
-        while pending:
-            results.append(await _send_one(sender, campaign, renderer, pending.popleft()))
+        while pending and progress.stopped is None:
+            if lease is not None and not lease.fresh():
+                await lease.confirm()  # waits for a renewal, or raises LeaseLost
+                if progress.stopped is not None:
+                    break
+            results.append(await _send_one(sender, campaign, renderer, pending.popleft(), progress))
 
     await asyncio.gather(
         *(connection() for _ in range(min(len(rows), sender.settings.send_connections)))
@@ -311,9 +374,23 @@ async def _send_all(
     return results
 
 
+def _failed(row: Row, reason: FailureReason, exc: BaseException) -> Result:
+    """A recipient whose message could not be made: recorded as failed, the batch goes on.
+
+    The log line names the row and the kind of error, never its text: that
+    may quote the person's data."""
+    logger.warning("recipient %s failed: %s (%s)", row.id, reason.value, type(exc).__name__)
+    detail = f"{reason.value}: {type(exc).__name__}: {exc}"[:500]
+    return Result(row, Delivery(Outcome.PERMANENT, None, detail, False), reason)
+
+
 async def _send_one(
-    sender: Sender, campaign: Campaign, renderer: CampaignRenderer, row: Row
-) -> tuple[Row, Delivery]:
+    sender: Sender,
+    campaign: Campaign,
+    renderer: CampaignRenderer,
+    row: Row,
+    progress: _Progress,
+) -> Result:
     assert sender.smtp is not None
     assert campaign.id is not None
     campaign_id = campaign.id
@@ -338,45 +415,112 @@ async def _send_one(
         ),
         stop_tracking_url=f"{public}/u/{unsubscribe}?only=tracking" if row.tracking else None,
     )
-    rendered = renderer.render(row.recipient, links)
-    message = build_message(
-        rendered,
-        mail_from=sender.settings.mail_from,
-        to=row.email,
-        message_id=f"<c{campaign_id}.r{row.id}.{campaign.message_key}@{sender.domain}>",
-        list_id=f"<campaign-{campaign_id}.{sender.domain}>",
-        unsubscribe_url=links.unsubscribe_url,
-        unsubscribe_mailto=(
-            f"mailto:{sender.settings.unsubscribe_address}?subject=unsubscribe%20{unsubscribe}"
-        ),
-    )
+    # One person's data must not stop the others: whatever goes wrong making
+    # this message is this recipient's outcome.
+    try:
+        rendered = renderer.render(row.recipient, links)
+    except Exception as exc:
+        return _failed(row, FailureReason.RENDER_ERROR, exc)
+    try:
+        message = build_message(
+            rendered,
+            mail_from=sender.settings.mail_from,
+            to=row.email,
+            message_id=f"<c{campaign_id}.r{row.id}.{campaign.message_key}@{sender.domain}>",
+            list_id=f"<campaign-{campaign_id}.{sender.domain}>",
+            unsubscribe_url=links.unsubscribe_url,
+            unsubscribe_mailto=(
+                f"mailto:{sender.settings.unsubscribe_address}?subject=unsubscribe%20{unsubscribe}"
+            ),
+        )
+    except Exception as exc:
+        reason = (
+            FailureReason.ADDRESS_NOT_DELIVERABLE
+            if not deliverable(row.email)
+            else FailureReason.RENDER_ERROR
+        )
+        return _failed(row, reason, exc)
     # The envelope sender is where delivery reports go: the inbound listener.
+    # (The pool returns every outcome about the recipient; what it raises is
+    # about our side, the sender address or the pool, and stops the batch.)
     delivery = await sender.smtp.send(
         sender=sender.settings.bounce_address, recipient=row.email, message=message
     )
     if delivery.outcome is Outcome.SENT:
         # The journal write comes first, before any other await: it is what
         # keeps a crash from mailing this person twice.
-        await _redis(sender.redis, "HSET", journal_key(campaign_id), row.id, time.time())
-    return row, delivery
+        try:
+            await _redis(sender.redis, "HSET", journal_key(campaign_id), row.id, time.time())
+        except (RedisError, OSError) as exc:
+            await _record_sent_now(sender, row.id)
+            progress.recorded.add(row.id)
+            if progress.stopped is None:
+                logger.error("Redis failed after a delivery; recorded it and stopped the batch")
+                progress.stopped = QueueUnavailable(f"Redis failed: {type(exc).__name__}")
+        return Result(row, delivery)
+    if delivery.outcome is Outcome.PERMANENT:
+        # No reply code: refused before the relay said anything about it, as a
+        # non-ASCII address is by a relay without SMTPUTF8.
+        failure = (
+            FailureReason.ADDRESS_NOT_DELIVERABLE
+            if delivery.code is None
+            else FailureReason.REJECTED
+        )
+        return Result(row, delivery, failure)
+    return Result(row, delivery)
 
 
-async def _record(sender: Sender, campaign_id: int, results: Sequence[tuple[Row, Delivery]]) -> int:
-    """Write a chunk's outcomes in one transaction; return how many to retry."""
+def deliverable(address: str) -> bool:
+    """Whether an address can be put on an SMTP command line at all."""
+    return bool(address) and not HEADER_UNSAFE.search(address) and "@" in address
+
+
+async def _record_sent_now(sender: Sender, recipient_id: int) -> None:
+    """The journal is down: write one delivery to the database at once.
+
+    If this fails too, the message was accepted and is recorded nowhere; the
+    error says so and the batch stops."""
+    now = clock.now()
+    async with session_scope(sender.sessionmaker) as session:
+        await run(
+            session,
+            update(RECIPIENTS)
+            .where(RECIPIENTS.c.id == recipient_id)
+            .values(
+                status=RecipientStatus.SENT.value,
+                attempts=RECIPIENTS.c.attempts + 1,
+                smtp_code=250,
+                sent_at=now,
+                updated_at=now,
+            ),
+        )
+
+
+async def _record(
+    sender: Sender, campaign_id: int, results: Sequence[Result], recorded: set[int]
+) -> int:
+    """Write a chunk's outcomes in one transaction; return how many to retry.
+
+    ``recorded``: rows already written as sent (the journal was down)."""
     now = clock.now()
     params: list[dict[str, Any]] = []
     suppress: list[str] = []
     retry = 0
-    for row, delivery in results:
-        status, reply = RecipientStatus.SENT, None
+    for result in results:
+        row, delivery = result.row, result.delivery
+        if row.id in recorded:
+            continue
+        status, reply, why = RecipientStatus.SENT, None, None
         if delivery.outcome is Outcome.PERMANENT:
             status, reply = RecipientStatus.FAILED, delivery.reply
+            why = result.failure or FailureReason.REJECTED
             if delivery.address_rejected:
                 suppress.append(sender.cipher.lookup_hash("email", row.email))
         elif delivery.outcome is Outcome.TEMPORARY:
             reply = delivery.reply
             if row.attempts + 1 >= MAX_TEMPORARY_ATTEMPTS:
                 status = RecipientStatus.FAILED
+                why = FailureReason.TEMPORARY_FAILURES
                 reply = f"gave up after {row.attempts + 1} temporary failures: {delivery.reply}"
             else:
                 status = RecipientStatus.QUEUED
@@ -388,6 +532,7 @@ async def _record(sender: Sender, campaign_id: int, results: Sequence[tuple[Row,
                 "code": delivery.code,
                 "reply": reply[:500] if reply else None,
                 "sent": now if status is RecipientStatus.SENT else None,
+                "why": why.value if why is not None else None,
             }
         )
     if params:
@@ -402,6 +547,7 @@ async def _record(sender: Sender, campaign_id: int, results: Sequence[tuple[Row,
                     smtp_code=bindparam("code"),
                     smtp_reply=bindparam("reply"),
                     sent_at=bindparam("sent"),
+                    reason=bindparam("why"),
                     updated_at=now,
                 ),
                 params,
@@ -421,9 +567,16 @@ async def _record(sender: Sender, campaign_id: int, results: Sequence[tuple[Row,
                         },
                     ),
                 )
-    delivered = [str(row.id) for row, d in results if d.outcome is Outcome.SENT]
+    delivered = [
+        str(r.row.id)
+        for r in results
+        if r.delivery.outcome is Outcome.SENT and r.row.id not in recorded
+    ]
     if delivered:
-        await _redis(sender.redis, "HDEL", journal_key(campaign_id), *delivered)
+        # The rows say sent now; an entry left behind (Redis gone) is harmless:
+        # the journal is applied only to rows still queued.
+        with contextlib.suppress(RedisError, OSError):
+            await _redis(sender.redis, "HDEL", journal_key(campaign_id), *delivered)
     return retry
 
 
@@ -470,15 +623,13 @@ async def _apply_journal(sender: Sender, campaign_id: int, first_id: int, last_i
         await _redis(sender.redis, "HDEL", key, *(d["rid"] for d in delivered))
 
 
-async def _count_failures(
-    sender: Sender, campaign_id: int, results: Sequence[tuple[Row, Delivery]]
-) -> bool:
+async def _count_failures(sender: Sender, campaign_id: int, results: Sequence[Result]) -> bool:
     """Track failures in a row across batches; pause the campaign at the limit."""
     key = failures_key(campaign_id)
     trailing = 0
-    for _, delivery in results:
-        trailing = 0 if delivery.outcome is Outcome.SENT else trailing + 1
-    if any(d.outcome is Outcome.SENT for _, d in results):
+    for result in results:
+        trailing = 0 if result.delivery.outcome is Outcome.SENT else trailing + 1
+    if any(r.delivery.outcome is Outcome.SENT for r in results):
         in_a_row = trailing
         await sender.redis.set(key, in_a_row)
     elif trailing:
@@ -488,21 +639,33 @@ async def _count_failures(
     limit = sender.settings.send_pause_after_failures
     if in_a_row < limit:
         return False
-    last = results[-1][1]
+    last = results[-1].delivery
+    await pause(
+        sender,
+        campaign_id,
+        f"paused after {in_a_row} failed deliveries in a row; "
+        f"last answer: {last.code or ''} {last.reply}",
+    )
+    await sender.redis.delete(key)
+    return True
+
+
+async def pause(sender: Sender, campaign_id: int, reason: str) -> bool:
+    """Pause a sending campaign with a reason staff can read; False if it was not sending."""
     async with session_scope(sender.sessionmaker) as session:
-        await run(
+        result = await run(
             session,
             update(Campaign)
             .where(col(Campaign.id) == campaign_id, col(Campaign.status) == CampaignStatus.SENDING)
             .values(
                 status=CampaignStatus.PAUSED.value,
-                pause_reason=f"paused after {in_a_row} failed deliveries in a row; "
-                f"last answer: {last.code or ''} {last.reply}".strip()[:500],
+                pause_reason=reason.strip()[:500],
                 updated_at=clock.now(),
             ),
         )
-    await sender.redis.delete(key)
-    return True
+    if result.rowcount:
+        logger.warning("campaign %s paused: %s", campaign_id, reason.split(":", 1)[0])
+    return bool(result.rowcount)
 
 
 async def finish_if_done(sender: Sender, campaign_id: int) -> bool:

@@ -178,6 +178,7 @@ async def read(session: AsyncSession, campaign: Campaign) -> CampaignRead:
     return CampaignRead(
         **campaign.model_dump(),
         counts=Counts(**{k: v for k, v in counts.items() if k in Counts.model_fields}),
+        failures=await queries.failures(session, campaign.id) if counts.get("failed") else {},
     )
 
 

@@ -21,7 +21,7 @@ from service.campaigns import queries
 from service.db import run
 from service.models import Ban, CampaignRecipient, ConsentEvent, EngagementEvent
 from service.models.engagement import EngagementKind
-from service.models.enums import ConsentAction, RecipientStatus
+from service.models.enums import ConsentAction, FailureReason, RecipientStatus
 
 
 class Breakdown(BaseModel):
@@ -33,6 +33,7 @@ class Statistics(BaseModel):
     campaign_id: int
     sent: int
     failed: int
+    failures: dict[str, int]  # failed by reason (FailureReason)
     opens: int
     unique_opens: int
     clicks: int
@@ -72,16 +73,18 @@ async def of_campaign(session: AsyncSession, campaign_id: int) -> Statistics:
         ),
     )
     bans = await _count(session, select(func.count()).where(col(Ban.campaign_id) == campaign_id))
-    # Refused while sending, or accepted and then returned by a permanent
-    # delivery report (inbound: a report is linked to the message it returns).
+    # Refused by the relay while sending, or accepted and then returned by a
+    # permanent delivery report (inbound: a report is linked to the message it
+    # returns). A message we could not make (render_error, …) is no bounce.
+    refused = (col(CampaignRecipient.status) == RecipientStatus.FAILED.value) & (
+        col(CampaignRecipient.reason).is_(None)
+        | (col(CampaignRecipient.reason) == FailureReason.REJECTED.value)
+    )
     bounces = await _count(
         session,
         select(func.count()).where(
             col(CampaignRecipient.campaign_id) == campaign_id,
-            or_(
-                col(CampaignRecipient.status) == RecipientStatus.FAILED.value,
-                col(CampaignRecipient.bounce_status).startswith("5."),
-            ),
+            or_(refused, col(CampaignRecipient.bounce_status).startswith("5.")),
         ),
     )
     sent = counts.get(RecipientStatus.SENT.value, 0)
@@ -89,6 +92,7 @@ async def of_campaign(session: AsyncSession, campaign_id: int) -> Statistics:
         campaign_id=campaign_id,
         sent=sent,
         failed=counts.get(RecipientStatus.FAILED.value, 0),
+        failures=await queries.failures(session, campaign_id),
         opens=opens,
         unique_opens=unique_opens,
         clicks=clicks,
@@ -159,6 +163,8 @@ def as_csv(stats: Statistics) -> str:
         "bounces",
     ):
         writer.writerow(("total", name, getattr(stats, name), ""))
+    for reason, count in sorted(stats.failures.items()):
+        writer.writerow(("failed", reason, count, ""))
     for section, table in (
         ("browser", stats.by_browser),
         ("os", stats.by_os),

@@ -133,10 +133,14 @@ def build_message(
             raise ValueError(f"{name!r}: not a header that extra_headers may set")
         headers.append((name, _checked(name, value)))
     headers.append(("Content-Type", f'multipart/alternative; boundary="{boundary}"'))
-    head = "".join(_header(name, value) for name, value in headers)
+    head = "".join(
+        # An address with a non-ASCII local part is written as UTF-8 (RFC 6532).
+        f"{name}: {value}\n" if name == "To" and not value.isascii() else _header(name, value)
+        for name, value in headers
+    )
     return b"".join(
         (
-            head.encode("ascii"),
+            head.encode("utf-8"),
             b"\n",
             _part(boundary, "plain", rendered.text),
             _part(boundary, "html", rendered.html),
@@ -182,11 +186,15 @@ def _address(name: str, value: str) -> str:
         return value
     display, address = parseaddr(value)
     if not address:
-        raise ValueError(f"{name}: {value!r} is not an address")
+        raise ValueError(f"{name}: not an address")
     local, at, domain = address.rpartition("@")
     if not local.isascii():
-        # Would need SMTPUTF8 and an RFC 6532 message, which compat32 cannot write.
-        raise ValueError(f"{name}: the address {address!r} has a non-ASCII local part")
+        # Only the recipient may have one: the message is then an RFC 6532
+        # one, sent with SMTPUTF8 (service.mail.smtp), which cannot be encoded
+        # into ASCII; a relay without SMTPUTF8 refuses it before DATA.
+        if name != "To" or display:
+            raise ValueError(f"{name}: a non-ASCII local part is allowed only in a bare To address")
+        return address
     if not domain.isascii():
         domain = domain.encode("idna").decode("ascii")
     address = f"{local}{at}{domain}"

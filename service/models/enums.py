@@ -147,6 +147,20 @@ class RecipientStatus(StrEnum):
     SKIPPED = "skipped"
 
 
+class FailureReason(StrEnum):
+    """Why a recipient is ``failed``: kept in ``campaign_recipients.reason``.
+
+    Each is about that one recipient; a failure of the whole batch (the
+    database, Redis or the relay gone) is retried, then pauses the campaign.
+    """
+
+    RENDER_ERROR = "render_error"  # the template failed for this person's data
+    ADDRESS_NOT_DELIVERABLE = "address_not_deliverable"  # cannot be put on the wire
+    REJECTED = "rejected"  # the relay refused it for good (5xx)
+    TEMPORARY_FAILURES = "temporary_failures"  # "try later" too many times
+    UNEXPECTED_ERROR = "unexpected_error"  # anything else about this message
+
+
 class CallListStatus(StrEnum):
     BUILDING = "building"
     READY = "ready"

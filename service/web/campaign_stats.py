@@ -32,7 +32,7 @@ from service.campaigns.schemas import CampaignRead
 from service.campaigns.statistics import Breakdown, Statistics
 from service.errors import NotFound
 from service.models import Campaign
-from service.models.enums import CampaignChannel, CampaignStatus, Reason
+from service.models.enums import CampaignChannel, CampaignStatus, FailureReason, Reason
 from service.settings import Settings
 from service.web.render import page
 
@@ -95,6 +95,16 @@ def not_found(request: StaffRequest, exc: NotFound) -> Response[str]:
 # -- audience and progress -------------------------------------------------------
 
 
+# Why recipients failed (service.models.enums.FailureReason), for people.
+FAILURE_WORDS = {
+    FailureReason.RENDER_ERROR.value: "the template failed for their data",
+    FailureReason.ADDRESS_NOT_DELIVERABLE.value: "their address cannot be delivered to",
+    FailureReason.REJECTED.value: "refused by the receiving server",
+    FailureReason.TEMPORARY_FAILURES.value: 'gave up after repeated "try later" answers',
+    FailureReason.UNEXPECTED_ERROR.value: "an unexpected error",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
     """The send list so far, for the progress bar."""
@@ -105,6 +115,7 @@ class Progress:
     skipped: int
     failed: int
     send_at: str | None  # Helsinki time, as the schedule form takes it
+    failures: tuple[tuple[str, int], ...] = ()  # (what went wrong, in words; how many)
 
     @property
     def handled(self) -> int:
@@ -123,6 +134,9 @@ def progress_of(read: CampaignRead) -> Progress:
         sent=counts.sent,
         skipped=counts.skipped,
         failed=counts.failed,
+        failures=tuple(
+            (FAILURE_WORDS.get(reason, reason), n) for reason, n in sorted(read.failures.items())
+        ),
         send_at=(
             read.send_at.astimezone(clock.LOCAL_ZONE).strftime("%d.%m.%Y %H:%M")
             if read.send_at

@@ -1,7 +1,8 @@
 """A real SMTP server for tests whose answer depends on the recipient.
 
 ``gone@…`` is refused as an unknown mailbox (550 5.1.1), ``later@…`` gets a
-temporary 451, anything else is accepted and kept, in arrival order.
+temporary 451, anything else is accepted and kept, in arrival order. It offers
+SMTPUTF8 (RFC 6531) only when asked to.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ class _Handler:
 
 
 class PickySink:
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = False) -> None:
         self.handler = _Handler()
         self.port = free_port()
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8
+        )
 
     @property
     def accepted(self) -> list[tuple[str, EmailMessage]]:

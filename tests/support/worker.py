@@ -21,9 +21,12 @@ async def worker_context(
     redis = await queue.connect(settings.redis_url or "")
     ctx: dict[str, Any] = {"settings": settings, "sessionmaker": sessionmaker, "redis": redis}
     ctx["sender"] = sender_for(settings, ctx)
+    ctx["lease"] = queue.WorkerLease(redis)
+    await ctx["lease"].start()
     try:
         yield ctx
     finally:
+        await ctx["lease"].stop()
         if ctx["sender"].smtp is not None:
             await ctx["sender"].smtp.close()
         await redis.aclose()
