@@ -11,10 +11,9 @@ import asyncio
 import getpass
 import os
 import signal
-import subprocess
 import sys
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Coroutine
+from contextlib import ExitStack, suppress
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
@@ -23,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import select
 
-from service import running
+from service import running, supervise
 from service.api_tokens import cli as token_commands
 from service.audit.chain import Event, append
 from service.auth import login
@@ -45,7 +44,8 @@ from service.settings import Settings, SettingsError, get_settings
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
-WORKER_STOP_SECONDS = 20
+# uvicorn's own exit status when the server could not start (uvicorn.run).
+UVICORN_STARTUP_FAILURE = 3
 T = TypeVar("T")
 
 
@@ -321,25 +321,6 @@ def _count_users(settings: Settings) -> int:
     return _run_db(settings, work)
 
 
-@contextmanager
-def _worker_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    # Its own session: a Ctrl-C in the terminal reaches only us, and we stop
-    # the worker after the API, so no request is left with a dead queue.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "worker"], env=env, start_new_session=True
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(WORKER_STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 def _public_url_follows(settings: Settings, args: argparse.Namespace) -> Settings:
     """Without CONSENTRY_PUBLIC_URL, links point where `run` listens
     (--host, --port), in this process and in the worker it starts."""
@@ -374,6 +355,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
     upgrade(settings.database_url)
     env = dict(os.environ)
     lines = [f"  database: {make_url(settings.database_url).render_as_string(hide_password=True)}"]
+    supervised: list[supervise.Supervised] = []
     with ExitStack() as stack:
         # Before anything connects: its connections announce the role too.
         stack.enter_context(
@@ -382,6 +364,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
         if settings.redis_url is None:
             redis = EmbeddedRedis(settings.var_dir / "redis")
             env["CONSENTRY_REDIS_URL"] = stack.enter_context(redis)
+            supervised.append(
+                supervise.Supervised(
+                    "the embedded Redis", redis, how=lambda: supervise.ended(redis.returncode)
+                )
+            )
             # For `consentry status`, which cannot guess the port.
             redis_url = env["CONSENTRY_REDIS_URL"]
             stack.enter_context(status_commands.embedded_redis_note(settings.var_dir, redis_url))
@@ -391,6 +378,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
         if settings.smtp_host is None:
             catcher = MailCatcher(settings.var_dir / "outbox")
             host, port = stack.enter_context(catcher)
+            supervised.append(
+                supervise.Supervised("the mail catcher", catcher, how=lambda: "its thread ended")
+            )
             env.update(
                 CONSENTRY_SMTP_HOST=host, CONSENTRY_SMTP_PORT=str(port), CONSENTRY_SMTP_TLS="none"
             )
@@ -402,7 +392,15 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
             f"  inbound mail: {inbound_host}:{inbound_port}, for {settings.unsubscribe_address} "
             f"(unsubscribe) and {_bounce_addresses(settings)} (delivery reports)"
         )
-        stack.enter_context(_worker_process(env))
+        worker = stack.enter_context(supervise.WorkerProcess(env))
+        supervised.append(
+            supervise.Supervised(
+                "the queue worker",
+                worker,
+                how=worker.how,
+                max_delay=supervise.WORKER_MAX_DELAY_SECONDS,
+            )
+        )
         # The API process sees what the worker sees.
         os.environ.update(env)
         get_settings.cache_clear()
@@ -421,14 +419,18 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
                 flush=True,
             )
         # log_config=None: the app's own logging (service.observability) stays.
-        uvicorn.run(
-            app,
-            host=args.host,
-            port=args.port,
-            access_log=False,
-            log_level="info",
-            log_config=None,
+        config = uvicorn.Config(
+            app, host=args.host, port=args.port, access_log=False, log_level="info", log_config=None
         )
+        # A Server of our own rather than uvicorn.run(): the supervisor asks it
+        # whether a signal came, and restarts nothing from then on.
+        server = uvicorn.Server(config)
+        supervisor = supervise.Supervisor(supervised, stopping=lambda: server.should_exit)
+        with supervisor.running(), suppress(KeyboardInterrupt):
+            # uvicorn re-raises a caught SIGINT/SIGTERM once it has shut down.
+            server.run()
+        if not server.started:
+            raise SystemExit(UVICORN_STARTUP_FAILURE)
     print("consentry: stopped", flush=True)
 
 

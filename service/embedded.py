@@ -210,6 +210,23 @@ class EmbeddedRedis:
             f"{_START_TIMEOUT:.0f} s; last lines of {self.log_path}:\n{_log_tail(self.log_path)}"
         )
 
+    def alive(self) -> bool:
+        """Whether the server process is still running (it is our child)."""
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        """How the server process ended (negative: the signal), None while it runs."""
+        return None if self._proc is None else self._proc.poll()
+
+    def restart(self) -> None:
+        """Start a dead server again on the same port and data directory, so
+        clients holding the URL reconnect to it and find the data it kept."""
+        if self.alive():
+            raise EmbeddedServiceError("embedded Redis is still running")
+        self._proc = None
+        self.start()
+
     def stop(self) -> None:
         """Stop the server (SIGTERM lets it write its final RDB/AOF); idempotent."""
         proc, self._proc = self._proc, None
@@ -286,6 +303,23 @@ class MailCatcher:
         self._controller = controller
         self.port = port
         return HOST, port
+
+    def alive(self) -> bool:
+        """Whether the server's thread (and so its event loop) still runs."""
+        thread = None if self._controller is None else self._controller._thread
+        return thread is not None and thread.is_alive()
+
+    def restart(self) -> None:
+        """Listen again on the same port after the server's thread ended."""
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            if controller._thread is not None and controller._thread.is_alive():
+                self._controller = controller
+                raise EmbeddedServiceError("mail catcher is still running")
+            # Its loop ended with the thread; stop() would post to a closed loop.
+            if not controller.loop.is_closed():
+                controller.loop.close()
+        self.start()
 
     def stop(self) -> None:
         """Stop listening; idempotent. Stored messages stay in the outbox."""

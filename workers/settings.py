@@ -111,9 +111,12 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     ctx["engine"] = create_engine(settings.database_url)
     ctx["sessionmaker"] = create_sessionmaker(ctx["engine"])
     ctx["sender"] = sender_for(settings, ctx)
+    # Last: a heartbeat says the worker is ready to work (workers/heartbeat.py).
+    await heartbeat.start(ctx)
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
+    await heartbeat.stop(ctx)
     sender: Sender | None = ctx.get("sender")
     if sender is not None and sender.smtp is not None:
         await sender.smtp.close()
@@ -124,7 +127,6 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
 class WorkerSettings:
     functions: ClassVar[list[Any]] = functions()
     cron_jobs: ClassVar[list[Any]] = [
-        cron(heartbeat.heartbeat, second={0, 30}, run_at_startup=True, unique=True),
         cron(campaigns.sweep_campaigns, second={15, 45}, run_at_startup=True, unique=True),
         # Opens and clicks wait in a Redis stream until this stores them; a
         # run that finds the stream empty costs a few round trips.

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.clock import LOCAL_ZONE
 from service.models.enums import CampaignStatus
 from service.observability import service
+from service.observability.heartbeat import HEARTBEAT_SECONDS
 from service.observability.schemas import CampaignProgress, Status
 from service.settings import Settings
 
@@ -164,8 +165,12 @@ def _worker_line(status: Status) -> str:
         return "Worker: unknown (no Redis to read its heartbeat from)"
     if worker.age_seconds is None:
         return "Worker: NONE: no heartbeat in the last 2 minutes; is `consentry worker` running?"
-    state = "alive" if worker.alive else "STALE"
-    return f"Worker: {state} (last heartbeat {_ago(worker.age_seconds)})"
+    if worker.alive:
+        return f"Worker: alive (last heartbeat {_ago(worker.age_seconds)})"
+    return (
+        f"Worker: STALE (last heartbeat {_ago(worker.age_seconds)}; workers beat every "
+        f"{HEARTBEAT_SECONDS:.0f} s): not ready; is the worker stuck or stopped?"
+    )
 
 
 def _retention_line(status: Status) -> str:

@@ -1,10 +1,12 @@
-"""Readiness: the database answers, is at the newest migration, and Redis answers.
+"""Readiness: the database answers, is at the newest migration, Redis answers,
+and a worker's heartbeat is fresh.
 
 Cheap enough for a load balancer polling every few seconds: one connection
-from the pool, ``SELECT 1``, one read of ``alembic_version``, one PING. The
-migration scripts' head is read from disk once per process. A worker that
-is down does not make the API unready: the API still takes requests and
-queues the work (the worker's heartbeat is in /metrics and ``consentry status``).
+from the pool, ``SELECT 1``, one read of ``alembic_version``, and one Redis
+round trip (PING and the heartbeat). The migration scripts' head is read from
+disk once per process. A heartbeat older than two intervals makes the service
+not ready: campaigns would queue and nothing would send them
+(service/observability/heartbeat.py).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service import clock
 from service.migrate import alembic_config
-from service.observability.schemas import CheckState, Readiness
+from service.observability import heartbeat
+from service.observability.schemas import CheckState, Readiness, WorkerState
 
 # Seconds each check may take before it counts as failed: well inside the
 # usual probe timeouts (Kubernetes: 1 s by default, Docker: 30 s).
@@ -53,25 +57,46 @@ async def check_database(engine: AsyncEngine) -> tuple[CheckState, CheckState]:
     return "ok", "ok" if current == script_heads() else "behind"
 
 
-async def check_redis(redis: Redis | None) -> CheckState:
+_WORKER_CHECK: dict[str, CheckState] = {
+    "alive": "ok",
+    "stale": "stale",
+    "none": "missing",
+    "unknown": "unknown",
+}
+
+
+async def check_redis(redis: Redis | None) -> tuple[CheckState, WorkerState | None]:
+    """(redis, the worker's heartbeat): whether Redis answers, and what it holds."""
     if redis is None:
-        return "not_configured"
+        return "not_configured", None
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT):
-            await redis.ping()
+        async with asyncio.timeout(CHECK_TIMEOUT), redis.pipeline(transaction=False) as pipe:
+            pipe.ping()
+            pipe.get(heartbeat.HEARTBEAT_KEY)
+            _, stamp = await pipe.execute()
     except TimeoutError:
-        return "timeout"
+        return "timeout", WorkerState()
     except (OSError, RedisError):
-        return "failed"
-    return "ok"
+        return "failed", WorkerState()
+    if isinstance(stamp, bytes):
+        stamp = stamp.decode(errors="replace")
+    return "ok", heartbeat.worker_state(stamp, clock.now())
 
 
 async def readiness(engine: AsyncEngine, redis: Redis | None) -> Readiness:
-    (database, migrations), queue = await asyncio.gather(check_database(engine), check_redis(redis))
+    (database, migrations), (queue, worker) = await asyncio.gather(
+        check_database(engine), check_redis(redis)
+    )
     checks: dict[str, CheckState] = {
         "database": database,
         "migrations": migrations,
         "redis": queue,
+        # Without a queue there is no worker to wait for.
+        "worker": "not_configured" if worker is None else _WORKER_CHECK[worker.state],
     }
     failed = [name for name, state in checks.items() if state not in ("ok", "not_configured")]
-    return Readiness(status="not_ready" if failed else "ready", checks=checks, failed=failed)
+    line = heartbeat.problem(worker) if worker is not None else None
+    problems = [line] if line else []
+    return Readiness(
+        status="not_ready" if failed else "ready", checks=checks, failed=failed, problems=problems
+    )

@@ -20,6 +20,7 @@ from service.db import SessionMaker
 from service.models.enums import RecipientStatus
 from service.observability import queries
 from service.observability.counters import ENGAGEMENT_STORED
+from service.observability.heartbeat import STALE_AFTER_SECONDS
 from service.observability.latency import BUCKETS, LatencyHistogram
 from service.observability.service import (
     MessageCounter,
@@ -138,7 +139,7 @@ def write_redis(out: Exposition, readings: RedisReadings) -> None:
     out.one(
         "consentry_worker_up",
         "gauge",
-        "1 while a worker's heartbeat is at most 90 seconds old.",
+        f"1 while a worker's heartbeat is at most {STALE_AFTER_SECONDS:.0f} seconds old.",
         1 if worker.alive else 0,
     )
     if worker.age_seconds is not None:

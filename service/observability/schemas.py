@@ -11,14 +11,18 @@ from pydantic import BaseModel, Field
 
 from service.models.enums import CampaignStatus
 
-CheckState = Literal["ok", "failed", "timeout", "behind", "unknown", "not_configured"]
+CheckState = Literal[
+    "ok", "failed", "timeout", "behind", "unknown", "not_configured", "stale", "missing"
+]
 
 
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
-    # database, migrations, redis: "ok", or why not.
+    # database, migrations, redis, worker: "ok", or why not.
     checks: dict[str, CheckState]
     failed: list[str] = Field(default_factory=list)
+    # One line per failed check that has more to say ("worker: no heartbeat for 25 s").
+    problems: list[str] = Field(default_factory=list)
 
 
 class CampaignProgress(BaseModel):
@@ -58,6 +62,9 @@ class WorkerState(BaseModel):
     age_seconds: float | None = None
     # None: unknown (Redis unreachable).
     alive: bool | None = None
+    # alive; stale (the newest heartbeat is older than two intervals); none (no
+    # heartbeat in the key's lifetime); unknown (Redis unreachable).
+    state: Literal["alive", "stale", "none", "unknown"] = "unknown"
 
 
 class RetentionState(BaseModel):

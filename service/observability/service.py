@@ -26,6 +26,7 @@ from service.backup.schedule import scheduled_backups
 from service.models.enums import RecipientStatus
 from service.observability import queries
 from service.observability.counters import COUNTERS_KEY, read_counters
+from service.observability.heartbeat import HEARTBEAT_KEY, worker_state
 from service.observability.schemas import (
     BackupState,
     CampaignProgress,
@@ -38,9 +39,6 @@ from service.queue import QUEUE_NAME
 from service.settings import Settings
 from service.tracking.events import STREAM
 
-HEARTBEAT_KEY = "consentry:worker:heartbeat"  # written by workers/heartbeat.py
-# The worker beats every 30 seconds: three missed beats make it stale.
-STALE_AFTER_SECONDS = 90.0
 # arq keeps the nightly run's result a day under this key (workers/settings.py).
 RETENTION_RESULTS = f"{result_key_prefix}cron:daily_retention:*"
 # Reason codes are short snake_case words; anything else is counted as "other"
@@ -120,18 +118,6 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def worker_state(stamp: str | None, now: datetime) -> WorkerState:
-    try:
-        beat = as_utc(datetime.fromisoformat(stamp)) if stamp else None
-    except ValueError:
-        beat = None
-    if beat is None:
-        # The key expires two minutes after the last beat: no worker lately.
-        return WorkerState(alive=False)
-    age = max((now - beat).total_seconds(), 0.0)
-    return WorkerState(heartbeat_at=beat, age_seconds=age, alive=age <= STALE_AFTER_SECONDS)
 
 
 async def redis_readings(redis: Redis) -> RedisReadings:

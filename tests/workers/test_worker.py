@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Any
+
 from arq import create_pool
 from arq.worker import Worker
 from redis.asyncio import Redis
@@ -37,6 +41,29 @@ async def test_a_queued_heartbeat_runs_and_is_visible(redis_url: str) -> None:
     assert 0 < ttl <= heartbeat.HEARTBEAT_TTL_SECONDS
 
 
+async def test_the_heartbeat_task_beats_at_once_and_every_interval(redis_url: str) -> None:
+    client = Redis.from_url(redis_url)
+    ctx: dict[str, Any] = {"redis": client}
+    try:
+        await client.delete(heartbeat.HEARTBEAT_KEY)
+        await heartbeat.start(ctx, interval=0.2)
+        first = await client.get(heartbeat.HEARTBEAT_KEY)
+        assert first is not None
+        deadline = time.monotonic() + 5
+        while await client.get(heartbeat.HEARTBEAT_KEY) == first:
+            assert time.monotonic() < deadline, "no second beat"
+            await asyncio.sleep(0.05)
+        await heartbeat.stop(ctx)
+        assert heartbeat.TASK not in ctx
+        await client.delete(heartbeat.HEARTBEAT_KEY)
+        await asyncio.sleep(0.5)
+        # Stopped: nothing beats any more.
+        assert await client.get(heartbeat.HEARTBEAT_KEY) is None
+    finally:
+        await heartbeat.stop(ctx)
+        await client.aclose()
+
+
 def test_worker_settings_name_every_job_and_cron() -> None:
     from service import queue
 
@@ -44,8 +71,8 @@ def test_worker_settings_name_every_job_and_cron() -> None:
     # Every job the service queues by name has a function behind it.
     assert {queue.START_CAMPAIGN, queue.SEND_BATCH, queue.BUILD_CALL_LIST} <= names
     assert WorkerSettings.queue_name == QUEUE_NAME
+    # The heartbeat is no cron job: it beats from a task of its own.
     assert [job.name for job in WorkerSettings.cron_jobs] == [
-        "cron:heartbeat",
         "cron:sweep_campaigns",
         "cron:drain_engagement",
         "cron:daily_retention",

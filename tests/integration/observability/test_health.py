@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from arq.connections import ArqRedis
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 from sqlalchemy import text
 
+from service import clock
 from service.app import create_app
 from service.db import SessionMaker, create_engine
 from service.embedded import EmbeddedRedis, free_port
 from service.observability.health import script_heads
 from service.settings import Settings
+from workers import heartbeat
 
 Client = AsyncTestClient[Litestar]
+
+
+@pytest.fixture
+async def beating(redis: ArqRedis) -> None:
+    """A worker's fresh heartbeat, as a live worker leaves it."""
+    await heartbeat.beat(redis)
 
 
 async def test_live_answers_without_login(client: Client) -> None:
@@ -27,16 +38,46 @@ async def test_live_answers_without_login(client: Client) -> None:
     assert response.headers["cache-control"] == "no-store"
 
 
-async def test_ready_when_database_is_current_and_redis_answers(
-    client: Client, sessionmaker: SessionMaker
+async def test_ready_when_database_is_current_redis_answers_and_a_worker_beats(
+    client: Client, sessionmaker: SessionMaker, beating: None
 ) -> None:
     response = await client.get("/health/ready")
     assert response.status_code == 200, response.text
     assert response.json() == {
         "status": "ready",
-        "checks": {"database": "ok", "migrations": "ok", "redis": "ok"},
+        "checks": {"database": "ok", "migrations": "ok", "redis": "ok", "worker": "ok"},
         "failed": [],
+        "problems": [],
     }
+
+
+async def test_not_ready_while_the_heartbeat_is_stale(
+    client: Client, redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: now - timedelta(seconds=25))
+    await heartbeat.beat(redis)
+    monkeypatch.setattr(clock, "now", lambda: now)
+    response = await client.get("/health/ready")
+    live = await client.get("/health/live")
+    assert response.status_code == 503
+    assert response.json()["checks"]["worker"] == "stale"
+    assert response.json()["failed"] == ["worker"]
+    assert response.json()["problems"] == ["worker: no heartbeat for 25 s"]
+    assert live.status_code == 200
+
+    # Two intervals is still alive; the next beat makes it ready again.
+    monkeypatch.setattr(clock, "now", lambda: now - timedelta(seconds=19))
+    await heartbeat.beat(redis)
+    monkeypatch.setattr(clock, "now", lambda: now)
+    assert (await client.get("/health/ready")).status_code == 200
+
+
+async def test_not_ready_without_any_heartbeat(client: Client, redis: ArqRedis) -> None:
+    response = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"]["worker"] == "missing"
+    assert response.json()["problems"] == ["worker: no heartbeat in the last 120 s"]
 
 
 @pytest.fixture
@@ -57,7 +98,9 @@ async def behind(database_url: str) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-async def test_not_ready_while_a_migration_is_missing(client: Client, behind: None) -> None:
+async def test_not_ready_while_a_migration_is_missing(
+    client: Client, behind: None, beating: None
+) -> None:
     response = await client.get("/health/ready")
     assert response.status_code == 503
     body = response.json()
@@ -81,6 +124,11 @@ async def test_not_ready_when_redis_stops_answering(settings: Settings, tmp_path
     server = EmbeddedRedis(tmp_path / "redis")
     url = server.start()
     try:
+        beat_client = Redis.from_url(url)
+        try:
+            await heartbeat.beat(beat_client)
+        finally:
+            await beat_client.aclose()
         app = create_app(replace(settings, redis_url=url))
         async with AsyncTestClient(app=app) as client:
             assert (await client.get("/health/ready")).status_code == 200
@@ -90,10 +138,14 @@ async def test_not_ready_when_redis_stops_answering(settings: Settings, tmp_path
         server.stop()
     assert response.status_code == 503
     assert response.json()["checks"]["redis"] == "failed"
-    assert response.json()["failed"] == ["redis"]
+    # The heartbeat lives in Redis: whether a worker is alive is unknown.
+    assert response.json()["checks"]["worker"] == "unknown"
+    assert response.json()["failed"] == ["redis", "worker"]
 
 
-async def test_not_ready_when_the_database_does_not_answer(settings: Settings) -> None:
+async def test_not_ready_when_the_database_does_not_answer(
+    settings: Settings, beating: None
+) -> None:
     # Nothing listens on this port: the connection is refused at once.
     unreachable = f"postgresql+asyncpg://consentry:x@127.0.0.1:{free_port()}/consentry"
     app: Litestar = create_app(replace(settings, database_url=unreachable))
@@ -105,6 +157,7 @@ async def test_not_ready_when_the_database_does_not_answer(settings: Settings) -
         "database": "failed",
         "migrations": "unknown",
         "redis": "ok",
+        "worker": "ok",
     }
     assert response.json()["failed"] == ["database", "migrations"]
     assert live.status_code == 200
@@ -116,6 +169,8 @@ async def test_redis_is_not_checked_when_none_is_configured(settings: Settings) 
         response = await client.get("/health/ready")
     assert response.status_code == 200
     assert response.json()["checks"]["redis"] == "not_configured"
+    # No queue, so no worker to wait for.
+    assert response.json()["checks"]["worker"] == "not_configured"
 
 
 async def test_a_database_never_migrated_is_behind(settings: Settings, tmp_path: Path) -> None:

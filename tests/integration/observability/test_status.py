@@ -139,8 +139,27 @@ async def test_a_stale_heartbeat_is_shown_as_stale(
     monkeypatch.setattr(clock, "now", lambda: now)
     async with sessionmaker() as session:
         result = await status(session, settings=settings, redis=redis, redis_error=None)
-    assert result.worker.alive is False
-    assert "Worker: STALE (last heartbeat 100 s ago)" in status_cli.render(result)
+    assert result.worker.alive is False and result.worker.state == "stale"
+    assert "Worker: STALE (last heartbeat 100 s ago; workers beat every 10 s): not ready" in (
+        status_cli.render(result)
+    )
+    assert json.loads(result.model_dump_json())["worker"]["state"] == "stale"
+
+
+async def test_a_heartbeat_of_two_intervals_ago_is_alive(
+    settings: Settings,
+    sessionmaker: SessionMaker,
+    redis: ArqRedis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: now - timedelta(seconds=20))
+    await heartbeat.heartbeat({"redis": redis})
+    monkeypatch.setattr(clock, "now", lambda: now)
+    async with sessionmaker() as session:
+        result = await status(session, settings=settings, redis=redis, redis_error=None)
+    assert (result.worker.alive, result.worker.state) == (True, "alive")
+    assert "Worker: alive (last heartbeat 20 s ago)" in status_cli.render(result)
 
 
 def test_progress_bar() -> None:
