@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from service.contacts.schemas import Tag
+from service.contacts.validation import MultiLine, SingleLine
 from service.models.enums import (
     CampaignChannel,
     CampaignStatus,
@@ -41,9 +42,13 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Subject = Annotated[str, StringConstraints(max_length=300)]
-Body = Annotated[str, StringConstraints(max_length=MAX_BODY)]
+# The subject becomes a mail header and the name a line of `consentry status` and of
+# exports: a line break in either is refused here, naming the field, not met by the sender.
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
+]
+Subject = Annotated[str, StringConstraints(max_length=300), SingleLine]
+Body = Annotated[str, StringConstraints(max_length=MAX_BODY), MultiLine]
 CampaignPurpose = Annotated[Purpose, AfterValidator(_direct_marketing_only)]
 SendAt = Annotated[datetime | None, AfterValidator(_aware)]
 
@@ -53,9 +58,9 @@ class ContentIn(BaseModel):
 
     model_config = _STRICT
 
-    subject: Annotated[str, StringConstraints(min_length=1, max_length=300)]
-    body_html: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY)]
-    body_text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY)]
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=300), SingleLine]
+    body_html: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY), MultiLine]
+    body_text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY), MultiLine]
 
 
 class SegmentIn(BaseModel):

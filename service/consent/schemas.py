@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from service.contacts.validation import MultiLine, SingleLine
 from service.ip import truncate_ip
 from service.models.enums import (
     Actor,
@@ -45,9 +46,15 @@ class Evidence(BaseModel):
 
     model_config = _STRICT
 
-    text: Annotated[str, StringConstraints(min_length=1, max_length=4000)] | None = None
-    notice_version: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
-    ip: Annotated[str, StringConstraints(max_length=64), AfterValidator(_network)] | None = None
+    # The text shown may run over several lines; the rest are one-liners.
+    text: Annotated[str, StringConstraints(min_length=1, max_length=4000), MultiLine] | None = None
+    notice_version: (
+        Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine] | None
+    ) = None
+    ip: (
+        Annotated[str, StringConstraints(max_length=64), AfterValidator(_network), SingleLine]
+        | None
+    ) = None
 
 
 class ConsentCreate(BaseModel):
@@ -107,7 +114,7 @@ class BanCreate(BaseModel):
     channel: BanChannel = BanChannel.ALL
     source: Source
     method: CaptureMethod | None = None
-    note: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    note: Annotated[str, StringConstraints(min_length=1, max_length=2000), MultiLine] | None = None
 
     @model_validator(mode="after")
     def _purchase_ban_has_no_channel(self) -> BanCreate:

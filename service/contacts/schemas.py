@@ -1,5 +1,9 @@
 """Request and response bodies for contacts. Validation lives here, so a bad
-request is rejected whole before any service runs."""
+request is rejected whole before any service runs.
+
+The API, imports, the web forms and ``consentry import`` all validate with these
+types, so they accept and refuse the same things: every text field is single-line
+(:data:`~service.contacts.validation.SingleLine`), checked before any stripping."""
 
 from __future__ import annotations
 
@@ -9,7 +13,12 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from service import clock
-from service.contacts.validation import normalize_email, normalize_phone, parse_identity_code
+from service.contacts.validation import (
+    SingleLine,
+    normalize_email,
+    normalize_phone,
+    parse_identity_code,
+)
 from service.models.enums import ContactType, Gender, Language, LegalBasis, Source
 
 MAX_TAGS = 50
@@ -34,19 +43,35 @@ def _tags(value: list[str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_email)]
-Phone = Annotated[str, StringConstraints(max_length=40), AfterValidator(normalize_phone)]
-IdentityCode = Annotated[str, StringConstraints(max_length=20), AfterValidator(parse_identity_code)]
-Country = Annotated[str, AfterValidator(_country)]
+# SingleLine comes last in each: it is the first to run, on the value as sent.
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SingleLine
+]
+Code = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), SingleLine
+]
+PostalCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), SingleLine
+]
+Email = Annotated[
+    str, StringConstraints(max_length=320), AfterValidator(normalize_email), SingleLine
+]
+Phone = Annotated[
+    str, StringConstraints(max_length=40), AfterValidator(normalize_phone), SingleLine
+]
+IdentityCode = Annotated[
+    str, StringConstraints(max_length=20), AfterValidator(parse_identity_code), SingleLine
+]
+Country = Annotated[str, AfterValidator(_country), SingleLine]
 Tag = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, to_lower=True, min_length=1, max_length=64, pattern=r"^[\w.:-]+$"
     ),
+    SingleLine,
 ]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_tags)]
 PastDate = Annotated[date, AfterValidator(_not_in_future)]

@@ -1,5 +1,6 @@
 """Validation and normalisation of a contact's email address, phone number and Finnish
-personal identity code (henkilötunnus).
+personal identity code (henkilötunnus), and the one check of every text field staff or a
+file can fill in: no control characters (:data:`SingleLine`, :data:`MultiLine`).
 
 Every rejection raises :class:`InvalidValue`. Its message never contains the rejected value:
 these values are personal data, and error messages end up in logs and API answers.
@@ -13,6 +14,7 @@ from datetime import date
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from pydantic import BeforeValidator
 
 from service import clock
 
@@ -20,6 +22,43 @@ from service import clock
 class InvalidValue(ValueError):
     """A value that fails validation; str(exc) is a short, user-facing English message
     that never contains the rejected value itself (it may be personal data)."""
+
+
+# C0 controls, DEL and C1 controls (NEL, U+0085, among them), and the Unicode line and
+# paragraph separators. Any of them can split a mail header, a CSV record or a log line, and
+# none has a place in a name, an address or a tag. NUL cannot even be stored in PostgreSQL.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Free text that is multi-line by nature (notes, consent evidence) keeps tab, CR and LF:
+# a browser sends a textarea's lines with CRLF. The rest stays refused.
+_CONTROL_EXCEPT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def reject_control_characters(value: str, *, multi_line: bool = False) -> str:
+    """``value`` unchanged, or InvalidValue when it holds a control character.
+
+    The one check shared by the API, imports, the web forms and the CLI (they all validate
+    with the same schemas). The message names the kind of character, never the value."""
+    if not multi_line and CONTROL_CHARACTERS.search(value):
+        raise InvalidValue("must not contain line breaks or other control characters")
+    if multi_line and _CONTROL_EXCEPT_LINES.search(value):
+        raise InvalidValue("must not contain control characters other than tabs and line breaks")
+    return value
+
+
+def _single_line(value: object) -> object:
+    # Anything but a string is left for the field's own type to refuse.
+    return reject_control_characters(value) if isinstance(value, str) else value
+
+
+def _multi_line(value: object) -> object:
+    return reject_control_characters(value, multi_line=True) if isinstance(value, str) else value
+
+
+# Pydantic markers for Annotated text types. Put them last in the Annotated list: a before
+# validator given last runs first, so the raw value is checked before any stripping (which
+# would quietly drop a trailing U+2028 and keep a NUL).
+SingleLine = BeforeValidator(_single_line)
+MultiLine = BeforeValidator(_multi_line)
 
 
 # RFC 5321 allows 256 octets for a path including its angle brackets, leaving 254.
@@ -33,10 +72,17 @@ def normalize_email(value: str) -> str:
     address, local part included, is lower-cased because addresses are compared
     case-insensitively for uniqueness. Display-name forms ("Bob <bob@example.fi>") and
     quoted local parts are rejected.
+
+    Non-ASCII local parts ("käyttäjä@example.fi") are accepted: the sender delivers them
+    with SMTPUTF8 when the relay offers it and otherwise marks that one recipient failed
+    (``address_not_deliverable``). Internationalised domains are kept in their Unicode form,
+    so "x@xn--bcher-kva.de" and "x@bücher.de" are one address.
     """
     candidate = value.strip()
     if not candidate:
         raise InvalidValue("not a valid email address: it is empty")
+    if CONTROL_CHARACTERS.search(candidate):
+        raise InvalidValue("not a valid email address: it contains a control character")
     # Checked before email_validator both for a clear message and to bound the work spent
     # on hostile input.
     if len(candidate) > _MAX_EMAIL_LENGTH:
@@ -83,6 +129,7 @@ def normalize_phone(value: str, default_region: str = "FI") -> str:
     """
     if default_region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"unsupported default region: {default_region!r}")
+    reject_control_characters(value)
     try:
         number = phonenumbers.parse(value, default_region)
     except phonenumbers.NumberParseException as exc:
@@ -90,6 +137,10 @@ def normalize_phone(value: str, default_region: str = "FI") -> str:
     # E.164 has no room for an extension: accepting one would silently drop it.
     if number.extension:
         raise InvalidValue("not a valid phone number: extensions are not supported")
+    # phonenumbers reads vanity letters as digits ("40 ABC" is "40 222") and ignores some
+    # stray ones; a register entry with letters is a typing mistake, not a number to guess.
+    if any(character.isalpha() for character in value):
+        raise InvalidValue("not a valid phone number: letters are not allowed")
     if not phonenumbers.is_valid_number(number):
         raise InvalidValue(_invalid_phone_reason(number))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

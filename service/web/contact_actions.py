@@ -91,7 +91,9 @@ def _contact_body(form: dict[str, str]) -> dict[str, Any]:
         if name == "is_customer":
             body[name] = value == "yes"
         elif name == "tags":
-            body[name] = [tag for tag in re.split(r"[,\s]+", value) if tag]
+            # Commas and plain spaces only: splitting on every whitespace character would
+            # turn a U+2028 or a vertical tab into a separator and hide it from the check.
+            body[name] = [tag for tag in re.split(r"[, ]+", value) if tag]
         elif value:
             body[name] = value
     return body

@@ -13,6 +13,7 @@ from service.contacts.validation import (
     normalize_email,
     normalize_phone,
     parse_identity_code,
+    reject_control_characters,
 )
 
 # A fixed "today", so that the future-date rule does not depend on when the tests run.
@@ -282,6 +283,10 @@ def test_default_region_is_finland() -> None:
         ("+46 70 123 45 678", "not a valid phone number for region SE"),
         ("+800 0222 2222", "not a valid phone number"),  # non-geographic: no region to name
         ("040 123 4567 ext. 12", "not a valid phone number: extensions are not supported"),
+        # phonenumbers would read these as +358402221234 and +358401234567.
+        ("+358 40 ABC 1234", "not a valid phone number: letters are not allowed"),
+        ("040 123 4567x", "not a valid phone number: letters are not allowed"),
+        ("040 123\n4567", "must not contain line breaks or other control characters"),
     ],
 )
 def test_normalize_phone_errors(value: str, message: str) -> None:
@@ -312,6 +317,12 @@ LONGEST_EMAIL = "a" * 64 + "@" + ".".join(["b" * 63, "c" * 63, "d" * 58]) + ".fi
         ("\u00c4\u00c4kk\u00f6nen@Esimerkki.fi", "\u00e4\u00e4kk\u00f6nen@esimerkki.fi"),
         ("bob@EX\u00c4MPLE.fi", "bob@ex\u00e4mple.fi"),
         ("bob+tag@example.fi", "bob+tag@example.fi"),
+        # Non-ASCII local parts are accepted: delivered with SMTPUTF8 (docs/web-contacts.md).
+        ("K\u00e4ytt\u00e4j\u00e4@example.fi", "k\u00e4ytt\u00e4j\u00e4@example.fi"),
+        ("\u00c5sa@example.se", "\u00e5sa@example.se"),
+        # An internationalised domain is one address in either spelling.
+        ("bob@xn--bcher-kva.de", "bob@b\u00fccher.de"),
+        ("bob@B\u00fccher.de", "bob@b\u00fccher.de"),
         (LONGEST_EMAIL, LONGEST_EMAIL),
     ],
 )
@@ -341,6 +352,10 @@ def test_longest_email_is_254_characters() -> None:
         ("<bob@example.fi>", "display name"),
         ('"bob"@example.fi', "quoting"),
         ("bob@[192.0.2.1]", "bracketed IP address"),
+        ("bob\x00@example.fi", "control character"),
+        ("bob\r\nBcc: eve@example.fi", "control character"),
+        ("bob\x85@example.fi", "control character"),
+        ("bob@exam\u2028ple.fi", "control character"),
         (LONGEST_EMAIL + "x", "longer than 254 characters"),
         ("b" * 300 + "@example.fi", "longer than 254 characters"),
     ],
@@ -375,3 +390,46 @@ def test_email_errors_drop_quoted_detail_from_other_libraries(
     # Not chained: a logged traceback would show the original text.
     assert excinfo.value.__cause__ is None
     assert excinfo.value.__suppress_context__
+
+
+# --- control characters in text fields -------------------------------------------------
+
+HOSTILE = ["\x00", "\x1b", "\r\n", "\n", "\x0b", "\x7f", "\x85", "\x9f", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("character", HOSTILE)
+def test_a_single_line_field_refuses_control_characters(character: str) -> None:
+    value = f"Maija{character}Meik\u00e4l\u00e4inen"
+    with pytest.raises(InvalidValue) as excinfo:
+        reject_control_characters(value)
+    assert str(excinfo.value) == "must not contain line breaks or other control characters"
+    assert_not_echoed(str(excinfo.value), value)
+
+
+@pytest.mark.parametrize("character", ["\t", "\r\n"])
+def test_a_single_line_field_refuses_tabs_and_line_breaks_a_multi_line_one_keeps(
+    character: str,
+) -> None:
+    value = f"Shown on the form:{character}I agree."
+    with pytest.raises(InvalidValue):
+        reject_control_characters(value)
+    assert reject_control_characters(value, multi_line=True) == value
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x1b", "\x0b", "\x7f", "\x85", "\u2028"])
+def test_a_multi_line_field_refuses_the_other_control_characters(character: str) -> None:
+    with pytest.raises(InvalidValue, match="control characters other than tabs"):
+        reject_control_characters(f"one{character}two", multi_line=True)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Maija Meik\u00e4l\u00e4inen",
+        "\u00c5sa \u00d6berg-\u0160\u0161",
+        "\u738b\u5c0f\u660e",
+        "\u00a0x",
+    ],
+)
+def test_ordinary_text_passes(value: str) -> None:
+    assert reject_control_characters(value) == value
