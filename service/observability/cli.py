@@ -204,6 +204,37 @@ def _backup_line(status: Status) -> str:
     )
 
 
+# What `status` calls each count of RegisterProblems that is a problem.
+_REGISTER_PROBLEMS = {
+    "control_characters": "contacts with control characters in a text field",
+    "control_characters_in_tags": "contacts with control characters in a tag",
+    "phone_not_international": "phone numbers not in international form (letters?)",
+    "email_malformed": "malformed email addresses",
+}
+
+
+def _register_line(status: Status) -> str:
+    register = status.register_problems
+    found = [
+        f"{label}: {getattr(register, name):,}"
+        for name, label in _REGISTER_PROBLEMS.items()
+        if getattr(register, name)
+    ]
+    if found:
+        line = (
+            "Register: rows that no longer validate (the sender fails each such "
+            "recipient; rectify them): " + "; ".join(found)
+        )
+    else:
+        line = "Register: every contact passes the input checks"
+    if register.email_non_ascii_local_part:
+        line += (
+            f"; {register.email_non_ascii_local_part:,} address(es) with a non-ASCII "
+            "local part, delivered only through a relay offering SMTPUTF8"
+        )
+    return line
+
+
 def render(status: Status) -> str:
     lines = [f"Consentry status at {_local(status.as_of)} (Helsinki time)", ""]
     if status.campaigns:
@@ -216,5 +247,6 @@ def render(status: Status) -> str:
         _worker_line(status),
         _retention_line(status),
         _backup_line(status),
+        _register_line(status),
     ]
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from service.contacts.queries import RegisterProblems
 from service.models.enums import CampaignStatus
 
 CheckState = Literal[
@@ -90,3 +91,5 @@ class Status(BaseModel):
     worker: WorkerState
     retention: RetentionState
     backup: BackupState
+    # Stored contacts that today's input checks would refuse, by problem (counts only).
+    register_problems: RegisterProblems = Field(default_factory=RegisterProblems)

@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
 from service.backup.schedule import scheduled_backups
+from service.contacts import queries as contact_queries
 from service.models.enums import RecipientStatus
 from service.observability import queries
 from service.observability.counters import COUNTERS_KEY, read_counters
@@ -225,4 +226,5 @@ async def status(
         worker=worker,
         retention=retention,
         backup=backup_state(settings),
+        register_problems=await contact_queries.register_problems(session),
     )

@@ -220,5 +220,13 @@ def test_the_command_finds_the_redis_consentry_run_started(
     found = json.loads(capsys.readouterr().out)
     assert found["queue"]["reachable"] is True
     assert isinstance(found["queue"]["depth"], int)
-    assert set(found) == {"as_of", "campaigns", "queue", "worker", "retention", "backup"}
+    assert set(found) == {
+        "as_of",
+        "campaigns",
+        "queue",
+        "worker",
+        "retention",
+        "backup",
+        "register_problems",
+    }
     assert not (var_dir / status_cli.REDIS_NOTE).exists()
