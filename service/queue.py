@@ -157,7 +157,7 @@ class WorkerLease:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self._take()
+        await self.take()
         self._task = asyncio.create_task(self._keep(), name="consentry-worker-lease")
 
     async def stop(self) -> None:
@@ -189,7 +189,8 @@ class WorkerLease:
             with contextlib.suppress(RedisError, OSError):
                 await self._redis.delete(_OWNER_PREFIX + job_id)
 
-    async def _take(self) -> None:
+    async def take(self) -> None:
+        """Set the lease once; ``start`` also keeps it renewed."""
         started = time.monotonic()
         await self._redis.set(_LEASE_PREFIX + self.id, "1", px=int(LEASE_SECONDS * 1000))
         self._renewed_at = started
@@ -210,7 +211,7 @@ class WorkerLease:
         )
         # Jobs holding the old id raise LeaseLost; new jobs use the new lease.
         self.id = secrets.token_hex(8)
-        await self._take()
+        await self.take()
 
     async def _keep(self) -> None:
         while True:

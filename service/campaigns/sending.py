@@ -87,6 +87,11 @@ class QueueUnavailable(Exception):
     had accepted is recorded in the database."""
 
 
+class RelayUnavailable(Exception):
+    """The relay could not be reached or dropped the session: the batch stops,
+    and its recipients stay queued with their tries untouched."""
+
+
 class TemporaryFailures(Exception):
     """Some recipients of the batch must be tried again later."""
 
@@ -458,6 +463,12 @@ async def _send_one(
                 logger.error("Redis failed after a delivery; recorded it and stopped the batch")
                 progress.stopped = QueueUnavailable(f"Redis failed: {type(exc).__name__}")
         return Result(row, delivery)
+    if delivery.relay_unavailable:
+        # Not this recipient's fault: stop the batch and keep them queued, so
+        # that a relay outage costs nobody their tries.
+        if progress.stopped is None:
+            progress.stopped = RelayUnavailable(f"the relay is unavailable: {delivery.reply}")
+        return Result(row, delivery)
     if delivery.outcome is Outcome.PERMANENT:
         # No reply code: refused before the relay said anything about it, as a
         # non-ASCII address is by a relay without SMTPUTF8.
@@ -508,8 +519,8 @@ async def _record(
     retry = 0
     for result in results:
         row, delivery = result.row, result.delivery
-        if row.id in recorded:
-            continue
+        if row.id in recorded or delivery.relay_unavailable:
+            continue  # written already, or untouched: the relay was not there
         status, reply, why = RecipientStatus.SENT, None, None
         if delivery.outcome is Outcome.PERMANENT:
             status, reply = RecipientStatus.FAILED, delivery.reply

@@ -93,6 +93,9 @@ class Delivery:
     code: int | None  # SMTP reply code; None when no valid reply was received
     reply: str  # the server's reply text, or the error, cut to REPLY_LIMIT
     address_rejected: bool  # the recipient's address itself was refused for good
+    # No session with the relay (refused, dropped, timed out, greeting or AUTH
+    # refused): nothing was learnt about this message or its recipient.
+    relay_unavailable: bool = False
 
 
 def _refusal(code: int, text: str, stage: _Stage) -> Delivery:
@@ -128,9 +131,9 @@ def _connection_failure(exc: Exception) -> Delivery:
     # Greeting and AUTH refusals carry a real code worth reporting. They are
     # still temporary, because the message is not at fault.
     if isinstance(exc, SMTPResponseException) and exc.code > 0:
-        return Delivery(Outcome.TEMPORARY, exc.code, exc.message[:REPLY_LIMIT], False)
+        return Delivery(Outcome.TEMPORARY, exc.code, exc.message[:REPLY_LIMIT], False, True)
     reply = (str(exc) or type(exc).__name__)[:REPLY_LIMIT]
-    return Delivery(Outcome.TEMPORARY, None, reply, False)
+    return Delivery(Outcome.TEMPORARY, None, reply, False, True)
 
 
 def _unsafe(address: str) -> bool:

@@ -271,6 +271,7 @@ async def test_dropped_connection_is_temporary_and_replaced(scripted: Scripted) 
     async with scripted.pool(size=1) as pool:
         delivery = await _send(pool, "drop@example.net")
         assert (delivery.outcome, delivery.code) == (Outcome.TEMPORARY, None)
+        assert delivery.relay_unavailable
         assert pool.open_connections == 0
         assert (await _send(pool, "ok@example.net")).outcome is Outcome.SENT
         assert pool.open_connections == 1
@@ -286,6 +287,7 @@ async def test_connection_refused_is_temporary_without_code() -> None:
             False,
         )
         assert "refused" in delivery.reply.lower() or "connect" in delivery.reply.lower()
+        assert delivery.relay_unavailable
         assert pool.open_connections == 0
 
 
@@ -325,7 +327,10 @@ async def test_refusing_greeting_is_temporary_with_its_code(
     greeting.append(b"554 5.7.1 no service for you\r\n")
     async with SmtpPool(SmtpConfig(HOST, port)) as pool:
         delivery = await _send(pool, "ok@example.net")
-    assert delivery == Delivery(Outcome.TEMPORARY, 554, "5.7.1 no service for you", False)
+    # No session: the relay said nothing about this message or its recipient.
+    assert delivery == Delivery(
+        Outcome.TEMPORARY, 554, "5.7.1 no service for you", False, relay_unavailable=True
+    )
 
 
 class FakeTime:

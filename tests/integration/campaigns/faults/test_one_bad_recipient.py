@@ -16,14 +16,11 @@ from sqlmodel import col, select
 from service.campaigns import sending
 from service.mail.smtp import SmtpConfig, SmtpPool
 from service.models import Campaign, CampaignRecipient, Contact
-from tests.integration.campaigns.test_campaigns import (  # noqa: F401  (fixtures)
+from tests.integration.campaigns.test_campaigns import (
     Client,
     add_contact,
     campaign,
     create_campaign,
-    ctx,
-    settings,
-    sink,
 )
 from tests.support.smtp import PickySink
 from tests.support.worker import drain
@@ -60,9 +57,7 @@ async def test_a_poison_row_fails_alone_and_the_batch_goes_on(
     rows = await recipients(ctx)
     assert rows[ids[1]].status == "failed" and rows[ids[1]].reason == "render_error"
     assert all(rows[i].status == "sent" for i in ids if i != ids[1])
-    assert sorted(a for a, _ in sink.accepted) == sorted(
-        f"p{i}@example.fi" for i in (0, 2, 3, 4)
-    )
+    assert sorted(a for a, _ in sink.accepted) == sorted(f"p{i}@example.fi" for i in (0, 2, 3, 4))
     done = await campaign(admin, campaign_id)
     assert done["status"] == "done"
     assert done["counts"]["failed"] == 1 and done["failures"] == {"render_error": 1}
@@ -76,9 +71,7 @@ async def test_a_template_error_for_one_person_fails_only_them(
 ) -> None:
     ids = [await add_contact(admin, f"q{i}@example.fi") for i in range(3)]
     # Valid at save for every contact; divides by zero for a name of 5 letters.
-    campaign_id = await create_campaign(
-        admin, body_text="Hi {{ 1 // (contact.name|length - 5) }}"
-    )
+    campaign_id = await create_campaign(admin, body_text="Hi {{ 1 // (contact.name|length - 5) }}")
     await set_name(ctx, ids[2], "Maija")
     await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
     await drain(ctx)

@@ -1,0 +1,195 @@
+"""Faults of the whole batch, with real servers: the relay gone, Redis killed
+between the relay's 250 and the journal write, a worker's lease expiring.
+
+Nothing is lost and nothing is sent twice (issue 13 items 1, 3 and 4)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from arq.connections import ArqRedis
+from sqlmodel import select
+
+from service import queue
+from service.campaigns import sending
+from service.embedded import EmbeddedRedis, free_port
+from service.mail.smtp import SmtpConfig, SmtpPool
+from service.models import CampaignRecipient, Contact
+from tests.integration.campaigns.test_campaigns import (
+    Client,
+    add_contact,
+    campaign,
+    create_campaign,
+)
+from tests.support.smtp import PickySink
+
+HOST = "127.0.0.1"
+
+
+async def statuses(ctx: dict[str, Any]) -> dict[str, tuple[str, int]]:
+    """(status, attempts) of each recipient, by their address."""
+    async with ctx["sessionmaker"]() as db:
+        rows = (await db.exec(select(CampaignRecipient))).all()
+        emails = {c.id: c.email for c in (await db.exec(select(Contact))).all()}
+    return {emails[r.contact_id]: (r.status.value, r.attempts) for r in rows}
+
+
+async def start_campaign(admin: Client, ctx: dict[str, Any], count: int) -> tuple[int, int, int]:
+    for index in range(count):
+        await add_contact(admin, f"f{index}@example.fi")
+    campaign_id = await create_campaign(admin)
+    await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
+    await sending.start(ctx["sender"], campaign_id)
+    async with ctx["sessionmaker"]() as db:
+        ids = sorted(r.id or 0 for r in (await db.exec(select(CampaignRecipient))).all())
+    return campaign_id, ids[0], ids[-1]
+
+
+async def test_a_relay_outage_costs_no_recipient_a_try(
+    admin: Client, ctx: dict[str, Any], sink: PickySink
+) -> None:
+    campaign_id, first, last = await start_campaign(admin, ctx, 3)
+    sender = ctx["sender"]
+    live, sender.smtp = sender.smtp, SmtpPool(SmtpConfig(HOST, free_port()))
+    try:
+        with pytest.raises(sending.RelayUnavailable, match="relay is unavailable"):
+            await sending.send_batch(sender, campaign_id, first, last)
+    finally:
+        await sender.smtp.close()
+        sender.smtp = live
+    assert set((await statuses(ctx)).values()) == {("queued", 0)}
+    # The relay is back: the retry sends everyone once.
+    assert await sending.send_batch(sender, campaign_id, first, last) == "sent 3"
+    assert sorted(a for a, _ in sink.accepted) == [f"f{i}@example.fi" for i in range(3)]
+    assert (await campaign(admin, campaign_id))["status"] == "done"
+
+
+class _KillOnData:
+    """Accepts every message, and kills Redis just before the 250 of the nth."""
+
+    def __init__(self, redis: EmbeddedRedis, nth: int) -> None:
+        self.redis, self.nth = redis, nth
+        self.accepted: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.accepted.extend(envelope.rcpt_tos)
+        if len(self.accepted) == self.nth:
+            proc = self.redis._proc
+            assert proc is not None
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        return "250 2.0.0 accepted"
+
+
+@pytest.fixture
+def journal_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def journal_pool(journal_redis: EmbeddedRedis) -> AsyncIterator[ArqRedis]:
+    pool = await queue.connect(f"redis://{HOST}:{journal_redis.port}/0")
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
+
+
+async def test_redis_killed_after_a_250_loses_nothing_and_repeats_nothing(
+    admin: Client, ctx: dict[str, Any], journal_redis: EmbeddedRedis, journal_pool: ArqRedis
+) -> None:
+    campaign_id, first, last = await start_campaign(admin, ctx, 6)
+    relay = _KillOnData(journal_redis, nth=3)
+    controller = Controller(relay, hostname=HOST, port=free_port())
+    controller.start()
+    sender = ctx["sender"]
+    live_smtp, live_redis, live_settings = sender.smtp, sender.redis, sender.settings
+    # One connection: the messages go out in order, and Redis dies at the third.
+    sender.settings = replace(sender.settings, send_connections=1)
+    sender.smtp = SmtpPool(SmtpConfig(HOST, controller.port), size=1)
+    sender.redis = journal_pool
+    try:
+        with pytest.raises(sending.QueueUnavailable):
+            await sending.send_batch(sender, campaign_id, first, last)
+        # Everything the relay accepted is recorded as sent, and the batch
+        # stopped at once: nothing else went out while Redis was away.
+        after_kill = await statuses(ctx)
+        assert relay.accepted == [f"f{i}@example.fi" for i in range(3)]
+        assert {a for a, (s, _) in after_kill.items() if s == "sent"} == set(relay.accepted)
+        assert {s for a, (s, _) in after_kill.items() if a not in relay.accepted} == {"queued"}
+
+        journal_redis.restart()
+        for _ in range(100):  # the pool reconnects on its next command
+            try:
+                await journal_pool.ping()
+                break
+            except Exception:
+                await asyncio.sleep(0.05)
+        assert await sending.send_batch(sender, campaign_id, first, last) == "sent 3"
+    finally:
+        await sender.smtp.close()
+        sender.smtp, sender.redis, sender.settings = live_smtp, live_redis, live_settings
+        controller.stop()
+    assert sorted(relay.accepted) == [f"f{i}@example.fi" for i in range(6)]
+    assert set((await statuses(ctx)).values()) == {("sent", 1)}
+    assert (await campaign(admin, campaign_id))["status"] == "done"
+
+
+# -- leases ----------------------------------------------------------------------
+
+
+async def test_a_dead_workers_job_is_reclaimed_and_a_live_ones_is_not(
+    ctx: dict[str, Any],
+) -> None:
+    redis: ArqRedis = ctx["redis"]
+    dead, alive = queue.WorkerLease(redis), queue.WorkerLease(redis)
+    await dead.take()  # never renewed: as if killed right after
+    await alive.start()
+    async with contextlib.AsyncExitStack() as jobs:
+        for job, lease in (("job-of-dead", dead), ("job-of-alive", alive)):
+            # What arq sets when a worker starts a job: its in-progress mark.
+            await redis.set(f"arq:in-progress:{job}", b"1", px=310_000)
+            await jobs.enter_async_context(lease.hold(job))
+        # Its lease expires (five seconds after the kill; here at once), and
+        # the live workers' next round (every RENEW_SECONDS) frees its job.
+        await redis.delete(f"consentry:worker-lease:{dead.id}")
+        for _ in range(int(3 * queue.RENEW_SECONDS / 0.05)):
+            if not await redis.exists("arq:in-progress:job-of-dead"):
+                break
+            await asyncio.sleep(0.05)
+        assert not await redis.exists("arq:in-progress:job-of-dead")
+        assert await redis.exists("arq:in-progress:job-of-alive")
+        assert await queue.reclaim_orphans(redis) == []
+        await alive.stop()
+    await redis.delete("arq:in-progress:job-of-alive")
+
+
+async def test_a_job_whose_lease_expired_gives_up(ctx: dict[str, Any]) -> None:
+    redis: ArqRedis = ctx["redis"]
+    lease = queue.WorkerLease(redis)
+    await lease.start()
+    try:
+        async with lease.hold("job-stalled") as held:
+            await held.confirm()  # fresh: returns at once
+            # The worker stalled past its lease; another may have the job now.
+            await redis.delete(f"consentry:worker-lease:{lease.id}")
+            await lease.renew()
+            assert lease.fresh()  # the worker goes on under a new lease…
+            assert not held.fresh()  # …but this job does not
+            with pytest.raises(queue.LeaseLost):
+                await held.confirm()
+    finally:
+        await lease.stop()
