@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from contextlib import ExitStack, suppress
+from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
@@ -22,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import select
 
-from service import running, supervise
+from service import private, running, supervise
 from service.api_tokens import cli as token_commands
 from service.audit.chain import Event, append
 from service.auth import login
@@ -529,7 +530,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _make_private(settings: Settings) -> None:
+    """What an older version (or another umask) left readable to others is
+    made private now, with one line saying what."""
+    database = make_url(settings.database_url)
+    sqlite_file = (
+        Path(database.database)
+        if database.get_backend_name() == "sqlite" and database.database not in (None, ":memory:")
+        else None
+    )
+    others = [settings.backup_dir, settings.profile_transfer_dir]
+    try:
+        changed = private.tighten(private.installation_paths(settings.var_dir, sqlite_file, others))
+    except OSError as exc:  # not our file, say: the command itself will tell
+        print(f"consentry: cannot make {exc.filename} private: {exc.strerror}", file=sys.stderr)
+        return
+    line = private.tighten_line(changed)
+    if line is not None:
+        print(f"consentry: {line}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
+    # Whatever this process and its children create without a mode of its
+    # own (SQLite's WAL and shared-memory files, Redis's dump) is private.
+    private.restrict_umask()
     args = build_parser().parse_args(argv)
     if getattr(args, "port", 1) not in range(1, 65536):
         _fail("--port: must be a port number from 1 to 65535", EXIT_USAGE)
@@ -539,6 +563,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = get_settings()
     except SettingsError as exc:
         _fail(str(exc), EXIT_USAGE)
+    _make_private(settings)
     try:
         args.handler(settings, args)
     except (CommandError, DomainError, EmbeddedServiceError) as exc:

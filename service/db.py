@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.private import private_dir, private_file
 from service.running import application_name
 
 SessionMaker = async_sessionmaker[AsyncSession]
@@ -38,7 +39,9 @@ def create_engine(database_url: str) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            # SQLite gives the -wal and -shm files the database file's mode.
+            private_dir(Path(url.database).parent)
+            private_file(Path(url.database))
         # SQLite takes one writer at a time; more connections in one process
         # only wait for each other inside its busy handler, which sleeps in
         # steps of up to 100 ms: a burst of writes then took seconds at the

@@ -24,6 +24,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from service.private import UMASK, open_private, private_dir
+
 HOST = "127.0.0.1"
 DEFAULT_OUTBOX = Path("var/outbox")
 # Large enough for any campaign mail with inline images (base64 adds a third), the
@@ -162,7 +164,9 @@ class EmbeddedRedis:
         # Without this check a Redis already listening on the port (say a system
         # one on 6379) would answer our PING while our own server exits.
         check_can_listen(HOST, port)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Queued jobs and the engagement stream hold personal data: the data
+        # folder, the log, and every file Redis writes (its own umask) are private.
+        private_dir(self.data_dir)
         data_dir = str(self.data_dir.resolve())
         args = [
             binary,
@@ -175,9 +179,10 @@ class EmbeddedRedis:
         ]
         # Redis reports bad arguments on stderr before it opens its logfile, so
         # both streams go to the same log that error messages quote.
-        with self.log_path.open("ab") as log:
+        with os.fdopen(open_private(self.log_path, os.O_WRONLY | os.O_APPEND), "ab") as log:
             self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 args,
+                umask=UMASK,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -286,7 +291,7 @@ class MailCatcher:
         """Start listening and return (host, port)."""
         if self._controller is not None:
             raise EmbeddedServiceError("mail catcher is already running")
-        self.outbox.mkdir(parents=True, exist_ok=True)
+        private_dir(self.outbox)
         # aiosmtpd needs a concrete port: it connects to it to finish starting.
         port = self.port if self.port is not None else free_port()
         # Checked first because on a bind failure aiosmtpd waits out its whole
@@ -338,7 +343,8 @@ class MailCatcher:
         # Written beside the target and renamed, so readers (tests, a developer's
         # mail viewer) never see a half-written .eml.
         try:
-            tmp.write_bytes(b"".join(envelope) + content)
+            with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_EXCL), "wb") as handle:
+                handle.write(b"".join(envelope) + content)
             os.replace(tmp, final)
         except OSError:
             tmp.unlink(missing_ok=True)

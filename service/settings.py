@@ -349,7 +349,7 @@ def _create_key_file(key_file: Path) -> None:
     `consentry user add`, say) never reads a half-written or empty key, and the
     first key written is the one every process keeps.
     """
-    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

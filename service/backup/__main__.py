@@ -12,10 +12,12 @@ import sys
 
 from service.backup.fileformat import BackupError
 from service.backup.schedule import run_scheduled
+from service.private import restrict_umask
 from service.settings import SettingsError, get_settings
 
 
 def main() -> None:
+    restrict_umask()  # the SQLite snapshot is written by SQLite itself
     try:
         settings = get_settings()
     except SettingsError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from pathlib import Path
 from service import clock
 from service.backup.fileformat import BackupError, Header, read_header
 from service.backup.service import create_backup
+from service.private import open_private
 from service.settings import Settings
 
 NAME = re.compile(r"^consentry-(\d{8}T\d{6}Z)\.backup$")
@@ -83,7 +85,7 @@ def list_backups(directory: Path) -> list[Listed]:
 
 @contextlib.contextmanager
 def _exclusive(directory: Path) -> Iterator[bool]:
-    with (directory / LOCK_FILE).open("a") as handle:
+    with os.fdopen(open_private(directory / LOCK_FILE, os.O_WRONLY | os.O_APPEND), "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

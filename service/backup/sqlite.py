@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from service.backup.fileformat import BackupError
+from service.private import private_dir, private_file
 
 BUSY_TIMEOUT_SECONDS = 15
 
@@ -57,7 +58,8 @@ def _snapshot(live: Path, copy: Path) -> str:
 
 def replace(staging: Path, live: Path) -> None:
     """Make the live database a copy of ``staging``."""
-    live.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(live.parent)
+    private_file(live)
     try:
         with (
             closing(sqlite3.connect(staging)) as source,
