@@ -11,7 +11,12 @@ from typing import Any
 from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    SerializationException,
+    ValidationException,
+)
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -24,7 +29,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import __doc__ as product_summary
-from service import queue
+from service import json_limits, queue
 from service.api_tokens import api as api_tokens_api
 from service.audit import api as audit_api
 from service.audit import trail
@@ -37,7 +42,9 @@ from service.db import create_engine, create_sessionmaker
 from service.errors import Conflict, DomainError
 from service.exports import api as exports_api
 from service.imports import api as imports_api
+from service.json_limits import NOT_AN_OBJECT
 from service.observability import api as observability_api
+from service.openapi import document_errors
 from service.profiles import api as profiles_api
 from service.requests import api as requests_api
 from service.retention import api as retention_api
@@ -69,6 +76,23 @@ _PUBLIC_ROUTES = [route for package in _PACKAGES for route in package.PUBLIC_ROU
 MAX_BODY_BYTES = 1_000_000
 
 
+class GuardedRequest(Request[Any, Any, Any]):
+    """The app's request class: a JSON body's nesting is measured before it
+    is decoded (service.json_limits), and an undecodable body is a 400 that
+    says why."""
+
+    __slots__ = ()
+
+    async def json(self) -> Any:
+        try:
+            json_limits.check_depth(await self.body())
+            return await super().json()
+        except json_limits.BadJson as exc:
+            raise ClientException(str(exc)) from None
+        except SerializationException as exc:
+            raise ClientException(json_limits.not_json(str(exc))) from None
+
+
 def _error(
     status_code: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> Response[dict[str, Any]]:
@@ -91,10 +115,25 @@ def _validation_error(
     fields: dict[str, str] = {}
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            key = str(item.get("key") or item.get("source") or "body")
-            message = str(item.get("message", "invalid value")).removeprefix("Value error, ")
+            key, message = _field_message(item)
             fields.setdefault(key, message)
+    if fields.get("body") == NOT_AN_OBJECT:
+        return _error(exc.status_code, NOT_AN_OBJECT, fields=fields)
     return _error(exc.status_code, "the request is not valid", fields=fields)
+
+
+def _field_message(item: dict[str, Any]) -> tuple[str, str]:
+    key = str(item.get("key") or item.get("source") or "body")
+    message = str(item.get("message", "invalid value")).removeprefix("Value error, ")
+    # No body where one is required ("data" is missing), or a body that is not
+    # an object at all (null, a list, a string, a number): the validator's
+    # words ("'data'", "Input should be a valid dictionary or instance of
+    # ContactCreate") mean nothing to the person who sent it.
+    missing_body = key == "data" and item.get("source") == "body"
+    not_an_object = "key" not in item and message.startswith("Input should be a valid dictionary")
+    if missing_body or not_an_object:
+        return "body", NOT_AN_OBJECT
+    return key, message
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
@@ -183,6 +222,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security_headers(public_url=settings.public_url, cors_origins=settings.cors_origins)
         ],
         request_max_body_size=MAX_BODY_BYTES,
+        # Measures a JSON body's nesting before it is decoded (service.json_limits).
+        request_class=GuardedRequest,
         state=State(
             {
                 "settings": settings,
@@ -220,4 +261,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     observability_api.attach(app, settings)
+    document_errors(app)
     return app

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from service import json_limits
 from service.consent.schemas import ConsentCreate, Evidence
 from service.contacts.schemas import ContactCreate, ContactUpdate
 from service.crypto import DataCipher
@@ -310,8 +310,8 @@ def _details(text: str) -> dict[str, Any]:
     """A JSON object as it is; any other text as a description."""
     if text.startswith("{"):
         try:
-            value = json.loads(text)
-        except ValueError:
+            value = json_limits.loads(text.encode())
+        except json_limits.BadJson:  # not JSON, or nested absurdly deep
             pass
         else:
             if isinstance(value, dict):

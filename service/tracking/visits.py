@@ -22,13 +22,12 @@ on it), each reduced to origin and path before it is queued.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from service import clock
+from service import clock, json_limits
 from service.tokens import InvalidToken, TokenSigner
 from service.tracking.useragent import reduce_url
 
@@ -94,11 +93,11 @@ def parse_beacon(body: bytes, site_origins: tuple[str, ...]) -> PageView:
     if len(body) > MAX_BEACON_BYTES:
         raise BadBeacon(f"a page view is at most {MAX_BEACON_BYTES} bytes")
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadBeacon("the body must be a JSON object") from None
+        data = json_limits.loads(body)
+    except json_limits.BadJson as exc:
+        raise BadBeacon(str(exc)) from None
     if not isinstance(data, dict):
-        raise BadBeacon("the body must be a JSON object")
+        raise BadBeacon(json_limits.NOT_AN_OBJECT)
     unknown = sorted(set(data) - {"page", "referrer", "next", "consent"})
     if unknown:
         raise BadBeacon(f"unknown field {unknown[0]!r}", unknown[0])
