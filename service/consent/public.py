@@ -102,7 +102,11 @@ class PublicController(Controller):
     tags = ["public links"]
     include_in_schema = True
 
-    @get("/u/{token:str}", summary="The unsubscribe page (changes nothing)")
+    @get(
+        "/u/{token:str}",
+        summary="The unsubscribe page (changes nothing)",
+        media_type=MediaType.HTML,
+    )
     async def unsubscribe_page(
         self,
         request: PublicRequest,
@@ -128,7 +132,12 @@ class PublicController(Controller):
             ),
         )
 
-    @post("/u/{token:str}", status_code=200, summary="One-click unsubscribe (RFC 8058)")
+    @post(
+        "/u/{token:str}",
+        status_code=200,
+        summary="One-click unsubscribe (RFC 8058)",
+        media_type=MediaType.HTML,
+    )
     async def unsubscribe(
         self, request: PublicRequest, db_session: Session, token: FromPath[str]
     ) -> Response[str]:
@@ -163,7 +172,7 @@ class PublicController(Controller):
             request, "unsubscribe", _language(contact, request), done=True, preferences_url=None
         )
 
-    @get("/p/{token:str}", summary="The preference centre")
+    @get("/p/{token:str}", summary="The preference centre", media_type=MediaType.HTML)
     async def preferences_page(
         self, request: PublicRequest, db_session: Session, token: FromPath[str]
     ) -> Response[str]:
@@ -172,7 +181,12 @@ class PublicController(Controller):
             return _invalid(request)
         return await _preferences(request, db_session, contact, saved=False)
 
-    @post("/p/{token:str}", status_code=200, summary="Change consents in the preference centre")
+    @post(
+        "/p/{token:str}",
+        status_code=200,
+        summary="Change consents in the preference centre",
+        media_type=MediaType.HTML,
+    )
     async def save_preferences(
         self, request: PublicRequest, db_session: Session, token: FromPath[str]
     ) -> Response[str]:

@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from service.observability import health, metrics
 from service.observability.schemas import Readiness
+from service.openapi import error_responses
 from service.settings import Settings
 
 NO_STORE = {"cache-control": "no-store"}
@@ -75,7 +76,16 @@ class MetricsController(Controller):
     path = "/metrics"
     tags = ["operations"]
 
-    @get("/", media_type=metrics.CONTENT_TYPE)
+    @get(
+        "/",
+        media_type=metrics.CONTENT_TYPE,
+        responses=error_responses(
+            {
+                401: "CONSENTRY_METRICS_TOKEN is set and the request did not carry it.",
+                403: "No token is set and the client is not on loopback (or is proxied).",
+            }
+        ),
+    )
     async def metrics(self, request: Request[Any, Any, Any], state: State) -> Response[str]:
         """Prometheus text format: messages, queue, worker, engagement, request latency."""
         settings: Settings = state.settings

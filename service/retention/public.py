@@ -125,7 +125,11 @@ class ForbidTransferController(Controller):
     path = "/f"
     tags = ["public links"]
 
-    @get("/{token:str}", summary="What will be handed to the profile vendor, and when")
+    @get(
+        "/{token:str}",
+        summary="What will be handed to the profile vendor, and when",
+        media_type=MediaType.HTML,
+    )
     async def forbid_page(
         self, request: PublicRequest, db_session: Session, token: FromPath[str]
     ) -> Response[str]:
@@ -135,7 +139,12 @@ class ForbidTransferController(Controller):
             return _invalid(request)
         return await _page(request, db_session, profile_id)
 
-    @post("/{token:str}", status_code=200, summary="Forbid handing the profile to the vendor")
+    @post(
+        "/{token:str}",
+        status_code=200,
+        summary="Forbid handing the profile to the vendor",
+        media_type=MediaType.HTML,
+    )
     async def forbid(
         self, request: PublicRequest, db_session: Session, token: FromPath[str]
     ) -> Response[str]:

@@ -16,6 +16,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.datastructures.headers import CacheControlHeader
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 from litestar.response import Redirect
 
@@ -24,6 +25,7 @@ from service.db import SessionMaker
 from service.mail.render import trackable_links
 from service.models import Campaign
 from service.models.engagement import EngagementKind
+from service.openapi import error_responses
 from service.settings import Settings
 from service.tokens import InvalidToken, TokenSigner
 from service.tracking import events, visits
@@ -106,7 +108,12 @@ class TrackingController(Controller):
     path = "/t"
     tags = ["public links"]
 
-    @get("/o/{token:str}", summary="The open pixel (only in messages to people who allow tracking)")
+    @get(
+        "/o/{token:str}",
+        summary="The open pixel (only in messages to people who allow tracking)",
+        media_type="image/gif",
+        responses={400: ResponseSpec(None, description="Not a pixel of ours (an empty answer).")},
+    )
     async def open_pixel(self, request: PublicRequest, token: FromPath[str]) -> Response[bytes]:
         try:
             contact_id, campaign_id = _signer(request).verify(token.removesuffix(".gif"), "open")
@@ -117,7 +124,11 @@ class TrackingController(Controller):
         )
         return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
-    @get("/c/{token:str}", summary="A click: recorded, then on to the campaign's link")
+    @get(
+        "/c/{token:str}",
+        summary="A click: recorded, then on to the campaign's link",
+        responses={302: ResponseSpec(None, description="On to the campaign's link.")},
+    )
     async def click(self, request: PublicRequest, token: FromPath[str]) -> Response[Any]:
         try:
             owner, campaign_id, index = _signer(request).verify(token, "click")
@@ -162,6 +173,10 @@ class TrackingController(Controller):
         summary="A page view from the website snippet",
         status_code=202,
         request_max_body_size=visits.MAX_BEACON_BYTES,
+        responses={
+            204: ResponseSpec(None, description="Deliberately not recorded."),
+            **error_responses({403: "Page views are off, or the page is on another site."}),
+        },
     )
     async def page_view(self, request: PublicRequest) -> Response[Any]:
         """202 when queued; 204 when deliberately not recorded (no visitor
