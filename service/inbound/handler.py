@@ -193,24 +193,24 @@ class InboundHandler:
         return "; ".join(done)
 
     async def _apply_report(self, session: AsyncSession, report: Report) -> str:
+        bounces = await inbound_service.our_bounces(session, report=report, cipher=self._cipher)
+        if report.original is None or not bounces:
+            # Answered 250 all the same: a forger learns nothing about what we sent.
+            return "a delivery report that refers to no message we sent was ignored"
         suppressed = await inbound_service.record_bounces(
             session,
-            bounces=report.bounces,
+            bounces=bounces,
             cipher=self._cipher,
             soft_limit=self._settings.soft_bounce_limit,
         )
-        permanent = sum(1 for b in report.bounces if b.severity is Severity.PERMANENT)
-        campaign = ""
-        if report.original is not None:
-            linked = await inbound_service.link_to_recipient(
-                session, original=report.original, bounces=report.bounces, cipher=self._cipher
-            )
-            campaign = f", campaign {report.original.campaign_id}" + (
-                f" recipient {report.original.recipient_id}" if linked else " (not linked)"
-            )
+        linked = await inbound_service.link_to_recipient(
+            session, original=report.original, bounces=bounces, cipher=self._cipher
+        )
+        permanent = sum(1 for b in bounces if b.severity is Severity.PERMANENT)
         return (
-            f"delivery report: {permanent} permanent, {len(report.bounces) - permanent} "
-            f"temporary, {report.unreadable} unreadable, {suppressed} suppressed{campaign}"
+            f"delivery report: {permanent} permanent, {len(bounces) - permanent} temporary, "
+            f"{suppressed} suppressed, campaign {report.original.campaign_id} recipient "
+            f"{report.original.recipient_id}" + ("" if linked else " (already marked)")
         )
 
     # -- the engine, on the Controller's loop -------------------------------

@@ -1,5 +1,11 @@
 """What inbound mail changes: withdrawals asked for by mail, and bounces.
 
+A delivery report changes something only when it returns a message we sent:
+its original's Message-ID carries the campaign, the send-list row and the
+campaign's secret ``message_key``, and the address it reports on must be
+that row's contact's. Anyone can send a report naming any address; without
+that link it would suppress the address of someone who never bounced.
+
 Like every service these never commit; the inbound handler runs each message
 in one transaction and answers the sender only after it committed.
 """
@@ -17,7 +23,7 @@ from service import clock
 from service.consent.unsubscribe import Scope, unsubscribe
 from service.crypto import DataCipher
 from service.db import insert_ignore, run
-from service.inbound.dsn import Bounce, Original, Severity
+from service.inbound.dsn import Bounce, Original, Report, Severity
 from service.models import BounceCounter, Campaign, CampaignRecipient, Contact, Suppression
 from service.models.enums import CaptureMethod, RecipientStatus
 
@@ -64,6 +70,33 @@ async def unsubscribe_by_sender(session: AsyncSession, *, email_hashes: Sequence
     return len(contact_ids)
 
 
+async def our_bounces(
+    session: AsyncSession, *, report: Report, cipher: DataCipher
+) -> tuple[Bounce, ...]:
+    """The report's bounce about the address we sent its original to, or ()
+    when the report refers to no message of ours: no Message-ID of ours, a
+    guessed key, a row not sent, or a reported address that is not the
+    contact's. Only what this returns may count or suppress an address."""
+    original = report.original
+    if original is None or not report.bounces:
+        return ()
+    by_hash = {cipher.lookup_hash("email", b.address): b for b in report.bounces}
+    found = await session.exec(
+        select(col(Contact.email_hash))
+        .join(CampaignRecipient, col(CampaignRecipient.contact_id) == col(Contact.id))
+        .join(Campaign, col(Campaign.id) == col(CampaignRecipient.campaign_id))
+        .where(
+            col(CampaignRecipient.id) == original.recipient_id,
+            col(Campaign.id) == original.campaign_id,
+            col(Campaign.message_key) == original.key,
+            col(CampaignRecipient.status) == RecipientStatus.SENT.value,
+            col(Contact.email_hash).in_(list(by_hash)),
+        )
+    )
+    value_hash = found.first()
+    return () if value_hash is None else (by_hash[value_hash],)
+
+
 async def record_bounces(
     session: AsyncSession, *, bounces: Sequence[Bounce], cipher: DataCipher, soft_limit: int
 ) -> int:
@@ -71,9 +104,9 @@ async def record_bounces(
     permanent failure or on the ``soft_limit``-th temporary one; return how many
     addresses are suppressed now.
 
-    A report names one recipient (campaign mail has one per message) and at
-    most ``dsn.MAX_RECIPIENTS``, so the statements per address stay few. A
-    forged report can suppress an address but never make it mailable again.
+    Give it only what :func:`our_bounces` returned: a report that refers to
+    no message we sent must change nothing. That is one address per report,
+    so the statements stay few; and no report makes an address mailable again.
     """
     now = clock.now()
     suppressed = 0

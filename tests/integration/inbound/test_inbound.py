@@ -17,7 +17,7 @@ from service.consent.schemas import ConsentCreate, Evidence
 from service.contacts import service as contacts_service
 from service.contacts.schemas import ContactCreate
 from service.crypto import DataCipher
-from service.db import SessionMaker, session_scope
+from service.db import SessionMaker, create_engine, create_sessionmaker, session_scope
 from service.embedded import free_port
 from service.inbound.server import MAX_MESSAGE_BYTES, InboundServer
 from service.migrate import upgrade_async
@@ -254,30 +254,6 @@ async def test_an_auto_reply_from_a_registered_address_changes_nothing(
 # -- delivery reports --------------------------------------------------------------
 
 
-async def test_a_hard_bounce_suppresses_the_address(
-    inbound: int, sessionmaker: SessionMaker
-) -> None:
-    await send_dsn(inbound, dsn("Gone@Example.net", "failed", "5.1.1"))
-    assert await suppression_of(sessionmaker, "gone@example.net") == "email:bounce"
-    assert await counter_of(sessionmaker, "gone@example.net") == (0, 1, "5.1.1")
-    # Again: counted, and the suppression stays one row.
-    await send_dsn(inbound, dsn("gone@example.net", "failed", "5.1.1"))
-    assert await counter_of(sessionmaker, "gone@example.net") == (0, 2, "5.1.1")
-
-
-async def test_soft_bounces_suppress_on_reaching_the_limit(
-    inbound: int, sessionmaker: SessionMaker
-) -> None:
-    address = "full@example.net"
-    await send_dsn(inbound, dsn(address, "delayed", "4.4.1"))
-    await send_dsn(inbound, dsn(address, "failed", "4.2.2"))
-    assert await suppression_of(sessionmaker, address) is None
-    assert await counter_of(sessionmaker, address) == (2, 0, "4.2.2")
-    await send_dsn(inbound, dsn(address, "delayed", "4.4.7"), to=MAIL_FROM.upper())
-    assert await suppression_of(sessionmaker, address) == "email:soft_bounce"
-    assert await counter_of(sessionmaker, address) == (3, 0, "4.4.7")
-
-
 async def sent_message(sessionmaker: SessionMaker, contact_id: int) -> tuple[int, str]:
     """A campaign recipient row as sending leaves it, and its Message-ID."""
     async with session_scope(sessionmaker) as session:
@@ -296,6 +272,82 @@ async def sent_message(sessionmaker: SessionMaker, contact_id: int) -> tuple[int
         session.add(row)
         await session.flush()
         return row.id or 0, f"<c{campaign.id}.r{row.id}.{campaign.message_key}@example.fi>"
+
+
+async def test_a_hard_bounce_suppresses_the_address(
+    inbound: int, sessionmaker: SessionMaker
+) -> None:
+    contact_id = await person(sessionmaker, "gone@example.net")
+    _, message_id = await sent_message(sessionmaker, contact_id)
+    await send_dsn(inbound, dsn("Gone@Example.net", "failed", "5.1.1", message_id))
+    assert await suppression_of(sessionmaker, "gone@example.net") == "email:bounce"
+    assert await counter_of(sessionmaker, "gone@example.net") == (0, 1, "5.1.1")
+    # Again: counted, and the suppression stays one row.
+    await send_dsn(inbound, dsn("gone@example.net", "failed", "5.1.1", message_id))
+    assert await counter_of(sessionmaker, "gone@example.net") == (0, 2, "5.1.1")
+
+
+async def test_soft_bounces_suppress_on_reaching_the_limit(
+    inbound: int, sessionmaker: SessionMaker
+) -> None:
+    address = "full@example.net"
+    contact_id = await person(sessionmaker, address)
+    messages = [(await sent_message(sessionmaker, contact_id))[1] for _ in range(3)]
+    await send_dsn(inbound, dsn(address, "delayed", "4.4.1", messages[0]))
+    await send_dsn(inbound, dsn(address, "failed", "4.2.2", messages[1]))
+    assert await suppression_of(sessionmaker, address) is None
+    assert await counter_of(sessionmaker, address) == (2, 0, "4.2.2")
+    await send_dsn(inbound, dsn(address, "delayed", "4.4.7", messages[2]), to=MAIL_FROM.upper())
+    assert await suppression_of(sessionmaker, address) == "email:soft_bounce"
+    assert await counter_of(sessionmaker, address) == (3, 0, "4.4.7")
+
+
+async def test_a_report_about_no_message_of_ours_changes_nothing(
+    inbound: int, sessionmaker: SessionMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 13: a forged report naming an address we mail suppressed it."""
+    address = "maija@example.fi"
+    contact_id = await person(sessionmaker, address)
+    recipient_id, message_id = await sent_message(sessionmaker, contact_id)
+    guessed = re.sub(r"\.[^.@]+@", ".wrongkey@", message_id)
+    other_row = message_id.replace(f".r{recipient_id}.", f".r{recipient_id + 1000}.")
+    forged = [
+        dsn(address, "failed", "5.1.1", "<nothing-of-ours@mx.example.net>"),
+        dsn(address, "failed", "5.1.1", guessed),
+        dsn(address, "failed", "5.1.1", other_row),
+        # No original at all: nothing to tie the report to.
+        dsn(address, "failed", "5.1.1").split("--B0\r\nContent-Type: text/rfc822")[0]
+        + "--B0--\r\n",
+    ]
+    with caplog.at_level("INFO", logger="service.inbound"):
+        for report in forged:
+            # Answered as any report is: the forger learns nothing.
+            await send_dsn(inbound, report)
+    async with sessionmaker() as session:
+        assert (await session.exec(select(Suppression))).all() == []
+        assert (await session.exec(select(BounceCounter))).all() == []
+    assert await bounce_of(sessionmaker, recipient_id) is None
+    ignored = [r.getMessage() for r in caplog.records if "refers to no message" in r.getMessage()]
+    assert len(ignored) == len(forged)
+    assert not any(address in r.getMessage() for r in caplog.records)
+    # The genuine report for the same address still suppresses it.
+    await send_dsn(inbound, dsn(address, "failed", "5.1.1", message_id))
+    assert await suppression_of(sessionmaker, address) == "email:bounce"
+    assert await bounce_of(sessionmaker, recipient_id) == "5.1.1"
+
+
+async def test_a_report_for_a_row_not_sent_changes_nothing(
+    inbound: int, sessionmaker: SessionMaker
+) -> None:
+    contact_id = await person(sessionmaker)
+    recipient_id, message_id = await sent_message(sessionmaker, contact_id)
+    async with session_scope(sessionmaker) as session:
+        row = await session.get(CampaignRecipient, recipient_id)
+        assert row is not None
+        row.status = RecipientStatus.QUEUED
+        session.add(row)
+    await send_dsn(inbound, dsn("maija@example.fi", "failed", "5.1.1", message_id))
+    assert await suppression_of(sessionmaker, "maija@example.fi") is None
 
 
 async def bounce_of(sessionmaker: SessionMaker, recipient_id: int) -> str | None:
@@ -371,15 +423,14 @@ async def test_a_database_failure_answers_451_and_the_retry_succeeds(
             await send_dsn(port, report)
         assert refused.value.code == 451
         await upgrade_async(url)
-        await send_dsn(port, report)
-    from service.db import create_engine, create_sessionmaker
-
-    engine = create_engine(url)
-    try:
-        check = create_sessionmaker(engine)
-        assert await suppression_of(check, "gone@example.net") == "email:bounce"
-    finally:
-        await engine.dispose()
+        engine = create_engine(url)
+        try:
+            later = create_sessionmaker(engine)
+            _, message_id = await sent_message(later, await person(later, "gone@example.net"))
+            await send_dsn(port, dsn("gone@example.net", "failed", "5.1.1", message_id))
+            assert await suppression_of(later, "gone@example.net") == "email:bounce"
+        finally:
+            await engine.dispose()
 
 
 def test_start_refuses_a_port_in_use(settings_env: dict[str, str], tmp_path: Path) -> None:

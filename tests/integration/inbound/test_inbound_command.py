@@ -3,6 +3,7 @@ mail until SIGTERM, and stops cleanly."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import smtplib
@@ -15,18 +16,68 @@ from pathlib import Path
 
 import pytest
 
+from service.contacts import service as contacts_service
+from service.contacts.schemas import ContactCreate
 from service.crypto import DataCipher
+from service.db import create_engine, create_sessionmaker, session_scope
 from service.embedded import free_port
 from service.migrate import upgrade
+from service.models import Campaign, CampaignRecipient
+from service.models.enums import (
+    CampaignChannel,
+    LegalBasis,
+    Purpose,
+    RecipientStatus,
+    Source,
+)
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET
 
 COMMAND = [sys.executable, "-m", "service.cli", "inbound"]
-REPORT = (
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
-    "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
-    "Final-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-    "\r\n--B--\r\n"
-)
+
+
+def report(message_id: str) -> str:
+    """A report returning the headers of a message we sent (only such a report counts)."""
+    return (
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Final-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {message_id}\r\n"
+        "\r\n--B--\r\n"
+    )
+
+
+async def sent_to(url: str, address: str) -> str:
+    """A contact and a campaign message sent to them; its Message-ID."""
+    engine = create_engine(url)
+    try:
+        async with session_scope(create_sessionmaker(engine)) as session:
+            contact = await contacts_service.create(
+                session,
+                data=ContactCreate(
+                    full_name="Poissa",
+                    email=address,
+                    legal_basis=LegalBasis.CONSENT,
+                    source=Source.SELF,
+                ),
+                cipher=DataCipher(TEST_DATA_KEY),
+            )
+            campaign = Campaign(
+                name="Autumn", channel=CampaignChannel.EMAIL, purpose=Purpose.DIRECT_MARKETING
+            )
+            session.add(campaign)
+            await session.flush()
+            row = CampaignRecipient(
+                campaign_id=campaign.id,
+                contact_id=contact.id,
+                channel=CampaignChannel.EMAIL,
+                status=RecipientStatus.SENT,
+            )
+            session.add(row)
+            await session.flush()
+            return f"<c{campaign.id}.r{row.id}.{campaign.message_key}@example.fi>"
+    finally:
+        await engine.dispose()
 
 
 def environment(root: Path, port: int) -> dict[str, str]:
@@ -54,6 +105,7 @@ def test_inbound_command_receives_until_sigterm(tmp_path: Path) -> None:
     ]
 
     upgrade(env["CONSENTRY_DATABASE_URL"])
+    message_id = asyncio.run(sent_to(env["CONSENTRY_DATABASE_URL"], "gone@example.net"))
     out, err = tmp_path / "out", tmp_path / "err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(COMMAND, env=env, stdout=stdout, stderr=stderr)
@@ -69,7 +121,7 @@ def test_inbound_command_receives_until_sigterm(tmp_path: Path) -> None:
         )
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
             # The null sender, as delivery reports have.
-            smtp.sendmail("", ["news@example.fi"], REPORT)
+            smtp.sendmail("", ["news@example.fi"], report(message_id))
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
     finally:
