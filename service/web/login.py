@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit import trail
 from service.auth import login, totp
+from service.contacts.validation import CONTROL_CHARACTERS
 from service.crypto import DataCipher
 from service.models import StaffSession, User
 from service.settings import Settings
@@ -43,11 +44,14 @@ _ENDED_NOTICE = {
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a path inside /app: never an open redirect to another site."""
-    if not value:
+    """Only a path inside /app: never an open redirect to another site, and
+    nothing a Location header cannot carry as it is. Anything else is /app."""
+    if not value or CONTROL_CHARACTERS.search(value) or "\\" in value or " " in value:
+        # urlsplit quietly drops tabs and line breaks, so they are refused before it.
         return HOME
     parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not parts.path.startswith(HOME) or "\\" in value:
+    inside = parts.path == HOME or parts.path.startswith(HOME + "/")
+    if parts.scheme or parts.netloc or not inside:
         return HOME
     return value
 
