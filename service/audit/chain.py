@@ -69,6 +69,9 @@ class Event:
     details: dict[str, Any] = field(default_factory=dict)
     ip_network: str | None = None
     reason: str | None = None
+    # None: now. Set only when an event recorded elsewhere is carried into
+    # this trail with its original time (service.backup.carry).
+    occurred_at: datetime | None = None
 
 
 def _timestamp(value: datetime) -> str:
@@ -106,7 +109,7 @@ def append_sync(session: Session, event: Event) -> int:
     ).first()
     values: dict[str, Any] = {
         "id": last.id + 1 if last else 1,
-        "occurred_at": clock.now(),
+        "occurred_at": event.occurred_at or clock.now(),
         "actor": event.actor,
         "actor_user_id": event.actor_user_id,
         "action": event.action,

@@ -57,7 +57,9 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> None:
     try:
-        restored = asyncio.run(restore_backup(settings, args.file, replay=not args.no_replay))
+        restored = asyncio.run(
+            restore_backup(settings, args.file, replay=not args.no_replay, force=args.force)
+        )
     except BackupError as exc:
         _fail(str(exc))
     except SQLAlchemyError as exc:
@@ -75,7 +77,8 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> None:
     if replay is None:
         print(
             "consentry: erasures and suppressions recorded since the backup were NOT "
-            "re-applied (--no-replay): redo them from other records now",
+            "re-applied (--no-replay), nor later audit events carried over: redo them from "
+            "other records now",
             file=sys.stderr,
         )
         return
@@ -85,6 +88,10 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> None:
         f"{replay.suppressions_added} suppression(s) added; "
         f"{replay.withdrawals_replayed} withdrawal(s), {replay.bans_replayed} ban(s) and "
         f"{replay.objections_replayed} objection(s) recorded since the backup put back"
+    )
+    print(
+        f"consentry: {replay.audit_events_carried} audit event(s) recorded since the backup "
+        "carried into the restored trail (marked carried_over_from_restore)"
     )
 
 
@@ -131,7 +138,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     restore = backup.add_parser(
         "restore",
         help="replace the database with a backup, then re-apply later erasures and "
-        "suppressions; stop the service first",
+        "suppressions and carry later audit events over; refused while an API or worker runs",
     )
     restore.add_argument("file", type=Path, metavar="FILE")
     restore.add_argument(
@@ -139,6 +146,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="the current database is lost: restore without re-applying what it recorded "
         "since the backup",
+    )
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even though an API, worker or inbound listener of this installation "
+        "seems to be running (what it writes meanwhile may be lost)",
     )
     restore.set_defaults(handler=cmd_restore)
 

@@ -68,6 +68,9 @@ class ReplayReport:
     withdrawals_replayed: int = 0
     bans_replayed: int = 0
     objections_replayed: int = 0
+    # Audit events recorded since the snapshot, carried into the restored
+    # trail (service.backup.carry).
+    audit_events_carried: int = 0
 
 
 async def read_log(session: AsyncSession) -> ReplayLog:

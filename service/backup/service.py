@@ -17,19 +17,23 @@ database as it was.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import clock
+from service import clock, running
+from service.audit.chain import TABLE as AUDIT
 from service.audit.chain import Event, append
 from service.backup import postgres, sqlite
+from service.backup.carry import carry_audit
 from service.backup.fileformat import BackupError, Header, decrypt, encrypt, new_header
 from service.backup.replay import ReplayLog, ReplayReport, apply_log, read_log
 from service.db import create_engine, create_sessionmaker, run, session_scope
@@ -168,15 +172,43 @@ async def _current_log(database_url: str) -> ReplayLog:
         await engine.dispose()
 
 
+async def _carry(session: AsyncSession, live_url: str | None) -> tuple[int, int]:
+    """Carry the current trail's later events into the restored one (in
+    ``session``): read from the live SQLite file at ``live_url``, or from the
+    schema PostgreSQL set aside (None). (events carried, newest id read)."""
+    if live_url is None:
+        side = AUDIT.to_metadata(MetaData(), schema=postgres.SIDE_SCHEMA)
+        carried = await carry_audit(session, session, side)
+        return carried.events, carried.source_newest_id
+    engine = create_engine(live_url)
+    try:
+        async with create_sessionmaker(engine)() as live:
+            carried = await carry_audit(session, live, AUDIT)
+    finally:
+        await engine.dispose()
+    return carried.events, carried.source_newest_id
+
+
 async def _finish(
-    database_url: str, header: Header, log: ReplayLog | None, *, drop_side_schema: bool = False
-) -> ReplayReport | None:
-    """Replay ``log`` on the restored (and migrated) database and record the
-    restore in the audit trail, in one transaction."""
+    database_url: str,
+    header: Header,
+    log: ReplayLog | None,
+    *,
+    drop_side_schema: bool = False,
+    live_url: str | None = None,
+) -> tuple[ReplayReport | None, int]:
+    """Carry the later audit events over and replay ``log`` on the restored
+    (and migrated) database, and record the restore in the audit trail, in one
+    transaction; the report and the newest id of the current trail read."""
     engine = create_engine(database_url)
     try:
         async with session_scope(create_sessionmaker(engine)) as session:
+            # First, so they follow the backup's own events in the chain, in
+            # their order; the replay and the restore's own event come after.
+            carried, newest_read = (0, 0) if log is None else await _carry(session, live_url)
             report = None if log is None else await apply_log(session, log)
+            if report is not None:
+                report = dataclasses.replace(report, audit_events_carried=carried)
             details: dict[str, object] = {
                 "backup_revision": header.revision,
                 "replay": log is not None,
@@ -189,6 +221,7 @@ async def _finish(
                     "withdrawals_replayed": report.withdrawals_replayed,
                     "bans_replayed": report.bans_replayed,
                     "objections_replayed": report.objections_replayed,
+                    "audit_events_carried": report.audit_events_carried,
                 }
             await append(
                 session,
@@ -203,7 +236,7 @@ async def _finish(
             )
             if drop_side_schema:
                 await run(session, postgres.DROP_SIDE_SCHEMA)
-            return report
+            return report, newest_read
     finally:
         await engine.dispose()
 
@@ -214,10 +247,14 @@ async def _restore_sqlite(
     live = sqlite.database_path(settings.database_url)
     staging_url = f"sqlite+aiosqlite:///{dump}"
     await upgrade_async(staging_url)
-    report = await _finish(staging_url, header, log)
-    # Building the staging copy takes a while: an erasure made meanwhile (by
-    # a service that was not stopped) would be lost with the old file.
-    if log is not None and await _current_log(settings.database_url) != log:
+    report, audit_read = await _finish(staging_url, header, log, live_url=settings.database_url)
+    # Building the staging copy takes a while: an erasure or an audit event
+    # recorded meanwhile (by a service that was not stopped) would be lost
+    # with the old file.
+    if log is not None and (
+        await _current_log(settings.database_url) != log
+        or await _newest_audit_id(settings.database_url) != audit_read
+    ):
         raise BackupError(
             "the database changed during the restore (is the service still running?); "
             "stop it and restore again; nothing was changed"
@@ -242,10 +279,49 @@ async def _restore_postgres(
     try:
         await asyncio.to_thread(postgres.load, tools, env, dump)
         await upgrade_async(url)
-        return await _finish(url, header, log, drop_side_schema=True)
+        return (await _finish(url, header, log, drop_side_schema=True))[0]
     except BaseException:
         await _put_back(url)
         raise
+
+
+async def _newest_audit_id(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(select(func.max(AUDIT.c.id)))).scalar() or 0)
+    finally:
+        await engine.dispose()
+
+
+async def running_processes(settings: Settings) -> list[running.Process]:
+    """The API, worker and inbound processes of this installation that are
+    running: on this host (their files in the var dir) and, for PostgreSQL,
+    connected to the database from anywhere (application_name)."""
+    found = running.running_here(settings.var_dir)
+    if backend(settings.database_url) == "postgresql":
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.connect() as connection:
+                found += await running.running_on_database(connection)
+        except (OSError, SQLAlchemyError):
+            pass  # the restore itself says the database cannot be read
+        finally:
+            await engine.dispose()
+    unique = {(p.role, p.pid, p.host): p for p in found}
+    return sorted(unique.values(), key=lambda p: (running.ROLES.index(p.role), p.pid))
+
+
+def _refusal(processes: list[running.Process]) -> str:
+    described = [process.describe() for process in processes]
+    which = described[-1]
+    if len(described) > 1:
+        which = ", ".join(described[:-1]) + f" and {which}"
+    verb, them = ("is", "it") if len(described) == 1 else ("are", "them")
+    return (
+        f"{which} {verb} running on this installation; stop {them} before restoring "
+        "(or pass --force)"
+    )
 
 
 async def _put_back(database_url: str) -> None:
@@ -262,11 +338,16 @@ async def _put_back(database_url: str) -> None:
         await engine.dispose()
 
 
-async def restore_backup(settings: Settings, source: Path, *, replay: bool = True) -> Restored:
+async def restore_backup(
+    settings: Settings, source: Path, *, replay: bool = True, force: bool = False
+) -> Restored:
     """Replace the database with the backup in ``source``, then re-apply the
-    erasures and suppressions of the current database (unless ``replay`` is
-    False: for a current database that is lost). The service must be stopped."""
+    erasures and suppressions of the current database and carry its later
+    audit events over (unless ``replay`` is False: for a current database
+    that is lost). Refused while an API or worker runs, unless ``force``."""
     _check_source(source)
+    if not force and (processes := await running_processes(settings)):
+        raise BackupError(_refusal(processes))
     kind = backend(settings.database_url)
     with _workdir() as workdir:
         dump = Path(workdir) / "dump"

@@ -99,8 +99,14 @@ async def test_a_restore_brings_the_data_back_but_not_an_erased_person(
     # were written when the erasures happened.
     assert without(now["suppressions"], "id") == without(before_restore["suppressions"], "id")
     assert without(now["erasures"], "id") == without(before_restore["erasures"], "id")
+    # The audit events recorded after the snapshot are carried over (issue 13 item 10).
+    later_events = len(before_restore["audit_events"]) - len(at_backup["audit_events"])
+    assert later_events > 0
     assert restored.replay == ReplayReport(
-        erasures_reapplied=1, erasures_recorded=2, suppressions_added=3
+        erasures_reapplied=1,
+        erasures_recorded=2,
+        suppressions_added=3,
+        audit_events_carried=later_events,
     )
     # The restore is in the audit trail, and the trail still verifies.
     assert now["audit_events"][-1]["action"] == "backup.restore"
