@@ -20,7 +20,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
-from service.app import MAX_BODY_BYTES, create_app
+from service.app import create_app
 from service.json_limits import MAX_DEPTH, nesting_depth
 from service.migrate import upgrade
 from service.models.enums import Role
@@ -51,7 +51,7 @@ BAD_JSON: dict[str, tuple[bytes, str]] = {
 }
 # Well-formed but odd: any answer below 500 will do, whatever the route.
 ODD_JSON: dict[str, bytes] = {
-    "long string": b'{"full_name": "' + b"x" * (MAX_BODY_BYTES - 100) + b'"}',
+    "long string": b'{"full_name": "' + b"x" * 300_000 + b'"}',
     "duplicate keys": b'{"full_name": "A", "full_name": "B", "name": "x", "name": 1}',
     "NUL and controls": b'{"full_name": "a\\u0000b\\u2028", "name": "\\u0085"}',
     "lone surrogate": b'{"full_name": "\\ud800", "name": "\\udfff"}',
@@ -61,7 +61,7 @@ ABSURD_FORMS: dict[str, bytes] = {
     "many fields": b"&".join(b"f%d=%d" % (i, i) for i in range(20_000)),
     "bad percent-encoding": b"List-Unsubscribe=%ZZ%&scope=%E2%82&email=%00%ff",
     "raw bytes": b"\xff\xfe\x00=\x00&\x80\x81=\xc3(",
-    "long value": b"List-Unsubscribe=" + b"A" * (MAX_BODY_BYTES - 100),
+    "long value": b"List-Unsubscribe=" + b"A" * 300_000,
     "repeated keys": b"scope=all&scope=email&scope=tracking&via=page&via=x" * 500,
     "deep JSON": b"[" * DEEP + b"]" * DEEP,
 }
@@ -187,13 +187,12 @@ async def test_absurd_forms_never_answer_a_server_error(
         for method, template, _ in _body_routes(app):
             path = _fill(method, template, values)
             for name, body in ABSURD_FORMS.items():
-                for content_type in ("application/x-www-form-urlencoded", "text/plain"):
-                    response = await _send(client, method, path, body, content_type)
-                    if response.status_code >= 500:
-                        problems.append(
-                            f"{method} {template} ({name}, {content_type}): "
-                            f"{response.status_code} {response.text[:200]}"
-                        )
+                form = "application/x-www-form-urlencoded"
+                response = await _send(client, method, path, body, form)
+                if response.status_code >= 500:
+                    problems.append(
+                        f"{method} {template} ({name}): {response.status_code} {response.text[:99]}"
+                    )
         assert not problems, "\n".join(problems)
 
 
