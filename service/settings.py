@@ -88,6 +88,10 @@ class Settings:
     send_batch_size: int
     send_pause_after_failures: int
     send_job_timeout: int
+    # What one rendered message may cost: CPU seconds (also the whole save-time
+    # template check's allowance) and bytes of output (docs: README, Settings).
+    template_cpu_seconds: int
+    template_max_bytes: int
     # At most this many marketing messages per contact and channel in this
     # many days; 0 messages turns the cap off.
     frequency_cap_messages: int
@@ -473,6 +477,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         send_batch_size=_int(environ, "SEND_BATCH_SIZE", 1000, 1, 100_000),
         send_pause_after_failures=_int(environ, "SEND_PAUSE_AFTER_FAILURES", 50, 1, 1_000_000),
         send_job_timeout=_int(environ, "SEND_JOB_TIMEOUT", 300, 5, 86_400),
+        template_cpu_seconds=_int(environ, "TEMPLATE_CPU_SECONDS", 2, 1, 60),
+        template_max_bytes=_int(environ, "TEMPLATE_MAX_BYTES", 1_000_000, 10_000, 100_000_000),
         frequency_cap_messages=_int(environ, "FREQUENCY_CAP_MESSAGES", 4, 0, 1000),
         frequency_cap_days=_int(environ, "FREQUENCY_CAP_DAYS", 30, 1, 3650),
         call_list_ttl_days=_int(environ, "CALL_LIST_TTL_DAYS", 7, 1, 365),

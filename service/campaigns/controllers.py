@@ -28,7 +28,9 @@ from service.campaigns.schemas import (
 )
 from service.campaigns.statistics import Statistics
 from service.contacts import service as contacts_service
-from service.errors import DomainError
+from service.errors import DomainError, InvalidInput
+from service.mail.render import TemplateError
+from service.mail.sandbox import Limits
 from service.models import Campaign
 from service.settings import Settings
 
@@ -49,6 +51,10 @@ class QueueUnavailable(DomainError):
 def _settings(request: StaffRequest) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def _limits(request: StaffRequest) -> Limits:
+    return Limits.from_settings(_settings(request))
 
 
 def _queue(request: StaffRequest) -> ArqRedis:
@@ -86,7 +92,9 @@ class CampaignController(Controller):
     ) -> CampaignRead:
         """Compose a campaign (a draft). Templates are checked now: an error is a
         422 naming the field and the line."""
-        campaign = await service.create(db_session, data=data, user_id=request.user.user_id)
+        campaign = await service.create(
+            db_session, data=data, user_id=request.user.user_id, limits=_limits(request)
+        )
         return await service.read(db_session, campaign)
 
     @get("/", guards=READ)
@@ -104,11 +112,17 @@ class CampaignController(Controller):
 
     @patch("/{campaign_id:int}", guards=WRITE)
     async def update_campaign(
-        self, db_session: Session, campaign_id: FromPath[int], data: JSONBody[CampaignUpdate]
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        campaign_id: FromPath[int],
+        data: JSONBody[CampaignUpdate],
     ) -> CampaignRead:
-        """Edit a draft."""
+        """Edit a draft. Templates are checked again, as when composing."""
         campaign = await service.get(db_session, campaign_id)
-        campaign = await service.update_draft(db_session, campaign=campaign, data=data)
+        campaign = await service.update_draft(
+            db_session, campaign=campaign, data=data, limits=_limits(request)
+        )
         return await service.read(db_session, campaign)
 
     @get("/{campaign_id:int}/audience", guards=READ)
@@ -154,9 +168,15 @@ class CampaignController(Controller):
         campaign = await service.get(db_session, campaign_id)
         contact = await contacts_service.get(db_session, data.contact_id)
         trail.annotate(db_session, contact_id=contact.id)
-        return await service.preview(
-            db_session, campaign=campaign, contact=contact, settings=_settings(request)
-        )
+        try:
+            return await service.preview(
+                db_session, campaign=campaign, contact=contact, settings=_settings(request)
+            )
+        except TemplateError as exc:  # this contact's data, or a limit (422, not 500)
+            raise InvalidInput(
+                "the message cannot be rendered for this contact",
+                fields=service.problem_fields(exc.problems),
+            ) from exc
 
     @post("/{campaign_id:int}/send", guards=SEND, status_code=202)
     async def send(

@@ -7,8 +7,10 @@ module only decides and records what should happen.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlmodel import col, select, update
@@ -34,8 +36,10 @@ from service.mail.render import (
     Content,
     Controller,
     Links,
+    TemplateProblem,
     check_templates,
 )
+from service.mail.sandbox import DEFAULT_LIMITS, Limits
 from service.mail.views import Recipient
 from service.models import Campaign, CampaignRecipient, Contact
 from service.models.base import utcnow
@@ -87,45 +91,69 @@ def contents(campaign: Campaign) -> tuple[Content, dict[str, Content]]:
 
 
 def renderer_for(campaign: Campaign, settings: Settings) -> CampaignRenderer:
+    """The campaign compiled for sending, within the template limits of the
+    settings. CPU-bound (it test-renders the templates): in a request, build
+    it in a worker thread, as preview does."""
+    return _renderer_factory(campaign, settings)()
+
+
+def _renderer_factory(campaign: Campaign, settings: Settings) -> Callable[[], CampaignRenderer]:
+    # Reads the row now, so that the renderer can be built in another thread.
     assert campaign.id is not None
     default, translations = contents(campaign)
-    return CampaignRenderer(
+    return partial(
+        CampaignRenderer,
         campaign_id=campaign.id,
         campaign_name=campaign.name,
         default=default,
         translations=translations,
         controller=Controller.from_settings(settings),
+        limits=Limits.from_settings(settings),
     )
 
 
-def _check(campaign: Campaign) -> None:
-    """Refuse templates that would fail at send time (422 naming field and line)."""
+async def _check(campaign: Campaign, limits: Limits) -> None:
+    """Refuse templates that would fail at send time (422 naming field and line).
+
+    The check renders the templates, which can take up to the CPU limit: it
+    runs in a worker thread, so the event loop goes on answering requests."""
     if campaign.channel is not CampaignChannel.EMAIL:
         return
     default, translations = contents(campaign)
-    problems = check_templates(default, translations)
+    problems = await asyncio.to_thread(check_templates, default, translations, limits)
     if problems:
-        fields: dict[str, str] = {}
-        for problem in problems:
-            text = f"line {problem.line}: {problem.message}" if problem.line else problem.message
-            fields[problem.field] = (
-                f"{fields[problem.field]}; {text}" if problem.field in fields else text
-            )
-        raise InvalidInput("a template cannot be rendered", fields=fields)
+        raise InvalidInput("a template cannot be rendered", fields=problem_fields(problems))
+
+
+def problem_fields(problems: Sequence[TemplateProblem]) -> dict[str, str]:
+    """Template problems as a 422's per-field messages ("line 2: …")."""
+    fields: dict[str, str] = {}
+    for problem in problems:
+        text = f"line {problem.line}: {problem.message}" if problem.line else problem.message
+        fields[problem.field] = (
+            f"{fields[problem.field]}; {text}" if problem.field in fields else text
+        )
+    return fields
 
 
 def _translations(values: Mapping[Any, ContentIn]) -> dict[str, object]:
     return {str(lang): body.model_dump() for lang, body in values.items()}
 
 
-async def create(session: AsyncSession, *, data: CampaignCreate, user_id: int | None) -> Campaign:
+async def create(
+    session: AsyncSession,
+    *,
+    data: CampaignCreate,
+    user_id: int | None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Campaign:
     campaign = Campaign(
         **data.model_dump(exclude={"translations", "segment"}),
         translations=_translations(data.translations),
         segment=data.segment.model_dump(mode="json"),
         created_by_user_id=user_id,
     )
-    _check(campaign)
+    await _check(campaign, limits)
     session.add(campaign)
     await session.flush()
     return campaign
@@ -146,7 +174,11 @@ async def list_(session: AsyncSession, *, limit: int, offset: int) -> Sequence[C
 
 
 async def update_draft(
-    session: AsyncSession, *, campaign: Campaign, data: CampaignUpdate
+    session: AsyncSession,
+    *,
+    campaign: Campaign,
+    data: CampaignUpdate,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Campaign:
     _require(campaign, EDITABLE, "edited")
     changes = data.model_dump(exclude_unset=True, exclude={"translations", "segment"})
@@ -165,7 +197,7 @@ async def update_draft(
                 "an email campaign needs a subject and both bodies",
                 fields={f: "may not be empty" for f in missing},
             )
-    _check(campaign)
+    await _check(campaign, limits)
     campaign.updated_at = utcnow()
     session.add(campaign)
     await session.flush()
@@ -194,9 +226,10 @@ async def preview(
     """The message as this contact would get it, and whether they would get it at all."""
     if campaign.channel is not CampaignChannel.EMAIL:
         raise Conflict("only email campaigns have a message to preview", reason="not_email")
-    rendered = renderer_for(campaign, settings).render(
-        recipient_of(contact), Links(unsubscribe_url=f"{settings.public_url}/u/PREVIEW")
-    )
+    make_renderer = _renderer_factory(campaign, settings)
+    recipient = recipient_of(contact)
+    links = Links(unsubscribe_url=f"{settings.public_url}/u/PREVIEW")
+    rendered = await asyncio.to_thread(lambda: make_renderer().render(recipient, links))
     gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
     eligibility = await consent_service.eligibility(session, contact=contact, context=gate.context)
     return Preview(

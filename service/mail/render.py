@@ -21,10 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from service.mail import sandbox
+from service.mail.sandbox import (
+    DEFAULT_LIMITS,
+    HTML_SANDBOX,
+    TEXT_SANDBOX,
+    Budget,
+    LimitExceeded,
+    Limits,
+)
 from service.mail.views import (
     UI_TEXT,
     CampaignView,
@@ -41,8 +48,6 @@ SUBJECT_MAX_CHARS = 300
 # injection); the rest are line breaks to str.splitlines(), which email.header
 # uses when it folds, so compat32 would fold there or fail while writing the message.
 HEADER_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
-# Longest string or list a template may build with `*`; see _Sandbox.
-_MAX_REPEAT = 10_000
 
 
 def _default_layout_dir() -> Path:
@@ -128,40 +133,10 @@ class TemplateError(Exception):
         self.problems = problems
 
 
-class _Sandbox(SandboxedEnvironment):
-    """The sandbox, also refusing arithmetic that would stall the process.
+class TemplateLimitExceeded(TemplateError):
+    """A template needs more CPU time or makes more text than the limits allow
+    (CONSENTRY_TEMPLATE_CPU_SECONDS, CONSENTRY_TEMPLATE_MAX_BYTES)."""
 
-    Templates are test-rendered inside the API process when a campaign is saved,
-    so `{{ 9 ** 9 ** 9 }}` or `{{ "x" * 10 ** 10 }}` would hang or exhaust it.
-    Intercepting these operators also stops Jinja folding them at compile time.
-    """
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(
-        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
-    ) -> Any:
-        if operator == "**":
-            raise SecurityError("the ** operator is not available in email templates")
-        for sequence, count in ((left, right), (right, left)):
-            if (
-                isinstance(sequence, str | list | tuple)
-                and isinstance(count, int)
-                and len(sequence) * count > _MAX_REPEAT
-            ):
-                raise SecurityError(f"a repetition may not exceed {_MAX_REPEAT} items")
-        return super().call_binop(context, operator, left, right)
-
-
-def _blank_none(value: Any) -> Any:
-    # An empty optional field (`{{ contact.employer }}`) prints nothing, not "None".
-    return "" if value is None else value
-
-
-_HTML_SANDBOX = _Sandbox(autoescape=True, undefined=jinja2.StrictUndefined, finalize=_blank_none)
-# Subjects go into a header and text bodies into text/plain: HTML escaping there
-# would show the reader "&amp;".
-_TEXT_SANDBOX = _Sandbox(autoescape=False, undefined=jinja2.StrictUndefined, finalize=_blank_none)
 
 # Jinja names our view classes by their Python path; authors know them as these.
 _TYPE_NAMES = {
@@ -206,7 +181,7 @@ _SAMPLES = _sample_variables()
 
 def _message(exc: BaseException) -> str:
     text = exc.message if isinstance(exc, jinja2.TemplateError) else str(exc)
-    text = text or type(exc).__name__
+    text = sandbox.scrub(text or type(exc).__name__)
     for python_name, template_name in _TYPE_NAMES.items():
         text = text.replace(python_name, template_name)
     return text
@@ -233,7 +208,7 @@ def _problem(template: jinja2.Template, exc: BaseException) -> TemplateProblem:
 
 
 def _compile(
-    env: SandboxedEnvironment, source: str, field: str, problems: list[TemplateProblem]
+    env: sandbox.Sandbox, source: str, field: str, problems: list[TemplateProblem]
 ) -> jinja2.Template | None:
     # Named "<field>" so that render errors can be traced back to the field and line.
     filename = f"<{field}>"
@@ -245,18 +220,36 @@ def _compile(
     return env.template_class.from_code(env, code, env.make_globals(None), None)
 
 
-def _try_samples(template: jinja2.Template, problems: list[TemplateProblem]) -> list[str]:
-    """Render against every sample; record each distinct failure; return the outputs."""
-    outputs = []
+def _render(template: jinja2.Template, variables: dict[str, Any]) -> str:
+    """Render under the current budget; a problem names the field and line."""
+    try:
+        return sandbox.render(template, variables)
+    except LimitExceeded as exc:
+        raise TemplateLimitExceeded([_problem(template, exc)]) from exc
+    except Exception as exc:  # whatever the author's template raised, reported alike
+        raise TemplateError([_problem(template, exc)]) from exc
+
+
+def _try_samples(
+    templates: list[jinja2.Template], budget: Budget, problems: list[TemplateProblem]
+) -> list[list[str]]:
+    """Render each template for every sample recipient, a sample's templates
+    making one message; record each distinct failure; return each template's
+    outputs. Out of budget, stop: TemplateLimitExceeded."""
+    outputs: list[list[str]] = [[] for _ in templates]
     seen: set[TemplateProblem] = set()
     for variables in _SAMPLES:
-        try:
-            outputs.append(template.render(variables))
-        except Exception as exc:  # anything a template can raise is the author's to fix
-            problem = _problem(template, exc)
-            if problem not in seen:
-                seen.add(problem)
-                problems.append(problem)
+        budget.new_message()
+        for template, rendered in zip(templates, outputs, strict=True):
+            try:
+                rendered.append(_render(template, variables))
+            except TemplateLimitExceeded:
+                raise
+            except TemplateError as exc:
+                for problem in exc.problems:
+                    if problem not in seen:
+                        seen.add(problem)
+                        problems.append(problem)
     return outputs
 
 
@@ -278,17 +271,20 @@ def _check_subject(subjects: list[str], field: str, problems: list[TemplateProbl
 
 
 def _compile_content(
-    content: Content, prefix: str, language: str, problems: list[TemplateProblem]
+    content: Content,
+    prefix: str,
+    language: str,
+    budget: Budget,
+    problems: list[TemplateProblem],
 ) -> _Compiled | None:
     before = len(problems)
-    subject = _compile(_TEXT_SANDBOX, content.subject, prefix + "subject", problems)
-    html = _compile(_HTML_SANDBOX, content.body_html, prefix + "body_html", problems)
-    text = _compile(_TEXT_SANDBOX, content.body_text, prefix + "body_text", problems)
+    subject = _compile(TEXT_SANDBOX, content.subject, prefix + "subject", problems)
+    html = _compile(HTML_SANDBOX, content.body_html, prefix + "body_html", problems)
+    text = _compile(TEXT_SANDBOX, content.body_text, prefix + "body_text", problems)
+    compiled = [template for template in (subject, html, text) if template is not None]
+    outputs = _try_samples(compiled, budget, problems)
     if subject is not None:
-        _check_subject(_try_samples(subject, problems), prefix + "subject", problems)
-    for template in (html, text):
-        if template is not None:
-            _try_samples(template, problems)
+        _check_subject(outputs[0], prefix + "subject", problems)
     if subject is None or html is None or text is None or len(problems) > before:
         return None
     return _Compiled(language, subject, html, text)
@@ -322,9 +318,14 @@ def _rewrite_links(html: str, links: tuple[str, ...], click_url: Callable[[int],
 
 
 def _compile_campaign(
-    default: Content, translations: Mapping[str, Content], problems: list[TemplateProblem]
+    default: Content,
+    translations: Mapping[str, Content],
+    limits: Limits,
+    problems: list[TemplateProblem],
 ) -> dict[str, _Compiled]:
-    """Compile every version, keyed by language ("default" for the default)."""
+    """Compile every version, keyed by language ("default" for the default),
+    and test-render each within one CPU budget: TemplateLimitExceeded when
+    it runs out."""
     compiled: dict[str, _Compiled] = {}
     versions = [("default", "", default)]
     for key, content in translations.items():
@@ -337,22 +338,31 @@ def _compile_campaign(
                     f"translations.{language}", None, "unknown language; use fi, sv or en"
                 )
             )
-    for language, prefix, content in versions:
-        version = _compile_content(content, prefix, language, problems)
-        if version is not None:
-            compiled[language] = version
+    with sandbox.metered(Budget(limits, "to render for the sample contacts")) as budget:
+        for language, prefix, content in versions:
+            version = _compile_content(content, prefix, language, budget, problems)
+            if version is not None:
+                compiled[language] = version
     return compiled
 
 
-def check_templates(default: Content, translations: Mapping[str, Content]) -> list[TemplateProblem]:
+def check_templates(
+    default: Content, translations: Mapping[str, Content], limits: Limits = DEFAULT_LIMITS
+) -> list[TemplateProblem]:
     """Every problem in a campaign's templates, found by compiling and test-rendering them.
 
     The test renders cover every language and gender, with the optional contact
     fields both empty and filled, so that a misspelt `{{ contact.nme }}` or an
     unsafe attribute is reported now, with its line, and not during a send.
+    All of them together get the CPU time of one message (`limits`); a
+    template over a limit is reported naming it. CPU-bound: call it from a
+    worker thread in async code (asyncio.to_thread).
     """
     problems: list[TemplateProblem] = []
-    _compile_campaign(default, translations, problems)
+    try:
+        _compile_campaign(default, translations, limits, problems)
+    except TemplateLimitExceeded as exc:
+        problems.extend(exc.problems)
     return problems
 
 
@@ -378,10 +388,12 @@ class CampaignRenderer:
         translations: Mapping[str, Content],
         controller: Controller,
         layout_dir: Path = DEFAULT_LAYOUT_DIR,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
-        """Compile and check the templates; raise TemplateError if any has a problem."""
+        """Compile and check the templates; raise TemplateError if any has a
+        problem (TemplateLimitExceeded if one is over a limit)."""
         problems: list[TemplateProblem] = []
-        compiled = _compile_campaign(default, translations, problems)
+        compiled = _compile_campaign(default, translations, limits, problems)
         if problems:
             raise TemplateError(problems)
         self._default = compiled.pop("default")
@@ -389,6 +401,7 @@ class CampaignRenderer:
         self.links = trackable_links(default, translations)
         self._campaign = CampaignView(id=campaign_id, name=campaign_name)
         self._controller = controller
+        self._limits = limits
         layouts = _layout_environment(layout_dir)
         self._html_layout = layouts.get_template("_base.html.j2")
         self._text_layout = layouts.get_template("_base.txt.j2")
@@ -397,17 +410,20 @@ class CampaignRenderer:
         """The message for one recipient.
 
         Raises TemplateError when a template fails for this recipient only, on a
-        path that the save-time check's sample recipients did not take.
+        path that the save-time check's sample recipients did not take, and
+        TemplateLimitExceeded when the message takes more CPU time or makes
+        more text than the limits allow.
         """
         version = self._translations.get(recipient.language, self._default)
         variables = {
             "contact": contact_view(recipient),
             "campaign": self._campaign,
         }
-        subject, body_html, body_text = (
-            self._run(template, variables)
-            for template in (version.subject, version.html, version.text)
-        )
+        with sandbox.metered(Budget(self._limits)):
+            subject, body_html, body_text = [
+                _render(template, variables)
+                for template in (version.subject, version.html, version.text)
+            ]
         if links.click_url is not None and self.links:
             body_html = _rewrite_links(body_html, self.links, links.click_url)
         if HEADER_UNSAFE.search(subject):
@@ -431,10 +447,3 @@ class CampaignRenderer:
         html = self._html_layout.render(layout, body=Markup(body_html))  # noqa: S704
         text = self._text_layout.render(layout, body=body_text)
         return Rendered(language=version.language, subject=subject, html=html, text=text)
-
-    @staticmethod
-    def _run(template: jinja2.Template, variables: dict[str, Any]) -> str:
-        try:
-            return template.render(variables)
-        except Exception as exc:  # whatever the author's template raised, reported alike
-            raise TemplateError([_problem(template, exc)]) from exc

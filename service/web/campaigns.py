@@ -26,6 +26,7 @@ from service.campaigns.schemas import CampaignCreate, CampaignUpdate, Preview
 from service.contacts import service as contacts_service
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.mail.render import TemplateError
+from service.mail.sandbox import Limits
 from service.models import Campaign, Contact
 from service.models.enums import CampaignStatus, ContactType, Language
 from service.web.campaign_stats import (
@@ -268,7 +269,12 @@ class CampaignPages(Controller):
         channel = _text(form, "channel")
         try:
             data = parse(form, channel=channel)
-            campaign = await service.create(db_session, data=data, user_id=request.user.user_id)
+            campaign = await service.create(
+                db_session,
+                data=data,
+                user_id=request.user.user_id,
+                limits=Limits.from_settings(settings_of(request)),
+            )
         except ValidationError as exc:
             return _new_page(request, form=form, errors=field_errors(exc), status=422)
         except InvalidInput as exc:
@@ -300,7 +306,12 @@ class CampaignPages(Controller):
             update = CampaignUpdate.model_validate(
                 data.model_dump(exclude={"channel", "purpose", "send_at"})
             )
-            await service.update_draft(db_session, campaign=campaign, data=update)
+            await service.update_draft(
+                db_session,
+                campaign=campaign,
+                data=update,
+                limits=Limits.from_settings(settings_of(request)),
+            )
         except (ValidationError, DomainError) as exc:
             # update_draft may have changed the loaded row before refusing it.
             await db_session.rollback()
