@@ -19,7 +19,7 @@ from service.db import create_engine, create_sessionmaker
 from service.mail.smtp import SmtpConfig, SmtpPool
 from service.observability.counters import ENGAGEMENT_STORED, counted
 from service.observability.logs import configure_logging
-from service.queue import QUEUE_NAME
+from service.queue import QUEUE_NAME, WorkerLease
 from service.settings import Settings, backup_time, get_settings
 from service.tokens import TokenSigner
 from workers import backup, campaigns, heartbeat, retention, tracking
@@ -29,7 +29,8 @@ from workers import backup, campaigns, heartbeat, retention, tracking
 FALLBACK_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_SEND_JOB_TIMEOUT = 300
 # Batch jobs are idempotent: a worker killed mid-batch leaves the job to be run
-# again, as often as it takes.
+# again, as often as it takes (arq counts a kill as a try). Failures they catch
+# are bounded by workers.campaigns.MAX_JOB_FAILURES instead.
 BATCH_MAX_TRIES = 1000
 
 
@@ -111,11 +112,17 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     ctx["engine"] = create_engine(settings.database_url)
     ctx["sessionmaker"] = create_sessionmaker(ctx["engine"])
     ctx["sender"] = sender_for(settings, ctx)
+    ctx["lease"] = WorkerLease(ctx["redis"])
+    await ctx["lease"].start()
     # Last: a heartbeat says the worker is ready to work (workers/heartbeat.py).
     await heartbeat.start(ctx)
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
+    # Popped: `consentry worker` calls this again when arq failed before it.
+    lease: WorkerLease | None = ctx.pop("lease", None)
+    if lease is not None:
+        await lease.stop()
     await heartbeat.stop(ctx)
     sender: Sender | None = ctx.get("sender")
     if sender is not None and sender.smtp is not None:

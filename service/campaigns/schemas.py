@@ -141,6 +141,11 @@ class CampaignRead(BaseModel):
     send_at: datetime | None
     pause_reason: str | None
     counts: Counts
+    failures: dict[str, int] = Field(
+        default_factory=dict,
+        description="Failed recipients by reason: render_error, address_not_deliverable, "
+        "rejected, temporary_failures, unexpected_error.",
+    )
     audience_at_build: dict[str, Any] | None
     list_built_at: datetime | None
     started_at: datetime | None
