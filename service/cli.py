@@ -9,15 +9,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from contextlib import ExitStack, suppress
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import func
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
@@ -48,6 +52,7 @@ EXIT_FAILED = 1
 # uvicorn's own exit status when the server could not start (uvicorn.run).
 UVICORN_STARTUP_FAILURE = 3
 T = TypeVar("T")
+logger = logging.getLogger("consentry.cli")
 
 
 class CommandError(Exception):
@@ -158,11 +163,16 @@ def cmd_user_unlock(settings: Settings, args: argparse.Namespace) -> None:
     print(f"consentry: failed sign-ins of {args.email} forgotten; it may sign in again")
 
 
+# `consentry worker` waiting for a Redis that went away: 1, 2, 4, 5, 5… s.
+REDIS_RETRY_FIRST_SECONDS = 1.0
+REDIS_RETRY_MAX_SECONDS = 5.0
+
+
 def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
     import uvloop
-    from arq.worker import run_worker
+    from arq.worker import create_worker
 
-    from workers.settings import WorkerSettings, functions, redis_settings
+    from workers.settings import WorkerSettings, functions, on_shutdown, redis_settings
 
     if settings.redis_url is None:
         raise CommandError(
@@ -175,14 +185,36 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
     # journal write per message); uvloop's loop does that work with less CPU.
     uvloop.install()
     with running.registered(settings.var_dir, "worker"):
-        run_worker(
-            WorkerSettings,  # type: ignore[arg-type]
-            redis_settings=redis_settings(settings.redis_url),
-            functions=functions(settings.send_job_timeout),
-            # arq holds a job of a killed worker for the longest job timeout plus
-            # ten seconds before another worker may run it: keep that short.
-            job_timeout=settings.send_job_timeout,
-        )
+        pause = REDIS_RETRY_FIRST_SECONDS
+        while True:
+            started = time.monotonic()
+            worker = create_worker(
+                WorkerSettings,  # type: ignore[arg-type]
+                redis_settings=redis_settings(settings.redis_url),
+                functions=functions(settings.send_job_timeout),
+                job_timeout=settings.send_job_timeout,
+            )
+            try:
+                worker.run()
+                return
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                # Redis went away (or is not up yet). Batches in flight have
+                # stopped and recorded what the relay accepted; nothing is
+                # sent until Redis answers again, and a dead worker's jobs
+                # are reclaimed by lease (service.queue). arq gave up before
+                # its on_shutdown: stop what on_startup started, or this
+                # instance's lease would live on and hold its jobs for good.
+                if "lease" in worker.ctx:
+                    worker.loop.run_until_complete(on_shutdown(worker.ctx))
+                if time.monotonic() - started > 60:
+                    pause = REDIS_RETRY_FIRST_SECONDS
+                logger.warning(
+                    "consentry worker: Redis is unavailable (%s); trying again in %.0f s",
+                    type(exc).__name__,
+                    pause,
+                )
+                time.sleep(pause)
+                pause = min(REDIS_RETRY_MAX_SECONDS, pause * 2)
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:

@@ -224,6 +224,12 @@ class EmbeddedRedis:
         """How the server process ended (negative: the signal), None while it runs."""
         return None if self._proc is None else self._proc.poll()
 
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would (for fault tests); restart() brings it back."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
     def restart(self) -> None:
         """Start a dead server again on the same port and data directory, so
         clients holding the URL reconnect to it and find the data it kept."""

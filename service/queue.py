@@ -85,6 +85,12 @@ def call_list_job_id(call_list_id: int) -> str:
 #
 # A worker killed at T has its jobs running again by about T + LEASE_SECONDS +
 # RENEW_SECONDS + arq's poll delay: 6 to 7 s.
+#
+# Redis itself may lose the last second of writes when it crashes (its AOF is
+# written every second): a job's in-progress mark can come back without the
+# owner record written just after it. Such a mark of a leased job that stays
+# without an owner for UNOWNED_GRACE_SECONDS is freed too (a job records its
+# owner within milliseconds of arq's mark), checked every SWEEP_SECONDS.
 
 LEASE_SECONDS = 5.0
 RENEW_SECONDS = 1.0
@@ -96,6 +102,10 @@ _HELD = "consentry:leased-jobs"
 _IN_PROGRESS_PREFIX = "arq:in-progress:"
 # An owner record outlives any job: the longest job timeout is a day.
 _OWNER_TTL_SECONDS = 2 * 86_400
+UNOWNED_GRACE_SECONDS = 10.0
+SWEEP_SECONDS = 5.0
+# The ids of the jobs that hold a lease (see the *_job_id functions above).
+LEASED_JOB_PREFIXES = ("campaign:", "call-list:")
 
 # Atomically: every leased job whose owner's lease is gone loses its
 # in-progress mark and its owner record. A job in the set without an owner
@@ -116,6 +126,15 @@ return reclaimed
 """
 
 
+# Free an in-progress mark only if its job still has no owner.
+_FREE_UNOWNED = """
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 class LeaseLost(Exception):
     """The worker's lease expired while a job ran: the job may be running elsewhere."""
 
@@ -127,6 +146,38 @@ async def reclaim_orphans(redis: ArqRedis) -> list[str]:
         redis.eval(_RECLAIM, 1, _HELD, _OWNER_PREFIX, _LEASE_PREFIX, _IN_PROGRESS_PREFIX),
     )
     return [job.decode() if isinstance(job, bytes) else str(job) for job in reclaimed]
+
+
+class UnownedMarks:
+    """In-progress marks of leased jobs seen without an owner, and since when."""
+
+    def __init__(self) -> None:
+        self._since: dict[str, float] = {}
+
+    async def sweep(self, redis: ArqRedis) -> list[str]:
+        """Free the marks that have had no owner for UNOWNED_GRACE_SECONDS."""
+        now = time.monotonic()
+        jobs = []
+        async for key in redis.scan_iter(match=_IN_PROGRESS_PREFIX + "*", count=1000):
+            job = (key.decode() if isinstance(key, bytes) else str(key))[len(_IN_PROGRESS_PREFIX) :]
+            if job.startswith(LEASED_JOB_PREFIXES):
+                jobs.append(job)
+        owned = await redis.mget([_OWNER_PREFIX + job for job in jobs]) if jobs else []
+        unowned = {job for job, owner in zip(jobs, owned, strict=True) if owner is None}
+        self._since = {job: self._since.get(job, now) for job in unowned}
+        freed = []
+        for job, since in self._since.items():
+            if now - since < UNOWNED_GRACE_SECONDS:
+                continue
+            removed = await cast(
+                Awaitable[int],
+                redis.eval(_FREE_UNOWNED, 2, _IN_PROGRESS_PREFIX + job, _OWNER_PREFIX + job),
+            )
+            if removed:
+                freed.append(job)
+        for job in freed:
+            del self._since[job]
+        return freed
 
 
 class JobLease:
@@ -214,12 +265,19 @@ class WorkerLease:
         await self.take()
 
     async def _keep(self) -> None:
+        unowned = UnownedMarks()
+        swept_at = time.monotonic()
         while True:
             try:
                 await self.renew()
                 reclaimed = await reclaim_orphans(self._redis)
                 if reclaimed:
                     logger.info("reclaimed %d job(s) of a worker that died", len(reclaimed))
+                if time.monotonic() - swept_at >= SWEEP_SECONDS:
+                    swept_at = time.monotonic()
+                    freed = await unowned.sweep(self._redis)
+                    if freed:
+                        logger.info("freed %d job(s) left without an owner by Redis", len(freed))
             except (RedisError, OSError):
                 pass  # not renewed: fresh() turns False and sends wait
             await asyncio.sleep(RENEW_SECONDS)

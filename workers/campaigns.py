@@ -27,12 +27,22 @@ logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 300
 # Tries of one job before its campaign is paused: with the back-off below,
-# about five minutes of an outage (10 + 20 + 40 + 80 + 160 s).
+# about four minutes of an outage (2 + 6 + 18 + 54 + 162 s). The first retry
+# comes soon: most outages (a relay or database restarting) are short.
 MAX_JOB_FAILURES = 6
+# Recipients the relay told to try later: each is given up after
+# sending.MAX_TEMPORARY_ATTEMPTS, spaced by this.
+MAX_TEMPORARY_BACKOFF_SECONDS = 600
 
 
 def backoff(job_try: int) -> int:
-    return int(min(MAX_BACKOFF_SECONDS, 5 * 2**job_try))
+    """Seconds before a failed job's next try."""
+    return int(min(MAX_BACKOFF_SECONDS, 2 * 3 ** max(0, job_try - 1)))
+
+
+def retry_later(job_try: int) -> int:
+    """Seconds before recipients the relay deferred are tried again."""
+    return int(min(MAX_TEMPORARY_BACKOFF_SECONDS, 5 * 2**job_try))
 
 
 async def _retry_or_pause(ctx: dict[str, Any], campaign_id: int, what: str, exc: Exception) -> str:
@@ -74,7 +84,7 @@ async def send_batch(ctx: dict[str, Any], campaign_id: int, first_id: int, last_
         except sending.TemporaryFailures:
             # The relay said "later" for some: come back with growing back-off.
             # Each recipient is given up after its own bounded number of tries.
-            raise Retry(defer=backoff(ctx["job_try"])) from None
+            raise Retry(defer=retry_later(ctx["job_try"])) from None
         except queue.LeaseLost:
             # Another worker may hold the batch now; if not, run it again soon.
             raise Retry(defer=1) from None

@@ -18,16 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
-from sqlmodel import select
 
-from service import clock, queue
+from service import queue
 from service.campaigns import service as campaigns
-from service.campaigns.schemas import CampaignCreate
-from service.db import SessionMaker, session_scope
+from service.db import SessionMaker
 from service.embedded import MailCatcher
-from service.models import Campaign, ConsentEvent, ConsentState, Contact
+from service.models import Campaign
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET
+from tests.support.seeding import seed_campaign
 
 pytestmark = pytest.mark.slow
 
@@ -43,77 +41,6 @@ def catcher(tmp_path: Path) -> Iterator[MailCatcher]:
     server = MailCatcher(tmp_path / "outbox")
     with server:
         yield server
-
-
-async def seed(sessionmaker: SessionMaker) -> int:
-    """Contacts with and without consent, written in bulk, and a campaign to send."""
-    now, today = clock.now(), clock.today()
-    total = ELIGIBLE + INELIGIBLE
-    async with session_scope(sessionmaker) as session:
-        await session.exec(
-            insert(Contact),
-            params=[
-                {
-                    "full_name": f"Person {i}",
-                    "email": f"p{i}@example.fi",
-                    "language": "fi",
-                    "gender": "unspecified",
-                    "contact_type": "person",
-                    "legal_basis": "consent",
-                    "source": "self",
-                    "is_customer": False,
-                    "last_service_contact_at": today,
-                    "recorded_at": now,
-                    "updated_at": now,
-                }
-                for i in range(total)
-            ],
-        )
-        ids = (await session.exec(select(Contact.id).order_by(Contact.id))).all()  # type: ignore[arg-type]
-        events = [
-            {
-                "contact_id": cid,
-                "channel": "email",
-                "purpose": "direct_marketing",
-                "action": "grant",
-                "source": "self",
-                "method": "web_form",
-                "notice_version": "1",
-                "actor": "staff",
-                "occurred_at": now,
-            }
-            for cid in ids[:ELIGIBLE]
-        ]
-        await session.exec(insert(ConsentEvent), params=events)
-        event_ids = (await session.exec(select(ConsentEvent.id).order_by(ConsentEvent.id))).all()  # type: ignore[arg-type]
-        await session.exec(
-            insert(ConsentState),
-            params=[
-                {
-                    "contact_id": cid,
-                    "channel": "email",
-                    "purpose": "direct_marketing",
-                    "action": "grant",
-                    "event_id": eid,
-                    "updated_at": now,
-                }
-                for cid, eid in zip(ids[:ELIGIBLE], event_ids, strict=True)
-            ],
-        )
-        campaign = await campaigns.create(
-            session,
-            data=CampaignCreate(
-                name="Kill test",
-                channel="email",  # type: ignore[arg-type]
-                subject="Hello {{ contact.name }}",
-                body_html="<p>Hello {{ contact.name }}</p>",
-                body_text="Hello {{ contact.name }}",
-            ),
-            user_id=None,
-        )
-        await campaigns.request_send(session, campaign=campaign)
-        assert campaign.id is not None
-        return campaign.id
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -149,7 +76,7 @@ async def test_killed_worker_mails_everyone_exactly_once(
     isolated_redis = redis_url.rsplit("/", 1)[0] + "/9"
     pool = await queue.connect(isolated_redis)
     await pool.flushdb()
-    campaign_id = await seed(sessionmaker)
+    campaign_id = await seed_campaign(sessionmaker, eligible=ELIGIBLE, ineligible=INELIGIBLE)
     await queue.enqueue(
         pool, queue.START_CAMPAIGN, campaign_id, job_id=queue.start_campaign_job_id(campaign_id)
     )

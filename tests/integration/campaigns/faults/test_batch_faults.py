@@ -193,3 +193,32 @@ async def test_a_job_whose_lease_expired_gives_up(ctx: dict[str, Any]) -> None:
                 await held.confirm()
     finally:
         await lease.stop()
+
+
+async def test_a_mark_left_without_an_owner_by_redis_is_freed_after_the_grace(
+    ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis lost the owner record written just after arq's mark (its AOF
+    keeps the last second only on the next fsync)."""
+    redis: ArqRedis = ctx["redis"]
+    marks = {
+        "campaign:99:batch:0": None,  # lost its owner: freed
+        "campaign:99:batch:1": "some-live-worker",  # owned: kept
+        "cron:sweep_campaigns": None,  # not a leased job: never touched
+    }
+    for job, owner in marks.items():
+        await redis.set(f"arq:in-progress:{job}", b"1", px=310_000)
+        if owner is not None:
+            await redis.set(f"consentry:job-owner:{job}", owner)
+    try:
+        unowned = queue.UnownedMarks()
+        assert await unowned.sweep(redis) == []  # first seen: it may be starting
+        monkeypatch.setattr(queue, "UNOWNED_GRACE_SECONDS", 0.0)
+        assert await unowned.sweep(redis) == ["campaign:99:batch:0"]
+        assert not await redis.exists("arq:in-progress:campaign:99:batch:0")
+        assert await redis.exists("arq:in-progress:campaign:99:batch:1")
+        assert await redis.exists("arq:in-progress:cron:sweep_campaigns")
+    finally:
+        await redis.delete(
+            *(f"arq:in-progress:{job}" for job in marks), "consentry:job-owner:campaign:99:batch:1"
+        )
