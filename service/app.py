@@ -23,6 +23,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import (
     HTTP_401_UNAUTHORIZED,
     HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
 from sqlalchemy.exc import DataError, IntegrityError
@@ -119,7 +120,10 @@ def _validation_error(
             fields.setdefault(key, message)
     if fields.get("body") == NOT_AN_OBJECT:
         return _error(exc.status_code, NOT_AN_OBJECT, fields=fields)
-    return _error(exc.status_code, "the request is not valid", fields=fields)
+    # Well-formed, but a field (or the whole, "body") is wrong: 422, with a
+    # message each. A body that is not JSON, or not an object, stays a 400.
+    status = HTTP_422_UNPROCESSABLE_ENTITY if fields else exc.status_code
+    return _error(status, "the request is not valid", fields=fields)
 
 
 def _field_message(item: dict[str, Any]) -> tuple[str, str]:

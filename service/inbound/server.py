@@ -57,7 +57,7 @@ class InboundServer:
             self.handler,
             host=self.host,
             port=self.port,
-            server_hostname=self.settings.mail_from.rpartition("@")[2] or "consentry",
+            server_hostname=self.settings.mail_from_address.rpartition("@")[2] or "consentry",
             max_bytes=MAX_MESSAGE_BYTES,
             what="inbound mail",
         )

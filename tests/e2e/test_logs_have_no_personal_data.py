@@ -165,7 +165,7 @@ def a_day_of_work(service: Service) -> None:
     ok(api.get(f"/contacts/{aino}"))
     # Bad requests carry personal data in the body, the path and the query.
     bad = {**STRANGER, "personal_identity_code": "131052-308X", "legal_basis": "consent"}
-    assert api.post("/contacts", json={**bad, "source": "self"}).status_code == 400
+    assert api.post("/contacts", json={**bad, "source": "self"}).status_code == 422
     duplicate = {**PEOPLE[1], "legal_basis": "consent", "source": "self"}
     assert api.post("/contacts", json=duplicate).status_code == 409
     assert api.post("/contacts", content=b'{"email": "' + ADMIN.encode()).status_code == 400

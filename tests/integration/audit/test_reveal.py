@@ -78,7 +78,7 @@ async def test_a_reason_is_required(
 ) -> None:
     contact_id = await add_contact(admin, {}, personal_identity_code=HETU)
     response = await admin.post(_reveal(contact_id), json=body)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert HETU not in response.text
     assert len(await trail(sessionmaker)) == 1  # the creation only
 

@@ -128,7 +128,7 @@ async def test_template_errors_are_a_422_naming_field_and_line(admin: Client) ->
 )
 async def test_bad_campaigns_are_rejected(admin: Client, body: dict[str, Any], field: str) -> None:
     response = await admin.post("/api/v1/campaigns", json=body)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert field in response.json()["fields"], response.json()
 
 

@@ -280,7 +280,7 @@ async def test_several_reasons_at_once_in_a_fixed_order(
 async def test_bad_parameters_and_unknown_contact(admin: Client, new_contact: NewContact) -> None:
     contact = await new_contact()
     response = await admin.get(f"/api/v1/contacts/{contact}/eligibility", params={"channel": "fax"})
-    assert response.status_code == 400 and "channel" in response.json()["fields"]
+    assert response.status_code == 422 and "channel" in response.json()["fields"]
     assert (await admin.get("/api/v1/contacts/999999/eligibility")).status_code == 404
 
 

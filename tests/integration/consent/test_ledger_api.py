@@ -126,7 +126,7 @@ async def test_bad_consent_is_rejected_whole(
 ) -> None:
     url = f"/api/v1/contacts/{contact_id}/consents"
     response = await admin.post(url, json=body)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert field in response.json()["fields"], response.json()
     assert (await admin.get(url)).json() == {"current": [], "history": []}
 
@@ -136,7 +136,7 @@ async def test_a_grant_needs_evidence_but_a_withdrawal_does_not(
 ) -> None:
     url = f"/api/v1/contacts/{contact_id}/consents"
     refused = await admin.post(url, json=consent(evidence={"ip": "192.0.2.1"}))
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     assert "evidence" in str(refused.json()["fields"])
     assert (await admin.post(url, json=consent("withdraw", evidence=None))).status_code == 201
 
@@ -179,11 +179,11 @@ async def test_bans_are_recorded_and_lifted_never_deleted(admin: Client, contact
 async def test_ban_validation_and_404s(admin: Client, contact_id: int) -> None:
     url = f"/api/v1/contacts/{contact_id}/bans"
     bad_kind = await admin.post(url, json={"kind": "everything", "source": "self"})
-    assert bad_kind.status_code == 400 and "kind" in bad_kind.json()["fields"]
+    assert bad_kind.status_code == 422 and "kind" in bad_kind.json()["fields"]
     purchase_on_channel = await admin.post(
         url, json={"kind": "purchase_registration", "channel": "email", "source": "self"}
     )
-    assert purchase_on_channel.status_code == 400
+    assert purchase_on_channel.status_code == 422
     assert "all channels" in str(purchase_on_channel.json()["fields"])
     purchase = await admin.post(url, json={"kind": "purchase_registration", "source": "self"})
     assert purchase.status_code == 201 and purchase.json()["channel"] == "all"

@@ -98,9 +98,9 @@ async def test_every_field_is_validated_and_a_bad_request_changes_nothing(
     admin: Client, overrides: dict[str, Any], field: str, words: str
 ) -> None:
     response = await admin.post("/api/v1/contacts", json=contact_payload(**overrides))
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     body = response.json()
-    assert body["status_code"] == 400
+    assert body["status_code"] == 422
     assert field in body["fields"], body
     assert words.lower() in body["fields"][field].lower(), body
     assert (await admin.get("/api/v1/contacts")).json()["total"] == 0
@@ -108,7 +108,7 @@ async def test_every_field_is_validated_and_a_bad_request_changes_nothing(
 
 async def test_required_fields_are_named(admin: Client) -> None:
     response = await admin.post("/api/v1/contacts", json={})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert set(response.json()["fields"]) == {"full_name", "legal_basis", "source"}
 
 
@@ -116,7 +116,7 @@ async def test_a_rejected_identity_code_is_not_echoed(admin: Client) -> None:
     response = await admin.post(
         "/api/v1/contacts", json=contact_payload(personal_identity_code="131052-308U")
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "131052" not in response.text
 
 
@@ -237,7 +237,7 @@ async def test_patch_rejects_clearing_required_fields_and_duplicates(admin: Clie
     assert clash.status_code == 409
     after = (await admin.get(url)).json()
     assert after["email"] == "other@example.fi" and after["city"] is None
-    assert (await admin.patch(url, json={"bogus": 1})).status_code == 400
+    assert (await admin.patch(url, json={"bogus": 1})).status_code == 422
     assert (await admin.patch("/api/v1/contacts/999999", json={})).status_code == 404
 
 

@@ -131,7 +131,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
     admin: Client, url: str, session: AsyncSession, overrides: dict[str, Any], field: str
 ) -> None:
     response = await admin.post(url, json=disclosure(**overrides))
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert field in response.json()["fields"]
     assert await stored(session) == 0
 

@@ -82,7 +82,7 @@ async def test_received_today_in_helsinki_is_not_the_future(
     move_to(datetime(2026, 1, 31, 22, 30, tzinfo=UTC))
     assert (await create(admin, received_on="2026-02-01"))["due_on"] == "2026-03-01"
     response = await admin.post(URL, json=new_request(received_on="2026-02-02"))
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert "future" in response.json()["fields"]["received_on"]
     assert await count(session, DataSubjectRequest) == 1
 
@@ -101,7 +101,7 @@ async def test_a_bad_request_is_refused_and_changes_nothing(
     admin: Client, session: AsyncSession, overrides: dict[str, Any], field: str
 ) -> None:
     response = await admin.post(URL, json=new_request(**overrides))
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert field in response.json()["fields"]
     assert await count(session, DataSubjectRequest) == 0
 
@@ -200,8 +200,8 @@ async def test_the_list_shows_what_is_due_and_overdue(admin: Client, move_to: Mo
     page = (await admin.get(URL, params={"limit": 2, "offset": 1})).json()
     assert page == {**page, "total": 6, "limit": 2, "offset": 1}
     assert ids(page) == [closed["id"], due_today["id"]]
-    assert (await admin.get(URL, params={"due_within_days": -1})).status_code == 400
-    assert (await admin.get(URL, params={"status": "maybe"})).status_code == 400
+    assert (await admin.get(URL, params={"due_within_days": -1})).status_code == 422
+    assert (await admin.get(URL, params={"status": "maybe"})).status_code == 422
 
 
 # -- verification -----------------------------------------------------------------------------
@@ -296,7 +296,7 @@ async def test_extension_needs_a_reason_and_at_most_two_months(
 ) -> None:
     created = await create(admin)
     response = await admin.post(f"{URL}/{created['id']}/extension", json=body)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert field in response.json()["fields"]
     row = await session.get(DataSubjectRequest, created["id"])
     assert row is not None and row.extended_due_on is None

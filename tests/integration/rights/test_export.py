@@ -210,7 +210,7 @@ async def test_the_information_is_in_finnish_on_request(
     assert "sinulta itseltäsi" in info["source"]
     assert "02.06.2031" in info["retention"][0]["text"]
     bad = await admin.get(f"/api/v1/contacts/{contact_id}/export?lang=de")
-    assert bad.status_code == 400
+    assert bad.status_code == 422
 
 
 async def test_the_zip_holds_one_csv_per_section_safe_for_spreadsheets(

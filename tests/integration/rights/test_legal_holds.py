@@ -47,7 +47,7 @@ async def test_a_hold_needs_a_reason(
 ) -> None:
     contact_id = await add_contact(admin)
     response = await admin.post(f"/api/v1/contacts/{contact_id}/legal-holds", json=body)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert "reason" in response.json()["fields"]
     assert await count(sessionmaker, LegalHold) == 0
 

@@ -90,10 +90,10 @@ async def test_an_objection_to_other_processing_waits_for_one_decision(
 
     decide = f"{url}/objections/{objection['id']}"
     no_grounds = await admin.patch(decide, json={"decision": "rejected"})
-    assert no_grounds.status_code == 400
+    assert no_grounds.status_code == 422
     assert "compelling" in str(no_grounds.json()["fields"])
     pending = await admin.patch(decide, json={"decision": "pending"})
-    assert pending.status_code == 400
+    assert pending.status_code == 422
     assert (await admin.get(f"{url}/objections")).json()[0]["decision"] == "pending"
 
     request_id = await add_request(sessionmaker, RequestType.OBJECTION, contact_id=contact_id)
@@ -137,7 +137,7 @@ async def test_a_bad_objection_changes_nothing(
 ) -> None:
     contact_id = await add_contact(admin, phone="0401234567")
     response = await admin.post(f"/api/v1/contacts/{contact_id}/objections", json=body)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     for model in (Objection, Ban, Suppression):
         assert await count(sessionmaker, model) == 0
     assert (await admin.get(f"/api/v1/contacts/{contact_id}")).json()["objected"] is False

@@ -85,7 +85,7 @@ async def test_restrict_and_lift_round_trip(admin: Client, sessionmaker: Session
 async def test_a_bad_restriction_changes_nothing(admin: Client, body: dict[str, Any]) -> None:
     contact_id = await add_contact(admin)
     response = await admin.post(f"/api/v1/contacts/{contact_id}/restriction", json=body)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert (await admin.get(f"/api/v1/contacts/{contact_id}")).json()["restricted"] is False
 
 
