@@ -18,8 +18,8 @@ CAMPAIGN = {
     "body_html": "<p>Dear {{ contact.name }},</p>\r\n<p>our autumn programme.</p>",
     "body_text": "Dear {{ contact.name }},\n\tour autumn programme.",
 }
-# As for contacts: the CONTRACT's "400 or 422 for bad input", one message per field.
-BAD_INPUT = {400, 422}
+# A well-formed request with a bad field: 422, one message per field (service.app).
+BAD_INPUT = {422}
 HOSTILE = ["\x00", "\r\n", "\n", "\x85", "\u2028", "\u2029", "\x7f"]
 
 
