@@ -140,13 +140,21 @@ def campaign_line(campaign: CampaignProgress) -> str:
     head = f"  #{campaign.id:<5} {campaign.name[:24]:<24} {campaign.status.value:<9}"
     if campaign.total == 0:
         if campaign.status is CampaignStatus.SCHEDULED and campaign.send_at is not None:
-            return f"{head} starts {_local(campaign.send_at)}"
-        return f"{head} send list not built yet"
-    return (
-        f"{head} {progress_bar(campaign.done, campaign.total)} "
-        f"{campaign.done:,}/{campaign.total:,}: sent {campaign.sent:,}, "
-        f"skipped {campaign.skipped:,}, failed {campaign.failed:,}"
-    )
+            line = f"{head} starts {_local(campaign.send_at)}"
+        else:
+            line = f"{head} send list not built yet"
+    else:
+        line = (
+            f"{head} {progress_bar(campaign.done, campaign.total)} "
+            f"{campaign.done:,}/{campaign.total:,}: sent {campaign.sent:,}, "
+            f"skipped {campaign.skipped:,}, failed {campaign.failed:,}"
+        )
+        if campaign.failures:
+            reasons = ", ".join(f"{why} {n:,}" for why, n in sorted(campaign.failures.items()))
+            line += f" ({reasons})"
+    if campaign.status is CampaignStatus.PAUSED and campaign.pause_reason:
+        line += f"\n         paused: {campaign.pause_reason}"
+    return line
 
 
 def _queue_line(status: Status) -> str:

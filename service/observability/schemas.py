@@ -38,6 +38,11 @@ class CampaignProgress(BaseModel):
     sent: int
     skipped: int
     failed: int
+    # Failed rows by reason (service.models.enums.FailureReason).
+    failures: dict[str, int] = {}
+    # Why a paused campaign stopped: staff's word, or the sender's (a batch
+    # that kept failing, a run of refusals, a template that cannot be used).
+    pause_reason: str | None = None
 
     @property
     def done(self) -> int:

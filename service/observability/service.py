@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import clock
 from service.backup.schedule import scheduled_backups
 from service.contacts import queries as contact_queries
-from service.models.enums import RecipientStatus
+from service.models.enums import FailureReason, RecipientStatus
 from service.observability import queries
 from service.observability.counters import COUNTERS_KEY, read_counters
 from service.observability.heartbeat import HEARTBEAT_KEY, worker_state
@@ -178,7 +178,9 @@ def backup_state(settings: Settings) -> BackupState:
     return state
 
 
-def _progress(campaign: Any, counts: Counter[str]) -> CampaignProgress:
+def _progress(
+    campaign: Any, counts: Counter[str], failures: dict[str, int] | None = None
+) -> CampaignProgress:
     return CampaignProgress(
         id=campaign.id,
         name=campaign.name,
@@ -190,6 +192,8 @@ def _progress(campaign: Any, counts: Counter[str]) -> CampaignProgress:
         sent=counts[RecipientStatus.SENT.value],
         skipped=counts[RecipientStatus.SKIPPED.value],
         failed=counts[RecipientStatus.FAILED.value],
+        failures=failures or {},
+        pause_reason=campaign.pause_reason,
     )
 
 
@@ -200,10 +204,15 @@ async def status(
     or not reachable: ``redis_error`` says which) the database part is whole."""
     campaigns = await queries.active_campaigns(session)
     counts: defaultdict[int, Counter[str]] = defaultdict(Counter)
-    for campaign_id, state, _reason, n in await queries.recipient_counts(
+    failures: defaultdict[int, dict[str, int]] = defaultdict(dict)
+    for campaign_id, state, reason, n in await queries.recipient_counts(
         session, [c.id for c in campaigns if c.id is not None]
     ):
         counts[campaign_id][state] += n
+        if state == RecipientStatus.FAILED.value:
+            # Rows failed before reasons were kept were all refused by the relay.
+            why = reason or FailureReason.REJECTED.value
+            failures[campaign_id][why] = failures[campaign_id].get(why, 0) + n
     retention = RetentionState()
     last_action = await queries.last_retention_action(session)
     if last_action is not None:
@@ -221,7 +230,7 @@ async def status(
             queue = QueueState(reachable=False, error=f"Redis not reachable ({type(exc).__name__})")
     return Status(
         as_of=clock.now(),
-        campaigns=[_progress(c, counts[c.id or 0]) for c in campaigns],
+        campaigns=[_progress(c, counts[c.id or 0], failures[c.id or 0]) for c in campaigns],
         queue=queue,
         worker=worker,
         retention=retention,

@@ -52,6 +52,7 @@ async def add_campaign(
     *,
     name: str = "Spring offer",
     send_at: datetime | None = None,
+    pause_reason: str | None = None,
 ) -> int:
     """A campaign in ``status`` whose send list has these (status, reason) rows."""
     async with session_scope(sessionmaker) as session:
@@ -61,6 +62,7 @@ async def add_campaign(
             purpose=Purpose.DIRECT_MARKETING,
             status=status,
             send_at=send_at,
+            pause_reason=pause_reason,
         )
         session.add(campaign)
         await session.flush()

@@ -109,6 +109,28 @@ async def test_status_reads_campaigns_queue_worker_retention_and_backup(
     assert "Backup: last 2026-03-02 01:30" in text and "2.5 MB" in text
 
 
+async def test_a_paused_campaign_shows_why_and_failures_by_reason(
+    settings: Settings, sessionmaker: SessionMaker
+) -> None:
+    reason = "sending recipients 1-100 failed 6 times; last error: RelayUnavailable: …"
+    paused = await add_campaign(
+        sessionmaker,
+        CampaignStatus.PAUSED,
+        [(SENT, None), (FAILED, "render_error"), (FAILED, "render_error"), (FAILED, None)],
+        pause_reason=reason,
+    )
+    async with sessionmaker() as session:
+        result = await status(session, settings=settings, redis=None, redis_error="no Redis")
+    (campaign,) = result.campaigns
+    assert campaign.id == paused and campaign.pause_reason == reason
+    # Rows failed before reasons were kept were refused by the relay.
+    assert campaign.failures == {"render_error": 2, "rejected": 1}
+    text = status_cli.render(result)
+    assert "failed 3 (rejected 1, render_error 2)" in text
+    assert f"paused: {reason}" in text
+    assert json.loads(result.model_dump_json())["campaigns"][0]["pause_reason"] == reason
+
+
 async def test_without_redis_the_database_part_is_whole(
     settings: Settings, sessionmaker: SessionMaker
 ) -> None:
