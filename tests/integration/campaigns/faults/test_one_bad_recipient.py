@@ -174,3 +174,17 @@ async def test_without_smtputf8_only_that_recipient_fails(
     # Nothing about the address itself says it is gone: it is not suppressed.
     audience = (await admin.get(f"/api/v1/campaigns/{campaign_id}/audience")).json()
     assert "suppressed" not in audience["excluded"]
+
+
+@pytest.mark.parametrize("poison", ["Anna\nBcc: all@example.fi", "Esc\x1bape"])
+async def test_the_preview_for_a_poison_row_is_no_5xx(
+    admin: Client, ctx: dict[str, Any], poison: str
+) -> None:
+    contact = await add_contact(admin, "preview@example.fi")
+    await set_name(ctx, contact, poison)
+    campaign_id = await create_campaign(admin)
+    response = await admin.post(
+        f"/api/v1/campaigns/{campaign_id}/preview", json={"contact_id": contact}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["fields"]["subject"]
