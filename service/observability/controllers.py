@@ -8,12 +8,13 @@ token, from anywhere (docs/operations.md).
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.openapi import ResponseSpec
+from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from service.observability import health, metrics
@@ -64,10 +65,22 @@ class HealthController(Controller):
             )
         },
     )
-    async def ready(self, state: State) -> Response[Readiness]:
+    async def ready(
+        self,
+        state: State,
+        skip: Annotated[
+            Literal["worker"] | None,
+            Parameter(
+                description="`worker`: leave the worker's heartbeat out. For the readiness "
+                "probe of API replicas: public unsubscribe links must not go down with the "
+                "workers (docs/operations.md)."
+            ),
+        ] = None,
+    ) -> Response[Readiness]:
         """Ready for traffic: the database answers and is at the newest
-        migration, and Redis answers (when one is configured)."""
-        result = await health.readiness(state.engine, state.queue)
+        migration, Redis answers (when one is configured), and a worker's
+        heartbeat is fresh (unless ``skip=worker``)."""
+        result = await health.readiness(state.engine, state.queue, skip_worker=skip == "worker")
         code = HTTP_200_OK if result.status == "ready" else HTTP_503_SERVICE_UNAVAILABLE
         return Response(result, status_code=code, headers=NO_STORE)
 

@@ -83,7 +83,12 @@ async def check_redis(redis: Redis | None) -> tuple[CheckState, WorkerState | No
     return "ok", heartbeat.worker_state(stamp, clock.now())
 
 
-async def readiness(engine: AsyncEngine, redis: Redis | None) -> Readiness:
+async def readiness(
+    engine: AsyncEngine, redis: Redis | None, *, skip_worker: bool = False
+) -> Readiness:
+    """Every check; ``skip_worker`` leaves the heartbeat out (reported as
+    ``skipped``), for probes of API replicas that must keep serving public
+    links while no worker runs."""
     (database, migrations), (queue, worker) = await asyncio.gather(
         check_database(engine), check_redis(redis)
     )
@@ -94,7 +99,11 @@ async def readiness(engine: AsyncEngine, redis: Redis | None) -> Readiness:
         # Without a queue there is no worker to wait for.
         "worker": "not_configured" if worker is None else _WORKER_CHECK[worker.state],
     }
-    failed = [name for name, state in checks.items() if state not in ("ok", "not_configured")]
+    if skip_worker:
+        checks["worker"], worker = "skipped", None
+    failed = [
+        name for name, state in checks.items() if state not in ("ok", "not_configured", "skipped")
+    ]
     line = heartbeat.problem(worker) if worker is not None else None
     problems = [line] if line else []
     return Readiness(

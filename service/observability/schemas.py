@@ -13,7 +13,7 @@ from service.contacts.queries import RegisterProblems
 from service.models.enums import CampaignStatus
 
 CheckState = Literal[
-    "ok", "failed", "timeout", "behind", "unknown", "not_configured", "stale", "missing"
+    "ok", "failed", "timeout", "behind", "unknown", "not_configured", "stale", "missing", "skipped"
 ]
 
 

@@ -80,6 +80,15 @@ async def test_not_ready_without_any_heartbeat(client: Client, redis: ArqRedis) 
     assert response.json()["problems"] == ["worker: no heartbeat in the last 120 s"]
 
 
+async def test_api_replicas_may_leave_the_worker_out(client: Client, redis: ArqRedis) -> None:
+    """The probe of API replicas: public links must not go down with the workers."""
+    response = await client.get("/health/ready", params={"skip": "worker"})
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"]["worker"] == "skipped"
+    assert response.json()["failed"] == [] and response.json()["problems"] == []
+    assert (await client.get("/health/ready", params={"skip": "database"})).status_code == 422
+
+
 @pytest.fixture
 async def behind(database_url: str) -> AsyncIterator[None]:
     """The database one step from the newest revision, for the test's length."""
