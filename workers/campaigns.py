@@ -86,8 +86,11 @@ async def send_batch(ctx: dict[str, Any], campaign_id: int, first_id: int, last_
             # Each recipient is given up after its own bounded number of tries.
             raise Retry(defer=retry_later(ctx["job_try"])) from None
         except queue.LeaseLost:
-            # Another worker may hold the batch now; if not, run it again soon.
-            raise Retry(defer=1) from None
+            # Another worker may be running the batch now. Not a Retry: that
+            # would put the job back in the queue beside the running copy.
+            # Ending it drops it from the queue; if nobody had taken it, the
+            # sweep (every 30 s) queues its unsent recipients again.
+            return "stopped: this worker's lease expired"
         except Exception as exc:
             return await _retry_or_pause(
                 ctx, campaign_id, f"sending recipients {first_id}-{last_id}", exc
