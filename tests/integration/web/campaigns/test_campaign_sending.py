@@ -7,12 +7,12 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from service import clock
 from service.db import SessionMaker
 from service.embedded import MailCatcher
-from service.models import AuditEvent
+from service.models import AuditEvent, Contact
 from service.models.enums import Role
 from tests.integration.web.campaigns.conftest import (
     add_contact,
@@ -174,3 +174,29 @@ async def test_a_viewer_watches_but_does_not_send(
     refused = await viewer.post(f"{url}/cancel", data={})
     assert refused.status_code == 403 and "Not for your role" in refused.text
     assert (await campaign_of(admin, campaign_id))["status"] == "sending"
+
+
+async def test_failed_recipients_are_shown_with_the_reason_in_words(
+    signed_in: SignedIn,
+    admin: Client,
+    ctx: dict[str, Any],
+    smtp_server: MailCatcher,
+    sessionmaker: SessionMaker,
+) -> None:
+    await three_contacts(admin)
+    # A name left with a line break by an older version: its message cannot be made.
+    async with sessionmaker() as db:
+        await db.exec(
+            update(Contact)
+            .where(col(Contact.email) == "bertta@example.fi")
+            .values(full_name="Bertta\nBcc: everyone@example.fi")
+        )
+        await db.commit()
+    marketer = await signed_in(Role.MARKETER)
+    campaign_id = await compose(marketer, subject="Hello {{ contact.name }}")
+    url = f"/app/campaigns/{campaign_id}"
+    assert (await form_post(marketer, url, f"{url}/send")).status_code == 303
+    await drain(ctx)
+    done = await progress(marketer, campaign_id)
+    assert re.search(r"sent 1 / skipped 0 / failed 1 of 2\s*· done</p>", done), done
+    assert "<li>1 failed: the template failed for their data</li>" in done
