@@ -42,7 +42,11 @@ def test_values(env: dict[str, str]) -> None:
         ("INBOUND_PORT", "smtp", "must be a port number from 1 to 65535"),
         ("INBOUND_PORT", "70000", "must be a port number from 1 to 65535"),
         ("SOFT_BOUNCE_LIMIT", "0", "must be a whole number from 1 to 100"),
-        ("BOUNCE_ADDRESS", "bounces", "must be an email address"),
+        (
+            "BOUNCE_ADDRESS",
+            "bounces",
+            'must be an email address, optionally with a display name ("Firma Oy <news@firma.fi>")',
+        ),
     ],
 )
 def test_bad_values_name_the_variable(
