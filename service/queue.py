@@ -40,7 +40,13 @@ async def enqueue(
     job_id: str,
     defer_until: datetime | None = None,
 ) -> bool:
-    """Queue a job; False when a job with this id is already queued or kept."""
+    """Queue a job; False when a job with this id is already queued or kept,
+    or is still held by a worker (leased jobs: see below)."""
+    if job_id.startswith(LEASED_JOB_PREFIXES) and await redis.exists(_OWNER_PREFIX + job_id):
+        # Running: arq's own keys for it may be gone already (its first
+        # worker's lease expired and that worker finished it), but a copy
+        # queued now would run beside the one that holds it.
+        return False
     job = await redis.enqueue_job(
         function, *args, _job_id=job_id, _queue_name=QUEUE_NAME, _defer_until=defer_until
     )
@@ -126,6 +132,14 @@ return reclaimed
 """
 
 
+# Drop an owner record only if it is still this worker's: a worker whose lease
+# expired must not drop the record of the worker that took its job over.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 # Free an in-progress mark only if its job still has no owner.
 _FREE_UNOWNED = """
 if redis.call('EXISTS', KEYS[2]) == 0 then
@@ -187,6 +201,10 @@ class JobLease:
         self._worker = worker
         self._id = lease_id
 
+    @property
+    def lease_id(self) -> str:
+        return self._id
+
     def fresh(self) -> bool:
         return self._worker.id == self._id and self._worker.fresh()
 
@@ -206,6 +224,7 @@ class WorkerLease:
         self.id = secrets.token_hex(8)
         self._renewed_at = -math.inf
         self._task: asyncio.Task[None] | None = None
+        self._unreleased: set[tuple[str, str]] = set()
 
     async def start(self) -> None:
         await self.take()
@@ -220,6 +239,9 @@ class WorkerLease:
         with contextlib.suppress(RedisError, OSError):
             await self._redis.delete(_LEASE_PREFIX + self.id)
             await reclaim_orphans(self._redis)
+        # Jobs still running under this lease (arq gave up on them when Redis
+        # went away) stop before their next message: LeaseLost.
+        self.id = secrets.token_hex(8)
 
     def fresh(self) -> bool:
         return time.monotonic() - self._renewed_at < FRESH_SECONDS
@@ -237,8 +259,15 @@ class WorkerLease:
         finally:
             # If Redis is gone, the record stays; the owner's lease then
             # expires and the job, if still queued, is reclaimed.
-            with contextlib.suppress(RedisError, OSError):
-                await self._redis.delete(_OWNER_PREFIX + job_id)
+            try:
+                await self._release(job_id, held.lease_id)
+            except (RedisError, OSError):
+                # Tried again each round: a job id left held would be refused
+                # by `enqueue` for as long as this worker lives.
+                self._unreleased.add((job_id, held.lease_id))
+
+    async def _release(self, job_id: str, lease_id: str) -> None:
+        await cast(Awaitable[int], self._redis.eval(_RELEASE, 1, _OWNER_PREFIX + job_id, lease_id))
 
     async def take(self) -> None:
         """Set the lease once; ``start`` also keeps it renewed."""
@@ -270,6 +299,9 @@ class WorkerLease:
         while True:
             try:
                 await self.renew()
+                for job_id, lease_id in list(self._unreleased):
+                    await self._release(job_id, lease_id)
+                    self._unreleased.discard((job_id, lease_id))
                 reclaimed = await reclaim_orphans(self._redis)
                 if reclaimed:
                     logger.info("reclaimed %d job(s) of a worker that died", len(reclaimed))

@@ -4,8 +4,8 @@ Redis and the mail catcher are restarted when they die.
 A thread of the ``run`` process looks at each of them every half second. One
 that died is started again after a back-off (0.5 s, 1 s, 2 s … up to its cap,
 back to 0.5 s once it has stayed up a minute), with one log line saying what
-died, how, and when it comes back. The worker's cap is 4 s: CONTRACT.md
-promises a new worker within 5 s. Redis comes back on the same port and data
+died, how, and when it comes back. The worker's cap is 4 s: the public
+contract promises a new worker within 5 s. Redis comes back on the same port and data
 directory, so the API's and the worker's clients reconnect by themselves and
 find the queue it kept on disk. Nothing is restarted once the service is
 stopping: the check comes first, before every restart.

@@ -10,10 +10,12 @@ they are that recipient's outcome (service.campaigns.sending).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from arq import Retry
+from redis.exceptions import RedisError
 from sqlalchemy import or_, select
 from sqlmodel import col
 
@@ -45,8 +47,31 @@ def retry_later(job_try: int) -> int:
     return int(min(MAX_TEMPORARY_BACKOFF_SECONDS, 5 * 2**job_try))
 
 
+def _failures_key(job_id: str) -> str:
+    return f"consentry:job-failures:{job_id}"
+
+
+async def _count_failure(ctx: dict[str, Any]) -> int:
+    """This job's failures so far, this one included. Not arq's ``job_try``:
+    that also counts kills, reclaims and deferred recipients' retries."""
+    key = _failures_key(ctx["job_id"])
+    try:
+        async with ctx["redis"].pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 86_400)
+            count, _ = await pipe.execute()
+        return int(count)
+    except (RedisError, OSError):
+        return int(ctx.get("job_try", 1))  # Redis is what failed: arq's count will do
+
+
+async def _succeeded(ctx: dict[str, Any]) -> None:
+    with contextlib.suppress(RedisError, OSError):
+        await ctx["redis"].delete(_failures_key(ctx["job_id"]))
+
+
 async def _retry_or_pause(ctx: dict[str, Any], campaign_id: int, what: str, exc: Exception) -> str:
-    job_try = int(ctx.get("job_try", 1))
+    job_try = await _count_failure(ctx)
     kind = type(exc).__name__
     if job_try < MAX_JOB_FAILURES:
         logger.warning(
@@ -70,18 +95,21 @@ async def _retry_or_pause(ctx: dict[str, Any], campaign_id: int, what: str, exc:
 async def start_campaign(ctx: dict[str, Any], campaign_id: int) -> str:
     async with ctx["lease"].hold(ctx["job_id"]):
         try:
-            return await sending.start(ctx["sender"], campaign_id)
+            result = await sending.start(ctx["sender"], campaign_id)
         except Exception as exc:
             return await _retry_or_pause(ctx, campaign_id, "starting the campaign", exc)
+        await _succeeded(ctx)
+        return result
 
 
 async def send_batch(ctx: dict[str, Any], campaign_id: int, first_id: int, last_id: int) -> str:
     async with ctx["lease"].hold(ctx["job_id"]) as lease:
         try:
-            return await sending.send_batch(
+            result = await sending.send_batch(
                 ctx["sender"], campaign_id, first_id, last_id, lease=lease
             )
         except sending.TemporaryFailures:
+            await _succeeded(ctx)  # the batch itself worked
             # The relay said "later" for some: come back with growing back-off.
             # Each recipient is given up after its own bounded number of tries.
             raise Retry(defer=retry_later(ctx["job_try"])) from None
@@ -95,6 +123,8 @@ async def send_batch(ctx: dict[str, Any], campaign_id: int, first_id: int, last_
             return await _retry_or_pause(
                 ctx, campaign_id, f"sending recipients {first_id}-{last_id}", exc
             )
+        await _succeeded(ctx)
+        return result
 
 
 async def build_call_list(ctx: dict[str, Any], call_list_id: int) -> int:

@@ -36,7 +36,6 @@ from service.models import User
 from service.models.audit import AuditActor
 
 MARK = "carried_over_from_restore"
-BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -363,15 +364,18 @@ async def _send_all(
     """
     pending = deque(rows)
     results: list[Result] = []
-    lease = progress.lease
 
     async def connection() -> None:
-        while pending and progress.stopped is None:
-            if lease is not None and not lease.fresh():
-                await lease.confirm()  # waits for a renewal, or raises LeaseLost
-                if progress.stopped is not None:
-                    break
-            results.append(await _send_one(sender, campaign, renderer, pending.popleft(), progress))
+        # A failure of the whole batch on one connection stops the others
+        # before their next message; what was sent is recorded all the same.
+        try:
+            while pending and progress.stopped is None:
+                results.append(
+                    await _send_one(sender, campaign, renderer, pending.popleft(), progress)
+                )
+        except Exception as exc:
+            if progress.stopped is None:
+                progress.stopped = exc
 
     await asyncio.gather(
         *(connection() for _ in range(min(len(rows), sender.settings.send_connections)))
@@ -389,16 +393,8 @@ def _failed(row: Row, reason: FailureReason, exc: BaseException) -> Result:
     return Result(row, Delivery(Outcome.PERMANENT, None, detail, False), reason)
 
 
-async def _send_one(
-    sender: Sender,
-    campaign: Campaign,
-    renderer: CampaignRenderer,
-    row: Row,
-    progress: _Progress,
-) -> Result:
-    assert sender.smtp is not None
-    assert campaign.id is not None
-    campaign_id = campaign.id
+def _links(sender: Sender, campaign_id: int, row: Row) -> tuple[Links, str]:
+    """The recipient's signed links, and the unsubscribe token."""
     public = sender.settings.public_url
     unsubscribe = sender.signer.sign("unsubscribe", row.contact_id, campaign_id)
     signer = sender.signer
@@ -420,8 +416,25 @@ async def _send_one(
         ),
         stop_tracking_url=f"{public}/u/{unsubscribe}?only=tracking" if row.tracking else None,
     )
+    return links, unsubscribe
+
+
+async def _send_one(
+    sender: Sender,
+    campaign: Campaign,
+    renderer: CampaignRenderer,
+    row: Row,
+    progress: _Progress,
+) -> Result:
+    assert sender.smtp is not None
+    assert campaign.id is not None
+    campaign_id = campaign.id
     # One person's data must not stop the others: whatever goes wrong making
     # this message is this recipient's outcome.
+    try:
+        links, unsubscribe = _links(sender, campaign_id, row)
+    except Exception as exc:
+        return _failed(row, FailureReason.UNEXPECTED_ERROR, exc)
     try:
         rendered = renderer.render(row.recipient, links)
     except Exception as exc:
@@ -445,6 +458,11 @@ async def _send_one(
             else FailureReason.RENDER_ERROR
         )
         return _failed(row, reason, exc)
+    lease = progress.lease
+    if lease is not None and not lease.fresh():
+        # Stalled past FRESH_SECONDS: wait for a renewal, or give up the batch
+        # (LeaseLost) if another worker may have taken it meanwhile.
+        await lease.confirm()
     # The envelope sender is where delivery reports go: the inbound listener.
     # (The pool returns every outcome about the recipient; what it raises is
     # about our side, the sender address or the pool, and stops the batch.)
@@ -634,9 +652,22 @@ async def _apply_journal(sender: Sender, campaign_id: int, first_id: int, last_i
         await _redis(sender.redis, "HDEL", key, *(d["rid"] for d in delivered))
 
 
+# Failures about the message we made, not the relay's answer.
+_OURS = frozenset(
+    {
+        FailureReason.RENDER_ERROR,
+        FailureReason.ADDRESS_NOT_DELIVERABLE,
+        FailureReason.UNEXPECTED_ERROR,
+    }
+)
+
+
 async def _count_failures(sender: Sender, campaign_id: int, results: Sequence[Result]) -> bool:
-    """Track failures in a row across batches; pause the campaign at the limit."""
+    """Track the relay's failures in a row across batches; pause the campaign at
+    the limit. Messages we could not make (a poison row) are the recipient's
+    own matter and neither count nor break a run."""
     key = failures_key(campaign_id)
+    results = [r for r in results if r.failure not in _OURS]
     trailing = 0
     for result in results:
         trailing = 0 if result.delivery.outcome is Outcome.SENT else trailing + 1
@@ -661,8 +692,17 @@ async def _count_failures(sender: Sender, campaign_id: int, results: Sequence[Re
     return True
 
 
+# An address in a relay's reply or an error message: kept out of pause reasons,
+# which outlive the people they would name.
+_ADDRESS = re.compile(r"[^\s<>\"'()\[\],;:]+@[^\s<>\"'()\[\],;]+")
+
+
 async def pause(sender: Sender, campaign_id: int, reason: str) -> bool:
-    """Pause a sending campaign with a reason staff can read; False if it was not sending."""
+    """Pause a sending campaign with a reason staff can read; False if it was not sending.
+
+    Email addresses in ``reason`` (a relay's reply often quotes the recipient)
+    become ``<address>``."""
+    reason = _ADDRESS.sub("<address>", reason)
     async with session_scope(sender.sessionmaker) as session:
         result = await run(
             session,

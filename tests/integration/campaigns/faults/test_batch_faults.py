@@ -222,3 +222,49 @@ async def test_a_mark_left_without_an_owner_by_redis_is_freed_after_the_grace(
         await redis.delete(
             *(f"arq:in-progress:{job}" for job in marks), "consentry:job-owner:campaign:99:batch:1"
         )
+
+
+async def test_a_held_job_is_not_queued_again_and_a_stale_worker_keeps_off_its_record(
+    ctx: dict[str, Any],
+) -> None:
+    redis: ArqRedis = ctx["redis"]
+    job = "campaign:77:batch:0"
+    stalled, successor = queue.WorkerLease(redis), queue.WorkerLease(redis)
+    await stalled.take()
+    await successor.take()
+    try:
+        async with stalled.hold(job):
+            # The stalled worker's lease expired; the successor took the job over.
+            async with successor.hold(job):
+                # While it is held, the sweep cannot queue a second copy.
+                assert not await queue.enqueue(redis, queue.SEND_BATCH, 77, 1, 2, job_id=job)
+            # (successor done) …
+            assert not await redis.exists(f"consentry:job-owner:{job}")
+            await redis.set(f"consentry:job-owner:{job}", successor.id)
+        # The stalled worker ends its copy: the successor's record stays.
+        assert await redis.get(f"consentry:job-owner:{job}") == successor.id.encode()
+    finally:
+        await redis.delete(f"consentry:job-owner:{job}", f"arq:job:{job}")
+        await redis.zrem(queue.QUEUE_NAME, job)
+        await stalled.stop()
+        await successor.stop()
+
+
+async def test_jobs_still_running_when_their_worker_stops_give_up(ctx: dict[str, Any]) -> None:
+    lease = queue.WorkerLease(ctx["redis"])
+    await lease.start()
+    async with lease.hold("campaign:78:batch:0") as held:
+        await lease.stop()  # arq gave up on this worker (Redis went away)
+        with pytest.raises(queue.LeaseLost):
+            await held.confirm()
+
+
+async def test_a_pause_reason_names_no_address(
+    admin: Client, ctx: dict[str, Any], sink: PickySink
+) -> None:
+    campaign_id, _, _ = await start_campaign(admin, ctx, 1)
+    assert await sending.pause(
+        ctx["sender"], campaign_id, "550 5.1.1 <f0@example.fi>: Recipient address rejected"
+    )
+    reason = (await campaign(admin, campaign_id))["pause_reason"]
+    assert reason == "550 5.1.1 <<address>>: Recipient address rejected"
