@@ -54,6 +54,31 @@ class TokenSigner:
         mac = hmac.new(self._key, self._kid.encode() + b"." + payload, hashlib.sha256)
         return f"{self._kid}.{_b64(payload)}.{_b64(mac.digest()[:_MAC_BYTES])}"
 
+    def message_tag(self, campaign_id: int, recipient_id: int, message_key: str) -> str:
+        """The part of a campaign Message-ID that proves it is ours and names one
+        recipient: <c{campaign}.r{recipient}.{tag}@domain>. Deterministic, so a
+        message sent again after a crash keeps its Message-ID; keyed, so a
+        recipient who knows their own cannot make another's (a forged
+        delivery report would suppress someone else's address)."""
+        return self._message_tag(self._key, campaign_id, recipient_id, message_key)
+
+    def is_message_tag(
+        self, tag: str, campaign_id: int, recipient_id: int, message_key: str
+    ) -> bool:
+        """Whether ``tag`` is the tag under this secret or a previous one."""
+        return any(
+            hmac.compare_digest(
+                tag.encode(),
+                self._message_tag(key, campaign_id, recipient_id, message_key).encode(),
+            )
+            for key in self._keys.values()
+        )
+
+    @staticmethod
+    def _message_tag(key: bytes, campaign_id: int, recipient_id: int, message_key: str) -> str:
+        payload = f"message-id:{campaign_id}:{recipient_id}:{message_key}".encode()
+        return hmac.new(key, payload, hashlib.sha256).hexdigest()[:20]
+
     def verify(self, token: str, purpose: str) -> tuple[int, ...]:
         try:
             kid, payload_part, mac_part = token.split(".")

@@ -444,7 +444,11 @@ async def _send_one(
             rendered,
             mail_from=sender.settings.mail_from,
             to=row.email,
-            message_id=f"<c{campaign_id}.r{row.id}.{campaign.message_key}@{sender.domain}>",
+            message_id=(
+                f"<c{campaign_id}.r{row.id}."
+                f"{sender.signer.message_tag(campaign_id, row.id, campaign.message_key)}"
+                f"@{sender.domain}>"
+            ),
             list_id=f"<campaign-{campaign_id}.{sender.domain}>",
             unsubscribe_url=links.unsubscribe_url,
             unsubscribe_mailto=(

@@ -193,7 +193,9 @@ class InboundHandler:
         return "; ".join(done)
 
     async def _apply_report(self, session: AsyncSession, report: Report) -> str:
-        bounces = await inbound_service.our_bounces(session, report=report, cipher=self._cipher)
+        bounces = await inbound_service.our_bounces(
+            session, report=report, cipher=self._cipher, signer=self._signer
+        )
         if report.original is None or not bounces:
             # Answered 250 all the same: a forger learns nothing about what we sent.
             return "a delivery report that refers to no message we sent was ignored"
@@ -204,7 +206,11 @@ class InboundHandler:
             soft_limit=self._settings.soft_bounce_limit,
         )
         linked = await inbound_service.link_to_recipient(
-            session, original=report.original, bounces=bounces, cipher=self._cipher
+            session,
+            original=report.original,
+            bounces=bounces,
+            cipher=self._cipher,
+            signer=self._signer,
         )
         permanent = sum(1 for b in bounces if b.severity is Severity.PERMANENT)
         return (

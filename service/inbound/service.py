@@ -1,9 +1,10 @@
 """What inbound mail changes: withdrawals asked for by mail, and bounces.
 
 A delivery report changes something only when it returns a message we sent:
-its original's Message-ID carries the campaign, the send-list row and the
-campaign's secret ``message_key``, and the address it reports on must be
-that row's contact's. Anyone can send a report naming any address; without
+its original's Message-ID carries the campaign, the send-list row and a tag
+keyed with our secret for that row (TokenSigner.message_tag: a recipient
+knows their own, and cannot make another's), and the address it reports on
+must be that row's contact's. Anyone can send a report naming any address; without
 that link it would suppress the address of someone who never bounced.
 
 Like every service these never commit; the inbound handler runs each message
@@ -26,6 +27,7 @@ from service.db import insert_ignore, run
 from service.inbound.dsn import Bounce, Original, Report, Severity
 from service.models import BounceCounter, Campaign, CampaignRecipient, Contact, Suppression
 from service.models.enums import CaptureMethod, RecipientStatus
+from service.tokens import TokenSigner
 
 COUNTERS: Any = BounceCounter.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS: Any = Suppression.__table__  # type: ignore[attr-defined]
@@ -70,8 +72,20 @@ async def unsubscribe_by_sender(session: AsyncSession, *, email_hashes: Sequence
     return len(contact_ids)
 
 
+async def _genuine(session: AsyncSession, original: Original, signer: TokenSigner) -> bool:
+    """Whether the original's Message-ID is one we wrote for that recipient."""
+    message_key = (
+        await session.exec(
+            select(col(Campaign.message_key)).where(col(Campaign.id) == original.campaign_id)
+        )
+    ).first()
+    return message_key is not None and signer.is_message_tag(
+        original.key, original.campaign_id, original.recipient_id, message_key
+    )
+
+
 async def our_bounces(
-    session: AsyncSession, *, report: Report, cipher: DataCipher
+    session: AsyncSession, *, report: Report, cipher: DataCipher, signer: TokenSigner
 ) -> tuple[Bounce, ...]:
     """The report's bounce about the address we sent its original to, or ()
     when the report refers to no message of ours: no Message-ID of ours, a
@@ -79,6 +93,8 @@ async def our_bounces(
     contact's. Only what this returns may count or suppress an address."""
     original = report.original
     if original is None or not report.bounces:
+        return ()
+    if not await _genuine(session, original, signer):
         return ()
     by_hash = {cipher.lookup_hash("email", b.address): b for b in report.bounces}
     found = await session.exec(
@@ -88,7 +104,6 @@ async def our_bounces(
         .where(
             col(CampaignRecipient.id) == original.recipient_id,
             col(Campaign.id) == original.campaign_id,
-            col(Campaign.message_key) == original.key,
             col(CampaignRecipient.status) == RecipientStatus.SENT.value,
             col(Contact.email_hash).in_(list(by_hash)),
         )
@@ -168,7 +183,12 @@ async def record_bounces(
 
 
 async def link_to_recipient(
-    session: AsyncSession, *, original: Original, bounces: Sequence[Bounce], cipher: DataCipher
+    session: AsyncSession,
+    *,
+    original: Original,
+    bounces: Sequence[Bounce],
+    cipher: DataCipher,
+    signer: TokenSigner,
 ) -> bool:
     """Mark the campaign recipient a report returns as bounced; whether one was.
 
@@ -177,13 +197,10 @@ async def link_to_recipient(
     report links nothing. A permanent failure replaces a temporary one (a
     delay warning, then the final failure); nothing replaces a permanent one.
     """
-    if not bounces:
+    if not bounces or not await _genuine(session, original, signer):
         return False
     worst = max(bounces, key=lambda b: b.severity is Severity.PERMANENT)
     hashes = [cipher.lookup_hash("email", b.address) for b in bounces]
-    genuine = select(col(Campaign.id)).where(
-        col(Campaign.id) == original.campaign_id, col(Campaign.message_key) == original.key
-    )
     addressed = select(col(Contact.id)).where(col(Contact.email_hash).in_(hashes))
     replaceable: ColumnElement[bool] = col(CampaignRecipient.bounced_at).is_(None)
     if worst.severity is Severity.PERMANENT:
@@ -193,7 +210,7 @@ async def link_to_recipient(
         update(CampaignRecipient)
         .where(
             col(CampaignRecipient.id) == original.recipient_id,
-            col(CampaignRecipient.campaign_id).in_(genuine),
+            col(CampaignRecipient.campaign_id) == original.campaign_id,
             col(CampaignRecipient.contact_id).in_(addressed),
             col(CampaignRecipient.status) == RecipientStatus.SENT.value,
             replaceable,

@@ -271,7 +271,9 @@ async def sent_message(sessionmaker: SessionMaker, contact_id: int) -> tuple[int
         )
         session.add(row)
         await session.flush()
-        return row.id or 0, f"<c{campaign.id}.r{row.id}.{campaign.message_key}@example.fi>"
+        assert row.id is not None
+        tag = SIGNER.message_tag(campaign.id, row.id, campaign.message_key)
+        return row.id, f"<c{campaign.id}.r{row.id}.{tag}@example.fi>"
 
 
 async def test_a_hard_bounce_suppresses_the_address(
@@ -311,10 +313,24 @@ async def test_a_report_about_no_message_of_ours_changes_nothing(
     recipient_id, message_id = await sent_message(sessionmaker, contact_id)
     guessed = re.sub(r"\.[^.@]+@", ".wrongkey@", message_id)
     other_row = message_id.replace(f".r{recipient_id}.", f".r{recipient_id + 1000}.")
+    # What another recipient of the campaign knows: the campaign, its key, and
+    # the tag of their own message. None of it makes this row's tag.
+    campaign_id = int(message_id.split(".")[0].removeprefix("<c"))
+    async with sessionmaker() as session:
+        campaign = await session.get(Campaign, campaign_id)
+        assert campaign is not None
+    their_tag = SIGNER.message_tag(campaign_id, recipient_id + 1, campaign.message_key)
     forged = [
         dsn(address, "failed", "5.1.1", "<nothing-of-ours@mx.example.net>"),
         dsn(address, "failed", "5.1.1", guessed),
         dsn(address, "failed", "5.1.1", other_row),
+        dsn(address, "failed", "5.1.1", re.sub(r"\.[^.@]+@", f".{their_tag}@", message_id)),
+        dsn(
+            address,
+            "failed",
+            "5.1.1",
+            re.sub(r"\.[^.@]+@", f".{campaign.message_key}@", message_id),
+        ),
         # No original at all: nothing to tie the report to.
         dsn(address, "failed", "5.1.1").split("--B0\r\nContent-Type: text/rfc822")[0]
         + "--B0--\r\n",

@@ -30,6 +30,7 @@ from service.models.enums import (
     RecipientStatus,
     Source,
 )
+from service.tokens import TokenSigner
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET
 
 COMMAND = [sys.executable, "-m", "service.cli", "inbound"]
@@ -75,7 +76,9 @@ async def sent_to(url: str, address: str) -> str:
             )
             session.add(row)
             await session.flush()
-            return f"<c{campaign.id}.r{row.id}.{campaign.message_key}@example.fi>"
+            assert campaign.id is not None and row.id is not None
+            tag = TokenSigner(TEST_SECRET).message_tag(campaign.id, row.id, campaign.message_key)
+            return f"<c{campaign.id}.r{row.id}.{tag}@example.fi>"
     finally:
         await engine.dispose()
 
