@@ -51,16 +51,6 @@ RESUME_BOUND = 15.0  # seconds from a worker's death to the next delivery
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def relay(tmp_path: Path) -> Iterator[RelayProcess]:
     process = RelayProcess(tmp_path / "outbox")
     process.start()
@@ -130,11 +120,11 @@ async def wait_for(
 async def test_a_campaign_survives_every_fault(
     database_url: str,
     sessionmaker: SessionMaker,
-    redis_server: EmbeddedRedis,
+    own_redis: EmbeddedRedis,
     relay: RelayProcess,
     tmp_path: Path,
 ) -> None:
-    redis_url = f"redis://127.0.0.1:{redis_server.port}/0"
+    redis_url = f"redis://127.0.0.1:{own_redis.port}/0"
     campaign_id = await seed_campaign(
         sessionmaker,
         eligible=ELIGIBLE,
@@ -192,9 +182,9 @@ async def test_a_campaign_survives_every_fault(
 
         # 2. Redis dies mid-send and comes back (same port, its AOF).
         await wait_for(lambda: received(450), 60, "450 messages", workers)
-        redis_server.kill()
+        own_redis.kill()
         await asyncio.sleep(1.0)
-        redis_server.restart()
+        own_redis.restart()
         # The worker waits for Redis by itself: nobody has to restart it.
         assert all(p.poll() is None for p in workers.procs), workers.tail()
 

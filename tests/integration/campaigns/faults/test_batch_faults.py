@@ -8,9 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,18 +89,8 @@ class _KillOnData:
 
 
 @pytest.fixture
-def journal_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def journal_pool(journal_redis: EmbeddedRedis) -> AsyncIterator[ArqRedis]:
-    pool = await queue.connect(f"redis://{HOST}:{journal_redis.port}/0")
+async def journal_pool(own_redis: EmbeddedRedis) -> AsyncIterator[ArqRedis]:
+    pool = await queue.connect(f"redis://{HOST}:{own_redis.port}/0")
     try:
         yield pool
     finally:
@@ -109,10 +98,10 @@ async def journal_pool(journal_redis: EmbeddedRedis) -> AsyncIterator[ArqRedis]:
 
 
 async def test_redis_killed_after_a_250_loses_nothing_and_repeats_nothing(
-    admin: Client, ctx: dict[str, Any], journal_redis: EmbeddedRedis, journal_pool: ArqRedis
+    admin: Client, ctx: dict[str, Any], own_redis: EmbeddedRedis, journal_pool: ArqRedis
 ) -> None:
     campaign_id, first, last = await start_campaign(admin, ctx, 6)
-    relay = _KillOnData(journal_redis, nth=3)
+    relay = _KillOnData(own_redis, nth=3)
     controller = Controller(relay, hostname=HOST, port=free_port())
     controller.start()
     sender = ctx["sender"]
@@ -131,7 +120,7 @@ async def test_redis_killed_after_a_250_loses_nothing_and_repeats_nothing(
         assert {a for a, (s, _) in after_kill.items() if s == "sent"} == set(relay.accepted)
         assert {s for a, (s, _) in after_kill.items() if a not in relay.accepted} == {"queued"}
 
-        journal_redis.restart()
+        own_redis.restart()
         for _ in range(100):  # the pool reconnects on its next command
             try:
                 await journal_pool.ping()
