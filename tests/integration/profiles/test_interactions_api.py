@@ -143,10 +143,10 @@ async def test_a_restricted_contact_records_nothing(
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
-        ({"kind": "service_contact", "occurred_on": "2026-02-01"}, 400, "occurred_on"),
-        ({"kind": "gift", "occurred_on": "2026-01-01"}, 400, "kind"),
-        ({"kind": "purchase"}, 400, "occurred_on"),
-        ({"kind": "purchase", "occurred_on": "2026-01-01", "details": "x"}, 400, "details"),
+        ({"kind": "service_contact", "occurred_on": "2026-02-01"}, 422, "occurred_on"),
+        ({"kind": "gift", "occurred_on": "2026-01-01"}, 422, "kind"),
+        ({"kind": "purchase"}, 422, "occurred_on"),
+        ({"kind": "purchase", "occurred_on": "2026-01-01", "details": "x"}, 422, "details"),
         (
             {"kind": "service_contact", "occurred_on": "2026-01-01", "details": {"a": 1}},
             422,
@@ -157,7 +157,7 @@ async def test_a_restricted_contact_records_nothing(
             422,
             "details",
         ),
-        ({"kind": "purchase", "occurred_on": "2026-01-01", "note": "n" * 2001}, 400, "note"),
+        ({"kind": "purchase", "occurred_on": "2026-01-01", "note": "n" * 2001}, 422, "note"),
     ],
 )
 async def test_bad_input_is_refused_and_changes_nothing(
