@@ -38,6 +38,16 @@ TEST_DATA_KEY = "test-data-key-" + "d" * 32
 PASSWORD = "correct horse battery staple"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (scripts/test runs two processes), the end-to-end
+    tests run one after another in one process: they start whole services
+    and some bound how long a recovery may take, so two at once on two CPUs
+    would measure each other."""
+    for item in items:
+        if "tests/e2e/" in item.nodeid.replace("\\", "/"):
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cheap_password_hashing() -> Iterator[None]:
     """Argon2id at its lowest cost while testing: every test that creates a
