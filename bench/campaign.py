@@ -829,9 +829,13 @@ async def measure_window(bench: Bench) -> None:
     try:
         for first in range(0, sends, sending.CHUNK):
             results = await sending._send_all(
-                sender, target, renderer, rows[first : first + sending.CHUNK]
+                sender,
+                target,
+                renderer,
+                rows[first : first + sending.CHUNK],
+                sending._Progress(lease=None),
             )
-            failed = [d for _, d in results if d.outcome is not Outcome.SENT]
+            failed = [r.delivery for r in results if r.delivery.outcome is not Outcome.SENT]
             if failed:
                 raise RuntimeError(f"the sink refused a message: {failed[0]}")
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -1121,9 +1125,9 @@ KEY_FUNCTIONS = (
         False,
     ),
     ("campaigns/queries.py", "skip_erased", "queries.skip_erased", False),
-    ("campaigns/sending.py", "_record", "sending._record (UPDATE + HDEL)", False),
-    ("campaigns/sending.py", "_apply_journal", "sending._apply_journal", False),
-    ("campaigns/sending.py", "finish_if_done", "sending.finish_if_done", False),
+    ("campaigns/outcomes.py", "record", "outcomes.record (UPDATE + HDEL)", False),
+    ("campaigns/outcomes.py", "apply_journal", "outcomes.apply_journal", False),
+    ("campaigns/outcomes.py", "finish_if_done", "outcomes.finish_if_done", False),
 )
 
 

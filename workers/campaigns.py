@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlmodel import col
 
 from service import clock, queue
-from service.campaigns import call_lists, sending
+from service.campaigns import call_lists, outcomes, sending
 from service.db import run, session_scope
 from service.models import Campaign
 from service.models.enums import CampaignStatus
@@ -33,7 +33,7 @@ MAX_BACKOFF_SECONDS = 300
 # comes soon: most outages (a relay or database restarting) are short.
 MAX_JOB_FAILURES = 6
 # Recipients the relay told to try later: each is given up after
-# sending.MAX_TEMPORARY_ATTEMPTS, spaced by this.
+# outcomes.MAX_TEMPORARY_ATTEMPTS, spaced by this.
 MAX_TEMPORARY_BACKOFF_SECONDS = 600
 
 
@@ -84,7 +84,7 @@ async def _retry_or_pause(ctx: dict[str, Any], campaign_id: int, what: str, exc:
         )
         raise Retry(defer=backoff(job_try)) from None
     detail = str(exc).splitlines()[0] if str(exc) else ""
-    await sending.pause(
+    await outcomes.pause(
         ctx["sender"],
         campaign_id,
         f"{what} failed {job_try} times; last error: {kind}: {detail}",

@@ -24,31 +24,29 @@ receivers that de-duplicate on it show it once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import re
 import time
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from service import clock, queue
-from service.campaigns import queries
+from service.campaigns import outcomes, queries
+from service.campaigns.outcomes import Result, Row, finish_if_done, journal_key, pause
 from service.campaigns.service import gate_for, renderer_for
 from service.crypto import DataCipher
-from service.db import SessionMaker, insert_ignore, run, session_scope
+from service.db import SessionMaker, run, session_scope
 from service.mail.message import build_message
 from service.mail.render import HEADER_UNSAFE, CampaignRenderer, Links
 from service.mail.smtp import Delivery, Outcome, SmtpPool
 from service.mail.views import Recipient
-from service.models import Campaign, CampaignRecipient, ConsentState, Contact, Suppression
+from service.models import Campaign, CampaignRecipient, ConsentState, Contact
 from service.models.enums import (
     CampaignStatus,
     Channel,
@@ -64,23 +62,7 @@ from service.tokens import TokenSigner
 logger = logging.getLogger(__name__)
 
 CHUNK = 250
-# A recipient whose relay keeps answering "try later" is given up after this
-# many attempts (each a batch run, spaced by growing back-off).
-MAX_TEMPORARY_ATTEMPTS = 5
 RECIPIENTS = CampaignRecipient.__table__  # type: ignore[attr-defined]
-
-
-async def _redis(redis: ArqRedis, *command: Any) -> Any:
-    """One Redis command (redis-py leaves ``execute_command`` untyped)."""
-    return await redis.execute_command(*command)  # type: ignore[no-untyped-call]
-
-
-def journal_key(campaign_id: int) -> str:
-    return f"consentry:campaign:{campaign_id}:delivered"
-
-
-def failures_key(campaign_id: int) -> str:
-    return f"consentry:campaign:{campaign_id}:failures-in-a-row"
 
 
 class QueueUnavailable(Exception):
@@ -193,19 +175,6 @@ async def start(sender: Sender, campaign_id: int) -> str:
 # -- batches --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """A queued recipient and what its message needs: plain columns, not an
-    ORM object (building thousands of those is a measurable share of a batch)."""
-
-    id: int
-    attempts: int
-    contact_id: int
-    email: str
-    recipient: Recipient
-    tracking: bool  # the contact allows open and click tracking now
-
-
 async def send_batch(
     sender: Sender,
     campaign_id: int,
@@ -222,7 +191,7 @@ async def send_batch(
     """
     if sender.smtp is None:
         raise RuntimeError("no SMTP relay configured (CONSENTRY_SMTP_HOST)")
-    await _apply_journal(sender, campaign_id, first_id, last_id)
+    await outcomes.apply_journal(sender, campaign_id, first_id, last_id)
     cursor, sent, temporary = first_id - 1, 0, 0
     while True:
         async with session_scope(sender.sessionmaker) as session:
@@ -258,10 +227,10 @@ async def send_batch(
         progress = _Progress(lease)
         results = await _send_all(sender, campaign, renderer, to_send, progress)
         sent += sum(1 for r in results if r.delivery.outcome is Outcome.SENT)
-        temporary += await _record(sender, campaign_id, results, progress.recorded)
+        temporary += await outcomes.record(sender, campaign_id, results, progress.recorded)
         if progress.stopped is not None:
             raise progress.stopped
-        if await _count_failures(sender, campaign_id, results):
+        if await outcomes.count_failures(sender, campaign_id, results):
             return "paused: too many failures in a row"
     if temporary:
         raise TemporaryFailures(temporary)
@@ -326,15 +295,6 @@ async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) 
         )
         for row in rows
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What happened to one recipient's message."""
-
-    row: Row
-    delivery: Delivery
-    failure: FailureReason | None = None  # why it failed, when it did for good
 
 
 @dataclass(slots=True)
@@ -477,9 +437,11 @@ async def _send_one(
         # The journal write comes first, before any other await: it is what
         # keeps a crash from mailing this person twice.
         try:
-            await _redis(sender.redis, "HSET", journal_key(campaign_id), row.id, time.time())
+            await outcomes.redis_command(
+                sender.redis, "HSET", journal_key(campaign_id), row.id, time.time()
+            )
         except (RedisError, OSError) as exc:
-            await _record_sent_now(sender, row.id)
+            await outcomes.record_sent_now(sender, row.id)
             progress.recorded.add(row.id)
             if progress.stopped is None:
                 logger.error("Redis failed after a delivery; recorded it and stopped the batch")
@@ -506,242 +468,3 @@ async def _send_one(
 def deliverable(address: str) -> bool:
     """Whether an address can be put on an SMTP command line at all."""
     return bool(address) and not HEADER_UNSAFE.search(address) and "@" in address
-
-
-async def _record_sent_now(sender: Sender, recipient_id: int) -> None:
-    """The journal is down: write one delivery to the database at once.
-
-    If this fails too, the message was accepted and is recorded nowhere; the
-    error says so and the batch stops."""
-    now = clock.now()
-    async with session_scope(sender.sessionmaker) as session:
-        await run(
-            session,
-            update(RECIPIENTS)
-            .where(RECIPIENTS.c.id == recipient_id)
-            .values(
-                status=RecipientStatus.SENT.value,
-                attempts=RECIPIENTS.c.attempts + 1,
-                smtp_code=250,
-                sent_at=now,
-                updated_at=now,
-            ),
-        )
-
-
-async def _record(
-    sender: Sender, campaign_id: int, results: Sequence[Result], recorded: set[int]
-) -> int:
-    """Write a chunk's outcomes in one transaction; return how many to retry.
-
-    ``recorded``: rows already written as sent (the journal was down)."""
-    now = clock.now()
-    params: list[dict[str, Any]] = []
-    suppress: list[str] = []
-    retry = 0
-    for result in results:
-        row, delivery = result.row, result.delivery
-        if row.id in recorded or delivery.relay_unavailable:
-            continue  # written already, or untouched: the relay was not there
-        status, reply, why = RecipientStatus.SENT, None, None
-        if delivery.outcome is Outcome.PERMANENT:
-            status, reply = RecipientStatus.FAILED, delivery.reply
-            why = result.failure or FailureReason.REJECTED
-            if delivery.address_rejected:
-                suppress.append(sender.cipher.lookup_hash("email", row.email))
-        elif delivery.outcome is Outcome.TEMPORARY:
-            reply = delivery.reply
-            if row.attempts + 1 >= MAX_TEMPORARY_ATTEMPTS:
-                status = RecipientStatus.FAILED
-                why = FailureReason.TEMPORARY_FAILURES
-                reply = f"gave up after {row.attempts + 1} temporary failures: {delivery.reply}"
-            else:
-                status = RecipientStatus.QUEUED
-                retry += 1
-        params.append(
-            {
-                "rid": row.id,
-                "st": status.value,
-                "code": delivery.code,
-                "reply": reply[:500] if reply else None,
-                "sent": now if status is RecipientStatus.SENT else None,
-                "why": why.value if why is not None else None,
-            }
-        )
-    if params:
-        async with session_scope(sender.sessionmaker) as session:
-            await run(
-                session,
-                update(RECIPIENTS)
-                .where(RECIPIENTS.c.id == bindparam("rid"))
-                .values(
-                    status=bindparam("st"),
-                    attempts=RECIPIENTS.c.attempts + 1,
-                    smtp_code=bindparam("code"),
-                    smtp_reply=bindparam("reply"),
-                    sent_at=bindparam("sent"),
-                    reason=bindparam("why"),
-                    updated_at=now,
-                ),
-                params,
-            )
-            for value_hash in suppress:
-                await run(
-                    session,
-                    insert_ignore(
-                        session,
-                        Suppression.__table__,  # type: ignore[attr-defined]
-                        keys=["value_hash"],
-                        values={
-                            "value_hash": value_hash,
-                            "kind": "email",
-                            "reason": "bounce",
-                            "created_at": now,
-                        },
-                    ),
-                )
-    delivered = [
-        str(r.row.id)
-        for r in results
-        if r.delivery.outcome is Outcome.SENT and r.row.id not in recorded
-    ]
-    if delivered:
-        # The rows say sent now; an entry left behind (Redis gone) is harmless:
-        # the journal is applied only to rows still queued.
-        with contextlib.suppress(RedisError, OSError):
-            await _redis(sender.redis, "HDEL", journal_key(campaign_id), *delivered)
-    return retry
-
-
-async def _apply_journal(sender: Sender, campaign_id: int, first_id: int, last_id: int) -> None:
-    """After a crash: recipients the relay accepted but whose row still says queued."""
-    key = journal_key(campaign_id)
-    async with session_scope(sender.sessionmaker) as session:
-        queued = (
-            (
-                await run(
-                    session,
-                    select(RECIPIENTS.c.id).where(
-                        RECIPIENTS.c.campaign_id == campaign_id,
-                        RECIPIENTS.c.id.between(first_id, last_id),
-                        RECIPIENTS.c.status == RecipientStatus.QUEUED.value,
-                    ),
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if not queued:
-            return
-        stamps = await _redis(sender.redis, "HMGET", key, *queued)
-        delivered = [
-            {"rid": rid, "sent": datetime.fromtimestamp(float(stamp), tz=clock.now().tzinfo)}
-            for rid, stamp in zip(queued, stamps, strict=True)
-            if stamp is not None
-        ]
-        if delivered:
-            await run(
-                session,
-                update(RECIPIENTS)
-                .where(RECIPIENTS.c.id == bindparam("rid"))
-                .values(
-                    status=RecipientStatus.SENT.value,
-                    sent_at=bindparam("sent"),
-                    attempts=RECIPIENTS.c.attempts + 1,
-                    updated_at=clock.now(),
-                ),
-                delivered,
-            )
-    if delivered:
-        await _redis(sender.redis, "HDEL", key, *(d["rid"] for d in delivered))
-
-
-# Failures about the message we made, not the relay's answer.
-_OURS = frozenset(
-    {
-        FailureReason.RENDER_ERROR,
-        FailureReason.ADDRESS_NOT_DELIVERABLE,
-        FailureReason.UNEXPECTED_ERROR,
-    }
-)
-
-
-async def _count_failures(sender: Sender, campaign_id: int, results: Sequence[Result]) -> bool:
-    """Track the relay's failures in a row across batches; pause the campaign at
-    the limit. Messages we could not make (a poison row) are the recipient's
-    own matter and neither count nor break a run."""
-    key = failures_key(campaign_id)
-    results = [r for r in results if r.failure not in _OURS]
-    trailing = 0
-    for result in results:
-        trailing = 0 if result.delivery.outcome is Outcome.SENT else trailing + 1
-    if any(r.delivery.outcome is Outcome.SENT for r in results):
-        in_a_row = trailing
-        await sender.redis.set(key, in_a_row)
-    elif trailing:
-        in_a_row = int(await _redis(sender.redis, "INCRBY", key, trailing))
-    else:
-        return False
-    limit = sender.settings.send_pause_after_failures
-    if in_a_row < limit:
-        return False
-    last = results[-1].delivery
-    await pause(
-        sender,
-        campaign_id,
-        f"paused after {in_a_row} failed deliveries in a row; "
-        f"last answer: {last.code or ''} {last.reply}",
-    )
-    await sender.redis.delete(key)
-    return True
-
-
-# An address in a relay's reply or an error message: kept out of pause reasons,
-# which outlive the people they would name.
-_ADDRESS = re.compile(r"[^\s<>\"'()\[\],;:]+@[^\s<>\"'()\[\],;]+")
-
-
-async def pause(sender: Sender, campaign_id: int, reason: str) -> bool:
-    """Pause a sending campaign with a reason staff can read; False if it was not sending.
-
-    Email addresses in ``reason`` (a relay's reply often quotes the recipient)
-    become ``<address>``."""
-    reason = _ADDRESS.sub("<address>", reason)
-    async with session_scope(sender.sessionmaker) as session:
-        result = await run(
-            session,
-            update(Campaign)
-            .where(col(Campaign.id) == campaign_id, col(Campaign.status) == CampaignStatus.SENDING)
-            .values(
-                status=CampaignStatus.PAUSED.value,
-                pause_reason=reason.strip()[:500],
-                updated_at=clock.now(),
-            ),
-        )
-    if result.rowcount:
-        logger.warning("campaign %s paused: %s", campaign_id, reason.split(":", 1)[0])
-    return bool(result.rowcount)
-
-
-async def finish_if_done(sender: Sender, campaign_id: int) -> bool:
-    """Mark the campaign done once no recipient is left queued."""
-    pending = exists(
-        select(RECIPIENTS.c.id).where(
-            RECIPIENTS.c.campaign_id == campaign_id,
-            RECIPIENTS.c.status == RecipientStatus.QUEUED.value,
-        )
-    )
-    async with session_scope(sender.sessionmaker) as session:
-        result = await run(
-            session,
-            update(Campaign)
-            .where(
-                col(Campaign.id) == campaign_id,
-                col(Campaign.status) == CampaignStatus.SENDING,
-                ~pending,
-            )
-            .values(status=CampaignStatus.DONE.value, finished_at=clock.now()),
-        )
-    if result.rowcount:
-        await sender.redis.delete(journal_key(campaign_id), failures_key(campaign_id))
-    return bool(result.rowcount)

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
 from service import clock
-from service.campaigns import sending
+from service.campaigns import outcomes, sending
 from service.crypto import DataCipher
 from service.db import SessionMaker
 from service.models import CampaignRecipient, Suppression
@@ -313,7 +313,7 @@ async def test_temporary_failures_stay_queued_for_a_retry(
         row = (await db.exec(select(CampaignRecipient))).one()
     assert row.status == "queued" and row.attempts == 1 and row.smtp_code == 451
     # After the last allowed attempt it is given up, not retried for ever.
-    for _ in range(sending.MAX_TEMPORARY_ATTEMPTS - 2):
+    for _ in range(outcomes.MAX_TEMPORARY_ATTEMPTS - 2):
         with pytest.raises(sending.TemporaryFailures):
             await sending.send_batch(ctx["sender"], campaign_id, row.id or 0, row.id or 0)
     await sending.send_batch(ctx["sender"], campaign_id, row.id or 0, row.id or 0)

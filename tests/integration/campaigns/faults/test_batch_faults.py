@@ -18,7 +18,7 @@ from arq.connections import ArqRedis
 from sqlmodel import select
 
 from service import queue
-from service.campaigns import sending
+from service.campaigns import outcomes, sending
 from service.embedded import EmbeddedRedis, free_port
 from service.mail.smtp import SmtpConfig, SmtpPool
 from service.models import CampaignRecipient, Contact
@@ -252,7 +252,7 @@ async def test_a_pause_reason_names_no_address(
     admin: Client, ctx: dict[str, Any], sink: PickySink
 ) -> None:
     campaign_id, _, _ = await start_campaign(admin, ctx, 1)
-    assert await sending.pause(
+    assert await outcomes.pause(
         ctx["sender"], campaign_id, "550 5.1.1 <f0@example.fi>: Recipient address rejected"
     )
     reason = (await campaign(admin, campaign_id))["pause_reason"]
