@@ -16,6 +16,9 @@ from workers.settings import QUEUE_NAME, WorkerSettings, redis_settings
 
 async def test_a_queued_heartbeat_runs_and_is_visible(redis_url: str) -> None:
     pool = await create_pool(redis_settings(redis_url))
+    # Jobs other tests of this process left queued would run in this burst too
+    # (each test process has a Redis of its own: tests/conftest.py).
+    await pool.flushdb()
     job = await pool.enqueue_job("heartbeat", _queue_name=QUEUE_NAME)
     assert job is not None
     worker = Worker(
