@@ -132,6 +132,10 @@ class Settings:
     # Delivery reports are accepted for this address as well as for MAIL_FROM
     # (the envelope sender of campaign mail).
     bounce_address: str
+    # System mail (service.delivery.transactional: notices, confirmations):
+    # its From header (may carry a display name) and its envelope sender.
+    transactional_from: str
+    transactional_return_path: str
     # Temporary delivery failures of one address before it is suppressed.
     soft_bounce_limit: int
     # Backups (`consentry backup`, docs/backup.md): where the scheduled job
@@ -444,6 +448,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     )
     mail_domain = mail_from_address.rpartition("@")[2]
     bounce_address = _address(environ, "BOUNCE_ADDRESS") or mail_from_address
+    mail_from = _with_display_name(display, mail_from_address)
+    transactional_from = mail_from
+    if raw_from := _text(environ, "TRANSACTIONAL_FROM"):
+        transactional_from = _with_display_name(*_parse_address("TRANSACTIONAL_FROM", raw_from))
     secret_key = _secret(environ, "SECRET_KEY", env, var_dir)
     data_key = _secret(environ, "DATA_KEY", env, var_dir)
     if env is Environment.PRODUCTION and secret_key == data_key:
@@ -468,7 +476,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         controller_address=_identity(environ, "CONTROLLER_ADDRESS", env),
         privacy_contact=_identity(environ, "PRIVACY_CONTACT", env),
         dpo_contact=_text(environ, "DPO_CONTACT"),
-        mail_from=_with_display_name(display, mail_from_address),
+        mail_from=mail_from,
         mail_from_address=mail_from_address,
         unsubscribe_address=_address(environ, "UNSUBSCRIBE_ADDRESS")
         or "unsubscribe@" + mail_domain,
@@ -501,6 +509,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         inbound_host=_text(environ, "INBOUND_HOST") or "127.0.0.1",
         inbound_port=_port(environ, "INBOUND_PORT", 2525),
         bounce_address=bounce_address,
+        transactional_from=transactional_from,
+        transactional_return_path=_address(environ, "TRANSACTIONAL_RETURN_PATH") or bounce_address,
         soft_bounce_limit=_int(environ, "SOFT_BOUNCE_LIMIT", 3, 1, 100),
         backup_dir=Path(_text(environ, "BACKUP_DIR") or var_dir / "backups"),
         backup_keep_days=_int(environ, "BACKUP_KEEP_DAYS", 30, 1, 3650),

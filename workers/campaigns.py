@@ -22,6 +22,7 @@ from sqlmodel import col
 from service import clock, queue
 from service.campaigns import call_lists, outcomes, sending
 from service.db import run, session_scope
+from service.delivery import batch
 from service.models import Campaign
 from service.models.enums import CampaignStatus
 
@@ -33,7 +34,7 @@ MAX_BACKOFF_SECONDS = 300
 # comes soon: most outages (a relay or database restarting) are short.
 MAX_JOB_FAILURES = 6
 # Recipients the relay told to try later: each is given up after
-# outcomes.MAX_TEMPORARY_ATTEMPTS, spaced by this.
+# batch.MAX_TEMPORARY_ATTEMPTS, spaced by this.
 MAX_TEMPORARY_BACKOFF_SECONDS = 600
 
 
@@ -108,7 +109,7 @@ async def send_batch(ctx: dict[str, Any], campaign_id: int, first_id: int, last_
             result = await sending.send_batch(
                 ctx["sender"], campaign_id, first_id, last_id, lease=lease
             )
-        except sending.TemporaryFailures:
+        except batch.TemporaryFailures:
             await _succeeded(ctx)  # the batch itself worked
             # The relay said "later" for some: come back with growing back-off.
             # Each recipient is given up after its own bounded number of tries.

@@ -16,7 +16,7 @@ from service.campaigns.sending import Sender
 from service.clock import LOCAL_ZONE
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
-from service.mail.smtp import SmtpConfig, SmtpPool
+from service.delivery.smtp import SmtpConfig, SmtpPool
 from service.observability.counters import ENGAGEMENT_STORED, counted
 from service.observability.logs import configure_logging
 from service.queue import QUEUE_NAME, WorkerLease

@@ -1,12 +1,12 @@
-"""What a batch leaves behind: each recipient's outcome, the journal, the
+"""What a campaign's batch leaves behind: each recipient's outcome, the
 campaign's pause or end.
 
-``service.campaigns.sending`` sends; this records. The journal (a Redis hash
-of recipients the relay accepted, written the moment a 250 arrives) bridges
-the two: ``record`` writes a chunk's outcomes in one transaction and then
-drops their journal entries, ``apply_journal`` moves journalled recipients to
-``sent`` when a batch starts again after a crash, and ``record_sent_now``
-writes a delivery at once when the journal itself (Redis) fails.
+The delivery loop (service.delivery.batch) sends; this records, in the
+campaign's tables. The journal (service.delivery.journal) bridges the two:
+``record`` writes a chunk's outcomes in one transaction and then drops their
+journal entries, ``mark_delivered`` moves journalled recipients to ``sent``
+when a batch starts again after a crash, and ``record_sent_now`` writes a
+delivery at once when the journal itself (Redis) fails.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 from sqlalchemy import bindparam, exists, select, update
 from sqlmodel import col
 
 from service import clock
 from service.db import insert_ignore, run, session_scope
-from service.mail.smtp import Delivery, Outcome
+from service.delivery.batch import Result, status_after
+from service.delivery.journal import Journal, redis_command
+from service.delivery.messenger import Outcome
 from service.mail.views import Recipient
 from service.models import Campaign, CampaignRecipient, Suppression
 from service.models.enums import CampaignStatus, FailureReason, RecipientStatus
@@ -36,15 +37,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# A recipient whose relay keeps answering "try later" is given up after this
-# many attempts (each a batch run, spaced by growing back-off).
-MAX_TEMPORARY_ATTEMPTS = 5
 RECIPIENTS = CampaignRecipient.__table__  # type: ignore[attr-defined]
-
-
-async def redis_command(redis: ArqRedis, *command: Any) -> Any:
-    """One Redis command (redis-py leaves ``execute_command`` untyped)."""
-    return await redis.execute_command(*command)  # type: ignore[no-untyped-call]
 
 
 def journal_key(campaign_id: int) -> str:
@@ -66,15 +59,6 @@ class Row:
     email: str
     recipient: Recipient
     tracking: bool  # the contact allows open and click tracking now
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What happened to one recipient's message."""
-
-    row: Row
-    delivery: Delivery
-    failure: FailureReason | None = None  # why it failed, when it did for good
 
 
 async def record_sent_now(sender: Sender, recipient_id: int) -> None:
@@ -99,7 +83,7 @@ async def record_sent_now(sender: Sender, recipient_id: int) -> None:
 
 
 async def record(
-    sender: Sender, campaign_id: int, results: Sequence[Result], recorded: set[int]
+    sender: Sender, campaign_id: int, results: Sequence[Result[Row]], recorded: set[int]
 ) -> int:
     """Write a chunk's outcomes in one transaction; return how many to retry.
 
@@ -112,21 +96,11 @@ async def record(
         row, delivery = result.row, result.delivery
         if row.id in recorded or delivery.relay_unavailable:
             continue  # written already, or untouched: the relay was not there
-        status, reply, why = RecipientStatus.SENT, None, None
-        if delivery.outcome is Outcome.PERMANENT:
-            status, reply = RecipientStatus.FAILED, delivery.reply
-            why = result.failure or FailureReason.REJECTED
-            if delivery.address_rejected:
-                suppress.append(sender.cipher.lookup_hash("email", row.email))
-        elif delivery.outcome is Outcome.TEMPORARY:
-            reply = delivery.reply
-            if row.attempts + 1 >= MAX_TEMPORARY_ATTEMPTS:
-                status = RecipientStatus.FAILED
-                why = FailureReason.TEMPORARY_FAILURES
-                reply = f"gave up after {row.attempts + 1} temporary failures: {delivery.reply}"
-            else:
-                status = RecipientStatus.QUEUED
-                retry += 1
+        status, why, reply = status_after(result)
+        if delivery.outcome is Outcome.PERMANENT and delivery.address_rejected:
+            suppress.append(sender.cipher.lookup_hash("email", row.email))
+        if status is RecipientStatus.QUEUED:
+            retry += 1
         params.append(
             {
                 "rid": row.id,
@@ -170,59 +144,44 @@ async def record(
                     ),
                 )
     delivered = [
-        str(r.row.id)
-        for r in results
-        if r.delivery.outcome is Outcome.SENT and r.row.id not in recorded
+        r.row.id for r in results if r.delivery.outcome is Outcome.SENT and r.row.id not in recorded
     ]
-    if delivered:
-        # The rows say sent now; an entry left behind (Redis gone) is harmless:
-        # the journal is applied only to rows still queued.
-        with contextlib.suppress(RedisError, OSError):
-            await redis_command(sender.redis, "HDEL", journal_key(campaign_id), *delivered)
+    # The rows say sent now; an entry left behind (Redis gone) is harmless:
+    # the journal is applied only to rows still queued.
+    with contextlib.suppress(RedisError, OSError):
+        await Journal(sender.redis, journal_key(campaign_id)).forget(delivered)
     return retry
 
 
-async def apply_journal(sender: Sender, campaign_id: int, first_id: int, last_id: int) -> None:
-    """After a crash: recipients the relay accepted but whose row still says queued."""
-    key = journal_key(campaign_id)
+async def queued(sender: Sender, campaign_id: int, first_id: int, last_id: int) -> list[int]:
+    """The batch's recipients still queued (the journal is matched against them)."""
     async with session_scope(sender.sessionmaker) as session:
-        queued = (
-            (
-                await run(
-                    session,
-                    select(RECIPIENTS.c.id).where(
-                        RECIPIENTS.c.campaign_id == campaign_id,
-                        RECIPIENTS.c.id.between(first_id, last_id),
-                        RECIPIENTS.c.status == RecipientStatus.QUEUED.value,
-                    ),
-                )
-            )
-            .scalars()
-            .all()
+        result = await run(
+            session,
+            select(RECIPIENTS.c.id).where(
+                RECIPIENTS.c.campaign_id == campaign_id,
+                RECIPIENTS.c.id.between(first_id, last_id),
+                RECIPIENTS.c.status == RecipientStatus.QUEUED.value,
+            ),
         )
-        if not queued:
-            return
-        stamps = await redis_command(sender.redis, "HMGET", key, *queued)
-        delivered = [
-            {"rid": rid, "sent": datetime.fromtimestamp(float(stamp), tz=clock.now().tzinfo)}
-            for rid, stamp in zip(queued, stamps, strict=True)
-            if stamp is not None
-        ]
-        if delivered:
-            await run(
-                session,
-                update(RECIPIENTS)
-                .where(RECIPIENTS.c.id == bindparam("rid"))
-                .values(
-                    status=RecipientStatus.SENT.value,
-                    sent_at=bindparam("sent"),
-                    attempts=RECIPIENTS.c.attempts + 1,
-                    updated_at=clock.now(),
-                ),
-                delivered,
-            )
-    if delivered:
-        await redis_command(sender.redis, "HDEL", key, *(d["rid"] for d in delivered))
+        return list(result.scalars().all())
+
+
+async def mark_delivered(sender: Sender, delivered: dict[int, datetime]) -> None:
+    """After a crash: recipients the journal says the relay accepted, as sent."""
+    async with session_scope(sender.sessionmaker) as session:
+        await run(
+            session,
+            update(RECIPIENTS)
+            .where(RECIPIENTS.c.id == bindparam("rid"))
+            .values(
+                status=RecipientStatus.SENT.value,
+                sent_at=bindparam("sent"),
+                attempts=RECIPIENTS.c.attempts + 1,
+                updated_at=clock.now(),
+            ),
+            [{"rid": rid, "sent": sent} for rid, sent in delivered.items()],
+        )
 
 
 # Failures about the message we made, not the relay's answer.
@@ -235,7 +194,7 @@ _OURS = frozenset(
 )
 
 
-async def count_failures(sender: Sender, campaign_id: int, results: Sequence[Result]) -> bool:
+async def count_failures(sender: Sender, campaign_id: int, results: Sequence[Result[Row]]) -> bool:
     """Track the relay's failures in a row across batches; pause the campaign at
     the limit. Messages we could not make (a poison row) are the recipient's
     own matter and neither count nor break a run."""

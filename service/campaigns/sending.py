@@ -1,50 +1,50 @@
-"""Sending an email campaign: the work the queue jobs do.
+"""Sending a campaign: the work the queue jobs do.
 
 ``start`` builds the send list once (one ``INSERT … SELECT`` through the
 consent gate) and queues one job per batch, each with a deterministic id.
-``send_batch`` walks its batch by keyset, in chunks: it re-applies the gate to
-the chunk right before SMTP (whoever was banned, unsubscribed or restricted
-since the list was built is skipped with the reason), renders, sends over the
-worker's pool of SMTP connections and records what happened.
+``send_batch`` runs one batch through the delivery layer's loop
+(service.delivery.batch): ``CampaignBatch`` is the campaign's side of it. It
+hands over the batch's queued recipients chunk by chunk, re-applying the gate
+to each chunk right before sending (whoever was banned, unsubscribed or
+restricted since the list was built is skipped with the reason), makes each
+recipient's message, and records what happened (service.campaigns.outcomes).
 
-Exactly once. A recipient's row is the truth about them, but a worker can be
-killed between the relay's "250 accepted" and the row's update. So the moment
-a 250 arrives, before anything else is awaited, the recipient's id goes into
-a Redis hash, the *journal*; the rows follow in one write per chunk, after
-which their journal entries are dropped. A batch that starts (or starts
-again, after a crash) first moves every journalled recipient to ``sent``, then
-sends only to rows still ``queued``. What remains is the window between the
-relay writing its 250 and that journal write reaching Redis: the read of the
-reply and one Redis round trip (measured about 0.3 ms at the median under full load; see the
-README). A worker killed inside that window leaves a message the relay took
-but the journal missed; it is sent again, with the same Message-ID, so
-receivers that de-duplicate on it show it once.
+Exactly once: the moment a relay accepts a message, before anything else is
+awaited, the recipient goes into the journal (service.delivery.journal). What
+remains is the window between the relay writing its 250 and that journal
+write reaching Redis: the read of the reply and one Redis round trip
+(measured about 0.3 ms at the median under full load; see the README). A
+worker killed inside that window leaves a message the relay took but the
+journal missed; it is sent again, with the same Message-ID, so receivers that
+de-duplicate on it show it once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from arq.connections import ArqRedis
-from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlmodel import col
 
 from service import clock, queue
 from service.campaigns import outcomes, queries
-from service.campaigns.outcomes import Result, Row, finish_if_done, journal_key, pause
+from service.campaigns.outcomes import Row, finish_if_done, journal_key, pause
 from service.campaigns.service import gate_for, renderer_for
 from service.crypto import DataCipher
 from service.db import SessionMaker, run, session_scope
+from service.delivery import batch
+from service.delivery.batch import Chunk, Result, Stopped
+from service.delivery.email import EmailMessenger
+from service.delivery.journal import Journal
+from service.delivery.messenger import Outgoing, Unmakeable
+from service.delivery.smtp import SmtpPool
 from service.mail.message import build_message
 from service.mail.render import HEADER_UNSAFE, CampaignRenderer, Links
-from service.mail.smtp import Delivery, Outcome, SmtpPool
 from service.mail.views import Recipient
 from service.models import Campaign, CampaignRecipient, ConsentState, Contact
 from service.models.enums import (
@@ -65,24 +65,6 @@ CHUNK = 250
 RECIPIENTS = CampaignRecipient.__table__  # type: ignore[attr-defined]
 
 
-class QueueUnavailable(Exception):
-    """Redis failed while the batch was sending: it stopped, and what the relay
-    had accepted is recorded in the database."""
-
-
-class RelayUnavailable(Exception):
-    """The relay could not be reached or dropped the session: the batch stops,
-    and its recipients stay queued with their tries untouched."""
-
-
-class TemporaryFailures(Exception):
-    """Some recipients of the batch must be tried again later."""
-
-    def __init__(self, count: int) -> None:
-        super().__init__(f"{count} recipients to try again")
-        self.count = count
-
-
 @dataclass
 class Sender:
     """What a worker process keeps for sending: built once, shared by its jobs."""
@@ -98,6 +80,14 @@ class Sender:
     @property
     def domain(self) -> str:
         return self.settings.mail_from_address.rpartition("@")[2]
+
+    @property
+    def messenger(self) -> EmailMessenger:
+        """Campaign mail's way out; its envelope sender, where delivery
+        reports go, is the inbound listener's bounce address."""
+        if self.smtp is None:
+            raise RuntimeError("no SMTP relay configured (CONSENTRY_SMTP_HOST)")
+        return EmailMessenger(self.smtp, envelope_from=self.settings.bounce_address)
 
     def renderer(self, campaign: Campaign) -> CampaignRenderer:
         assert campaign.id is not None
@@ -189,28 +179,51 @@ async def send_batch(
     goes out while it is stale, and the batch gives up (LeaseLost) once it has
     expired, since another worker may have taken the batch over.
     """
-    if sender.smtp is None:
-        raise RuntimeError("no SMTP relay configured (CONSENTRY_SMTP_HOST)")
-    await outcomes.apply_journal(sender, campaign_id, first_id, last_id)
-    cursor, sent, temporary = first_id - 1, 0, 0
-    while True:
+    messenger = sender.messenger
+    send_list = CampaignBatch(sender, campaign_id, first_id, last_id)
+    return await batch.run(send_list, messenger, first_id=first_id, lease=lease)
+
+
+class CampaignBatch:
+    """One batch of a campaign's recipients, as the delivery loop sees it
+    (service.delivery.batch.SendList)."""
+
+    def __init__(self, sender: Sender, campaign_id: int, first_id: int, last_id: int) -> None:
+        self.sender = sender
+        self.campaign_id = campaign_id
+        self.first_id = first_id
+        self.last_id = last_id
+        self.journal = Journal(sender.redis, journal_key(campaign_id))
+        self._campaign: Campaign | None = None
+        self._renderer: CampaignRenderer | None = None
+
+    async def queued(self) -> list[int]:
+        return await outcomes.queued(self.sender, self.campaign_id, self.first_id, self.last_id)
+
+    async def mark_delivered(self, delivered: dict[int, datetime]) -> None:
+        await outcomes.mark_delivered(self.sender, delivered)
+
+    async def next_chunk(self, after: int) -> Chunk[Row] | None:
+        sender, campaign_id = self.sender, self.campaign_id
         async with session_scope(sender.sessionmaker) as session:
             campaign = await session.get(Campaign, campaign_id)
             if campaign is None or campaign.status is not CampaignStatus.SENDING:
-                return f"stopped: campaign is {campaign.status.value if campaign else 'gone'}"
+                raise Stopped(
+                    f"stopped: campaign is {campaign.status.value if campaign else 'gone'}"
+                )
             try:
                 renderer = sender.renderer(campaign)
             except Exception as exc:
                 # Checked at save, so only a template saved by an older version
                 # or written into the database by hand: no retry can help.
                 await pause(sender, campaign_id, f"the template cannot be used: {exc}")
-                return "paused: the template cannot be used"
+                raise Stopped("paused: the template cannot be used") from None
             await queries.skip_erased(
-                session, campaign_id=campaign_id, first_id=first_id, last_id=last_id
+                session, campaign_id=campaign_id, first_id=self.first_id, last_id=self.last_id
             )
-            rows = await _next_chunk(session, campaign_id, cursor, last_id)
+            rows = await _next_chunk(session, campaign_id, after, self.last_id)
             if not rows:
-                break
+                return None
             # The gate again, for exactly these rows, right before they are sent.
             gate = gate_for(campaign, sender.settings, today=clock.today(), now=clock.now())
             skips = await queries.excluded_in_range(
@@ -221,21 +234,28 @@ async def send_batch(
                 last_id=rows[-1].id,
             )
             await queries.mark_skipped(session, skips)
-        cursor = rows[-1].id
+        self._campaign, self._renderer = campaign, renderer
         skipped = {rid for rid, _ in skips}
-        to_send = [row for row in rows if row.id not in skipped]
-        progress = _Progress(lease)
-        results = await _send_all(sender, campaign, renderer, to_send, progress)
-        sent += sum(1 for r in results if r.delivery.outcome is Outcome.SENT)
-        temporary += await outcomes.record(sender, campaign_id, results, progress.recorded)
-        if progress.stopped is not None:
-            raise progress.stopped
-        if await outcomes.count_failures(sender, campaign_id, results):
+        return Chunk([row for row in rows if row.id not in skipped], rows[-1].id)
+
+    def prepare(self, row: Row) -> Outgoing:
+        assert self._campaign is not None
+        assert self._renderer is not None
+        return prepare(self.sender, self._campaign, self._renderer, row)
+
+    async def record(self, results: Sequence[Result[Row]], recorded: set[int]) -> int:
+        return await outcomes.record(self.sender, self.campaign_id, results, recorded)
+
+    async def record_sent_now(self, row_id: int) -> None:
+        await outcomes.record_sent_now(self.sender, row_id)
+
+    async def after_chunk(self, results: Sequence[Result[Row]]) -> str | None:
+        if await outcomes.count_failures(self.sender, self.campaign_id, results):
             return "paused: too many failures in a row"
-    if temporary:
-        raise TemporaryFailures(temporary)
-    await finish_if_done(sender, campaign_id)
-    return f"sent {sent}"
+        return None
+
+    async def finish(self) -> None:
+        await finish_if_done(self.sender, self.campaign_id)
 
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
@@ -297,62 +317,6 @@ async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) 
     ]
 
 
-@dataclass(slots=True)
-class _Progress:
-    """What the connections of one chunk share."""
-
-    lease: JobLease | None
-    # Rows already written to the database as sent (the journal was down).
-    recorded: set[int] = field(default_factory=set)
-    # Set when the chunk must stop before its next message.
-    stopped: Exception | None = None
-
-
-async def _send_all(
-    sender: Sender,
-    campaign: Campaign,
-    renderer: CampaignRenderer,
-    rows: list[Row],
-    progress: _Progress,
-) -> list[Result]:
-    """Send over as many connections as the pool has, one message each at a time.
-
-    Each connection renders its next message only when it is free. Rendering
-    the whole chunk up front would keep the event loop busy for milliseconds,
-    and a relay's 250 that arrives meanwhile waits unread: that wait is the
-    window in which a crash leaves a delivered message out of the journal.
-    """
-    pending = deque(rows)
-    results: list[Result] = []
-
-    async def connection() -> None:
-        # A failure of the whole batch on one connection stops the others
-        # before their next message; what was sent is recorded all the same.
-        try:
-            while pending and progress.stopped is None:
-                results.append(
-                    await _send_one(sender, campaign, renderer, pending.popleft(), progress)
-                )
-        except Exception as exc:
-            if progress.stopped is None:
-                progress.stopped = exc
-
-    await asyncio.gather(
-        *(connection() for _ in range(min(len(rows), sender.settings.send_connections)))
-    )
-    return results
-
-
-def _failed(row: Row, reason: FailureReason, exc: BaseException) -> Result:
-    """A recipient whose message could not be made: recorded as failed, the batch goes on.
-
-    The log line names the row and the kind of error, never its text: that
-    may quote the person's data."""
-    logger.warning("recipient %s failed: %s (%s)", row.id, reason.value, type(exc).__name__)
-    detail = f"{reason.value}: {type(exc).__name__}: {exc}"[:500]
-    return Result(row, Delivery(Outcome.PERMANENT, None, detail, False), reason)
-
-
 def _links(sender: Sender, campaign_id: int, row: Row) -> tuple[Links, str]:
     """The recipient's signed links, and the unsubscribe token."""
     public = sender.settings.public_url
@@ -379,36 +343,29 @@ def _links(sender: Sender, campaign_id: int, row: Row) -> tuple[Links, str]:
     return links, unsubscribe
 
 
-async def _send_one(
-    sender: Sender,
-    campaign: Campaign,
-    renderer: CampaignRenderer,
-    row: Row,
-    progress: _Progress,
-) -> Result:
-    assert sender.smtp is not None
+def prepare(sender: Sender, campaign: Campaign, renderer: CampaignRenderer, row: Row) -> Outgoing:
+    """One recipient's message; ``Unmakeable`` with the reason when it cannot be made."""
     assert campaign.id is not None
     campaign_id = campaign.id
-    # One person's data must not stop the others: whatever goes wrong making
-    # this message is this recipient's outcome.
     try:
         links, unsubscribe = _links(sender, campaign_id, row)
     except Exception as exc:
-        return _failed(row, FailureReason.UNEXPECTED_ERROR, exc)
+        raise Unmakeable(FailureReason.UNEXPECTED_ERROR, exc) from exc
     try:
         rendered = renderer.render(row.recipient, links)
     except Exception as exc:
-        return _failed(row, FailureReason.RENDER_ERROR, exc)
+        raise Unmakeable(FailureReason.RENDER_ERROR, exc) from exc
+    message_id = (
+        f"<c{campaign_id}.r{row.id}."
+        f"{sender.signer.message_tag(campaign_id, row.id, campaign.message_key)}"
+        f"@{sender.domain}>"
+    )
     try:
         message = build_message(
             rendered,
             mail_from=sender.settings.mail_from,
             to=row.email,
-            message_id=(
-                f"<c{campaign_id}.r{row.id}."
-                f"{sender.signer.message_tag(campaign_id, row.id, campaign.message_key)}"
-                f"@{sender.domain}>"
-            ),
+            message_id=message_id,
             list_id=f"<campaign-{campaign_id}.{sender.domain}>",
             unsubscribe_url=links.unsubscribe_url,
             unsubscribe_mailto=(
@@ -421,48 +378,8 @@ async def _send_one(
             if not deliverable(row.email)
             else FailureReason.RENDER_ERROR
         )
-        return _failed(row, reason, exc)
-    lease = progress.lease
-    if lease is not None and not lease.fresh():
-        # Stalled past FRESH_SECONDS: wait for a renewal, or give up the batch
-        # (LeaseLost) if another worker may have taken it meanwhile.
-        await lease.confirm()
-    # The envelope sender is where delivery reports go: the inbound listener.
-    # (The pool returns every outcome about the recipient; what it raises is
-    # about our side, the sender address or the pool, and stops the batch.)
-    delivery = await sender.smtp.send(
-        sender=sender.settings.bounce_address, recipient=row.email, message=message
-    )
-    if delivery.outcome is Outcome.SENT:
-        # The journal write comes first, before any other await: it is what
-        # keeps a crash from mailing this person twice.
-        try:
-            await outcomes.redis_command(
-                sender.redis, "HSET", journal_key(campaign_id), row.id, time.time()
-            )
-        except (RedisError, OSError) as exc:
-            await outcomes.record_sent_now(sender, row.id)
-            progress.recorded.add(row.id)
-            if progress.stopped is None:
-                logger.error("Redis failed after a delivery; recorded it and stopped the batch")
-                progress.stopped = QueueUnavailable(f"Redis failed: {type(exc).__name__}")
-        return Result(row, delivery)
-    if delivery.relay_unavailable:
-        # Not this recipient's fault: stop the batch and keep them queued, so
-        # that a relay outage costs nobody their tries.
-        if progress.stopped is None:
-            progress.stopped = RelayUnavailable(f"the relay is unavailable: {delivery.reply}")
-        return Result(row, delivery)
-    if delivery.outcome is Outcome.PERMANENT:
-        # No reply code: refused before the relay said anything about it, as a
-        # non-ASCII address is by a relay without SMTPUTF8.
-        failure = (
-            FailureReason.ADDRESS_NOT_DELIVERABLE
-            if delivery.code is None
-            else FailureReason.REJECTED
-        )
-        return Result(row, delivery, failure)
-    return Result(row, delivery)
+        raise Unmakeable(reason, exc) from exc
+    return Outgoing(recipient=row.email, content=message, message_id=message_id)
 
 
 def deliverable(address: str) -> bool:

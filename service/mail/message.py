@@ -190,7 +190,7 @@ def _address(name: str, value: str) -> str:
     local, at, domain = address.rpartition("@")
     if not local.isascii():
         # Only the recipient may have one: the message is then an RFC 6532
-        # one, sent with SMTPUTF8 (service.mail.smtp), which cannot be encoded
+        # one, sent with SMTPUTF8 (service.delivery.smtp), which cannot be encoded
         # into ASCII; a relay without SMTPUTF8 refuses it before DATA.
         if name != "To" or display:
             raise ValueError(f"{name}: a non-ASCII local part is allowed only in a bare To address")

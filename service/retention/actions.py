@@ -20,8 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import clock
 from service.crypto import DataCipher
 from service.db import run
-from service.mail.smtp import Outcome as SmtpOutcome
-from service.mail.smtp import SmtpPool
+from service.delivery.messenger import Outcome as SmtpOutcome
+from service.delivery.smtp import SmtpPool
 from service.models import (
     CallList,
     CallListEntry,

@@ -10,7 +10,7 @@ from datetime import date
 from service import clock
 from service.crypto import DataCipher
 from service.db import SessionMaker
-from service.mail.smtp import SmtpConfig, SmtpPool
+from service.delivery.smtp import SmtpConfig, SmtpPool
 from service.retention import rules
 from service.retention.runner import Tools, run_retention
 from service.retention.schemas import Plan, RunReport

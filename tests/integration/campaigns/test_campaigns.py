@@ -15,9 +15,10 @@ from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
 from service import clock
-from service.campaigns import outcomes, sending
+from service.campaigns import sending
 from service.crypto import DataCipher
 from service.db import SessionMaker
+from service.delivery import batch
 from service.models import CampaignRecipient, Suppression
 from service.settings import Settings, load_settings
 from service.tokens import TokenSigner
@@ -307,14 +308,14 @@ async def test_temporary_failures_stay_queued_for_a_retry(
     await sending.start(ctx["sender"], campaign_id)
     async with ctx["sessionmaker"]() as db:
         row = (await db.exec(select(CampaignRecipient))).one()
-    with pytest.raises(sending.TemporaryFailures):
+    with pytest.raises(batch.TemporaryFailures):
         await sending.send_batch(ctx["sender"], campaign_id, row.id or 0, row.id or 0)
     async with ctx["sessionmaker"]() as db:
         row = (await db.exec(select(CampaignRecipient))).one()
     assert row.status == "queued" and row.attempts == 1 and row.smtp_code == 451
     # After the last allowed attempt it is given up, not retried for ever.
-    for _ in range(outcomes.MAX_TEMPORARY_ATTEMPTS - 2):
-        with pytest.raises(sending.TemporaryFailures):
+    for _ in range(batch.MAX_TEMPORARY_ATTEMPTS - 2):
+        with pytest.raises(batch.TemporaryFailures):
             await sending.send_batch(ctx["sender"], campaign_id, row.id or 0, row.id or 0)
     await sending.send_batch(ctx["sender"], campaign_id, row.id or 0, row.id or 0)
     async with ctx["sessionmaker"]() as db:
@@ -331,7 +332,7 @@ async def test_a_run_of_failures_pauses_the_campaign(admin: Client, ctx: dict[st
     await sending.start(ctx["sender"], campaign_id)
     async with ctx["sessionmaker"]() as db:
         ids = sorted(r.id or 0 for r in (await db.exec(select(CampaignRecipient))).all())
-    with pytest.raises(sending.TemporaryFailures):
+    with pytest.raises(batch.TemporaryFailures):
         await sending.send_batch(ctx["sender"], campaign_id, ids[0], ids[2])
     result = await sending.send_batch(ctx["sender"], campaign_id, ids[3], ids[5])
     assert result.startswith("paused")

@@ -15,8 +15,8 @@ from sqlmodel import col
 
 from service.crypto import DataCipher
 from service.db import SessionMaker, run
+from service.delivery.smtp import SmtpConfig, SmtpPool
 from service.embedded import MailCatcher
-from service.mail.smtp import SmtpConfig, SmtpPool
 from service.models import Suppression
 from service.retention.plan import plan
 from service.retention.runner import Tools

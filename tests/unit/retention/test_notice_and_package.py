@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from service.delivery import transactional
 from service.retention import packages
 from service.retention.cli import parse_as_of
-from service.retention.notice import TransferNotice, build_notice_message, render_notice
+from service.retention.notice import TransferNotice, render_notice
 from service.settings import Settings, load_settings
 from service.tokens import TokenSigner
 
@@ -80,8 +81,11 @@ def test_the_vendor_is_named_when_configured(tmp_path: Path) -> None:
 def test_the_message_is_a_plain_notice(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     rendered = render_notice(NOTICE, settings=settings, signer=TokenSigner(SECRET))
-    raw = build_notice_message(
-        rendered, mail_from="privacy@example.fi", to="aino@example.fi", domain="example.fi"
+    raw = transactional.build(
+        rendered,
+        mail_from="privacy@example.fi",
+        to="aino@example.fi",
+        message_id=transactional.message_id("transfer-notice", "example.fi"),
     )
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
@@ -97,8 +101,11 @@ def test_a_header_with_a_line_break_is_refused(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     rendered = render_notice(NOTICE, settings=settings, signer=TokenSigner(SECRET))
     with pytest.raises(ValueError, match=r"linefeed|carriage"):
-        build_notice_message(
-            rendered, mail_from="a@example.fi", to="x@example.fi\nBcc: y@example.fi", domain="e"
+        transactional.build(
+            rendered,
+            mail_from="a@example.fi",
+            to="x@example.fi\nBcc: y@example.fi",
+            message_id=transactional.message_id("transfer-notice", "e"),
         )
 
 

@@ -19,8 +19,9 @@ from sqlmodel import select
 
 from service import queue
 from service.campaigns import outcomes, sending
+from service.delivery import batch
+from service.delivery.smtp import SmtpConfig, SmtpPool
 from service.embedded import EmbeddedRedis, free_port
-from service.mail.smtp import SmtpConfig, SmtpPool
 from service.models import CampaignRecipient, Contact
 from tests.integration.campaigns.test_campaigns import (
     Client,
@@ -59,7 +60,7 @@ async def test_a_relay_outage_costs_no_recipient_a_try(
     sender = ctx["sender"]
     live, sender.smtp = sender.smtp, SmtpPool(SmtpConfig(HOST, free_port()))
     try:
-        with pytest.raises(sending.RelayUnavailable, match="relay is unavailable"):
+        with pytest.raises(batch.RelayUnavailable, match="relay is unavailable"):
             await sending.send_batch(sender, campaign_id, first, last)
     finally:
         await sender.smtp.close()
@@ -111,7 +112,7 @@ async def test_redis_killed_after_a_250_loses_nothing_and_repeats_nothing(
     sender.smtp = SmtpPool(SmtpConfig(HOST, controller.port), size=1)
     sender.redis = journal_pool
     try:
-        with pytest.raises(sending.QueueUnavailable):
+        with pytest.raises(batch.QueueUnavailable):
             await sending.send_batch(sender, campaign_id, first, last)
         # Everything the relay accepted is recorded as sent, and the batch
         # stopped at once: nothing else went out while Redis was away.

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from service.campaigns import sending
-from service.mail.smtp import SmtpConfig, SmtpPool
+from service.delivery.smtp import SmtpConfig, SmtpPool
 from service.models import Campaign, CampaignRecipient, Contact
 from tests.integration.campaigns.test_campaigns import (
     Client,

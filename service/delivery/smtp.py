@@ -4,9 +4,9 @@ This is the send worker's hot path. aiosmtplib does not pipeline, so one
 connection manages ~1.1k msg/s; four reach the client's CPU limit, and a new
 connection per message is 2-3x slower (stack-notes §7). Hence the reuse.
 
-`SmtpPool.send` never raises for an SMTP outcome. It returns a `Delivery`, and
-the caller decides whether to retry it (TEMPORARY), give up (PERMANENT) or
-suppress the address (`address_rejected`).
+`SmtpPool.send` never raises for an SMTP outcome. It returns a `Delivery`
+(service.delivery.messenger), and the caller decides whether to retry it
+(TEMPORARY), give up (PERMANENT) or suppress the address (`address_rejected`).
 
 Line endings and dot-stuffing are aiosmtplib's job (5.1.3,
 `SMTPProtocol.execute_data_command`): every lone CR or LF becomes CRLF, a final
@@ -23,7 +23,6 @@ import math
 import re
 from asyncio import sleep
 from dataclasses import dataclass, field
-from enum import StrEnum
 from time import monotonic
 from typing import Final, Literal
 
@@ -39,6 +38,7 @@ from aiosmtplib import (
 )
 from aiosmtplib.email import parse_address
 
+from service.delivery.messenger import Delivery, Outcome
 from service.settings import Settings, SmtpTls
 
 REPLY_LIMIT: Final = 500
@@ -79,23 +79,6 @@ class SmtpConfig:
             password=settings.smtp_password,
             tls=settings.smtp_tls,
         )
-
-
-class Outcome(StrEnum):
-    SENT = "sent"
-    TEMPORARY = "temporary"
-    PERMANENT = "permanent"
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    outcome: Outcome
-    code: int | None  # SMTP reply code; None when no valid reply was received
-    reply: str  # the server's reply text, or the error, cut to REPLY_LIMIT
-    address_rejected: bool  # the recipient's address itself was refused for good
-    # No session with the relay (refused, dropped, timed out, greeting or AUTH
-    # refused): nothing was learnt about this message or its recipient.
-    relay_unavailable: bool = False
 
 
 def _refusal(code: int, text: str, stage: _Stage) -> Delivery:

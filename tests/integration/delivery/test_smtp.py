@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-import service.mail.smtp as smtp_module
+import service.delivery.smtp as smtp_module
+from service.delivery.messenger import Delivery, Outcome
+from service.delivery.smtp import SmtpConfig, SmtpPool, TokenBucket
 from service.embedded import MailCatcher, free_port
-from service.mail.smtp import Delivery, Outcome, SmtpConfig, SmtpPool, TokenBucket
 from service.settings import SmtpTls, load_settings
 
 HOST = "127.0.0.1"

@@ -1,0 +1,37 @@
+"""The email messenger: prepared messages out through the worker's SMTP pool."""
+
+from __future__ import annotations
+
+from service.delivery.messenger import Delivery, Outgoing
+from service.delivery.smtp import SmtpPool
+from service.models.enums import Channel
+
+
+class EmailMessenger:
+    """Sends over a shared ``SmtpPool``, with one envelope sender (Return-Path).
+
+    The envelope sender is where delivery reports go: the inbound listener's
+    bounce address for campaigns, the transactional Return-Path for system
+    mail. Several messengers may share one pool; closing one closes the pool.
+    """
+
+    channel = Channel.EMAIL
+
+    def __init__(self, pool: SmtpPool, *, envelope_from: str) -> None:
+        self.pool = pool
+        self.envelope_from = envelope_from
+
+    @property
+    def concurrency(self) -> int:
+        return self.pool.size
+
+    async def open(self) -> None:
+        """Nothing to do: the pool connects on first use and keeps connections."""
+
+    async def send(self, message: Outgoing) -> Delivery:
+        return await self.pool.send(
+            sender=self.envelope_from, recipient=message.recipient, message=message.content
+        )
+
+    async def close(self) -> None:
+        await self.pool.close()
