@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtplib import SMTP
+from service.mail.smtp import Delivery, Outcome, SmtpConfig, SmtpPool
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
@@ -73,7 +74,6 @@ from service.db import SessionMaker, create_engine, create_sessionmaker, run, se
 from service.embedded import HOST, EmbeddedRedis
 from service.mail.message import build_message
 from service.mail.render import Links
-from service.mail.smtp import Delivery, Outcome, SmtpConfig, SmtpPool
 from service.migrate import upgrade
 from service.models import Campaign, CampaignRecipient, Contact
 from service.models.enums import (

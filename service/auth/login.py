@@ -34,11 +34,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import clock
 from service.auth import totp
 from service.auth.service import Principal
-from service.contacts.validation import InvalidValue, normalize_email
 from service.crypto import DataCipher
 from service.models import LoginAttempt, RecoveryCode, StaffSession, User
 from service.models.enums import LoginOutcome
 from service.settings import Settings
+from service.validation import InvalidValue, normalize_email
 
 WINDOW = timedelta(minutes=15)
 # Login attempts carry IP addresses: kept long enough to look into an attack

@@ -12,11 +12,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.auth.permissions import ROLE_PERMISSIONS, Permission
-from service.contacts.validation import InvalidValue, normalize_email
 from service.errors import Conflict, InvalidInput, NotFound
 from service.models import ApiToken, User
 from service.models.base import utcnow
 from service.models.enums import Role
+from service.validation import InvalidValue, normalize_email
 
 TOKEN_PREFIX = "cst_"  # noqa: S105  (a marker, not a secret)
 MIN_PASSWORD_LENGTH = 12

@@ -23,7 +23,8 @@ from sqlalchemy import and_, insert, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.db import run, upsert
+from service.consent import service as consent_service
+from service.db import run
 from service.models import Ban, ConsentEvent, ConsentState, Contact, User
 from service.models.enums import ConsentAction
 
@@ -83,10 +84,7 @@ async def apply_choices(session: AsyncSession, choices: Choices) -> ChoicesRepor
     for row in choices.withdrawals:
         if row["contact_id"] not in contacts or await _has(session, EVENTS, row, "occurred_at"):
             continue
-        event_id = (
-            await run(session, insert(EVENTS).values(**kept(row)).returning(EVENTS.c.id))
-        ).scalar_one()
-        await _move_state_to(session, row, event_id)
+        await consent_service.replay_withdrawal(session, kept(row))
         withdrawals += 1
     bans = 0
     for row in choices.bans:
@@ -121,37 +119,3 @@ async def _has(session: AsyncSession, table: Any, row: dict[str, Any], moment: s
     conditions = [table.c[k] == row[k] for k in keys] + [table.c[moment] == row[moment]]
     found = await run(session, select(table.c.id).where(and_(*conditions)).limit(1))
     return found.first() is not None
-
-
-async def _move_state_to(session: AsyncSession, row: dict[str, Any], event_id: int) -> None:
-    """The withdrawal becomes the current state unless the restored copy
-    knows of a later choice."""
-    current = await run(
-        session,
-        select(EVENTS.c.occurred_at)
-        .select_from(STATES.join(EVENTS, EVENTS.c.id == STATES.c.event_id))
-        .where(
-            STATES.c.contact_id == row["contact_id"],
-            STATES.c.channel == row["channel"],
-            STATES.c.purpose == row["purpose"],
-        ),
-    )
-    latest = current.scalar()
-    if latest is not None and latest >= row["occurred_at"]:
-        return
-    await run(
-        session,
-        upsert(
-            session,
-            STATES,
-            keys=["contact_id", "channel", "purpose"],
-            values={
-                "contact_id": row["contact_id"],
-                "channel": row["channel"],
-                "purpose": row["purpose"],
-                "action": ConsentAction.WITHDRAW.value,
-                "event_id": event_id,
-                "updated_at": row["occurred_at"],
-            },
-        ),
-    )

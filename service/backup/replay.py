@@ -21,17 +21,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.backup.choices import Choices, ChoicesReport, apply_choices, read_choices
 from service.db import run
-from service.models import Contact, Erasure, LegalHold, Suppression, User
+from service.models import Contact, Erasure, LegalHold, User
 from service.rights.erasure import erase_contact
+from service.suppressions import service as suppression_list
 
 ERASURES: Any = Erasure.__table__  # type: ignore[attr-defined]
-SUPPRESSIONS: Any = Suppression.__table__  # type: ignore[attr-defined]
 BATCH = 1000
 
 
@@ -51,8 +51,7 @@ class ErasureRecord:
 @dataclass(frozen=True, slots=True)
 class ReplayLog:
     erasures: tuple[ErasureRecord, ...]
-    # value_hash, kind, reason, created_at
-    suppressions: tuple[tuple[str, str, str, datetime], ...]
+    suppressions: tuple[suppression_list.Entry, ...]
     # The highest contact id the current database has used: the restored
     # database must not hand any of them out again (see ``apply_log``).
     max_contact_id: int
@@ -85,20 +84,11 @@ async def read_log(session: AsyncSession) -> ReplayLog:
         ).order_by(ERASURES.c.erased_at, ERASURES.c.id),
     )
     records = tuple(ErasureRecord(*row) for row in erasures.all())
-    suppressions = await run(
-        session,
-        select(
-            SUPPRESSIONS.c.value_hash,
-            SUPPRESSIONS.c.kind,
-            SUPPRESSIONS.c.reason,
-            SUPPRESSIONS.c.created_at,
-        ).order_by(SUPPRESSIONS.c.id),
-    )
     max_contact = (await run(session, select(func.max(col(Contact.id))))).scalar() or 0
     max_erased = max((record.contact_id for record in records), default=0)
     return ReplayLog(
         erasures=records,
-        suppressions=tuple((h, k, r, c) for h, k, r, c in suppressions.all()),
+        suppressions=await suppression_list.entries(session),
         max_contact_id=max(max_contact, max_erased),
         choices=await read_choices(session),
     )
@@ -111,18 +101,6 @@ async def _ids(session: AsyncSession, column: Any, wanted: set[int]) -> set[int]
         chunk = ordered[start : start + BATCH]
         found.update((await run(session, select(column).where(column.in_(chunk)))).scalars())
     return found
-
-
-async def _add_suppressions(session: AsyncSession, log: ReplayLog) -> int:
-    present = set((await run(session, select(SUPPRESSIONS.c.value_hash))).scalars())
-    missing = [
-        {"value_hash": h, "kind": k, "reason": r, "created_at": c}
-        for h, k, r, c in log.suppressions
-        if h not in present
-    ]
-    for start in range(0, len(missing), BATCH):
-        await run(session, insert(SUPPRESSIONS), missing[start : start + BATCH])
-    return len(missing)
 
 
 async def _erase_again(session: AsyncSession, record: ErasureRecord, user_id: int | None) -> None:
@@ -169,7 +147,7 @@ async def _keep_contact_ids_unused(session: AsyncSession, highest: int) -> None:
 
 async def apply_log(session: AsyncSession, log: ReplayLog) -> ReplayReport:
     """Replay ``log`` on the restored database (the caller commits)."""
-    suppressions_added = await _add_suppressions(session, log)
+    suppressions_added = await suppression_list.restore(session, log.suppressions)
     recorded = await run(
         session, select(ERASURES.c.contact_id, ERASURES.c.cause, ERASURES.c.erased_at)
     )

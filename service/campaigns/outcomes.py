@@ -24,13 +24,20 @@ from sqlalchemy import bindparam, exists, select, update
 from sqlmodel import col
 
 from service import clock
-from service.db import insert_ignore, run, session_scope
+from service.db import run, session_scope
 from service.delivery.batch import Result, status_after
 from service.delivery.journal import Journal, redis_command
 from service.delivery.messenger import Outcome
 from service.mail.views import Recipient
-from service.models import Campaign, CampaignRecipient, Suppression
-from service.models.enums import CampaignStatus, FailureReason, RecipientStatus
+from service.models import Campaign, CampaignRecipient
+from service.models.enums import (
+    CampaignStatus,
+    FailureReason,
+    RecipientStatus,
+    SuppressionKind,
+    SuppressionReason,
+)
+from service.suppressions import service as suppressions
 
 if TYPE_CHECKING:
     from service.campaigns.sending import Sender
@@ -129,19 +136,11 @@ async def record(
                 params,
             )
             for value_hash in suppress:
-                await run(
+                await suppressions.record(
                     session,
-                    insert_ignore(
-                        session,
-                        Suppression.__table__,  # type: ignore[attr-defined]
-                        keys=["value_hash"],
-                        values={
-                            "value_hash": value_hash,
-                            "kind": "email",
-                            "reason": "bounce",
-                            "created_at": now,
-                        },
-                    ),
+                    value_hash=value_hash,
+                    kind=SuppressionKind.EMAIL,
+                    reason=SuppressionReason.BOUNCE,
                 )
     delivered = [
         r.row.id for r in results if r.delivery.outcome is Outcome.SENT and r.row.id not in recorded

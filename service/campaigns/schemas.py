@@ -15,7 +15,6 @@ from pydantic import (
 )
 
 from service.contacts.schemas import Tag
-from service.contacts.validation import MultiLine, SingleLine
 from service.models.enums import (
     CampaignChannel,
     CampaignStatus,
@@ -24,6 +23,7 @@ from service.models.enums import (
     Purpose,
     Reason,
 )
+from service.validation import MultiLine, SingleLine
 
 _STRICT = ConfigDict(extra="forbid")
 MAX_BODY = 200_000

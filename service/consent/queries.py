@@ -60,7 +60,6 @@ from service.models import (
     Contact,
     ContactTag,
     RobinsonNumber,
-    Suppression,
 )
 from service.models.enums import (
     BanChannel,
@@ -71,15 +70,14 @@ from service.models.enums import (
     Purpose,
     Reason,
     RecipientStatus,
+    SuppressionReason,
 )
-from service.retention.rules import contact_retention_cutoff, local_midnight
+from service.rules import contact_retention_cutoff, local_midnight
+from service.suppressions import service as suppressions
 
 # Channels where a person must have opted in (SVPL 200 § 1 mom); on the others
 # marketing is allowed until they opt out (200 § 2 mom).
 OPT_IN_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})
-# Suppression reasons that speak for the person rather than for one address
-# (a bounce says nothing about their postal address).
-PERSON_SUPPRESSION_REASONS = ("objection", "erasure")
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,15 +217,8 @@ class Gate:
         )
 
     def _suppressed(self) -> ColumnElement[bool]:
-        def listed(column: Any, *reasons: str) -> ColumnElement[bool]:
-            query = (
-                select(col(Suppression.id))
-                .where(col(Suppression.value_hash) == column)
-                .correlate(Contact)
-            )
-            if reasons:
-                query = query.where(col(Suppression.reason).in_(reasons))
-            return and_(column.is_not(None), exists(query))
+        def listed(column: Any, *reasons: SuppressionReason) -> ColumnElement[bool]:
+            return and_(column.is_not(None), suppressions.listed(column, reasons))
 
         email, phone = col(Contact.email_hash), col(Contact.phone_hash)
         match self.context.channel:
@@ -237,8 +228,8 @@ class Gate:
                 return listed(phone)
             case Channel.POST:
                 return or_(
-                    listed(email, *PERSON_SUPPRESSION_REASONS),
-                    listed(phone, *PERSON_SUPPRESSION_REASONS),
+                    listed(email, *suppressions.PERSON),
+                    listed(phone, *suppressions.PERSON),
                 )
 
     def _robinson_listed(self) -> ColumnElement[bool]:

@@ -14,7 +14,6 @@ from pydantic import (
     model_validator,
 )
 
-from service.contacts.validation import MultiLine, SingleLine
 from service.ip import truncate_ip
 from service.models.enums import (
     Actor,
@@ -27,6 +26,7 @@ from service.models.enums import (
     Reason,
     Source,
 )
+from service.validation import MultiLine, SingleLine
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -1,10 +1,17 @@
-"""The consent ledger and bans: record, lift, read, and ask the gate."""
+"""The consent ledger and bans: record, lift, read, and ask the gate.
+
+This is the ledger's one writer. An event is appended and the current state
+(``consent_states``) moved to it in the same transaction, whoever records it:
+a request (``record_consent``), an import's chunk (``record_many``), or a
+restore putting back a withdrawal an older copy lacks (``replay_withdrawal``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,11 +25,15 @@ from service.consent.schemas import (
     ConsentStateRead,
     Eligibility,
 )
-from service.db import run, upsert
+from service.db import insert_returning_ids, run, upsert, upsert_many
 from service.errors import Conflict, NotFound
 from service.models import Ban, ConsentEvent, ConsentState, Contact
 from service.models.base import utcnow
-from service.models.enums import Actor, BanChannel, BanKind, Reason
+from service.models.enums import Actor, BanChannel, BanKind, ConsentAction, Reason
+
+EVENTS: Any = ConsentEvent.__table__  # type: ignore[attr-defined]
+STATES: Any = ConsentState.__table__  # type: ignore[attr-defined]
+STATE_KEY = ["contact_id", "channel", "purpose"]
 
 
 async def lock_person(session: AsyncSession, contact_id: int) -> bool:
@@ -88,6 +99,69 @@ async def record_consent(
         )
     )
     return event
+
+
+async def record_many(session: AsyncSession, events: list[dict[str, Any]]) -> list[int]:
+    """Append many events at once (an import's chunk) and move each state to
+    its event: two statements, whatever the count. Each dict holds a
+    ``consent_events`` row's columns; on SQLite the caller holds the write
+    lock (service.db.insert_returning_ids). Returns the new events' ids."""
+    if not events:
+        return []
+    ids = await insert_returning_ids(session, EVENTS, events)
+    states = [
+        {
+            "contact_id": event["contact_id"],
+            "channel": str(event["channel"]),
+            "purpose": str(event["purpose"]),
+            "action": str(event["action"]),
+            "event_id": event_id,
+            "updated_at": event["occurred_at"],
+        }
+        for event, event_id in zip(events, ids, strict=True)
+    ]
+    statement = upsert_many(
+        session, STATES, keys=STATE_KEY, update=["action", "event_id", "updated_at"]
+    )
+    await run(session, statement, states)
+    return ids
+
+
+async def replay_withdrawal(session: AsyncSession, event: dict[str, Any]) -> int:
+    """Put back a withdrawal a restored copy lacks, as it was recorded (its
+    time and who recorded it). It becomes the current state unless the copy
+    knows of a later choice. Returns the event's id."""
+    event_id: int = (
+        await run(session, insert(EVENTS).values(**event).returning(EVENTS.c.id))
+    ).scalar_one()
+    latest = await session.scalar(
+        select(EVENTS.c.occurred_at)
+        .select_from(STATES.join(EVENTS, EVENTS.c.id == STATES.c.event_id))
+        .where(
+            STATES.c.contact_id == event["contact_id"],
+            STATES.c.channel == event["channel"],
+            STATES.c.purpose == event["purpose"],
+        )
+    )
+    if latest is not None and latest >= event["occurred_at"]:
+        return event_id
+    await run(
+        session,
+        upsert(
+            session,
+            STATES,
+            keys=STATE_KEY,
+            values={
+                "contact_id": event["contact_id"],
+                "channel": event["channel"],
+                "purpose": event["purpose"],
+                "action": ConsentAction.WITHDRAW.value,
+                "event_id": event_id,
+                "updated_at": event["occurred_at"],
+            },
+        ),
+    )
+    return event_id
 
 
 async def ledger(session: AsyncSession, *, contact: Contact) -> ConsentLedger:

@@ -21,11 +21,11 @@ from service.consent.queries import GateContext
 from service.consent.schemas import BanCreate, BanRead, ConsentCreate, ConsentLedger, Eligibility
 from service.contacts import service
 from service.contacts.schemas import ContactCreate, ContactPage, ContactRead, ContactUpdate
-from service.contacts.validation import InvalidValue, normalize_email
 from service.crypto import DataCipher
 from service.errors import InvalidInput, NotFound
 from service.models.enums import Actor, Channel, ConsentAction, Purpose
 from service.rights import erasure, linking
+from service.validation import InvalidValue, normalize_email
 
 Session = NamedDependency[AsyncSession]
 Cipher = NamedDependency[DataCipher]

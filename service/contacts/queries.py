@@ -1,7 +1,7 @@
 """Set-based checks of the stored register, for ``consentry status``.
 
 Rows written before issue 13's checks (or put in by hand) may hold what the
-validators of service.contacts.validation refuse today. The sender fails such a
+validators of service.validation refuse today. The sender fails such a
 recipient on its own; these counts let an operator find and rectify them first.
 Counts only: no query here returns a value.
 

@@ -3,7 +3,7 @@ request is rejected whole before any service runs.
 
 The API, imports, the web forms and ``consentry import`` all validate with these
 types, so they accept and refuse the same things: every text field is single-line
-(:data:`~service.contacts.validation.SingleLine`), checked before any stripping."""
+(:data:`~service.validation.SingleLine`), checked before any stripping."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from service import clock
-from service.contacts.validation import (
+from service.models.enums import ContactType, Gender, Language, LegalBasis, Source
+from service.validation import (
     SingleLine,
     normalize_email,
     normalize_phone,
     parse_identity_code,
 )
-from service.models.enums import ContactType, Gender, Language, LegalBasis, Source
 
 MAX_TAGS = 50
 

@@ -17,12 +17,13 @@ from service.contacts.schemas import (
     ContactRead,
     ContactUpdate,
 )
-from service.contacts.validation import mask_identity_code
 from service.crypto import DataCipher
 from service.errors import Conflict, InvalidInput, NotFound
-from service.models import Contact, ContactChange, ContactTag, Suppression
+from service.models import Contact, ContactChange, ContactTag
 from service.models.base import utcnow
 from service.rights import linking
+from service.suppressions import service as suppressions
+from service.validation import mask_identity_code
 
 # Columns a ContactCreate/ContactUpdate writes as they are; the rest
 # (identity code, tags, hashes) need work first.
@@ -253,10 +254,7 @@ async def _check_clashes(session: AsyncSession, contact: Contact, hashes: list[s
                 fields={field: "already registered"},
             )
     if hashes:
-        suppressed = await session.exec(
-            select(Suppression.kind).where(col(Suppression.value_hash).in_(hashes))
-        )
-        kinds = sorted(set(suppressed.all()))
+        kinds = sorted(set((await suppressions.suppressed_among(session, hashes)).values()))
         if kinds:
             raise Conflict(
                 "this address is on the suppression list and may not be registered again",

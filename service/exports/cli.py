@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
 
 from service.audit.chain import Event, append
-from service.contacts.validation import InvalidValue, normalize_email
 from service.db import create_sessionmaker
 from service.exports import service
 from service.exports.service import ContactFilter
 from service.models.audit import AuditActor
 from service.models.enums import Language
 from service.settings import Settings
+from service.validation import InvalidValue, normalize_email
 
 T = TypeVar("T")
 RunDb = Callable[[Settings, Callable[[Any], Coroutine[Any, Any, T]]], T]

@@ -15,11 +15,11 @@ from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
-from service.contacts.validation import InvalidValue, normalize_email
 from service.errors import InvalidInput
 from service.exports import service
 from service.exports.service import ContactFilter
 from service.models.enums import Language
+from service.validation import InvalidValue, normalize_email
 
 Session = NamedDependency[AsyncSession]
 

@@ -26,26 +26,25 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import false, func, insert, or_, update
+from sqlalchemy import false, insert, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
+from service.consent import service as consent_service
 from service.contacts import service as contacts
 from service.contacts.schemas import ContactCreate, ContactUpdate
 from service.crypto import DataCipher
-from service.db import run
+from service.db import insert_returning_ids, run
 from service.errors import Conflict
 from service.imports.columns import Consent, Row, problems_of
 from service.imports.schemas import RowNote, RowProblem
 from service.models import (
     Ban,
-    ConsentEvent,
     ConsentState,
     Contact,
     ContactTag,
     Interaction,
-    Suppression,
 )
 from service.models.enums import (
     Actor,
@@ -56,10 +55,9 @@ from service.models.enums import (
     Purpose,
 )
 from service.profiles import interactions
+from service.suppressions import service as suppressions
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
-CONSENT_EVENTS = ConsentEvent.__table__  # type: ignore[attr-defined]
-CONSENT_STATES = ConsentState.__table__  # type: ignore[attr-defined]
 # Purposes a direct-marketing ban closes: tracking is only of marketing email.
 _MARKETING = frozenset({Purpose.DIRECT_MARKETING, Purpose.EMAIL_TRACKING})
 _ADDRESS_OF = {Channel.EMAIL: "email", Channel.SMS: "phone", Channel.PHONE: "phone"}
@@ -145,10 +143,7 @@ async def _suppressed(
             hashes.add(cipher.lookup_hash("phone", row.update.phone))
     if not hashes:
         return set()
-    found = await session.exec(
-        select(Suppression.value_hash).where(col(Suppression.value_hash).in_(hashes))
-    )
-    return set(found.all())
+    return set(await suppressions.suppressed_among(session, hashes))
 
 
 def _sealed(data: ContactCreate, cipher: DataCipher, now: datetime) -> dict[str, Any]:
@@ -208,7 +203,7 @@ async def _create(
         ready.append((row, contact, data.tags))
     if not ready:
         return
-    inserted = await _insert_ids(session, CONTACTS, [contact for _, contact, _ in ready])
+    inserted = await insert_returning_ids(session, CONTACTS, [contact for _, contact, _ in ready])
     tags: list[dict[str, Any]] = []
     purchases: list[dict[str, Any]] = []
     for (row, _, row_tags), contact_id in zip(ready, inserted, strict=True):
@@ -398,55 +393,13 @@ async def _write_consents(session: AsyncSession, chunk: _Chunk, user_id: int | N
                 "occurred_at": now,
             }
         )
-    ids = await _insert_ids(session, CONSENT_EVENTS, rows)
-    states = [
-        {
-            "contact_id": contact_id,
-            "channel": consent.data.channel.value,
-            "purpose": consent.data.purpose.value,
-            "action": consent.data.action.value,
-            "event_id": event_id,
-            "updated_at": now,
-        }
-        for (contact_id, consent), event_id in zip(chunk.events, ids, strict=True)
-    ]
-    await run(session, _upsert_states(session), states)
-
-
-async def _insert_ids(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` and return their new ids, in the order of ``rows``."""
-    if session.get_bind().dialect.name != "sqlite":
-        result = await run(
-            session, insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-        )
-        return list(result.scalars().all())
-    # SQLAlchemy keeps RETURNING in order on SQLite only by sending one row
-    # per statement: 100,000 round trips. The ids are ours to give instead:
-    # import_chunk took SQLite's write lock first, so no other writer can
-    # take the same ones before we commit.
-    first = (await run(session, select(func.coalesce(func.max(table.c.id), 0)))).one() + 1
-    ids = list(range(first, first + len(rows)))
-    await run(
-        session, insert(table), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
-    )
-    return ids
+    await consent_service.record_many(session, rows)
 
 
 async def _take_write_lock(session: AsyncSession) -> None:
     """On SQLite, make this transaction the writer before it reads anything:
     an UPDATE that changes nothing takes the write lock (as
-    consent.service.lock_person does), so the ids _insert_ids hands out
+    consent.service.lock_person does), so the ids insert_returning_ids hands out
     stay free until we commit. PostgreSQL's sequences need no lock."""
     if session.get_bind().dialect.name == "sqlite":
         await run(session, update(CONTACTS).where(false()).values(id=CONTACTS.c.id))
-
-
-def _upsert_states(session: AsyncSession) -> Any:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CONSENT_STATES)
-    return statement.on_conflict_do_update(
-        index_elements=["contact_id", "channel", "purpose"],
-        set_={name: statement.excluded[name] for name in ("action", "event_id", "updated_at")},
-    )

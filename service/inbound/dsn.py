@@ -24,7 +24,7 @@ from email.parser import HeaderParser
 from email.utils import collapse_rfc2231_value
 from enum import StrEnum
 
-from service.contacts.validation import InvalidValue, normalize_email
+from service.validation import InvalidValue, normalize_email
 
 STATUS_PARTS = frozenset({"message/delivery-status", "message/global-delivery-status"})
 ORIGINAL_PARTS = frozenset(

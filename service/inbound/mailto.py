@@ -12,9 +12,9 @@ import re
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
 
-from service.contacts.validation import InvalidValue, normalize_email
 from service.inbound.dsn import is_delivery_report
 from service.tokens import InvalidToken, TokenSigner
+from service.validation import InvalidValue, normalize_email
 
 # Three URL-safe base64 runs joined by dots (service.tokens), standing alone
 # or ending a link; host names and dotted words rarely have a part this long

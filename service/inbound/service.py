@@ -25,12 +25,17 @@ from service.consent.unsubscribe import Scope, unsubscribe
 from service.crypto import DataCipher
 from service.db import insert_ignore, run
 from service.inbound.dsn import Bounce, Original, Report, Severity
-from service.models import BounceCounter, Campaign, CampaignRecipient, Contact, Suppression
-from service.models.enums import CaptureMethod, RecipientStatus
+from service.models import BounceCounter, Campaign, CampaignRecipient, Contact
+from service.models.enums import (
+    CaptureMethod,
+    RecipientStatus,
+    SuppressionKind,
+    SuppressionReason,
+)
+from service.suppressions import service as suppressions
 from service.tokens import TokenSigner
 
 COUNTERS: Any = BounceCounter.__table__  # type: ignore[attr-defined]
-SUPPRESSIONS: Any = Suppression.__table__  # type: ignore[attr-defined]
 
 
 async def unsubscribe_by_token(session: AsyncSession, *, contact_id: int, campaign_id: int) -> bool:
@@ -164,19 +169,11 @@ async def record_bounces(
             )
         ).scalar_one()
         if permanent or soft_count >= soft_limit:
-            await run(
+            await suppressions.record(
                 session,
-                insert_ignore(
-                    session,
-                    SUPPRESSIONS,
-                    keys=["value_hash"],
-                    values={
-                        "value_hash": value_hash,
-                        "kind": "email",
-                        "reason": "bounce" if permanent else "soft_bounce",
-                        "created_at": now,
-                    },
-                ),
+                value_hash=value_hash,
+                kind=SuppressionKind.EMAIL,
+                reason=SuppressionReason.BOUNCE if permanent else SuppressionReason.SOFT_BOUNCE,
             )
             suppressed += 1
     return suppressed

@@ -161,6 +161,20 @@ class FailureReason(StrEnum):
     UNEXPECTED_ERROR = "unexpected_error"  # anything else about this message
 
 
+class SuppressionReason(StrEnum):
+    """Why an address is on the suppression list (service.suppressions)."""
+
+    BOUNCE = "bounce"  # mail to it does not arrive, for good
+    SOFT_BOUNCE = "soft_bounce"  # "try later" too many times in a row
+    ERASURE = "erasure"  # the person was erased
+    OBJECTION = "objection"  # the person objected to direct marketing
+
+
+class SuppressionKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+
+
 class CallListStatus(StrEnum):
     BUILDING = "building"
     READY = "ready"

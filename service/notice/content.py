@@ -3,7 +3,7 @@
 Everything the templates print that could drift is computed here: the
 controller from the settings, the data categories from the tables'
 markers, the bases from the consent gate's channels, the retention periods
-from service.retention.rules and the settings, the security measures from
+from service.rules and the settings, the security measures from
 what the software does. The templates add the fixed prose around them.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from service import clock
+from service import clock, rules
 from service.consent.queries import OPT_IN_CHANNELS, Gate, GateContext
 from service.models.enums import (
     BanKind,
@@ -29,7 +29,6 @@ from service.notice.columns import SUBJECT_NAMES, Subjects, listings
 from service.notice.measures import join, security_measures
 from service.notice.texts import text_for
 from service.requests.deadlines import ANSWER_MONTHS, MAX_EXTENSION_MONTHS
-from service.retention import rules
 from service.retention.schemas import Rule
 from service.rights import texts as rights_texts
 from service.settings import DEV_PLACEHOLDER, Settings

@@ -4,7 +4,7 @@ One text per enum member (legal bases, channels, purposes, sources,
 retention rules, recipients, verification methods, roles): the notice walks
 the enums, so a member added to the code without a text here stops the
 command and fails the tests rather than vanishing from the notice. Periods
-are ``{placeholders}`` filled from service.retention.rules and the settings.
+are ``{placeholders}`` filled from service.rules and the settings.
 """
 
 from __future__ import annotations

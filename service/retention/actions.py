@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import clock
+from service import clock, rules
 from service.crypto import DataCipher
 from service.db import run
 from service.delivery.messenger import Outcome as SmtpOutcome
@@ -31,9 +31,9 @@ from service.models import (
     Profile,
     RetentionAction,
 )
-from service.models.enums import CallListStatus, ProfileState
+from service.models.enums import CallListStatus, ProfileState, SuppressionReason
 from service.profiles.service import open_sealed
-from service.retention import notice, packages, queries, rules
+from service.retention import notice, packages, queries
 from service.retention.plan import (
     call_list_reference,
     contact_item,
@@ -42,8 +42,9 @@ from service.retention.plan import (
     vendor_profile_item,
 )
 from service.retention.schemas import Action, Outcome, PlanItem, Rule
-from service.rights.erasure import erase_contact, suppress
+from service.rights.erasure import erase_contact
 from service.settings import Settings
+from service.suppressions import service as suppressions
 from service.tokens import TokenSigner
 
 
@@ -299,7 +300,9 @@ async def _send_notice(
     if delivery.address_rejected:
         contact = await session.get(Contact, row.contact_id)
         assert contact is not None
-        await suppress(session, contact, reason="bounce", phone=False)
+        await suppressions.record_contact(
+            session, contact, reason=SuppressionReason.BOUNCE, phone=False
+        )
         return Result(
             Outcome.FAILED,
             f"the relay refused the address for good ({delivery.code}): no notice is "

@@ -7,11 +7,10 @@ import logging
 import re
 from datetime import date
 
-from service import clock
+from service import clock, rules
 from service.crypto import DataCipher
 from service.db import SessionMaker
 from service.delivery.smtp import SmtpConfig, SmtpPool
-from service.retention import rules
 from service.retention.runner import Tools, run_retention
 from service.retention.schemas import Plan, RunReport
 from service.settings import Settings

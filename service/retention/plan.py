@@ -31,8 +31,9 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import rules
 from service.errors import InvalidInput
-from service.retention import queries, rules
+from service.retention import queries
 from service.retention.schemas import (
     Action,
     Plan,

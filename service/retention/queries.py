@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import rules
 from service.db import run
 from service.models import (
     CallList,
@@ -25,15 +26,9 @@ from service.models import (
     EngagementEvent,
     LegalHold,
     Profile,
-    Suppression,
 )
 from service.models.enums import CallListStatus, ProfileState
-from service.retention import rules
-
-# Suppressions that say mail to the address does not arrive (service.inbound,
-# service.campaigns.sending); other reasons (an objection) do not stop a
-# notice the law requires.
-UNDELIVERABLE = ("bounce", "soft_bounce")
+from service.suppressions import service as suppressions
 
 
 def _held(contact_id: Any) -> ColumnElement[bool]:
@@ -49,10 +44,9 @@ def _restricted() -> ColumnElement[bool]:
 
 def _reachable_email() -> ColumnElement[bool]:
     """The contact has an email address that has not bounced."""
-    bounced = exists().where(
-        col(Suppression.value_hash) == col(Contact.email_hash),
-        col(Suppression.reason).in_(UNDELIVERABLE),
-    )
+    # Only the reasons that say mail does not arrive: an objection does not
+    # stop a notice the law requires.
+    bounced = suppressions.listed(col(Contact.email_hash), suppressions.UNDELIVERABLE)
     return and_(col(Contact.email).is_not(None), not_(bounced))
 
 

@@ -3,7 +3,7 @@ and Finnish: purposes and legal bases, categories, recipients, transfers,
 retention, source, automated decisions, rights and the supervisory authority.
 
 The words follow the privacy notice (§1-2, §4-8, §10-13); the retention
-periods are read from service.retention.rules and the settings, never
+periods are read from service.rules and the settings, never
 repeated here, so the export cannot drift from what the rules do.
 """
 
@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from service import rules
 from service.models import Contact
 from service.models.enums import Language
-from service.retention import rules
 from service.retention.schemas import Rule as RetentionRule
 from service.rights import texts
 from service.settings import Settings

@@ -28,8 +28,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import clock
-from service.db import insert_ignore, run
+from service.db import run
 from service.errors import Conflict, NotFound
 from service.models import (
     BounceCounter,
@@ -38,10 +37,9 @@ from service.models import (
     DataSubjectRequest,
     Erasure,
     LegalHold,
-    Suppression,
 )
-
-SUPPRESSIONS = Suppression.__table__  # type: ignore[attr-defined]
+from service.models.enums import SuppressionReason
+from service.suppressions import service as suppressions
 
 
 class OnLegalHold(Conflict):
@@ -61,33 +59,6 @@ async def is_held(session: AsyncSession, contact_id: int) -> bool:
     return bool((await run(session, query)).scalar())
 
 
-async def suppress(
-    session: AsyncSession, contact: Contact, *, reason: str, email: bool = True, phone: bool = True
-) -> None:
-    """Put the contact's email and/or phone hash on the suppression list
-    (kept as it was if already there)."""
-    now = clock.now()
-    for kind, value_hash, wanted in (
-        ("email", contact.email_hash, email),
-        ("phone", contact.phone_hash, phone),
-    ):
-        if wanted and value_hash is not None:
-            await run(
-                session,
-                insert_ignore(
-                    session,
-                    SUPPRESSIONS,
-                    keys=["value_hash"],
-                    values={
-                        "value_hash": value_hash,
-                        "kind": kind,
-                        "reason": reason,
-                        "created_at": now,
-                    },
-                ),
-            )
-
-
 async def erase_contact(
     session: AsyncSession,
     contact_id: int,
@@ -105,7 +76,7 @@ async def erase_contact(
         raise NotFound(f"no contact with id {contact_id}")
     if await is_held(session, contact_id):
         raise OnLegalHold(contact_id)
-    await suppress(session, contact, reason="erasure")
+    await suppressions.record_contact(session, contact, reason=SuppressionReason.ERASURE)
     hashes = [h for h in (contact.email_hash, contact.phone_hash) if h is not None]
     if hashes:
         await run(session, delete(BounceCounter).where(col(BounceCounter.value_hash).in_(hashes)))

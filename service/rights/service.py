@@ -24,8 +24,9 @@ from service.models.enums import (
     ObjectionDecision,
     ObjectionScope,
     Source,
+    SuppressionReason,
 )
-from service.rights import erasure, linking
+from service.rights import linking
 from service.rights.linking import Action
 from service.rights.schemas import (
     LegalHoldCreate,
@@ -38,6 +39,7 @@ from service.rights.schemas import (
     RestrictionLift,
     RestrictionRead,
 )
+from service.suppressions import service as suppressions
 
 # -- restriction -------------------------------------------------------------------
 
@@ -168,7 +170,7 @@ async def object_(
             )
         _mark_objected(contact, now)
         session.add(contact)
-        await erasure.suppress(session, contact, reason="objection")
+        await suppressions.record_contact(session, contact, reason=SuppressionReason.OBJECTION)
         await session.flush()
     if request is not None:
         await linking.record(session, request=request, action=Action.OBJECTION, user_id=user_id)

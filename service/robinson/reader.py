@@ -16,9 +16,9 @@ import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from service.contacts.validation import InvalidValue, normalize_phone
 from service.crypto import DataCipher
 from service.errors import InvalidInput
+from service.validation import InvalidValue, normalize_phone
 
 DEFAULT_REGION = "FI"
 PHONE_HEADERS = frozenset({"phone", "phone_number", "number", "puhelin", "puhelinnumero", "numero"})

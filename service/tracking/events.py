@@ -27,13 +27,12 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
 from service.consent.queries import Gate, GateContext
-from service.db import SessionMaker, run, session_scope
+from service.db import SessionMaker, insert_ignore_many, run, session_scope
 from service.ip import DEFAULT_V4_PREFIX, DEFAULT_V6_PREFIX, truncate_ip
 from service.models import Campaign, Contact, EngagementEvent
 from service.models.engagement import EngagementKind
@@ -269,9 +268,5 @@ async def _existing_campaigns(session: AsyncSession, campaign_ids: set[int | Non
 
 
 def _insert_ignore_many(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
-    # service.db.insert_ignore builds a single-row VALUES; a batch needs the
-    # multi-row form, from the same dialect-specific insert.
     table = EngagementEvent.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).values(rows).on_conflict_do_nothing(index_elements=["stream_id"])
+    return insert_ignore_many(session, table, keys=["stream_id"], rows=rows)

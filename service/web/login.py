@@ -18,10 +18,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit import trail
 from service.auth import login, totp
-from service.contacts.validation import CONTROL_CHARACTERS
 from service.crypto import DataCipher
 from service.models import StaffSession, User
 from service.settings import Settings
+from service.validation import CONTROL_CHARACTERS
 from service.web.render import page, principal_of
 from service.web.session import (
     login_csrf,

@@ -8,7 +8,7 @@ import pytest
 
 from service.crypto import DataCipher, DecryptionError
 from service.ip import truncate_ip
-from service.retention.rules import add_years, contact_retention_cutoff
+from service.rules import add_years, contact_retention_cutoff
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,11 @@ from sqlalchemy import insert
 
 from service import clock
 from service.audit.verify import verify
-from service.backup.replay import SUPPRESSIONS, ReplayReport
+from service.backup.replay import ReplayReport
 from service.backup.service import create_backup, restore_backup
 from service.db import SessionMaker, create_engine, create_sessionmaker, run, session_scope
 from service.settings import Settings
+from service.suppressions.service import TABLE as SUPPRESSIONS
 from tests.integration.backup.conftest import (
     GRANT_EMAIL,
     Client,

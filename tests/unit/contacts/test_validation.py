@@ -1,4 +1,4 @@
-"""Unit tests for service.contacts.validation."""
+"""Unit tests for service.validation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from service.contacts.validation import (
+from service.validation import (
     InvalidValue,
     identity_code_birth_date,
     mask_identity_code,

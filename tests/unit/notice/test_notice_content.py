@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.sql.elements import False_, True_
 
-from service import clock
+from service import clock, rules
 from service.consent.queries import OPT_IN_CHANNELS, Gate, GateContext
 from service.models import Contact
 from service.models.enums import (
@@ -33,7 +33,6 @@ from service.notice.render import (
     render,
     render_markdown,
 )
-from service.retention import rules
 from service.retention.schemas import Rule
 from service.settings import Settings, load_settings
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from service.retention import rules
+from service import rules
 
 
 def days(first: date, last: date) -> list[date]:
