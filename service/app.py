@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request, Response, Router
+from litestar import Controller, Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import (
@@ -31,26 +31,33 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import __doc__ as product_summary
 from service import json_limits, queue
-from service.api_tokens import api as api_tokens_api
-from service.audit import api as audit_api
 from service.audit import trail
+from service.audit.controllers import AuditController
+from service.auth.controllers import OwnTokenController, TokenController
 from service.auth.middleware import TokenAuthenticationMiddleware
 from service.campaigns.controllers import CampaignController
+from service.consent.controllers import ConsentController
 from service.consent.public import PublicController
 from service.contacts.controllers import ContactController
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
 from service.errors import Conflict, DomainError
-from service.exports import api as exports_api
-from service.imports import api as imports_api
+from service.exports.controllers import ExportController
+from service.imports.controllers import ImportController
 from service.json_limits import NOT_AN_OBJECT
-from service.observability import api as observability_api
+from service.observability.controllers import HealthController, MetricsController
+from service.observability.wiring import attach as attach_observability
 from service.openapi import document_errors
-from service.profiles import api as profiles_api
-from service.requests import api as requests_api
-from service.retention import api as retention_api
-from service.rights import api as rights_api
-from service.robinson import api as robinson_api
+from service.profiles.controllers import (
+    ContactProfileController,
+    InteractionController,
+    ProfileController,
+)
+from service.requests.controllers import DisclosureController, RequestController
+from service.retention.controllers import RetentionController
+from service.retention.public import ForbidTransferController
+from service.rights.controllers import RightsController
+from service.robinson.controllers import RobinsonController
 from service.security import security_headers
 from service.settings import Settings, get_settings
 from service.tokens import TokenSigner
@@ -58,20 +65,43 @@ from service.tracking.public import TrackingController
 from service.web.routes import web_router
 
 logger = logging.getLogger("consentry.api")
-_PACKAGES = (
-    api_tokens_api,
-    imports_api,
-    observability_api,
-    audit_api,
-    profiles_api,
-    requests_api,
-    retention_api,
-    rights_api,
-    robinson_api,
-    exports_api,
-)
-_API_ROUTES = [route for package in _PACKAGES for route in package.API_ROUTES]
-_PUBLIC_ROUTES = [route for package in _PACKAGES for route in package.PUBLIC_ROUTES]
+# The route table: every route the service answers. A domain exposes its
+# routes as controllers, staff routes in its ``controllers.py`` and routes
+# reached without a login (from a message, a public page, a monitor) in its
+# ``public.py``; they are listed here and nowhere else. The web interface's
+# pages have their table in service.web.routes, mounted whole under /app.
+# Under /api/v1: a staff member's bearer token or browser session, and the
+# permission each route names.
+STAFF_API: list[type[Controller]] = [
+    ContactController,
+    ConsentController,
+    RightsController,
+    RequestController,
+    DisclosureController,
+    ContactProfileController,
+    ProfileController,
+    InteractionController,
+    CampaignController,
+    ImportController,
+    ExportController,
+    RobinsonController,
+    RetentionController,
+    AuditController,
+    TokenController,
+    OwnTokenController,
+]
+
+# No login: unsubscribe and preferences (signed tokens), engagement tracking,
+# the transfer-notice refusal, and health and metrics (/metrics checks its own
+# token or the client's address).
+PUBLIC: list[type[Controller]] = [
+    PublicController,
+    TrackingController,
+    ForbidTransferController,
+    HealthController,
+    MetricsController,
+]
+
 # The largest request body any route takes unless it says otherwise (the CSV
 # import allows 20 MB, the page-view beacon 4 KB); larger ones get a 413.
 MAX_BODY_BYTES = 1_000_000
@@ -209,18 +239,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     api = Router(
         path="/api/v1",
-        route_handlers=[ContactController, CampaignController, *_API_ROUTES],
+        route_handlers=STAFF_API,
         middleware=[DefineMiddleware(TokenAuthenticationMiddleware)],
         security=[{"bearer": []}],
     )
     app = Litestar(
-        route_handlers=[
-            api,
-            web_router(),
-            PublicController,
-            TrackingController,
-            *_PUBLIC_ROUTES,
-        ],
+        route_handlers=[api, web_router(), *PUBLIC],
         lifespan=[lifespan],
         before_send=[
             security_headers(public_url=settings.public_url, cors_origins=settings.cors_origins)
@@ -264,6 +288,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
-    observability_api.attach(app, settings)
+    attach_observability(app, settings)
     document_errors(app)
     return app

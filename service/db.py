@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.errors import NotFound
 from service.private import private_dir, private_file
 from service.running import application_name
 
@@ -83,6 +84,17 @@ async def session_scope(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSessio
 # Inserts that can take ``ON CONFLICT``: SQLite and PostgreSQL spell it the
 # same way, but SQLAlchemy builds it from each dialect's own ``insert``. This
 # is the one place that chooses; nothing else switches on the dialect to insert.
+
+
+Row = TypeVar("Row")
+
+
+async def get_or_404(session: AsyncSession, model: type[Row], key: int, *, what: str) -> Row:
+    """The row with this primary key, or a 404 saying ``no {what} with id {key}``."""
+    row = await session.get(model, key)
+    if row is None:
+        raise NotFound(f"no {what} with id {key}")
+    return row
 
 
 def _conflict_insert(session: AsyncSession, table: Any) -> Any:

@@ -9,8 +9,22 @@ pages compute the same day.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 
 from service.clock import LOCAL_ZONE
+
+
+class Rule(StrEnum):
+    """The notice's retention rules (§6) and the register's own periods."""
+
+    CONTACT_5_YEARS = "contact_5_years"
+    PROFILE_TRANSFER_NOTICE = "profile_transfer_notice"
+    PROFILE_TRANSFER_2_YEARS = "profile_transfer_2_years"
+    PROFILE_NO_ACCOUNT = "profile_no_account"
+    ENGAGEMENT_EVENTS = "engagement_events"
+    CALL_LISTS = "call_lists"
+    CLOSED_REQUESTS = "closed_requests"
+
 
 # "The latest service contact or contact initiative + 5 years."
 CONTACT_RETENTION_YEARS = 5

@@ -22,7 +22,7 @@ staff member gives for revealing an identity code.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from litestar.connection import ASGIConnection
 from sqlalchemy import event
@@ -31,13 +31,24 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit import actions
 from service.audit.chain import Event, append, append_sync
-from service.auth.service import Principal
 from service.db import SessionMaker, session_scope
 from service.ip import truncate_ip
 from service.models.audit import AuditActor
 from service.settings import Settings
 
 _PENDING = "consentry.audit"
+
+
+@runtime_checkable
+class Staff(Protocol):
+    """Who acts: service.auth's ``Principal``, put on the request by its
+    middleware. The trail sits below auth (which records its refusals here),
+    so it names only what it reads."""
+
+    @property
+    def user_id(self) -> int: ...
+
+
 _API_PREFIX = "/api/"
 # Detail values are ids, counts, flags and names from a closed vocabulary
 # (a permission, a format): never free text that could carry personal data.
@@ -90,7 +101,7 @@ def _event(
     *,
     action: str,
     status_code: int,
-    principal: Principal | None,
+    principal: Staff | None,
 ) -> Event:
     params = dict(connection.path_params)
     contact_id = params.pop("contact_id", None)
@@ -107,9 +118,9 @@ def _event(
     )
 
 
-def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Staff | None:
     user = connection.scope.get("user")
-    return user if isinstance(user, Principal) else None
+    return user if isinstance(user, Staff) else None
 
 
 def begin(session: AsyncSession, connection: ASGIConnection[Any, Any, Any, Any]) -> None:

@@ -13,10 +13,10 @@ from litestar.types import Guard
 
 from service.audit import trail
 from service.auth import login
+from service.auth.cookies import check_api_csrf, session_token
 from service.auth.permissions import Permission
 from service.auth.service import Principal, authenticate_token
 from service.db import SessionMaker, session_scope
-from service.web.session import check_api_csrf, session_token
 
 
 class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):

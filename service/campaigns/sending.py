@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -35,6 +35,7 @@ from service import clock, queue
 from service.campaigns import outcomes, queries
 from service.campaigns.outcomes import Row, finish_if_done, journal_key, pause
 from service.campaigns.service import gate_for, renderer_for
+from service.consent.queries import eligible_among, tracking_context
 from service.crypto import DataCipher
 from service.db import SessionMaker, run, session_scope
 from service.delivery import batch
@@ -46,13 +47,10 @@ from service.delivery.smtp import SmtpPool
 from service.mail.message import build_message
 from service.mail.render import HEADER_UNSAFE, CampaignRenderer, Links
 from service.mail.views import Recipient
-from service.models import Campaign, CampaignRecipient, ConsentState, Contact
+from service.models import Campaign, CampaignRecipient, Contact
 from service.models.enums import (
     CampaignStatus,
-    Channel,
-    ConsentAction,
     FailureReason,
-    Purpose,
     RecipientStatus,
 )
 from service.queue import JobLease
@@ -221,7 +219,7 @@ class CampaignBatch:
             await queries.skip_erased(
                 session, campaign_id=campaign_id, first_id=self.first_id, last_id=self.last_id
             )
-            rows = await _next_chunk(session, campaign_id, after, self.last_id)
+            rows = await _next_chunk(session, campaign_id, after, self.last_id, clock.today())
             if not rows:
                 return None
             # The gate again, for exactly these rows, right before they are sent.
@@ -259,10 +257,11 @@ class CampaignBatch:
 
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
-TRACKING = ConsentState.__table__.alias("tracking")  # type: ignore[attr-defined]
 
 
-async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) -> list[Row]:
+async def _next_chunk(
+    session: Any, campaign_id: int, after: int, last_id: int, today: date
+) -> list[Row]:
     c = CONTACTS.c
     query = (
         select(
@@ -277,15 +276,8 @@ async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) 
             c.employer,
             c.position,
             c.city,
-            TRACKING.c.action,
         )
         .join(CONTACTS, c.id == RECIPIENTS.c.contact_id)
-        .outerjoin(
-            TRACKING,
-            (TRACKING.c.contact_id == c.id)
-            & (TRACKING.c.channel == Channel.EMAIL.value)
-            & (TRACKING.c.purpose == Purpose.EMAIL_TRACKING.value),
-        )
         .where(
             RECIPIENTS.c.campaign_id == campaign_id,
             RECIPIENTS.c.id > after,
@@ -296,6 +288,8 @@ async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) 
         .limit(CHUNK)
     )
     rows = (await run(session, query)).all()
+    # Opens and clicks are tied to the person only where the gate allows tracking.
+    tracked = await eligible_among(session, tracking_context(today), {row[2] for row in rows})
     return [
         Row(
             id=row[0],
@@ -311,7 +305,7 @@ async def _next_chunk(session: Any, campaign_id: int, after: int, last_id: int) 
                 position=row[9],
                 city=row[10],
             ),
-            tracking=row[11] == ConsentAction.GRANT,
+            tracking=row[2] in tracked,
         )
         for row in rows
     ]

@@ -21,6 +21,7 @@ from litestar.params import FromPath, FromQuery
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.consent import unsubscribe as actions
+from service.consent.queries import needs_consent
 from service.consent.texts import CHOICE_LABELS, PAGE_TEXT
 from service.ip import truncate_ip
 from service.mail.render import Controller as ControllerIdentity
@@ -42,7 +43,6 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
 }
-OPT_IN = frozenset({Channel.EMAIL, Channel.SMS})
 
 _pages = jinja2.Environment(
     loader=jinja2.FileSystemLoader(PAGES), autoescape=True, undefined=jinja2.StrictUndefined
@@ -254,10 +254,9 @@ async def _effective(
     result = {}
     for pair in CHOICE_LABELS["en"]:
         channel, purpose = pair
-        needs_consent = purpose is not Purpose.DIRECT_MARKETING or (
-            channel in OPT_IN and contact.contact_type is ContactType.PERSON
-        )
-        default = ConsentAction.WITHDRAW if needs_consent else ConsentAction.GRANT
+        person = contact.contact_type is ContactType.PERSON
+        opt_in = needs_consent(channel, purpose, person=person)
+        default = ConsentAction.WITHDRAW if opt_in else ConsentAction.GRANT
         result[pair] = recorded.get(pair, default)
     return result
 

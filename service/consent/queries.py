@@ -31,6 +31,7 @@ GDPR 18, 21; the privacy notice §6):
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -52,7 +53,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db import run
 from service.models import (
     Ban,
     CampaignRecipient,
@@ -80,6 +83,15 @@ from service.suppressions import service as suppressions
 OPT_IN_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})
 
 
+def needs_consent(channel: Channel, purpose: Purpose, *, person: bool) -> bool:
+    """Whether contacting needs a granted consent, rather than no opt-out,
+    before soft opt-in (which only a campaign for similar products brings).
+    The gate's rule, also the default a preference page shows."""
+    if purpose is not Purpose.DIRECT_MARKETING:
+        return True  # tracking and profiling always need consent
+    return person and channel in OPT_IN_CHANNELS
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     """A campaign's filters; an empty tuple means any value."""
@@ -105,6 +117,12 @@ class GateContext:
     similar_products: bool = False
     segment: Segment | None = None
     frequency_cap: FrequencyCap | None = None
+
+
+def tracking_context(today: date) -> GateContext:
+    """Whether an email's opens and clicks may be tied to the person: a
+    granted email-tracking consent and none of the other reasons."""
+    return GateContext(channel=Channel.EMAIL, purpose=Purpose.EMAIL_TRACKING, today=today)
 
 
 class Gate:
@@ -173,9 +191,10 @@ class Gate:
 
     def _needs_consent(self) -> ColumnElement[bool]:
         """Whether this contact needs a granted consent (rather than no opt-out)."""
-        if self.context.purpose is not Purpose.DIRECT_MARKETING:
-            return true()  # tracking and profiling always need consent
-        if self.context.channel not in OPT_IN_CHANNELS:
+        channel, purpose = self.context.channel, self.context.purpose
+        if needs_consent(channel, purpose, person=False):
+            return true()  # whoever the contact is
+        if not needs_consent(channel, purpose, person=True):
             return false()
         person = col(Contact.contact_type) == ContactType.PERSON.value
         if not self.context.similar_products:
@@ -309,3 +328,19 @@ class Gate:
 def reasons_of_contact(gate: Gate, contact_id: int) -> Any:
     """The reason flags of one contact, one boolean column per reason code."""
     return select(*gate.flags()).select_from(gate.source).where(col(Contact.id) == contact_id)
+
+
+async def eligible_among(
+    session: AsyncSession, context: GateContext, contact_ids: Collection[int]
+) -> set[int]:
+    """The contacts among ``contact_ids`` the gate lets be contacted in this
+    context: e.g. those who may be tracked (``Purpose.EMAIL_TRACKING``)."""
+    if not contact_ids:
+        return set()
+    gate = Gate(context)
+    query = (
+        select(col(Contact.id))
+        .select_from(gate.source)
+        .where(col(Contact.id).in_(list(contact_ids)), gate.eligible())
+    )
+    return set((await run(session, query)).scalars().all())

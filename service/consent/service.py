@@ -8,7 +8,7 @@ restore putting back a withdrawal an older copy lacks (``replay_withdrawal``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -29,7 +29,15 @@ from service.db import insert_returning_ids, run, upsert, upsert_many
 from service.errors import Conflict, NotFound
 from service.models import Ban, ConsentEvent, ConsentState, Contact
 from service.models.base import utcnow
-from service.models.enums import Actor, BanChannel, BanKind, ConsentAction, Reason
+from service.models.enums import (
+    Actor,
+    BanChannel,
+    BanKind,
+    Channel,
+    ConsentAction,
+    Purpose,
+    Reason,
+)
 
 EVENTS: Any = ConsentEvent.__table__  # type: ignore[attr-defined]
 STATES: Any = ConsentState.__table__  # type: ignore[attr-defined]
@@ -162,6 +170,56 @@ async def replay_withdrawal(session: AsyncSession, event: dict[str, Any]) -> int
         ),
     )
     return event_id
+
+
+async def granted(session: AsyncSession, *, contact_id: int, purpose: Purpose) -> bool:
+    """Whether the person's current consent for ``purpose`` is a grant on any
+    channel (a profiling report needs one, whatever the channel)."""
+    rows = await session.exec(
+        select(ConsentState.contact_id).where(
+            ConsentState.contact_id == contact_id,
+            ConsentState.purpose == purpose,
+            ConsentState.action == ConsentAction.GRANT,
+        )
+    )
+    return rows.first() is not None
+
+
+# Purposes a direct-marketing ban closes: tracking is only of marketing email.
+_MARKETING = frozenset({Purpose.DIRECT_MARKETING, Purpose.EMAIL_TRACKING})
+_ADDRESS_OF = {Channel.EMAIL: "email", Channel.SMS: "phone", Channel.PHONE: "phone"}
+
+
+def grant_refused(
+    contact: Contact,
+    channel: Channel,
+    purpose: Purpose,
+    *,
+    current: ConsentAction | None,
+    bans: Collection[BanChannel],
+    suppressed: Collection[str],
+) -> tuple[Reason, str] | None:
+    """Why a grant from a bulk source (an import) may not be recorded, or None:
+    only the person can renew a withdrawal or overrule their own objection, ban
+    or suppression. The caller has read, for many contacts at once, the
+    current state, the direct-marketing bans in force and the suppressed
+    address hashes; the reasons are the gate's."""
+    if current is ConsentAction.WITHDRAW:
+        return (
+            Reason.CONSENT_WITHDRAWN,
+            "the person has withdrawn this consent; an import cannot renew it",
+        )
+    if contact.objected_at is not None:
+        return Reason.OBJECTED, "the person has objected to direct marketing"
+    if purpose in _MARKETING:
+        if BanChannel.ALL in bans:
+            return Reason.DIRECT_MARKETING_BAN, "the person has banned direct marketing"
+        if BanChannel(channel.value) in bans:
+            return Reason.CHANNEL_BAN, f"the person has banned direct marketing by {channel.value}"
+    address = _ADDRESS_OF.get(channel)
+    if address is not None and getattr(contact, f"{address}_hash") in suppressed:
+        return Reason.SUPPRESSED, f"the contact's {address} is on the suppression list"
+    return None
 
 
 async def ledger(session: AsyncSession, *, contact: Contact) -> ConsentLedger:

@@ -1,30 +1,26 @@
-"""HTTP routes for contacts, their consent ledger, bans and eligibility, and
-erasure (the other rights live in service.rights.controllers)."""
+"""HTTP routes for contacts: create, list, read, rectify, and the audited
+reveal of the identity code. Their consent ledger, bans and eligibility are
+service.consent.controllers; erasure and the other rights are
+service.rights.controllers."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import clock
 from service.audit import trail
 from service.audit.schemas import IdentityCodeReveal, RevealedIdentityCode
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
-from service.consent import service as consent_service
-from service.consent.queries import GateContext
-from service.consent.schemas import BanCreate, BanRead, ConsentCreate, ConsentLedger, Eligibility
 from service.contacts import service
 from service.contacts.schemas import ContactCreate, ContactPage, ContactRead, ContactUpdate
 from service.crypto import DataCipher
 from service.errors import InvalidInput, NotFound
-from service.models.enums import Actor, Channel, ConsentAction, Purpose
-from service.rights import erasure, linking
 from service.validation import InvalidValue, normalize_email
 
 Session = NamedDependency[AsyncSession]
@@ -124,41 +120,6 @@ class ContactController(Controller):
         )
         return await service.to_read(db_session, contact, cipher)
 
-    @delete(
-        "/{contact_id:int}",
-        guards=[requires(Permission.RIGHTS_MANAGE)],
-        status_code=204,
-        opt={"audit": "contact.erase"},
-    )
-    async def erase_contact(
-        self,
-        request: Request[Principal, Any, Any],
-        db_session: Session,
-        contact_id: FromPath[int],
-        request_id: RequestId = None,
-    ) -> None:
-        """Erase the person (GDPR 17): their data goes from every table; the keyed
-        hashes of their email and phone stay on the suppression list, so neither
-        sending nor a later import brings them back. 409 ``legal_hold`` while a
-        legal hold is in force."""
-        await service.get(db_session, contact_id)  # 404 before judging the request id
-        user_id = _principal(request).user_id
-        linked = None
-        if request_id is not None:
-            linked = await linking.open_request(
-                db_session,
-                request_id=request_id,
-                contact_id=contact_id,
-                action=linking.Action.ERASURE,
-            )
-        await erasure.erase_contact(
-            db_session, contact_id, cause="request", user_id=user_id, request_id=request_id
-        )
-        if linked is not None:
-            await linking.record(
-                db_session, request=linked, action=linking.Action.ERASURE, user_id=user_id
-            )
-
     @post(
         "/{contact_id:int}/identity-code/reveal",
         guards=[requires(Permission.CONTACTS_READ_IDENTITY_CODE)],
@@ -185,132 +146,3 @@ class ContactController(Controller):
             RevealedIdentityCode(personal_identity_code=code),
             headers={"Cache-Control": "no-store"},
         )
-
-    @get(
-        "/{contact_id:int}/consents",
-        guards=[requires(Permission.CONTACTS_READ)],
-        opt={"audit": "consent.read"},
-    )
-    async def get_consents(self, db_session: Session, contact_id: FromPath[int]) -> ConsentLedger:
-        """The current state per channel and purpose, and the full history, oldest first."""
-        contact = await service.get(db_session, contact_id)
-        return await consent_service.ledger(db_session, contact=contact)
-
-    @post(
-        "/{contact_id:int}/consents",
-        guards=[requires(Permission.CONSENTS_WRITE)],
-        status_code=201,
-        opt={"audit": "consent.record"},
-    )
-    async def record_consent(
-        self,
-        request: Request[Principal, Any, Any],
-        db_session: Session,
-        contact_id: FromPath[int],
-        data: JSONBody[ConsentCreate],
-        request_id: RequestId = None,
-    ) -> ConsentLedger:
-        """Append a grant or withdrawal to the ledger; answers with the new ledger.
-        A withdrawal may name the request it answers (``request_id``)."""
-        contact = await service.get(db_session, contact_id)
-        if request_id is not None and data.action is not ConsentAction.WITHDRAW:
-            message = "only a withdrawal answers a data-subject request"
-            raise InvalidInput(message, fields={linking.FIELD: message})
-        user_id = _principal(request).user_id
-        await linking.link(
-            db_session,
-            request_id=request_id,
-            contact_id=contact_id,
-            action=linking.Action.WITHDRAWAL,
-            user_id=user_id,
-        )
-        await consent_service.record_consent(
-            db_session, contact=contact, data=data, actor=Actor.STAFF, user_id=user_id
-        )
-        return await consent_service.ledger(db_session, contact=contact)
-
-    @get(
-        "/{contact_id:int}/bans",
-        guards=[requires(Permission.CONTACTS_READ)],
-        opt={"audit": "ban.read"},
-    )
-    async def list_bans(self, db_session: Session, contact_id: FromPath[int]) -> list[BanRead]:
-        """Every ban, in force or lifted, oldest first."""
-        contact = await service.get(db_session, contact_id)
-        bans = await consent_service.list_bans(db_session, contact=contact)
-        return [consent_service.ban_read(ban) for ban in bans]
-
-    @post(
-        "/{contact_id:int}/bans",
-        guards=[requires(Permission.CONSENTS_WRITE)],
-        status_code=201,
-        opt={"audit": "ban.record"},
-    )
-    async def record_ban(
-        self,
-        request: Request[Principal, Any, Any],
-        db_session: Session,
-        contact_id: FromPath[int],
-        data: JSONBody[BanCreate],
-    ) -> BanRead:
-        """Record a direct-marketing or purchase-registration ban (409 if the same
-        ban is already in force)."""
-        contact = await service.get(db_session, contact_id)
-        ban = await consent_service.record_ban(
-            db_session,
-            contact=contact,
-            data=data,
-            actor=Actor.STAFF,
-            user_id=_principal(request).user_id,
-        )
-        return consent_service.ban_read(ban)
-
-    @delete(
-        "/{contact_id:int}/bans/{ban_id:int}",
-        guards=[requires(Permission.CONSENTS_WRITE)],
-        status_code=200,
-        opt={"audit": "ban.lift"},
-    )
-    async def lift_ban(
-        self,
-        request: Request[Principal, Any, Any],
-        db_session: Session,
-        contact_id: FromPath[int],
-        ban_id: FromPath[int],
-        note: Annotated[str | None, QueryParameter(max_length=2000)] = None,
-    ) -> BanRead:
-        """Lift a ban. The ban stays in the record with who lifted it, when and why."""
-        contact = await service.get(db_session, contact_id)
-        ban = await consent_service.lift_ban(
-            db_session,
-            contact=contact,
-            ban_id=ban_id,
-            user_id=_principal(request).user_id,
-            note=note,
-        )
-        return consent_service.ban_read(ban)
-
-    @get(
-        "/{contact_id:int}/eligibility",
-        guards=[requires(Permission.CONTACTS_READ)],
-        opt={"audit": "eligibility.read"},
-    )
-    async def get_eligibility(
-        self,
-        db_session: Session,
-        contact_id: FromPath[int],
-        channel: FromQuery[Channel] = Channel.EMAIL,
-        purpose: FromQuery[Purpose] = Purpose.DIRECT_MARKETING,
-        similar_products: FromQuery[bool] = False,
-    ) -> Eligibility:
-        """May this contact be contacted on this channel for this purpose today?
-        ``similar_products=true`` evaluates it for a campaign offering the company's
-        own similar products, where existing customers count as soft opt-in."""
-        contact = await service.get(db_session, contact_id)
-        context = GateContext(
-            channel=channel,
-            purpose=purpose,
-            today=clock.today(),
-            similar_products=similar_products,
-        )
-        return await consent_service.eligibility(db_session, contact=contact, context=context)

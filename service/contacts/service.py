@@ -18,10 +18,11 @@ from service.contacts.schemas import (
     ContactUpdate,
 )
 from service.crypto import DataCipher
-from service.errors import Conflict, InvalidInput, NotFound
+from service.db import get_or_404
+from service.errors import Conflict, InvalidInput
 from service.models import Contact, ContactChange, ContactTag
 from service.models.base import utcnow
-from service.rights import linking
+from service.requests import linking
 from service.suppressions import service as suppressions
 from service.validation import mask_identity_code
 
@@ -32,10 +33,7 @@ IDENTITY_CODE_CONTEXT = b"contacts.identity_code"
 
 
 async def get(session: AsyncSession, contact_id: int) -> Contact:
-    contact = await session.get(Contact, contact_id)
-    if contact is None:
-        raise NotFound(f"no contact with id {contact_id}")
-    return contact
+    return await get_or_404(session, Contact, contact_id, what="contact")
 
 
 async def create(session: AsyncSession, *, data: ContactCreate, cipher: DataCipher) -> Contact:

@@ -58,9 +58,6 @@ from service.profiles import interactions
 from service.suppressions import service as suppressions
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
-# Purposes a direct-marketing ban closes: tracking is only of marketing email.
-_MARKETING = frozenset({Purpose.DIRECT_MARKETING, Purpose.EMAIL_TRACKING})
-_ADDRESS_OF = {Channel.EMAIL: "email", Channel.SMS: "phone", Channel.PHONE: "phone"}
 
 
 @dataclass
@@ -313,36 +310,23 @@ def _consents(chunk: _Chunk, row: Row, contact: Contact) -> None:
         state = chunk.states.get((contact.id, data.channel, data.purpose))
         if state is data.action:
             continue
-        reason = None if data.action is ConsentAction.WITHDRAW else _why_not(chunk, contact, data)
-        if reason is None:
+        refusal = None
+        if data.action is ConsentAction.GRANT:
+            refusal = consent_service.grant_refused(
+                contact,
+                data.channel,
+                data.purpose,
+                current=state,
+                bans=chunk.bans.get(contact.id, set()),
+                suppressed=chunk.suppressed,
+            )
+        if refusal is None:
             chunk.events.append((contact.id, consent))
             continue
-        reason_code, message = reason
+        reason, message = refusal
         chunk.skipped.append(
-            RowNote(line=row.line, field=consent.column, reason=reason_code, message=message)
+            RowNote(line=row.line, field=consent.column, reason=reason.value, message=message)
         )
-
-
-def _why_not(chunk: _Chunk, contact: Contact, data: Any) -> tuple[str, str] | None:
-    """Why a grant in the file may not be recorded for this contact, or None."""
-    assert contact.id is not None
-    if chunk.states.get((contact.id, data.channel, data.purpose)) is ConsentAction.WITHDRAW:
-        return (
-            "consent_withdrawn",
-            "the person has withdrawn this consent; an import cannot renew it",
-        )
-    if contact.objected_at is not None:
-        return "objected", "the person has objected to direct marketing"
-    bans = chunk.bans.get(contact.id, set())
-    if data.purpose in _MARKETING:
-        if BanChannel.ALL in bans:
-            return "direct_marketing_ban", "the person has banned direct marketing"
-        if BanChannel(data.channel.value) in bans:
-            return "channel_ban", f"the person has banned direct marketing by {data.channel.value}"
-    address = _ADDRESS_OF.get(data.channel)
-    if address is not None and getattr(contact, f"{address}_hash") in chunk.suppressed:
-        return "suppressed", f"the contact's {address} is on the suppression list"
-    return None
 
 
 async def _purchase(

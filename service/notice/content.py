@@ -29,8 +29,8 @@ from service.notice.columns import SUBJECT_NAMES, Subjects, listings
 from service.notice.measures import join, security_measures
 from service.notice.texts import text_for
 from service.requests.deadlines import ANSWER_MONTHS, MAX_EXTENSION_MONTHS
-from service.retention.schemas import Rule
 from service.rights import texts as rights_texts
+from service.rules import Rule
 from service.settings import DEV_PLACEHOLDER, Settings
 
 LANGUAGES = ("fi", "en")

@@ -23,7 +23,7 @@ from service.models.enums import (
     Source,
     VerificationMethod,
 )
-from service.retention.schemas import Rule
+from service.rules import Rule
 
 K = TypeVar("K", bound=Enum)
 V = TypeVar("V")

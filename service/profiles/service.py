@@ -15,10 +15,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
+from service.consent import service as consent
 from service.crypto import DataCipher
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
-from service.models import ConsentState, Contact, Profile
-from service.models.enums import ConsentAction, ProfileState, Purpose, Reason
+from service.models import Contact, Profile
+from service.models.enums import ProfileState, Purpose, Reason
 from service.profiles.schemas import ProfileContent, ProfileCreate, ProfileRead, ProfileUpdate
 
 # Binds each ciphertext to this column: a sealed report pasted into another
@@ -64,18 +65,6 @@ async def get(session: AsyncSession, profile_id: int) -> Profile:
     return profile
 
 
-async def has_profiling_consent(session: AsyncSession, *, contact_id: int) -> bool:
-    """The person's current ``profiling_report`` consent is a grant, on any channel."""
-    rows = await session.exec(
-        select(ConsentState.contact_id).where(
-            ConsentState.contact_id == contact_id,
-            ConsentState.purpose == Purpose.PROFILING_REPORT,
-            ConsentState.action == ConsentAction.GRANT,
-        )
-    )
-    return rows.first() is not None
-
-
 async def create(
     session: AsyncSession,
     *,
@@ -87,7 +76,7 @@ async def create(
     assert contact.id is not None
     sealed = seal_content(data.content, cipher)
     refuse_if_restricted(contact)
-    if not await has_profiling_consent(session, contact_id=contact.id):
+    if not await consent.granted(session, contact_id=contact.id, purpose=Purpose.PROFILING_REPORT):
         raise Conflict(
             f"contact {contact.id} has not granted consent for profiling reports",
             reason=Reason.NO_CONSENT.value,

@@ -13,7 +13,6 @@ from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
-from service.contacts import service as contacts_service
 from service.models.enums import RequestStatus, RequestType
 from service.requests import disclosures, service
 from service.requests.schemas import (
@@ -148,9 +147,8 @@ class DisclosureController(Controller):
         data: JSONBody[DisclosureCreate],
     ) -> DisclosureRead:
         """Record data handed outside the company (the notice §8)."""
-        contact = await contacts_service.get(db_session, contact_id)
         row = await disclosures.create(
-            db_session, contact=contact, data=data, user_id=request.user.user_id
+            db_session, contact_id=contact_id, data=data, user_id=request.user.user_id
         )
         return disclosures.to_read(row)
 
@@ -159,7 +157,5 @@ class DisclosureController(Controller):
         self, db_session: Session, contact_id: FromPath[int]
     ) -> list[DisclosureRead]:
         """The contact's disclosures, newest first."""
-        contact = await contacts_service.get(db_session, contact_id)
-        assert contact.id is not None
-        rows = await disclosures.list_(db_session, contact_id=contact.id)
+        rows = await disclosures.list_(db_session, contact_id=contact_id)
         return [disclosures.to_read(row) for row in rows]

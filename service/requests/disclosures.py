@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db import get_or_404
 from service.errors import InvalidInput
 from service.models import Contact, Disclosure
 from service.requests.schemas import DisclosureCreate, DisclosureRead
@@ -44,20 +45,23 @@ def check(data: DisclosureCreate) -> None:
 
 
 async def create(
-    session: AsyncSession, *, contact: Contact, data: DisclosureCreate, user_id: int | None
+    session: AsyncSession, *, contact_id: int, data: DisclosureCreate, user_id: int | None
 ) -> Disclosure:
-    # A restricted contact's disclosures are still recorded: the log states a
-    # fact that happened, and GDPR 18(2) allows some disclosures even then.
-    assert contact.id is not None
+    """404 when there is no such contact. A restricted contact's disclosures are
+    still recorded: the log states a fact that happened, and GDPR 18(2) allows
+    some disclosures even then."""
+    await get_or_404(session, Contact, contact_id, what="contact")
     check(data)
-    disclosure = Disclosure(contact_id=contact.id, **data.model_dump(), recorded_by_user_id=user_id)
+    disclosure = Disclosure(contact_id=contact_id, **data.model_dump(), recorded_by_user_id=user_id)
     session.add(disclosure)
     await session.flush()
     return disclosure
 
 
 async def list_(session: AsyncSession, *, contact_id: int) -> Sequence[Disclosure]:
-    """The contact's disclosures, newest first (also read by the access export)."""
+    """The contact's disclosures, newest first (also read by the access export);
+    404 when there is no such contact."""
+    await get_or_404(session, Contact, contact_id, what="contact")
     rows = await session.exec(
         select(Disclosure)
         .where(Disclosure.contact_id == contact_id)

@@ -41,8 +41,9 @@ from service.retention.plan import (
     no_account_item,
     vendor_profile_item,
 )
-from service.retention.schemas import Action, Outcome, PlanItem, Rule
+from service.retention.schemas import Action, Outcome, PlanItem
 from service.rights.erasure import erase_contact
+from service.rules import Rule
 from service.settings import Settings
 from service.suppressions import service as suppressions
 from service.tokens import TokenSigner

@@ -39,10 +39,10 @@ from service.retention.schemas import (
     Plan,
     PlanItem,
     PlanSummary,
-    Rule,
     SkipReason,
     Subject,
 )
+from service.rules import Rule
 from service.settings import Settings
 
 RULE_ORDER = {rule: index for index, rule in enumerate(Rule)}

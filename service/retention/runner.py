@@ -17,7 +17,8 @@ from service.db import SessionMaker, session_scope
 from service.errors import DomainError
 from service.retention.actions import Result, Tools, carry_out
 from service.retention.plan import plan
-from service.retention.schemas import Outcome, PlanItem, Rule, RunItem, RunReport
+from service.retention.schemas import Outcome, PlanItem, RunItem, RunReport
+from service.rules import Rule
 
 __all__ = ["Tools", "run_retention"]
 

@@ -11,17 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-
-class Rule(StrEnum):
-    """The notice's retention rules (§6) and the register's own periods."""
-
-    CONTACT_5_YEARS = "contact_5_years"
-    PROFILE_TRANSFER_NOTICE = "profile_transfer_notice"
-    PROFILE_TRANSFER_2_YEARS = "profile_transfer_2_years"
-    PROFILE_NO_ACCOUNT = "profile_no_account"
-    ENGAGEMENT_EVENTS = "engagement_events"
-    CALL_LISTS = "call_lists"
-    CLOSED_REQUESTS = "closed_requests"
+from service.rules import Rule
 
 
 class Action(StrEnum):

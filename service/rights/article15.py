@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from service import rules
 from service.models import Contact
 from service.models.enums import Language
-from service.retention.schemas import Rule as RetentionRule
 from service.rights import texts
+from service.rules import Rule as RetentionRule
 from service.settings import Settings
 
 Lang = Literal["fi", "en"]

@@ -1,7 +1,7 @@
 """HTTP routes for people's rights over their data: restriction, objection,
-legal hold, and the access and portability exports. Erasure is
-``DELETE /contacts/{id}`` (service.contacts.controllers); rectification is
-``PATCH /contacts/{id}``. Every route needs ``rights:manage``."""
+legal hold, erasure (``DELETE /contacts/{id}``), and the access and
+portability exports; rectification is ``PATCH /contacts/{id}``
+(service.contacts.controllers). Every route needs ``rights:manage``."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from service.contacts import service as contacts_service
 from service.crypto import DataCipher
 from service.models import Contact
 from service.models.enums import Language
-from service.rights import article15, export, linking, portability, service
-from service.rights.linking import Action
+from service.requests import linking
+from service.requests.linking import Action
+from service.rights import article15, erasure, export, portability, service
 from service.rights.schemas import (
     AccessExport,
     LegalHoldCreate,
@@ -84,6 +85,38 @@ class RightsController(Controller):
     path = "/contacts"
     tags = ["rights"]
     guards = MANAGE
+
+    # -- erasure (GDPR 17) ---------------------------------------------------------
+
+    @delete("/{contact_id:int}", status_code=204, opt={"audit": "contact.erase"})
+    async def erase_contact(
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        contact_id: FromPath[int],
+        request_id: RequestId = None,
+    ) -> None:
+        """Erase the person (GDPR 17): their data goes from every table; the keyed
+        hashes of their email and phone stay on the suppression list, so neither
+        sending nor a later import brings them back. 409 ``legal_hold`` while a
+        legal hold is in force."""
+        await contacts_service.get(db_session, contact_id)  # 404 before judging the request id
+        user_id = request.user.user_id
+        linked = None
+        if request_id is not None:
+            linked = await linking.open_request(
+                db_session,
+                request_id=request_id,
+                contact_id=contact_id,
+                action=linking.Action.ERASURE,
+            )
+        await erasure.erase_contact(
+            db_session, contact_id, cause="request", user_id=user_id, request_id=request_id
+        )
+        if linked is not None:
+            await linking.record(
+                db_session, request=linked, action=linking.Action.ERASURE, user_id=user_id
+            )
 
     # -- restriction (GDPR 18) -----------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Restriction (GDPR 18), objection (21) and legal hold (17(3)(e)) of one contact.
 
 Each action may answer a data-subject request (``request_id``), linked in
-the same transaction (service.rights.linking). Nothing here commits.
+the same transaction (service.requests.linking). Nothing here commits.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from service.models.enums import (
     Source,
     SuppressionReason,
 )
-from service.rights import linking
-from service.rights.linking import Action
+from service.requests import linking
+from service.requests.linking import Action
 from service.rights.schemas import (
     LegalHoldCreate,
     LegalHoldLift,

@@ -31,12 +31,11 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
-from service.consent.queries import Gate, GateContext
+from service.consent.queries import eligible_among, tracking_context
 from service.db import SessionMaker, insert_ignore_many, run, session_scope
 from service.ip import DEFAULT_V4_PREFIX, DEFAULT_V6_PREFIX, truncate_ip
-from service.models import Campaign, Contact, EngagementEvent
+from service.models import Campaign, EngagementEvent
 from service.models.engagement import EngagementKind
-from service.models.enums import Channel, Purpose
 from service.tracking.useragent import describe, reduce_url
 
 logger = logging.getLogger(__name__)
@@ -246,17 +245,7 @@ async def trackable(session: AsyncSession, contact_ids: set[int]) -> set[int]:
     """The contacts the consent gate lets be tracked today: a granted
     email-tracking consent and none of the gate's other reasons (a
     restriction, an objection, a ban, retention …)."""
-    if not contact_ids:
-        return set()
-    gate = Gate(
-        GateContext(channel=Channel.EMAIL, purpose=Purpose.EMAIL_TRACKING, today=clock.today())
-    )
-    query = (
-        select(col(Contact.id))
-        .select_from(gate.source)
-        .where(col(Contact.id).in_(contact_ids), gate.eligible())
-    )
-    return set((await run(session, query)).scalars().all())
+    return await eligible_among(session, tracking_context(clock.today()), contact_ids)
 
 
 async def _existing_campaigns(session: AsyncSession, campaign_ids: set[int | None]) -> set[int]:

@@ -33,7 +33,7 @@ from service.crypto import DataCipher
 from service.errors import DomainError, InvalidInput, NotFound
 from service.models import Contact
 from service.models.enums import Actor, ConsentAction
-from service.rights import linking
+from service.requests import linking
 from service.rights import service as rights_service
 from service.rights.schemas import (
     LegalHoldCreate,

@@ -18,19 +18,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit import trail
 from service.auth import login, totp
+from service.auth.cookies import session_cookie, session_token
 from service.crypto import DataCipher
 from service.models import StaffSession, User
 from service.settings import Settings
 from service.validation import CONTROL_CHARACTERS
 from service.web.render import page, principal_of
-from service.web.session import (
-    login_csrf,
-    redirect,
-    session_cookie,
-    session_token,
-    verified_form,
-    verified_login_form,
-)
+from service.web.session import login_csrf, redirect, verified_form, verified_login_form
 
 Session = NamedDependency[AsyncSession]
 AnyRequest = Request[Any, Any, Any]

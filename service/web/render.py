@@ -15,10 +15,10 @@ from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 
+from service.auth.cookies import CSRF_FIELD, csrf_for, session_token
 from service.auth.permissions import Permission
 from service.auth.service import Principal
 from service.settings import Settings
-from service.web.session import CSRF_FIELD, csrf_for, session_token
 
 PAGES = Path(__file__).resolve().parents[2] / "templates" / "web" / "app"
 STATIC = Path(__file__).resolve().parents[2] / "templates" / "web" / "static"

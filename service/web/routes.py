@@ -11,6 +11,7 @@ from litestar import Request, Response, Router
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.static_files import create_static_files_router
 
+from service.auth.cookies import session_token
 from service.web.audit_pages import AuditPageController
 from service.web.call_lists import CallListController
 from service.web.campaign_send import SendingPages
@@ -22,7 +23,7 @@ from service.web.login import LOGIN, LoginController, LogoutController
 from service.web.pages import HomeController
 from service.web.privacy import PrivacyController
 from service.web.render import HEADERS, STATIC, page
-from service.web.session import SessionMiddleware, redirect, session_token
+from service.web.session import SessionMiddleware, redirect
 
 
 def _to_login(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:

@@ -15,8 +15,6 @@ POST whose ``Sec-Fetch-Site`` says another site sent it is refused too.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from typing import Any
 
@@ -30,48 +28,18 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service.auth import login
+from service.auth.cookies import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LOGIN_CSRF_COOKIE,
+    csrf_for,
+    same,
+    secure,
+    session_token,
+)
 from service.auth.service import Principal
 from service.db import session_scope
 from service.settings import Settings
-
-PLAIN_COOKIE = "consentry_session"
-SECURE_COOKIE = "__Host-consentry_session"
-LOGIN_CSRF_COOKIE = "consentry_login_csrf"
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "x-csrf-token"
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _secure(settings: Settings) -> bool:
-    return settings.public_url.startswith("https://")
-
-
-def cookie_name(settings: Settings) -> str:
-    return SECURE_COOKIE if _secure(settings) else PLAIN_COOKIE
-
-
-def session_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    settings: Settings = connection.app.state.settings
-    return connection.cookies.get(cookie_name(settings)) or None
-
-
-def session_cookie(settings: Settings, token: str | None) -> Cookie:
-    """The cookie to set (a token) or to clear (None)."""
-    return Cookie(
-        key=cookie_name(settings),
-        value=token or "",
-        path="/",
-        httponly=True,
-        secure=_secure(settings),
-        samesite="lax",
-        max_age=None if token else 0,
-    )
-
-
-def csrf_for(settings: Settings, token: str) -> str:
-    return hmac.new(
-        settings.secret_key.encode(), b"consentry/csrf/v1\x00" + token.encode(), hashlib.sha256
-    ).hexdigest()
 
 
 def login_csrf(request: Request[Any, Any, Any]) -> tuple[str, Cookie | None]:
@@ -86,16 +54,10 @@ def login_csrf(request: Request[Any, Any, Any]) -> tuple[str, Cookie | None]:
         value=value,
         path="/app/login",
         httponly=True,
-        secure=_secure(settings),
+        secure=secure(settings),
         samesite="strict",
     )
     return value, cookie
-
-
-def _same(expected: str | None, given: Any) -> bool:
-    if not expected or not isinstance(given, str):
-        return False
-    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 def _refuse_cross_site(request: Request[Any, Any, Any]) -> None:
@@ -111,7 +73,7 @@ async def verified_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
     settings: Settings = request.app.state.settings
     expected = csrf_for(settings, token) if token else None
     given = form.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER)
-    if not _same(expected, given):
+    if not same(expected, given):
         raise PermissionDeniedException("the form has expired; reload the page and try again")
     return form
 
@@ -120,18 +82,9 @@ async def verified_login_form(request: Request[Any, Any, Any]) -> dict[str, Any]
     """The posted login form, once its token matches the login cookie."""
     _refuse_cross_site(request)
     form = dict(await request.form())
-    if not _same(request.cookies.get(LOGIN_CSRF_COOKIE), form.pop(CSRF_FIELD, None)):
+    if not same(request.cookies.get(LOGIN_CSRF_COOKIE), form.pop(CSRF_FIELD, None)):
         raise PermissionDeniedException("the form has expired; reload the page and try again")
     return form
-
-
-def check_api_csrf(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> bool:
-    """Whether an API call made with the session cookie may go ahead: reads
-    always; changes only with the session's CSRF token in the header."""
-    if connection.scope.get("method", "GET") in _SAFE_METHODS:
-        return True
-    settings: Settings = connection.app.state.settings
-    return _same(csrf_for(settings, token), connection.headers.get(CSRF_HEADER))
 
 
 class SessionMiddleware(ASGIMiddleware):

@@ -23,10 +23,10 @@ from litestar.testing import AsyncTestClient
 
 from service.auth import login
 from service.auth import service as auth_service
+from service.auth.cookies import PLAIN_COOKIE
 from service.db import SessionMaker, session_scope
 from service.models.enums import Role
 from service.settings import Settings
-from service.web.session import PLAIN_COOKIE
 from tests.conftest import PASSWORD
 from tests.integration.auth.browser import csrf_of
 

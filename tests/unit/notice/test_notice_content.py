@@ -33,7 +33,7 @@ from service.notice.render import (
     render,
     render_markdown,
 )
-from service.retention.schemas import Rule
+from service.rules import Rule
 from service.settings import Settings, load_settings
 
 # The section headings of the original notice, in its order, copied from

@@ -1,20 +1,13 @@
-"""The routes of this package, collected for service.app, and what the app
-needs to serve them (``attach``)."""
+"""What the app needs to serve this package's routes (``attach``)."""
 
 from __future__ import annotations
 
-from litestar import Controller, Litestar
+from litestar import Litestar
 
-from service.observability.controllers import HealthController, MetricsController
 from service.observability.latency import instrument
 from service.observability.logs import configure_logging
 from service.observability.service import MessageCounter
 from service.settings import Settings
-
-# Under /api/v1, behind staff authentication: none.
-API_ROUTES: list[type[Controller]] = []
-# Public (no login; /metrics checks its own token or the client's address).
-PUBLIC_ROUTES: list[type[Controller]] = [HealthController, MetricsController]
 
 
 def attach(app: Litestar, settings: Settings) -> None:

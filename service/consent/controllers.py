@@ -1,0 +1,170 @@
+"""HTTP routes for a contact's consent ledger, bans and eligibility. The
+ledger is written by service.consent.service and judged by the gate
+(service.consent.queries); these routes only read and append through them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import clock
+from service.auth.middleware import requires
+from service.auth.permissions import Permission
+from service.auth.service import Principal
+from service.consent import service
+from service.consent.queries import GateContext
+from service.consent.schemas import BanCreate, BanRead, ConsentCreate, ConsentLedger, Eligibility
+from service.db import get_or_404
+from service.errors import InvalidInput
+from service.models import Contact
+from service.models.enums import Actor, Channel, ConsentAction, Purpose
+from service.requests import linking
+
+Session = NamedDependency[AsyncSession]
+StaffRequest = Request[Principal, Any, Any]
+RequestId = Annotated[
+    int | None,
+    QueryParameter(ge=1, description="The data-subject request this answers (must be open)."),
+]
+
+
+async def _contact(session: AsyncSession, contact_id: int) -> Contact:
+    return await get_or_404(session, Contact, contact_id, what="contact")
+
+
+class ConsentController(Controller):
+    path = "/contacts"
+    tags = ["consent"]
+
+    @get(
+        "/{contact_id:int}/consents",
+        guards=[requires(Permission.CONTACTS_READ)],
+        opt={"audit": "consent.read"},
+    )
+    async def get_consents(self, db_session: Session, contact_id: FromPath[int]) -> ConsentLedger:
+        """The current state per channel and purpose, and the full history, oldest first."""
+        contact = await _contact(db_session, contact_id)
+        return await service.ledger(db_session, contact=contact)
+
+    @post(
+        "/{contact_id:int}/consents",
+        guards=[requires(Permission.CONSENTS_WRITE)],
+        status_code=201,
+        opt={"audit": "consent.record"},
+    )
+    async def record_consent(
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        contact_id: FromPath[int],
+        data: JSONBody[ConsentCreate],
+        request_id: RequestId = None,
+    ) -> ConsentLedger:
+        """Append a grant or withdrawal to the ledger; answers with the new ledger.
+        A withdrawal may name the request it answers (``request_id``)."""
+        contact = await _contact(db_session, contact_id)
+        if request_id is not None and data.action is not ConsentAction.WITHDRAW:
+            message = "only a withdrawal answers a data-subject request"
+            raise InvalidInput(message, fields={linking.FIELD: message})
+        user_id = request.user.user_id
+        await linking.link(
+            db_session,
+            request_id=request_id,
+            contact_id=contact_id,
+            action=linking.Action.WITHDRAWAL,
+            user_id=user_id,
+        )
+        await service.record_consent(
+            db_session, contact=contact, data=data, actor=Actor.STAFF, user_id=user_id
+        )
+        return await service.ledger(db_session, contact=contact)
+
+    @get(
+        "/{contact_id:int}/bans",
+        guards=[requires(Permission.CONTACTS_READ)],
+        opt={"audit": "ban.read"},
+    )
+    async def list_bans(self, db_session: Session, contact_id: FromPath[int]) -> list[BanRead]:
+        """Every ban, in force or lifted, oldest first."""
+        contact = await _contact(db_session, contact_id)
+        bans = await service.list_bans(db_session, contact=contact)
+        return [service.ban_read(ban) for ban in bans]
+
+    @post(
+        "/{contact_id:int}/bans",
+        guards=[requires(Permission.CONSENTS_WRITE)],
+        status_code=201,
+        opt={"audit": "ban.record"},
+    )
+    async def record_ban(
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        contact_id: FromPath[int],
+        data: JSONBody[BanCreate],
+    ) -> BanRead:
+        """Record a direct-marketing or purchase-registration ban (409 if the same
+        ban is already in force)."""
+        contact = await _contact(db_session, contact_id)
+        ban = await service.record_ban(
+            db_session,
+            contact=contact,
+            data=data,
+            actor=Actor.STAFF,
+            user_id=request.user.user_id,
+        )
+        return service.ban_read(ban)
+
+    @delete(
+        "/{contact_id:int}/bans/{ban_id:int}",
+        guards=[requires(Permission.CONSENTS_WRITE)],
+        status_code=200,
+        opt={"audit": "ban.lift"},
+    )
+    async def lift_ban(
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        contact_id: FromPath[int],
+        ban_id: FromPath[int],
+        note: Annotated[str | None, QueryParameter(max_length=2000)] = None,
+    ) -> BanRead:
+        """Lift a ban. The ban stays in the record with who lifted it, when and why."""
+        contact = await _contact(db_session, contact_id)
+        ban = await service.lift_ban(
+            db_session,
+            contact=contact,
+            ban_id=ban_id,
+            user_id=request.user.user_id,
+            note=note,
+        )
+        return service.ban_read(ban)
+
+    @get(
+        "/{contact_id:int}/eligibility",
+        guards=[requires(Permission.CONTACTS_READ)],
+        opt={"audit": "eligibility.read"},
+    )
+    async def get_eligibility(
+        self,
+        db_session: Session,
+        contact_id: FromPath[int],
+        channel: FromQuery[Channel] = Channel.EMAIL,
+        purpose: FromQuery[Purpose] = Purpose.DIRECT_MARKETING,
+        similar_products: FromQuery[bool] = False,
+    ) -> Eligibility:
+        """May this contact be contacted on this channel for this purpose today?
+        ``similar_products=true`` evaluates it for a campaign offering the company's
+        own similar products, where existing customers count as soft opt-in."""
+        contact = await _contact(db_session, contact_id)
+        context = GateContext(
+            channel=channel,
+            purpose=purpose,
+            today=clock.today(),
+            similar_products=similar_products,
+        )
+        return await service.eligibility(db_session, contact=contact, context=context)

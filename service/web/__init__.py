@@ -1,0 +1,1 @@
+"""The staff web interface: server-rendered pages over the same services as the API."""
