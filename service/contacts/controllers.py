@@ -18,9 +18,20 @@ from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
 from service.contacts import service
-from service.contacts.schemas import ContactCreate, ContactPage, ContactRead, ContactUpdate
+from service.contacts.schemas import (
+    MAX_SEARCH,
+    ConsentFilter,
+    ContactCreate,
+    ContactFilters,
+    ContactPage,
+    ContactRead,
+    ContactUpdate,
+    ReasonFilter,
+    parse_reason,
+)
 from service.crypto import DataCipher
 from service.errors import InvalidInput, NotFound
+from service.models.enums import Channel, Language
 from service.validation import InvalidValue, normalize_email
 
 Session = NamedDependency[AsyncSession]
@@ -35,6 +46,24 @@ RequestId = Annotated[
 
 def _principal(request: Request[Principal, Any, Any]) -> Principal:
     return request.user
+
+
+def _email(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalize_email(value)
+    except InvalidValue as exc:
+        raise InvalidInput(str(exc), fields={"email": str(exc)}) from None
+
+
+def _reason(value: str | None) -> ReasonFilter | None:
+    if value is None:
+        return None
+    try:
+        return parse_reason(value)
+    except ValueError as exc:
+        raise InvalidInput("the reason filter is not valid", fields={"reason": str(exc)}) from None
 
 
 class ContactController(Controller):
@@ -57,23 +86,46 @@ class ContactController(Controller):
         db_session: Session,
         cipher: Cipher,
         email: FromQuery[str | None] = None,
-        q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        q: Annotated[str | None, QueryParameter(max_length=MAX_SEARCH)] = None,
+        tag: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        language: FromQuery[Language | None] = None,
+        channel: Annotated[
+            Channel, QueryParameter(description="The channel consent and reason are judged for.")
+        ] = Channel.EMAIL,
+        consent: Annotated[
+            ConsentFilter | None,
+            QueryParameter(description="The direct-marketing consent on the channel."),
+        ] = None,
+        reason: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=64,
+                description="eligible, or a reason code: the contacts the consent gate "
+                "lets through on the channel today, or leaves out for that reason.",
+            ),
+        ] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> ContactPage:
-        """Find contacts by exact email or by a text fragment of name, nickname,
-        email or customer number."""
-        if email is not None:
-            try:
-                email = normalize_email(email)
-            except InvalidValue as exc:
-                raise InvalidInput(str(exc), fields={"email": str(exc)}) from None
-        rows, total = await service.list_(db_session, email=email, q=q, limit=limit, offset=offset)
+        """Find contacts by exact email, by a text fragment of name, nickname,
+        email or customer number, by tag and language, and by what the consent
+        gate says of them on a channel (their consent state, or a reason code);
+        the filters given all apply."""
+        filters = ContactFilters(
+            tag=tag,
+            language=language,
+            channel=channel,
+            consent=consent,
+            reason=_reason(reason),
+            email=_email(email),
+            q=q,
+        )
+        rows, total = await service.list_(db_session, filters=filters, limit=limit, offset=offset)
         # The shape of the search, never its text; a page of one is a read of that person.
         trail.annotate(
             db_session,
             contact_id=rows[0].id if len(rows) == 1 else None,
-            filters=[name for name, value in (("email", email), ("q", q)) if value is not None],
+            filters=filters.used(),
             limit=limit,
             offset=offset,
             returned=len(rows),

@@ -7,13 +7,15 @@ types, so they accept and refuse the same things: every text field is single-lin
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from service import clock
-from service.models.enums import ContactType, Gender, Language, LegalBasis, Source
+from service.models.enums import Channel, ContactType, Gender, Language, LegalBasis, Reason, Source
 from service.validation import (
     SingleLine,
     normalize_email,
@@ -184,3 +186,61 @@ class ContactPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+# -- the list's filters -----------------------------------------------------------
+
+
+class ConsentFilter(StrEnum):
+    """The state of a contact's direct-marketing consent on the list's channel."""
+
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+    NONE = "none"
+
+
+ELIGIBLE: Final = "eligible"
+ReasonFilter = Reason | Literal["eligible"]
+MAX_SEARCH = 200
+
+
+def parse_reason(value: str) -> ReasonFilter:
+    """``eligible`` or a reason code of the consent gate; ValueError otherwise."""
+    if value == ELIGIBLE:
+        return ELIGIBLE
+    try:
+        return Reason(value)
+    except ValueError:
+        raise ValueError(f"must be {ELIGIBLE} or a reason code ({', '.join(Reason)})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFilters:
+    """What the contact list (the API's ``GET /contacts`` and the web's list)
+    may be narrowed by. ``consent`` and ``reason`` are judged for ``channel``,
+    for direct marketing, today, by the consent gate; ``reason`` is a reason
+    code or "eligible". ``email`` is matched exactly, ``q`` as a fragment of
+    name, nickname, email or customer number; ``tag`` ignores case."""
+
+    tag: str | None = None
+    language: Language | None = None
+    channel: Channel = Channel.EMAIL
+    consent: ConsentFilter | None = None
+    reason: ReasonFilter | None = None
+    email: str | None = None
+    q: str | None = None
+
+    @property
+    def judged(self) -> bool:
+        """Whether any filter needs the consent gate's view of the contacts."""
+        return any(v is not None for v in (self.tag, self.language, self.consent, self.reason))
+
+    def used(self) -> list[str]:
+        """The names of the filters given, for the audit trail (never their values);
+        the channel only when it is not the default one."""
+        return [
+            f.name
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+            and not (f.name == "channel" and self.channel is Channel.EMAIL)
+        ]

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import clock
+from service.consent.queries import Gate, GateContext, Segment
 from service.contacts.schemas import (
+    ELIGIBLE,
     REQUIRED_ON_UPDATE,
+    ConsentFilter,
     ContactCreate,
+    ContactFilters,
     ContactPage,
     ContactRead,
     ContactUpdate,
@@ -22,9 +28,10 @@ from service.db import get_or_404
 from service.errors import Conflict, InvalidInput
 from service.models import Contact, ContactChange, ContactTag
 from service.models.base import utcnow
+from service.models.enums import Channel, ConsentAction, Purpose, Reason
 from service.requests import linking
 from service.suppressions import service as suppressions
-from service.validation import mask_identity_code
+from service.validation import CONTROL_CHARACTERS, mask_identity_code
 
 # Columns a ContactCreate/ContactUpdate writes as they are; the rest
 # (identity code, tags, hashes) need work first.
@@ -146,19 +153,75 @@ def matches(fragment: str) -> ColumnElement[bool]:
     )
 
 
+def list_reasons(channel: Channel) -> list[Reason]:
+    """The reason codes the list's ``reason`` filter can find on a channel: the
+    consent gate's for direct marketing (no Robinson register for email)."""
+    context = GateContext(channel=channel, purpose=Purpose.DIRECT_MARKETING, today=clock.today())
+    return list(Gate(context).reasons)
+
+
+def _list_conditions(gate: Gate, filters: ContactFilters) -> list[ColumnElement[bool]]:
+    """The filters as conditions on the gate's FROM clause: its own expressions
+    for the segment, the consent state and the reasons, so the list and a
+    campaign's audience always agree."""
+    found: list[ColumnElement[bool]] = []
+    if filters.language or filters.tag:
+        segment = Segment(
+            languages=(filters.language.value,) if filters.language else (),
+            tags=(filters.tag.lower(),) if filters.tag else (),
+        )
+        found.extend(Gate(replace(gate.context, segment=segment)).within())
+    consent = col(gate.consent.action)
+    match filters.consent:
+        case ConsentFilter.GRANTED:
+            found.append(consent == ConsentAction.GRANT.value)
+        case ConsentFilter.WITHDRAWN:
+            found.append(consent == ConsentAction.WITHDRAW.value)
+        case ConsentFilter.NONE:
+            found.append(consent.is_(None))
+    if filters.reason == ELIGIBLE:
+        found.append(gate.eligible())
+    elif isinstance(filters.reason, Reason):
+        found.append(gate.reasons[filters.reason])
+    if filters.email is not None:
+        found.append(col(Contact.email) == filters.email)
+    if filters.q:
+        found.append(matches(filters.q))
+    return found
+
+
 async def list_(
-    session: AsyncSession, *, email: str | None, q: str | None, limit: int, offset: int
+    session: AsyncSession, *, filters: ContactFilters, limit: int, offset: int
 ) -> tuple[Sequence[Contact], int]:
-    conditions: list[Any] = []
-    if email is not None:
-        conditions.append(Contact.email == email)
-    if q:
-        conditions.append(matches(q))
-    total = (await session.exec(select(func.count()).select_from(Contact).where(*conditions))).one()
-    rows = await session.exec(
-        select(Contact).where(*conditions).order_by(col(Contact.id)).limit(limit).offset(offset)
+    """A page of the contacts the filters let through, in id order, and how
+    many they let through in all. 422 for a reason the gate never gives on
+    the filter's channel (``robinson_listed`` for email)."""
+    gate = Gate(
+        GateContext(channel=filters.channel, purpose=Purpose.DIRECT_MARKETING, today=clock.today())
     )
-    return rows.all(), total
+    if isinstance(filters.reason, Reason) and filters.reason not in gate.reasons:
+        message = f"{filters.reason} never applies to {filters.channel}"
+        raise InvalidInput(message, fields={"reason": message})
+    for name in ("tag", "q", "email"):
+        # Nothing stored holds one, and PostgreSQL refuses a NUL outright.
+        value = getattr(filters, name)
+        if value is not None and CONTROL_CHARACTERS.search(value):
+            message = "must not contain line breaks or other control characters"
+            raise InvalidInput(f"the {name} filter is not valid", fields={name: message})
+    # Without a filter of the gate's, the plain table: no join to count through.
+    source: Any = gate.source if filters.judged else Contact
+    conditions = _list_conditions(gate, filters)
+    count = select(func.count()).select_from(source).where(*conditions)
+    total = int((await session.exec(count)).one())
+    query = (
+        select(Contact)
+        .select_from(source)
+        .where(*conditions)
+        .order_by(col(Contact.id))
+        .limit(limit)
+        .offset(offset)
+    )
+    return (await session.exec(query)).all(), total
 
 
 async def tags_of(session: AsyncSession, contact_ids: Sequence[int]) -> dict[int, list[str]]:
