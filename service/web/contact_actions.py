@@ -41,7 +41,7 @@ from service.rights.schemas import (
     RestrictionCreate,
     RestrictionLift,
 )
-from service.web.contacts import BASE, OPTIONS, Cipher, Session, StaffRequest, contact_page
+from service.web.contact_page import BASE, OPTIONS, Cipher, Session, StaffRequest, contact_page
 from service.web.render import page
 from service.web.session import redirect, verified_form
 

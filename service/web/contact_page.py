@@ -1,0 +1,236 @@
+"""``/app/contacts/{id}``: one contact's page: its fields, the consent and ban
+timeline, the eligibility per channel with its reasons, messages received,
+engagement. Everything is read through the services the JSON API calls
+(service.contacts, service.consent, service.rights); the list is in
+service.web.contacts, the forms that change something in
+service.web.contact_actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from litestar import Request, Response
+from litestar.di import NamedDependency
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import clock
+from service.audit import trail
+from service.auth.service import Principal
+from service.consent import service as consent_service
+from service.consent.queries import GateContext
+from service.contacts import service as contacts_service
+from service.crypto import DataCipher
+from service.errors import NotFound
+from service.models import Contact
+from service.models.enums import (
+    BanChannel,
+    BanKind,
+    CaptureMethod,
+    Channel,
+    ContactType,
+    Gender,
+    Language,
+    LegalBasis,
+    Purpose,
+    Source,
+)
+from service.rights import export
+from service.rights.schemas import AccessExport
+from service.settings import Settings
+from service.web.render import page
+
+Session = NamedDependency[AsyncSession]
+Cipher = NamedDependency[DataCipher]
+StaffRequest = Request[Principal, Any, Any]
+BASE = "/app/contacts"
+# The choices of the forms' <select>s; the templates hold the words.
+OPTIONS: dict[str, list[str]] = {
+    name: [member.value for member in enum]
+    for name, enum in {
+        "language": Language,
+        "gender": Gender,
+        "contact_type": ContactType,
+        "legal_basis": LegalBasis,
+        "source": Source,
+        "channel": Channel,
+        "ban_channel": BanChannel,
+        "ban_kind": BanKind,
+        "purpose": Purpose,
+        "method": CaptureMethod,
+    }.items()
+}
+
+
+def local_time(moment: datetime | None) -> str:
+    """A stored moment as staff read it: Helsinki time, to the minute."""
+    if moment is None:
+        return ""
+    return _aware(moment).astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%d %H:%M")
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back the stored UTC moments without their zone.
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of the consent and ban timeline."""
+
+    at: datetime
+    kind: str  # grant, withdraw, ban, restriction, objection, hold, lifted
+    title: str
+    facts: list[tuple[str, str]]
+    lift: str | None = None  # the path of the form that lifts it, while it is in force
+
+    @property
+    def when(self) -> str:
+        return local_time(self.at)
+
+
+def _entry(at: datetime, kind: str, title: str, lift: str | None = None, **facts: Any) -> Entry:
+    """An entry; a vocabulary word is shown in words, what a person wrote as written."""
+    shown = [
+        (name.replace("_", " "), v.replace("_", " ") if isinstance(v, StrEnum) else str(v))
+        for name, v in facts.items()
+        if v is not None and v != ""
+    ]
+    return Entry(_aware(at), kind, title, shown, lift)
+
+
+def _timeline(record: AccessExport, contact_id: int) -> list[Entry]:
+    """Ledger events, bans, restrictions, objections and legal holds, newest
+    first, each with its source and proof."""
+    here = f"{BASE}/{contact_id}"
+    entries = [
+        _entry(
+            e.occurred_at,
+            e.action.value,
+            f"Consent {'granted' if e.action == 'grant' else 'withdrawn'}: "
+            f"{e.channel.value}, {e.purpose.value.replace('_', ' ')}",
+            Source=e.source,
+            Method=e.method,
+            Evidence=e.evidence_text,
+            Notice_version=e.notice_version,
+            From_network=e.evidence_ip,
+            Campaign=e.campaign_id,
+            Recorded_by=e.actor,
+        )
+        for e in record.consents.history
+    ]
+    for ban in record.bans:
+        what = f"{ban.kind.value.replace('_', ' ')} ban, channel {ban.channel.value}"
+        lift = f"{here}/bans/{ban.id}/lift" if ban.active else None
+        entries.append(
+            _entry(
+                ban.recorded_at,
+                "ban",
+                f"Ban: {what}",
+                lift,
+                Source=ban.source,
+                Method=ban.method,
+                Proof=ban.note,
+                Campaign=ban.campaign_id,
+                Recorded_by=ban.actor,
+            )
+        )
+        if ban.lifted_at is not None:
+            entries.append(
+                _entry(ban.lifted_at, "lifted", f"Ban lifted: {what}", Note=ban.lift_note)
+            )
+    for r in record.restrictions:
+        lift = f"{here}/restriction/lift" if r.lifted_at is None else None
+        entries.append(
+            _entry(r.placed_at, "restriction", "Processing restricted", lift, Reason=r.reason)
+        )
+        if r.lifted_at is not None:
+            entries.append(_entry(r.lifted_at, "lifted", "Restriction lifted", Note=r.lift_note))
+    for o in record.objections:
+        title = f"Objection to {o.scope.value.replace('_', ' ')}: {o.decision.value}"
+        entries.append(
+            _entry(o.recorded_at, "objection", title, Grounds=o.grounds, Decision=o.decision_note)
+        )
+    for hold in record.legal_holds:
+        lift = f"{here}/legal-holds/{hold.id}/lift" if hold.active else None
+        entries.append(
+            _entry(hold.placed_at, "hold", "Legal hold placed", lift, Reason=hold.reason)
+        )
+        if hold.lifted_at is not None:
+            entries.append(
+                _entry(hold.lifted_at, "lifted", "Legal hold lifted", Note=hold.lift_note)
+            )
+    return sorted(entries, key=lambda entry: entry.at, reverse=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEligibility:
+    channel: str
+    eligible: bool
+    reasons: list[str]
+    # An existing customer's answer for offers of the company's own similar
+    # products (soft opt-in), when it differs from the plain one.
+    similar_products: bool | None = None
+
+
+async def _eligibility(db_session: AsyncSession, contact: Contact) -> list[ChannelEligibility]:
+    """THE consent gate, asked once per channel as ``GET …/eligibility`` asks it."""
+    rows = []
+    for channel in Channel:
+        context = GateContext(
+            channel=channel, purpose=Purpose.DIRECT_MARKETING, today=clock.today()
+        )
+        answer = await consent_service.eligibility(db_session, contact=contact, context=context)
+        soft = None
+        if contact.is_customer:
+            offer = await consent_service.eligibility(
+                db_session, contact=contact, context=replace(context, similar_products=True)
+            )
+            soft = offer.eligible if offer.eligible != answer.eligible else None
+        reasons = [reason.value for reason in answer.reasons]
+        rows.append(ChannelEligibility(channel.value, answer.eligible, reasons, soft))
+    return rows
+
+
+async def contact_page(
+    request: StaffRequest,
+    db_session: AsyncSession,
+    cipher: DataCipher,
+    contact_id: int,
+    *,
+    status: int = 200,
+    errors: dict[str, dict[str, str]] | None = None,
+    values: dict[str, dict[str, str]] | None = None,
+) -> Response[str]:
+    """The contact's page; after a refused action, with that form's errors."""
+    try:
+        contact = await contacts_service.get(db_session, contact_id)
+    except NotFound:
+        return page(request, "contacts/missing", title="No such contact", status=404)
+    settings: Settings = request.app.state.settings
+    # Everything held about the person, gathered as the access export gathers it.
+    record = await export.gather(
+        db_session, contact=contact, cipher=cipher, settings=settings, lang="en"
+    )
+    trail.note(db_session, request, action="contact.read", status_code=status)
+    return page(
+        request,
+        "contacts/contact",
+        title=f"Contact {contact_id}",
+        status=status,
+        contact=record.contact,
+        current=record.consents.current,
+        timeline=_timeline(record, contact_id),
+        eligibility=await _eligibility(db_session, contact),
+        messages=record.messages,
+        engagement=record.engagement,
+        campaigns={m.campaign_id: m.campaign_name for m in record.messages},
+        local_time=local_time,
+        done=request.query_params.get("done", ""),
+        errors=errors or {},
+        values=values or {},
+        options=OPTIONS,
+    )
