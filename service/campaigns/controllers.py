@@ -19,6 +19,7 @@ from service.auth.service import Principal
 from service.campaigns import call_lists, service, statistics
 from service.campaigns.schemas import (
     Audience,
+    AudienceMembers,
     CallListRead,
     CampaignCreate,
     CampaignRead,
@@ -28,20 +29,25 @@ from service.campaigns.schemas import (
 )
 from service.campaigns.statistics import Statistics
 from service.contacts import service as contacts_service
-from service.errors import DomainError, InvalidInput
+from service.contacts.schemas import ELIGIBLE
+from service.errors import DomainError, InvalidInput, NotFound
 from service.mail.render import TemplateError
 from service.mail.sandbox import Limits
 from service.models import Campaign
+from service.models.enums import Reason
 from service.settings import Settings
 
 Session = NamedDependency[AsyncSession]
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
-Offset = Annotated[int, QueryParameter(ge=0)]
+# Beyond a 64-bit integer the database refuses the OFFSET itself (a 5xx otherwise).
+Offset = Annotated[int, QueryParameter(ge=0, le=2**63 - 1)]
 StaffRequest = Request[Principal, Any, State]
 READ = [requires(Permission.CAMPAIGNS_READ)]
 WRITE = [requires(Permission.CAMPAIGNS_WRITE)]
 SEND = [requires(Permission.CAMPAIGNS_SEND)]
 STATS = [requires(Permission.STATISTICS_READ)]
+# Names of people: campaigns and contacts both.
+PEOPLE = [requires(Permission.CAMPAIGNS_READ), requires(Permission.CONTACTS_READ)]
 
 
 class QueueUnavailable(DomainError):
@@ -132,6 +138,43 @@ class CampaignController(Controller):
         """Who would get this campaign now, and how many are left out for each reason."""
         campaign = await service.get(db_session, campaign_id)
         return await service.audience(db_session, campaign=campaign, settings=_settings(request))
+
+    @get(
+        "/{campaign_id:int}/audience/{reason:str}",
+        guards=PEOPLE,
+        opt={"audit": "campaign.audience_read"},
+    )
+    async def get_audience_members(
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        campaign_id: FromPath[int],
+        reason: FromPath[str],
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> AudienceMembers:
+        """The people behind one count of the audience: ``eligible``, or those
+        left out for a reason code; id and name, in id order. 404 for a word
+        that is neither. Every read is recorded, as any list of people."""
+        campaign = await service.get(db_session, campaign_id)
+        if reason != ELIGIBLE and reason not in set(Reason):
+            raise NotFound(f"no audience reason of that name: {ELIGIBLE} or a reason code")
+        members = await service.audience_members(
+            db_session,
+            campaign=campaign,
+            settings=_settings(request),
+            reason=None if reason == ELIGIBLE else Reason(reason),
+            limit=limit + 1,
+            offset=offset,
+        )
+        trail.annotate(db_session, audience_reason=reason, count=len(members[:limit]))
+        return AudienceMembers(
+            reason=reason,
+            items=members[:limit],
+            limit=limit,
+            offset=offset,
+            more=len(members) > limit,
+        )
 
     @get("/{campaign_id:int}/statistics", guards=STATS)
     async def get_statistics(self, db_session: Session, campaign_id: FromPath[int]) -> Statistics:

@@ -163,6 +163,21 @@ class Audience(BaseModel):
     )
 
 
+class AudienceMember(BaseModel):
+    id: int
+    full_name: str
+
+
+class AudienceMembers(BaseModel):
+    """One page of the people behind one count of the audience."""
+
+    reason: str = Field(description="eligible, or the reason code they are left out for.")
+    items: list[AudienceMember] = Field(description="In id order.")
+    limit: int
+    offset: int
+    more: bool = Field(description="Whether another page follows.")
+
+
 class PreviewRequest(BaseModel):
     model_config = _STRICT
 

@@ -20,6 +20,7 @@ from service import clock
 from service.campaigns import queries
 from service.campaigns.schemas import (
     Audience,
+    AudienceMember,
     CampaignCreate,
     CampaignRead,
     CampaignUpdate,
@@ -47,6 +48,7 @@ from service.models.enums import (
     CampaignChannel,
     CampaignStatus,
     Channel,
+    Reason,
     RecipientStatus,
 )
 from service.settings import Settings
@@ -218,6 +220,23 @@ async def audience(session: AsyncSession, *, campaign: Campaign, settings: Setti
     gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
     total, eligible, excluded = await queries.audience(session, gate)
     return Audience(total=total, eligible=eligible, excluded=excluded)
+
+
+async def audience_members(
+    session: AsyncSession,
+    *,
+    campaign: Campaign,
+    settings: Settings,
+    reason: Reason | None,
+    limit: int,
+    offset: int,
+) -> list[AudienceMember]:
+    """The people behind one count of ``audience``: those left out for
+    ``reason``, or the eligible when it is None; in id order, a page at a time.
+    Empty for a reason this campaign's gate never gives (Robinson for email)."""
+    gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
+    rows = await queries.audience_members(session, gate, reason=reason, limit=limit, offset=offset)
+    return [AudienceMember(id=contact_id, full_name=name) for contact_id, name in rows]
 
 
 async def preview(

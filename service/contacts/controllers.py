@@ -37,7 +37,8 @@ from service.validation import InvalidValue, normalize_email
 Session = NamedDependency[AsyncSession]
 Cipher = NamedDependency[DataCipher]
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
-Offset = Annotated[int, QueryParameter(ge=0)]
+# Beyond a 64-bit integer the database refuses the OFFSET itself (a 5xx otherwise).
+Offset = Annotated[int, QueryParameter(ge=0, le=2**63 - 1)]
 RequestId = Annotated[
     int | None,
     QueryParameter(ge=1, description="The data-subject request this answers (must be open)."),

@@ -124,6 +124,7 @@ async def test_the_trail_names_the_filters_never_their_values(
         ("limit=0", "limit"),
         ("limit=501", "limit"),
         ("offset=-1", "offset"),
+        ("offset=99999999999999999999999", "offset"),
         ("limit=many", "limit"),
     ],
 )
