@@ -1,19 +1,18 @@
 """The numbers of a campaign under ``/app``: its audience (who the consent gate
 lets through now, and why the others are left out, down to the people behind
-each count), its progress while sending, and its statistics, drawn as inline
-SVG on the server (no script) with a table saying the same, and the CSV.
+each count), its progress while sending, and its statistics, drawn as charts
+(service.web.charts) with a table saying the same, and the CSV.
 
-The numbers are the JSON API's (service.campaigns: ``audience``,
-``queries.counts``, ``statistics``); this module only lays them out. It
-also holds what all campaign pages share, so that campaigns.py (the composer)
-and campaign_send.py build on it without importing each other in a circle.
+The numbers are the JSON API's (service.campaigns.service: ``audience``,
+``audience_members``, ``read``; service.campaigns.statistics); this module
+only lays them out. It also holds what all campaign pages share, so that
+campaigns.py (the composer) and campaign_send.py build on it without
+importing each other in a circle.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
@@ -27,13 +26,13 @@ from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
-from service.campaigns import queries, service, statistics
+from service.campaigns import service, statistics
 from service.campaigns.schemas import CampaignRead
-from service.campaigns.statistics import Breakdown, Statistics
 from service.errors import NotFound
 from service.models import Campaign
 from service.models.enums import CampaignChannel, CampaignStatus, FailureReason, Reason
 from service.settings import Settings
+from service.web.charts import WIDTH, charts_of
 from service.web.render import page
 
 Session = NamedDependency[AsyncSession]
@@ -41,15 +40,12 @@ StaffRequest = Request[Principal, Any, State]
 PageNumber = Annotated[int, QueryParameter(name="page")]
 BASE = "/app/campaigns"
 PAGE_SIZE = 50
+MAX_PAGE = 10**9  # past any register; the offset stays within what a database takes
 READ = [requires(Permission.CAMPAIGNS_READ)]
 PEOPLE = [requires(Permission.CAMPAIGNS_READ), requires(Permission.CONTACTS_READ)]
 LIVE = frozenset({CampaignStatus.SCHEDULED, CampaignStatus.SENDING})
 _ADDRESS = {CampaignChannel.EMAIL: "email address", CampaignChannel.PHONE: "phone number"}
 STATS = [requires(Permission.STATISTICS_READ)]
-# Up to three days the series is shown by the hour, beyond that by the day.
-MAX_HOURS = 72
-WIDTH = 640  # the viewBox width; the SVG itself scales to its container
-SERIES = (("opens", "Opens"), ("clicks", "Clicks"))
 
 
 # What each reason code of the consent gate means, in words a marketer reads.
@@ -158,191 +154,6 @@ async def audience_values(
     }
 
 
-# -- charts ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    series: str  # a CSS class: the colour
-    value: int
-    x: float
-    y: float
-    width: float
-    height: float
-
-
-@dataclass(frozen=True, slots=True)
-class Label:
-    text: str
-    x: float
-    y: float
-    anchor: str = "middle"
-
-
-@dataclass
-class Chart:
-    """One chart: its bars and labels, and the same numbers as table rows."""
-
-    key: str
-    title: str
-    summary: str
-    columns: list[str]
-    rows: list[tuple[str, list[int]]]
-    height: float = 0
-    bars: list[Bar] = field(default_factory=list)
-    labels: list[Label] = field(default_factory=list)
-    legend: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not any(value for _, values in self.rows for value in values)
-
-
-def _scale_top(largest: int) -> int:
-    """A round top for the value axis: 1, 2 or 5 times a power of ten."""
-    if largest <= 1:
-        return 1
-    power = int(10 ** int(math.log10(largest)))
-    for step in (1, 2, 5, 10):
-        if step * power >= largest:
-            return step * power
-    return 10 * power
-
-
-def bars_across(chart: Chart, series: list[tuple[str, str]]) -> Chart:
-    """Horizontal bars: one group per row, one bar per series."""
-    left, right, bar, gap, group_gap = 150.0, 60.0, 14.0, 3.0, 12.0
-    plot = WIDTH - left - right
-    top = _scale_top(max((v for _, values in chart.rows for v in values), default=0))
-    y = 8.0
-    for label, values in chart.rows:
-        group = len(values) * bar + (len(values) - 1) * gap
-        chart.labels.append(Label(label[:24], left - 8, y + group / 2 + 4, "end"))
-        for (css, _), value in zip(series, values, strict=True):
-            width = plot * value / top
-            chart.bars.append(Bar(css, value, left, y, width, bar))
-            chart.labels.append(Label(str(value), left + width + 4, y + bar - 3, "start"))
-            y += bar + gap
-        y += group_gap - gap
-    chart.height = max(y, 40.0)
-    chart.legend = series if len(series) > 1 else []
-    return chart
-
-
-def columns_over_time(chart: Chart, series: list[tuple[str, str]]) -> Chart:
-    """Vertical bars per time bucket, side by side per series, with a value axis."""
-    left, bottom, height = 44.0, 34.0, 200.0
-    plot = WIDTH - left - 8
-    top = _scale_top(max((v for _, values in chart.rows for v in values), default=0))
-    slot = plot / max(len(chart.rows), 1)
-    bar = min(slot * 0.8 / len(series), 24.0)
-    every = max(1, math.ceil(len(chart.rows) / 8))  # at most eight time labels
-    for tick in (0, top // 2, top) if top > 1 else (0, top):
-        y = 8 + height - height * tick / top
-        chart.labels.append(Label(str(tick), left - 6, y + 4, "end"))
-    for index, (label, values) in enumerate(chart.rows):
-        x = left + index * slot + (slot - bar * len(series)) / 2
-        for offset, ((css, _), value) in enumerate(zip(series, values, strict=True)):
-            h = height * value / top
-            chart.bars.append(Bar(css, value, x + offset * bar, 8 + height - h, bar, h))
-        if index % every == 0:
-            chart.labels.append(Label(label, left + index * slot + slot / 2, 8 + height + 18))
-    chart.height = 8 + height + bottom
-    chart.legend = series
-    return chart
-
-
-def time_rows(by_hour: dict[str, Breakdown]) -> tuple[str, list[tuple[str, list[int]]]]:
-    """The hourly series (UTC keys) in Helsinki time, by hour or by day, gaps
-    filled with zeros so the chart's spacing is time's."""
-    hours = {
-        datetime.strptime(key, "%Y-%m-%dT%H:00Z").replace(tzinfo=UTC): value
-        for key, value in by_hour.items()
-    }
-    if not hours:
-        return "hour", []
-    first, last = min(hours), max(hours)
-    if last - first < timedelta(hours=MAX_HOURS):
-        rows = []
-        moment = first
-        while moment <= last:
-            entry = hours.get(moment, Breakdown())
-            local = moment.astimezone(clock.LOCAL_ZONE)
-            rows.append((local.strftime("%d.%m. %H:00"), [entry.opens, entry.clicks]))
-            moment += timedelta(hours=1)
-        return "hour", rows
-    days: dict[str, list[int]] = {}
-    day = first.astimezone(clock.LOCAL_ZONE).date()
-    while day <= last.astimezone(clock.LOCAL_ZONE).date():
-        days[day.strftime("%d.%m.%Y")] = [0, 0]
-        day += timedelta(days=1)
-    for moment, entry in hours.items():
-        bucket = days[moment.astimezone(clock.LOCAL_ZONE).strftime("%d.%m.%Y")]
-        bucket[0] += entry.opens
-        bucket[1] += entry.clicks
-    return "day", list(days.items())
-
-
-def charts_of(stats: Statistics) -> list[Chart]:
-    unit, over_time = time_rows(stats.by_hour)
-    names = [name for _, name in SERIES]
-
-    def by(table: dict[str, Breakdown]) -> list[tuple[str, list[int]]]:
-        ordered = sorted(
-            table.items(), key=lambda item: (-(item[1].opens + item[1].clicks), item[0])
-        )
-        return [(name, [entry.opens, entry.clicks]) for name, entry in ordered]
-
-    outcomes = [
-        ("Sent", [stats.sent]),
-        ("Unsubscribed", [stats.unsubscribes]),
-        ("Bounced", [stats.bounces]),
-        ("Failed", [stats.failed]),
-    ]
-    return [
-        columns_over_time(
-            Chart(
-                "time",
-                "Opens and clicks over time",
-                f"Opens and clicks per {unit}, Helsinki time.",
-                [unit.capitalize(), *names],
-                over_time,
-            ),
-            list(SERIES),
-        ),
-        bars_across(
-            Chart(
-                "browser",
-                "By browser",
-                "Opens and clicks per browser.",
-                ["Browser", *names],
-                by(stats.by_browser),
-            ),
-            list(SERIES),
-        ),
-        bars_across(
-            Chart(
-                "os",
-                "By operating system",
-                "Opens and clicks per operating system.",
-                ["Operating system", *names],
-                by(stats.by_os),
-            ),
-            list(SERIES),
-        ),
-        bars_across(
-            Chart(
-                "outcomes",
-                "Unsubscribes and bounces",
-                "Messages sent, and how many recipients unsubscribed, bounced or failed.",
-                ["Outcome", "Recipients"],
-                outcomes,
-            ),
-            [("total", "Recipients")],
-        ),
-    ]
-
-
 class StatisticsPages(Controller):
     path = BASE
     include_in_schema = False
@@ -373,12 +184,14 @@ class StatisticsPages(Controller):
         if reason != "eligible" and reason not in {r.value for r in Reason}:
             raise NotFound(f"no audience reason {reason[:40]!r}")
         code = None if reason == "eligible" else Reason(reason)
-        number = max(page_number, 1)
-        gate = service.gate_for(
-            campaign, settings_of(request), today=clock.today(), now=clock.now()
-        )
-        people = await queries.audience_members(
-            db_session, gate, reason=code, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
+        number = min(max(page_number, 1), MAX_PAGE)
+        people = await service.audience_members(
+            db_session,
+            campaign=campaign,
+            settings=settings_of(request),
+            reason=code,
+            limit=PAGE_SIZE + 1,
+            offset=(number - 1) * PAGE_SIZE,
         )
         trail.note(db_session, request, action="campaign.audience_read", status_code=200)
         trail.annotate(db_session, count=len(people[:PAGE_SIZE]))

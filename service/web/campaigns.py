@@ -17,12 +17,11 @@ from litestar.params import FromPath
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import clock
 from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
-from service.campaigns import queries, service
-from service.campaigns.schemas import CampaignCreate, CampaignUpdate, Preview
+from service.campaigns import service
+from service.campaigns.schemas import AudienceMember, CampaignCreate, CampaignUpdate, Preview
 from service.contacts import service as contacts_service
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.mail.render import TemplateError
@@ -142,11 +141,15 @@ async def composer(
     settings = settings_of(request)
     values.setdefault("send_errors", {})
     read = await service.read(db_session, campaign)
-    picker: list[tuple[int, str]] = []
+    picker: list[AudienceMember] = []
     if request.user.can(Permission.CONTACTS_READ):
-        gate = service.gate_for(campaign, settings, today=clock.today(), now=clock.now())
-        picker = await queries.audience_members(
-            db_session, gate, reason=None, limit=PICKER_SIZE, offset=0
+        picker = await service.audience_members(
+            db_session,
+            campaign=campaign,
+            settings=settings,
+            reason=None,
+            limit=PICKER_SIZE,
+            offset=0,
         )
         if picker and "result" not in (preview or {}):
             # Names of people are on the page: recorded, as any list of people.

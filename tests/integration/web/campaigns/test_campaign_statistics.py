@@ -12,7 +12,7 @@ from service.db import SessionMaker
 from service.models import EngagementEvent
 from service.models.engagement import EngagementKind
 from service.models.enums import Role
-from service.web.campaign_stats import _scale_top, time_rows
+from service.web.charts import _scale_top, time_rows
 from tests.integration.web.campaigns.conftest import (
     add_contact,
     compose,
