@@ -32,6 +32,7 @@ from service.rights.schemas import (
     ObjectionCreate,
     ObjectionDecide,
     ObjectionRead,
+    RegisterSizes,
     RestrictionCreate,
     RestrictionLift,
     RestrictionRead,
@@ -85,6 +86,12 @@ class RightsController(Controller):
     path = "/contacts"
     tags = ["rights"]
     guards = MANAGE
+
+    @get("/register-sizes")
+    async def register_sizes(self, db_session: Session) -> RegisterSizes:
+        """How many addresses are on the suppression list, contacts erased and
+        legal holds in force: counts only, as the privacy page shows them."""
+        return await service.register_sizes(db_session)
 
     # -- erasure (GDPR 17) ---------------------------------------------------------
 

@@ -136,6 +136,14 @@ class LegalHoldRead(BaseModel):
     lift_note: str | None
 
 
+class RegisterSizes(BaseModel):
+    """Counts only: the suppression list holds keyed hashes no one needs to see."""
+
+    suppressions: int = Field(description="Addresses on the suppression list.")
+    erasures: int = Field(description="Contacts erased.")
+    legal_holds: int = Field(description="Legal holds in force.")
+
+
 class RestrictionHistoryRead(BaseModel):
     id: int
     reason: str

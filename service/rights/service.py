@@ -1,4 +1,5 @@
-"""Restriction (GDPR 18), objection (21) and legal hold (17(3)(e)) of one contact.
+"""Restriction (GDPR 18), objection (21) and legal hold (17(3)(e)) of one contact,
+and the sizes of the registers they and erasure leave behind.
 
 Each action may answer a data-subject request (``request_id``), linked in
 the same transaction (service.requests.linking). Nothing here commits.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,7 +19,7 @@ from service import clock
 from service.consent import service as consent_service
 from service.consent.schemas import BanCreate
 from service.errors import Conflict, NotFound
-from service.models import Contact, LegalHold, Objection, Restriction
+from service.models import Contact, Erasure, LegalHold, Objection, Restriction, Suppression
 from service.models.enums import (
     Actor,
     BanChannel,
@@ -35,6 +38,7 @@ from service.rights.schemas import (
     ObjectionCreate,
     ObjectionDecide,
     ObjectionRead,
+    RegisterSizes,
     RestrictionCreate,
     RestrictionLift,
     RestrictionRead,
@@ -270,4 +274,18 @@ async def list_holds(session: AsyncSession, *, contact: Contact) -> Sequence[Leg
 def hold_read(hold: LegalHold) -> LegalHoldRead:
     return LegalHoldRead.model_validate(
         {**hold.model_dump(), "active": hold.lifted_at is None}, from_attributes=False
+    )
+
+
+async def register_sizes(session: AsyncSession) -> RegisterSizes:
+    """How many addresses are suppressed, contacts erased, legal holds in force."""
+
+    async def count(model: Any, *conditions: Any) -> int:
+        query = select(func.count()).select_from(model).where(*conditions)
+        return int((await session.exec(query)).one())
+
+    return RegisterSizes(
+        suppressions=await count(Suppression),
+        erasures=await count(Erasure),
+        legal_holds=await count(LegalHold, col(LegalHold.lifted_at).is_(None)),
     )

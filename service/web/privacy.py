@@ -1,10 +1,12 @@
 """``/app/privacy``: the privacy officer's pages (``rights:manage``).
 
-The requests register with its deadlines (service.requests), each request's
-page with what the API lets be done to it (verify, extend, link, close), and
-the retention plan for a chosen date (service.retention.plan, the same plan
-``consentry retention plan --as-of`` prints). The register shows who asked,
-so reading it is recorded as the API's ``GET /requests`` is (``request.list``).
+The requests register with its deadlines (service.requests) and the sizes of
+the registers (service.rights.service, the API's ``GET /contacts/register-sizes``),
+each request's page with what the API lets be done to it (verify, extend,
+link, close), and the retention plan for a chosen date (service.retention.plan,
+the same plan ``consentry retention plan --as-of`` prints). The register shows
+who asked, so reading it is recorded as the API's ``GET /requests`` is
+(``request.list``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, select
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
@@ -25,9 +25,7 @@ from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
-from service.db import run
 from service.errors import DomainError, NotFound
-from service.models import Erasure, LegalHold, Suppression
 from service.models.enums import RequestChannel, RequestStatus, RequestType, VerificationMethod
 from service.requests import deadlines
 from service.requests import service as requests
@@ -40,6 +38,7 @@ from service.requests.schemas import (
 )
 from service.retention.cli import parse_as_of
 from service.retention.plan import plan
+from service.rights import service as rights
 from service.settings import Settings
 from service.web.call_lists import local_time
 from service.web.render import page
@@ -62,23 +61,6 @@ VIEWS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 _MAX_FIELD = 4000
 Schema = TypeVar("Schema", bound=BaseModel)
-
-
-async def register_sizes(session: AsyncSession) -> dict[str, int]:
-    """How many addresses are suppressed, contacts erased, legal holds in force.
-
-    Counts only: the suppression list holds keyed hashes, and no one needs to
-    see them. (Belongs in service.rights; kept here until it moves there.)"""
-
-    async def count(model: Any, *conditions: Any) -> int:
-        query = select(func.count()).select_from(model).where(*conditions)
-        return int((await run(session, query)).scalar_one())
-
-    return {
-        "suppressions": await count(Suppression),
-        "erasures": await count(Erasure),
-        "legal_holds": await count(LegalHold, col(LegalHold.lifted_at).is_(None)),
-    }
 
 
 def _form_values(form: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
@@ -229,7 +211,7 @@ class PrivacyController(Controller):
             overdue=overdue,
             due_soon=due_soon,
             soon_days=SOON_DAYS,
-            sizes=await register_sizes(db_session),
+            sizes=await rights.register_sizes(db_session),
         )
 
     @get("/requests/new")
