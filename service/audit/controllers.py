@@ -1,4 +1,5 @@
-"""HTTP route for searching the audit trail (``audit:read``: privacy officers, admins)."""
+"""HTTP routes for searching the audit trail and naming its actors (``audit:read``:
+privacy officers, admins)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ from litestar.params import QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit import service, trail
-from service.audit.schemas import AuditPage
+from service.audit.schemas import AuditPage, StaffMember
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.errors import InvalidInput
 
 Session = NamedDependency[AsyncSession]
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
-Offset = Annotated[int, QueryParameter(ge=0)]
-Id = Annotated[int | None, QueryParameter(ge=1)]
+# Beyond a 64-bit integer the database refuses the value itself (a 5xx otherwise).
+Offset = Annotated[int, QueryParameter(ge=0, le=2**63 - 1)]
+Id = Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)]
 Action = Annotated[
     str | None,
     QueryParameter(
@@ -73,3 +75,9 @@ class AuditController(Controller):
             AuditPage(items=items, total=total, limit=limit, offset=offset),
             headers={"Cache-Control": "no-store"},
         )
+
+    @get("/staff", guards=[requires(Permission.AUDIT_READ)])
+    async def staff(self, db_session: Session) -> list[StaffMember]:
+        """Every staff account (id, email, role), by email: who an event's
+        ``actor_user_id`` is, and the ids the search's ``user_id`` takes."""
+        return await service.staff_members(db_session)

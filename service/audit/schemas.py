@@ -44,6 +44,14 @@ class AuditPage(BaseModel):
     offset: int
 
 
+class StaffMember(BaseModel):
+    """A staff account as the trail's actors are named: id, email, role."""
+
+    id: int
+    email: str
+    role: Role
+
+
 class IdentityCodeReveal(BaseModel):
     model_config = _STRICT
 

@@ -1,4 +1,5 @@
-"""Reading the audit trail: the privacy officer's search and a person's access log.
+"""Reading the audit trail: the privacy officer's search, a person's access log,
+and the staff members its rows name.
 
 Writing it is service.audit.chain's alone; nothing here or anywhere else
 updates or deletes a row.
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.audit.schemas import AuditEventRead
+from service.audit.schemas import AuditEventRead, StaffMember
 from service.db import run
 from service.models import AuditEvent, User
 
@@ -86,3 +87,13 @@ async def about_contact(session: AsyncSession, contact_id: int) -> list[AuditEve
         .order_by(col(AuditEvent.id))
     )
     return [_read(event, role) for event, role in (await run(session, query)).all()]
+
+
+async def staff_members(session: AsyncSession) -> list[StaffMember]:
+    """Every staff account, by email: who the trail's ``actor_user_id`` is, and
+    the choices of the search's staff-member filter."""
+    query = select(col(User.id), col(User.email), col(User.role)).order_by(col(User.email))
+    return [
+        StaffMember(id=user_id, email=email, role=role)
+        for user_id, email, role in (await run(session, query)).all()
+    ]

@@ -31,7 +31,8 @@ from service.requests.schemas import (
 Session = NamedDependency[AsyncSession]
 StaffRequest = Request[Principal, Any, Any]
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
-Offset = Annotated[int, QueryParameter(ge=0)]
+# Beyond a 64-bit integer the database refuses the OFFSET itself (a 5xx otherwise).
+Offset = Annotated[int, QueryParameter(ge=0, le=2**63 - 1)]
 Days = Annotated[int | None, QueryParameter(ge=0, le=3660)]
 MANAGE = [requires(Permission.RIGHTS_MANAGE)]
 
@@ -55,7 +56,7 @@ class RequestController(Controller):
         db_session: Session,
         status: FromQuery[RequestStatus | None] = None,
         type: FromQuery[RequestType | None] = None,
-        contact_id: FromQuery[int | None] = None,
+        contact_id: Annotated[int | None, QueryParameter(ge=-(2**63), le=2**63 - 1)] = None,
         due_within_days: Days = None,
         overdue: FromQuery[bool | None] = None,
         limit: Limit = 50,

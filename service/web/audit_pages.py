@@ -2,7 +2,8 @@
 
 The search is the API's ``GET /audit`` (service.audit.service) and is
 recorded as it is (``audit.search``, naming the person searched for and
-which filters were used). Its filters are ids, an action name and days, so
+which filters were used); the staff members to pick from are the API's
+``GET /audit/staff``. Its filters are ids, an action name and days, so
 they may sit in the URL; a staff member is picked from a list and travels
 as an id, never as an email address. The check is ``consentry audit verify``
 (service.audit.verify).
@@ -11,15 +12,12 @@ as an id, never as an email address. The check is ``consentry audit verify``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from sqlalchemy import select
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
@@ -29,8 +27,6 @@ from service.audit.verify import verify
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
-from service.db import run
-from service.models import User
 from service.web.call_lists import local_time
 from service.web.render import page
 from service.web.session import verified_form
@@ -42,23 +38,6 @@ PAGE_SIZE = 50
 _ACTION = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_ID = 2**63 - 1
-
-
-@dataclass(frozen=True, slots=True)
-class StaffMember:
-    id: int
-    email: str
-    role: str
-
-
-async def staff_members(session: AsyncSession) -> list[StaffMember]:
-    """Every staff account, for the "staff member" choice and to name the actors.
-    (Belongs in service.auth.service; kept here until it moves there.)"""
-    query = select(col(User.id), col(User.email), col(User.role)).order_by(col(User.email))
-    return [
-        StaffMember(int(user_id), str(email), str(role))
-        for user_id, email, role in (await run(session, query)).all()
-    ]
 
 
 def _id(raw: str | None, name: str, fields: dict[str, str]) -> int | None:
@@ -128,7 +107,7 @@ class AuditPageController(Controller):
             offset = min(max(0, int(request.query_params.get("offset", "0"))), _MAX_ID)
         except ValueError:
             offset = 0
-        staff = await staff_members(db_session)
+        staff = await audit.staff_members(db_session)
         items: list[Any] = []
         total = 0
         if not fields:

@@ -103,6 +103,9 @@ async def test_only_audit_readers_may_search(
         ({"limit": 0}, "limit"),
         ({"action": "Contact Read"}, "action"),
         ({"contact_id": 0}, "contact_id"),
+        ({"contact_id": 10**20}, "contact_id"),  # past a 64-bit integer: not a 5xx
+        ({"user_id": 10**20}, "user_id"),
+        ({"offset": 10**20}, "offset"),
     ],
 )
 async def test_bad_filters_are_refused(
@@ -112,3 +115,16 @@ async def test_bad_filters_are_refused(
     response = await client.get(AUDIT, params=params, headers=officer)
     assert response.status_code in {400, 422}, response.text
     assert field in str(response.json().get("fields", {})) + response.json()["detail"]
+
+
+async def test_the_staff_the_trail_names(client: Client, make_token: TokenFactory) -> None:
+    officer = await as_role(make_token, Role.PRIVACY_OFFICER)
+    await make_token(Role.CALLER)
+    response = await client.get(f"{AUDIT}/staff", headers=officer)
+    assert response.status_code == 200, response.text
+    staff = response.json()
+    assert [member["email"] for member in staff] == sorted(member["email"] for member in staff)
+    assert {member["role"] for member in staff} == {"privacy_officer", "caller"}
+    assert all(set(member) == {"id", "email", "role"} for member in staff)
+    marketer = await as_role(make_token, Role.MARKETER)
+    assert (await client.get(f"{AUDIT}/staff", headers=marketer)).status_code == 403

@@ -388,3 +388,12 @@ async def test_only_rights_managers_see_the_register(
         headers = {"Authorization": f"Bearer {await make_token(role)}"}
         response = await client.get(f"{URL}/{created['id']}", headers=headers)
         assert response.status_code == (200 if allowed else 403), (role, response.text)
+
+
+@pytest.mark.parametrize(
+    "query", ["offset=100000000000000000000", "contact_id=100000000000000000000"]
+)
+async def test_numbers_past_64_bits_are_refused_not_a_5xx(admin: Client, query: str) -> None:
+    response = await admin.get(f"{URL}?{query}")
+    assert response.status_code in {400, 422}, response.text
+    assert query.split("=")[0] in response.json().get("fields", {})
