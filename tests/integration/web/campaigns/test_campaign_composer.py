@@ -249,6 +249,9 @@ async def test_a_reason_lists_exactly_the_contacts_behind_it(
     ]
     unknown = await marketer.get(f"/app/campaigns/{campaign_id}/audience/bored")
     assert unknown.status_code == 404 and "no audience reason" in unknown.text
+    # A page past any register is an empty page, not a number the database refuses.
+    far = await marketer.get(f"/app/campaigns/{campaign_id}/audience/eligible?page={10**20}")
+    assert far.status_code == 200 and re.findall(r'/app/contacts/(\d+)"', far.text) == []
     missing = await marketer.get("/app/campaigns/999999")
     assert missing.status_code == 404 and "no campaign with id 999999" in missing.text
 

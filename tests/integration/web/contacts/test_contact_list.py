@@ -71,6 +71,23 @@ async def test_a_bad_filter_is_named_and_left_out(admin: Client, signed_in: Sign
     assert linked_ids(page.text) == [aino, bo, cecilia]
 
 
+async def test_a_control_character_in_a_filter_or_search_is_named_and_left_out(
+    admin: Client, signed_in: SignedIn
+) -> None:
+    aino, bo, cecilia = await _three(admin)
+    browser = await signed_in(Role.VIEWER)
+    page = await browser.get("/app/contacts?tag=vi%00p")
+    assert page.status_code == 200
+    assert "The tag filter holds a control character" in page.text
+    assert linked_ids(page.text) == [aino, bo, cecilia]
+    found = await browser.post(
+        "/app/contacts/search", data={"q": "Aino\x00", "tag": "vip", "csrf_token": csrf(page)}
+    )
+    assert found.status_code == 200
+    assert "The search text holds a control character" in found.text
+    assert linked_ids(found.text) == [aino]
+
+
 async def test_the_search_text_travels_in_the_form_only(
     admin: Client, signed_in: SignedIn, sessionmaker: SessionMaker
 ) -> None:
