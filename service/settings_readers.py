@@ -1,0 +1,158 @@
+"""Reading one ``CONSENTRY_*`` value: text, a choice, a number, a port, a URL,
+web origins, an email address.
+
+Each reader takes the environment and the name without its prefix, returns the
+default when the variable is unset or blank, and raises :class:`SettingsError`
+naming the variable when the value is bad. ``service.settings`` puts them
+together into one Settings object.
+"""
+
+from __future__ import annotations
+
+import re
+from email.utils import parseaddr, quote
+from enum import StrEnum
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+PREFIX = "CONSENTRY_"
+E = TypeVar("E", bound=StrEnum)
+# C0 and C1 control characters, DEL, and the Unicode line and paragraph
+# separators: in a setting they end up in a header, a link or a log line,
+# where a line break can add a header or forge a log entry.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The characters that make a display name need quotes (RFC 5322 "specials").
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the variable."""
+
+
+def text(environ: dict[str, str], name: str) -> str | None:
+    value = environ.get(PREFIX + name, "").strip()
+    return value or None
+
+
+def choice(environ: dict[str, str], name: str, enum: type[E], default: E) -> E:
+    raw = text(environ, name)
+    if raw is None:
+        return default
+    try:
+        return enum(raw.lower())
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise SettingsError(f"{PREFIX}{name}: must be one of {allowed}") from None
+
+
+def port(environ: dict[str, str], name: str, default: int) -> int:
+    raw = text(environ, name)
+    if raw is None:
+        return default
+    # isdigit() alone admits digits such as "²" that int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65535:
+        raise SettingsError(f"{PREFIX}{name}: must be a port number from 1 to 65535")
+    return int(raw)
+
+
+def number(environ: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = text(environ, name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise SettingsError(f"{PREFIX}{name}: must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def url(
+    environ: dict[str, str], name: str, default: str | None, schemes: tuple[str, ...]
+) -> str | None:
+    raw = text(environ, name)
+    if raw is None:
+        return default
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 host
+        raise SettingsError(f"{PREFIX}{name}: not a valid URL") from None
+    if parts.scheme not in schemes:
+        raise SettingsError(f"{PREFIX}{name}: must be a URL starting with {' or '.join(schemes)}")
+    if not parts.netloc and parts.scheme.startswith(("http", "redis")):
+        raise SettingsError(f"{PREFIX}{name}: the URL has no host")
+    return raw
+
+
+def origins(environ: dict[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated web origins, each ``scheme://host[:port]`` and nothing more."""
+    found = []
+    for item in (text(environ, name) or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            parts = urlsplit(item.strip())
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            parts = urlsplit("")
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise SettingsError(
+                f"{PREFIX}{name}: {item.strip()!r} is not an origin like https://www.example.fi"
+            )
+        found.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return tuple(found)
+
+
+def parse_address(name: str, raw: str) -> tuple[str, str]:
+    """``(display name, bare address)`` of ``addr`` or ``Name <addr>``.
+
+    The domain is IDNA-encoded, since the envelope and Message-IDs need ASCII;
+    the local part must be ASCII (a non-ASCII one needs SMTPUTF8, which not
+    every relay offers).
+    """
+    display, address = parseaddr(raw)
+    local, _, domain = address.rpartition("@")
+    plain = "<" not in raw or raw.rstrip().endswith(">")
+    if not (plain and local and domain and raw.count("<") <= 1) or any(
+        c.isspace() or c in "<>" for c in address
+    ):
+        raise SettingsError(
+            f"{PREFIX}{name}: must be an email address, optionally with a display name "
+            '("Firma Oy <news@firma.fi>")'
+        )
+    if not local.isascii():
+        raise SettingsError(f"{PREFIX}{name}: the part before @ must be ASCII")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise SettingsError(f"{PREFIX}{name}: {domain!r} is not a valid domain") from None
+    return display.strip(), f"{local}@{domain}"
+
+
+def with_display_name(display: str, address: str) -> str:
+    """The header form: the name quoted where RFC 5322 needs it (message
+    building encodes a non-ASCII name, RFC 2047)."""
+    if not display:
+        return address
+    if _SPECIALS.search(display):
+        display = f'"{quote(display)}"'
+    return f"{display} <{address}>"
+
+
+def address(environ: dict[str, str], name: str) -> str | None:
+    """A bare address setting; a display name given with it is dropped."""
+    raw = text(environ, name)
+    return None if raw is None else parse_address(name, raw)[1]
+
+
+def refuse_control_characters(environ: dict[str, str]) -> None:
+    for name in sorted(environ):
+        if name.startswith(PREFIX) and _CONTROL.search(environ[name]):
+            # Never the value: it may be a key or a password.
+            raise SettingsError(
+                f"{name}: contains a control character (a line break, tab or other "
+                "invisible character); remove it"
+            )
