@@ -15,8 +15,8 @@ in one run:
 3. two references against the same sink: Postfix's ``smtp-source`` and a bare
    aiosmtplib loop sending pre-built bytes over 4 reused connections;
 4. the exactly-once window the service controls: from ``SmtpPool.send``
-   returning SENT to the journal HSET returning, in ``sending._send_all``
-   itself, in-process;
+   returning SENT to the journal HSET returning, in the delivery layer's own
+   loop (``service.delivery.batch.send_all``), in-process;
 5. end-to-end sending with 1, 2, 4 ... real ``consentry worker`` processes
    against Postfix's ``smtp-sink``, each run a fresh campaign over the same
    contacts; a run's recipients are the contacts tagged ``bench`` (a fixed
@@ -36,6 +36,7 @@ import asyncio
 import contextvars
 import cProfile
 import dataclasses
+import email.utils
 import inspect
 import os
 import pstats
@@ -54,8 +55,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib.protocol
 from aiosmtplib import SMTP
-from service.mail.smtp import Delivery, Outcome, SmtpConfig, SmtpPool
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
@@ -65,15 +66,20 @@ from bench.explain import Plan, explain, settings_in_force
 from bench.procs import REPO, SmtpSink, Worker, find_tool, usage
 from bench.seed import BENCH_TAG, SMALL_TAG, SeedStats, seed
 from service import clock, queue
-from service.campaigns import queries, sending
+from service.campaigns import outcomes, queries, sending
 from service.campaigns import service as campaigns
 from service.campaigns.schemas import CampaignCreate
 from service.campaigns.service import gate_for, recipient_of
 from service.crypto import DataCipher
 from service.db import SessionMaker, create_engine, create_sessionmaker, run, session_scope
+from service.delivery import batch
+from service.delivery.email import EmailMessenger
+from service.delivery.journal import Journal
+from service.delivery.messenger import Delivery, Outcome, Outgoing
+from service.delivery.smtp import SmtpConfig, SmtpPool
 from service.embedded import HOST, EmbeddedRedis
 from service.mail.message import build_message
-from service.mail.render import Links
+from service.mail.render import CampaignRenderer, Links
 from service.migrate import upgrade
 from service.models import Campaign, CampaignRecipient, Contact
 from service.models.enums import (
@@ -739,12 +745,19 @@ class _TimedPool:
         self.pool = pool
         self.sizes: list[int] = []
 
+    @property
+    def size(self) -> int:
+        return self.pool.size
+
     async def send(self, *, sender: str, recipient: str, message: bytes) -> Delivery:
         self.sizes.append(len(message))
         delivery = await self.pool.send(sender=sender, recipient=recipient, message=message)
         if delivery.outcome is Outcome.SENT:
             _SENT_AT.set(time.perf_counter())
         return delivery
+
+    async def close(self) -> None:
+        await self.pool.close()
 
 
 class _TimedRedis:
@@ -761,8 +774,26 @@ class _TimedRedis:
         return result
 
 
-def _row(index: int) -> sending.Row:
-    """A `sending.Row` for a made-up contact, whichever fields the Row has today."""
+class _WindowList:
+    """What `batch.send_all` asks of a campaign's batch, without its database:
+    each message made by `sending.prepare` (as `CampaignBatch.prepare` does),
+    each acceptance into the campaign's journal. The rows are made up, so
+    nothing is recorded."""
+
+    def __init__(self, sender: sending.Sender, campaign: Campaign, renderer: Any) -> None:
+        assert campaign.id is not None
+        self.sender, self.campaign, self.renderer = sender, campaign, renderer
+        self.journal = Journal(sender.redis, outcomes.journal_key(campaign.id))
+
+    def prepare(self, row: outcomes.Row) -> Outgoing:
+        return sending.prepare(self.sender, self.campaign, self.renderer, row)
+
+    async def record_sent_now(self, row_id: int) -> None:
+        raise RuntimeError("bench: the journal failed during the window measurement")
+
+
+def _row(index: int) -> outcomes.Row:
+    """An `outcomes.Row` for a made-up contact, whichever fields the Row has today."""
     contact = _contact(index)
     known: dict[str, Any] = {
         "id": index,
@@ -773,11 +804,11 @@ def _row(index: int) -> sending.Row:
         "recipient": recipient_of(contact),
         "tracking": index % 4 == 0,  # about the share with a tracking consent in the seed
     }
-    names = [f.name for f in dataclasses.fields(sending.Row)]
+    names = [f.name for f in dataclasses.fields(outcomes.Row)]
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise RuntimeError(f"bench: sending.Row has fields it cannot fill: {unknown}")
-    return sending.Row(**{name: known[name] for name in names})
+        raise RuntimeError(f"bench: outcomes.Row has fields it cannot fill: {unknown}")
+    return outcomes.Row(**{name: known[name] for name in names})
 
 
 def _contact(index: int) -> Contact:
@@ -794,7 +825,7 @@ def _contact(index: int) -> Contact:
 
 
 async def measure_window(bench: Bench) -> None:
-    """`sending._send_all` in-process, exactly as a batch calls it, chunk by chunk."""
+    """`batch.send_all` in-process, as a campaign's batch calls it, chunk by chunk."""
     sends = bench.args.window_sends
     settings = bench.settings
     redis = await queue.connect(bench.profile_redis_url)
@@ -821,19 +852,17 @@ async def measure_window(bench: Bench) -> None:
         translations={lang: _content(lang) for lang in ("sv", "en")},
     )
     renderer = sender.renderer(campaign)
-    # Whichever the current signature takes: the campaign or its id.
-    takes_campaign = "campaign" in inspect.signature(sending._send_all).parameters
-    target: Any = campaign if takes_campaign else campaign.id
+    send_list = _WindowList(sender, campaign, renderer)
+    messenger = sender.messenger
     rows = [_row(i) for i in range(1, sends + 1)]
     started, cpu = time.perf_counter(), time.process_time()
     try:
         for first in range(0, sends, sending.CHUNK):
-            results = await sending._send_all(
-                sender,
-                target,
-                renderer,
+            results = await batch.send_all(
+                send_list,  # type: ignore[arg-type]
+                messenger,
                 rows[first : first + sending.CHUNK],
-                sending._Progress(lease=None),
+                batch.Progress(lease=None),
             )
             failed = [r.delivery for r in results if r.delivery.outcome is not Outcome.SENT]
             if failed:
@@ -848,7 +877,7 @@ async def measure_window(bench: Bench) -> None:
             bare_hset.append(time.perf_counter() - began)
         hset_cpu = (time.process_time() - hset_cpu) / len(bare_hset)
     finally:
-        await pool.close()
+        await messenger.close()
         await redis.flushdb()
         await redis.aclose()
     bench.results.window = WindowResult(
@@ -870,7 +899,7 @@ async def measure_window(bench: Bench) -> None:
 def _pieces(
     sender: sending.Sender, campaign: Campaign, renderer: Any, repeat: int = 2_000
 ) -> list[tuple[str, float]]:
-    """CPU per message of the steps `sending._send_one` takes before SMTP, timed alone."""
+    """CPU per message of the steps `sending.prepare` takes before SMTP, timed alone."""
     settings = sender.settings
     contact = _contact(1)
     public = settings.public_url
@@ -1102,33 +1131,39 @@ async def measure_sending(bench: Bench) -> None:
 
 # -- profile --------------------------------------------------------------------
 
-# (file suffix, function, label, plain function: its call count is meaningful;
-# cProfile counts every resumption of a coroutine as a call).
-KEY_FUNCTIONS = (
+# (function, label, plain function: its call count is meaningful; cProfile
+# counts every resumption of a coroutine as a call). Found in the profile by
+# their code objects, so a function that moves or is renamed breaks the import
+# here instead of showing as 0.
+KEY_FUNCTIONS: tuple[tuple[Callable[..., Any], str, bool], ...] = (
+    (batch.send_one, "batch.send_one (prepare, messenger, journal `HSET`)", False),
+    (sending.prepare, "sending.prepare (sign, render, build)", True),
+    (CampaignRenderer.render, "CampaignRenderer.render", True),
+    (build_message, "build_message", True),
+    (TokenSigner.sign, "TokenSigner.sign", True),
+    (EmailMessenger.send, "EmailMessenger.send", False),
+    (SmtpPool.send, "SmtpPool.send (aiosmtplib `sendmail` inside)", False),
+    (email.utils.parseaddr, "email.utils.parseaddr (aiosmtplib's address checks)", True),
+    (aiosmtplib.protocol.normalize_message_line_endings, "aiosmtplib line endings", True),
+    (Journal.mark, "Journal.mark (the journal `HSET`)", False),
     (
-        "campaigns/sending.py",
-        "_send_one",
-        "sending._send_one (sign, render, build, SMTP, HSET)",
+        sending.CampaignBatch.next_chunk,
+        "CampaignBatch.next_chunk (status, skips, rows, gate re-check)",
         False,
     ),
-    ("mail/render.py", "render", "CampaignRenderer.render", True),
-    ("mail/message.py", "build_message", "build_message", True),
-    ("service/tokens.py", "sign", "TokenSigner.sign", True),
-    ("mail/smtp.py", "send", "SmtpPool.send (aiosmtplib `sendmail` inside)", False),
-    ("email/utils.py", "parseaddr", "email.utils.parseaddr (aiosmtplib's address checks)", True),
-    ("aiosmtplib/protocol.py", "normalize_message_line_endings", "aiosmtplib line endings", True),
-    ("campaigns/sending.py", "_next_chunk", "sending._next_chunk (load a chunk of rows)", False),
-    (
-        "campaigns/queries.py",
-        "excluded_in_range",
-        "queries.excluded_in_range (gate re-check)",
-        False,
-    ),
-    ("campaigns/queries.py", "skip_erased", "queries.skip_erased", False),
-    ("campaigns/outcomes.py", "record", "outcomes.record (UPDATE + HDEL)", False),
-    ("campaigns/outcomes.py", "apply_journal", "outcomes.apply_journal", False),
-    ("campaigns/outcomes.py", "finish_if_done", "outcomes.finish_if_done", False),
+    (sending._next_chunk, "sending._next_chunk (load a chunk of rows)", False),
+    (queries.excluded_in_range, "queries.excluded_in_range (gate re-check)", False),
+    (queries.skip_erased, "queries.skip_erased", False),
+    (outcomes.record, "outcomes.record (UPDATE + HDEL)", False),
+    (batch.replay_journal, "batch.replay_journal", False),
+    (outcomes.finish_if_done, "outcomes.finish_if_done", False),
 )
+
+
+def _code_key(function: Callable[..., Any]) -> tuple[str, int, str]:
+    """cProfile's key of a function: (file, first line, name) of its code."""
+    code = inspect.unwrap(function).__code__
+    return code.co_filename, code.co_firstlineno, code.co_name
 
 
 def _group(filename: str, name: str) -> str:
@@ -1162,14 +1197,9 @@ def _summarise(profiler: cProfile.Profile) -> tuple[list[Any], list[Any], list[A
     for (filename, _, name), (_, _, tottime, _, _) in table.items():
         groups[_group(filename, name)] += tottime
     key = []
-    for suffix, name, label, plain in KEY_FUNCTIONS:
-        found = [
-            (nc, ct)
-            for (f, _, n), (_, nc, _, ct, _) in table.items()
-            if f.endswith(suffix) and n == name
-        ]
-        calls = sum(nc for nc, _ in found) if plain else None
-        key.append((label, sum(ct for _, ct in found), calls))
+    for function, label, plain in KEY_FUNCTIONS:
+        _, nc, _, ct, _ = table.get(_code_key(function), (0, 0, 0.0, 0.0, None))
+        key.append((label, ct, nc if plain else None))
     top = sorted(
         (
             (f"{Path(f).name}:{line} {n}" if f != "~" else n, tt, ct)
@@ -1435,7 +1465,7 @@ def render(results: Results) -> str:
         lines += [
             "",
             "Exactly-once window we control: from `SmtpPool.send` returning SENT to the journal "
-            "`HSET` returning, inside `sending._send_all` itself (4 connections, rendering "
+            "`HSET` returning, inside `batch.send_all` itself (4 connections, rendering "
             f"interleaved, no database, {results.loop} event loop), {window.sends:,} sends: p50 "
             f"{report.seconds(report.percentile(w, 50))}, p99 "
             f"{report.seconds(report.percentile(w, 99))}, max {report.seconds(max(w))} "
@@ -1536,7 +1566,7 @@ def render(results: Results) -> str:
         per = window.cpu / window.sends
         rows.append(
             [
-                "`sending._send_all` in-process: all of the above + `SmtpPool.send` + journal "
+                "`batch.send_all` in-process: all of the above + `SmtpPool.send` + journal "
                 "`HSET`, no database",
                 report.seconds(per),
                 f"{1 / per:,.0f}",
