@@ -57,3 +57,9 @@ The modules: ``cli`` (options, set-up, the campaigns each run sends), ``run``
 the campaigns, the routes), ``accounting`` (events and ledger against the
 requests), ``profile`` (py-spy), ``render`` (the section and its verdict).
 """
+
+from bench.public.ceiling import create_ceiling_app
+
+# uvicorn serves the ceiling by this name (``--factory bench.public:create_ceiling_app``),
+# as the commands in BENCHMARKS.md show it.
+__all__ = ["create_ceiling_app"]

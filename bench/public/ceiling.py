@@ -13,7 +13,7 @@ from service.tracking.public import PIXEL
 def create_ceiling_app() -> Litestar:
     """The ceiling: the least a Litestar route does in each public route's shape.
 
-    Served by uvicorn (``--factory bench.public.ceiling:create_ceiling_app``) with the
+    Served by uvicorn (``--factory bench.public:create_ceiling_app``) with the
     same options as the service, so the gap between the two is the service's
     own work: token checks, Redis, the database, pages.
     """

@@ -22,7 +22,7 @@ from bench.public.wrk import USER_AGENTS
 from service.embedded import HOST, free_port
 
 APP = "service.app:create_app"
-CEILING_APP = "bench.public.ceiling:create_ceiling_app"
+CEILING_APP = "bench.public:create_ceiling_app"
 UVICORN_OPTIONS = ("--loop", "uvloop", "--http", "httptools", "--no-access-log")
 
 START_TIMEOUT = 60.0
