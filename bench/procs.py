@@ -14,12 +14,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from service.embedded import HOST, free_port
 
 REPO = Path(__file__).resolve().parents[1]
+# The keys of every benchmark's service processes (never a real deployment's).
+SECRET_KEY = "bench-secret-key-" + "s" * 32
+DATA_KEY = "bench-data-key-" + "d" * 32
 STOP_TIMEOUT = 20.0
 _TICKS = os.sysconf("SC_CLK_TCK")
 _MESSAGES = re.compile(rb"mesg=(\d+)")
@@ -30,6 +35,21 @@ POSTFIX_HINT = (
     "debconf-set-selections\n"
     "  DEBIAN_FRONTEND=noninteractive apt-get install -y postfix"
 )
+
+
+def service_env(database_url: str, redis_url: str, var_dir: Path, **more: str) -> dict[str, str]:
+    """This process's environment without any CONSENTRY_ setting of the caller's,
+    plus the benchmark's database, Redis, keys and ``more`` (CONSENTRY_… = value)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENTRY_")}
+    env.update(
+        CONSENTRY_DATABASE_URL=database_url,
+        CONSENTRY_REDIS_URL=redis_url,
+        CONSENTRY_SECRET_KEY=SECRET_KEY,
+        CONSENTRY_DATA_KEY=DATA_KEY,
+        CONSENTRY_VAR_DIR=str(var_dir),
+    )
+    env.update(more)
+    return env
 
 
 def find_tool(name: str, hint: str = POSTFIX_HINT) -> str:
@@ -192,3 +212,12 @@ class Worker:
         proc, self.proc = self.proc, None
         if proc is not None:
             stop_process(proc)
+
+
+P = TypeVar("P")
+
+
+def each(processes: Iterable[P], method: Callable[[P], None]) -> None:
+    """``method`` on each process in turn (a copy of the list: it may change)."""
+    for proc in list(processes):
+        method(proc)

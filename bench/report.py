@@ -9,6 +9,7 @@ import shutil
 import statistics
 import subprocess
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 FILE_INTRO = (
@@ -46,6 +47,19 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "kernel": platform.release(),
     }
+
+
+def machine_line(
+    machine: dict[str, str], started: datetime, seconds: float, load_after: str
+) -> str:
+    """The machine and the run's time and load, as every section states them."""
+    m = machine
+    return (
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory']} RAM, Python {m['python']}, "
+        f"Linux {m['kernel']}. Run {started:%Y-%m-%d %H:%M} UTC, "
+        f"{seconds / 60:.1f} min in all. Load average (1, 5, 15 min) before the run "
+        f"{m['load']}, after {load_after} (other work on the machine shows here)."
+    )
 
 
 def code_version(repo: Path, paths: Sequence[str] = ("service", "workers")) -> str:
