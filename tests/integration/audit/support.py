@@ -15,7 +15,8 @@ from service.audit.verify import Result, verify
 from service.db import SessionMaker, run, session_scope
 from service.models import AuditEvent, CallList, CallListEntry
 from service.models.enums import CallListStatus, Role
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 HETU = "131052-308T"

@@ -15,7 +15,7 @@ from service.db import SessionMaker, run
 from service.models import Contact, User
 from service.models.audit import AuditActor
 from service.models.enums import Role
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
 from tests.integration.audit.support import (
     Client,
     add_contact,
@@ -27,6 +27,7 @@ from tests.integration.audit.support import (
     trail_text,
 )
 from tests.integration.rights.support import GRANT_EMAIL
+from tests.support.factories import contact_payload
 
 CONTACT_ROUTE = "/api/v1/contacts/{contact_id}"
 

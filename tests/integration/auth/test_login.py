@@ -16,8 +16,8 @@ from service.auth import service as auth_service
 from service.db import SessionMaker, session_scope
 from service.models import AuditEvent, LoginAttempt, StaffSession, User
 from service.models.enums import LoginOutcome, Role
-from tests.conftest import PASSWORD
 from tests.integration.auth.browser import Browser, code_at, csrf_of
+from tests.support.factories import PASSWORD
 
 EMAIL = "anna.admin@example.fi"
 START = datetime(2026, 11, 25, 9, 0, 5, tzinfo=UTC)

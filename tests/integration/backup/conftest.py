@@ -20,7 +20,7 @@ from service.backup import postgres
 from service.backup.fileformat import MAGIC, decrypt
 from service.db import create_engine
 from service.settings import Settings
-from tests.conftest import contact_payload
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 GRANT_EMAIL = {

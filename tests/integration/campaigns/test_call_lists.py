@@ -18,8 +18,9 @@ from service.db import SessionMaker
 from service.models import CallListDownload, CallListEntry, Contact
 from service.models.enums import Role
 from service.settings import Settings
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
 from tests.integration.robinson.support import load_extract
+from tests.support.factories import contact_payload
 from tests.support.worker import drain, worker_context
 
 Client = AsyncTestClient[Litestar]

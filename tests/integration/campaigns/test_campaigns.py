@@ -22,7 +22,8 @@ from service.delivery import batch
 from service.models import CampaignRecipient, Suppression
 from service.settings import Settings, load_settings
 from service.tokens import TokenSigner
-from tests.conftest import TEST_DATA_KEY, TEST_SECRET, contact_payload
+from tests.conftest import TEST_DATA_KEY, TEST_SECRET
+from tests.support.factories import contact_payload
 from tests.support.smtp import PickySink
 from tests.support.worker import drain, worker_context
 

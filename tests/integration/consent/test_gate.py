@@ -18,7 +18,8 @@ from service.crypto import DataCipher
 from service.db import SessionMaker
 from service.models import Contact, Suppression
 from service.models.enums import Channel, Purpose
-from tests.conftest import TEST_DATA_KEY, contact_payload
+from tests.conftest import TEST_DATA_KEY
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -14,8 +14,9 @@ from litestar.testing import AsyncTestClient
 
 from service.db import SessionMaker
 from service.models.enums import Role
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
 from tests.integration.audit.support import as_role, ready_call_list
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 HETU = "131052-308T"

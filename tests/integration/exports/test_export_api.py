@@ -21,7 +21,8 @@ from service.exports import service
 from service.exports.service import COLUMNS, ContactFilter
 from service.models import AuditEvent, Contact
 from service.models.enums import Role
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 URL = "/api/v1/contacts/export.csv"

@@ -20,7 +20,7 @@ from service.db import SessionMaker, session_scope
 from service.exports.service import COLUMNS
 from service.models import AuditEvent
 from service.settings import get_settings
-from tests.conftest import contact_payload
+from tests.support.factories import contact_payload
 
 HETU = "131052-308T"
 

@@ -23,7 +23,7 @@ from litestar.testing import AsyncTestClient
 from service.db import SessionMaker
 from service.embedded import MailCatcher
 from service.settings import Settings, load_settings
-from tests.conftest import contact_payload
+from tests.support.factories import contact_payload
 from tests.support.worker import drain, worker_context
 
 Client = AsyncTestClient[Litestar]

@@ -20,8 +20,9 @@ from service.models import Contact, Profile
 from service.models.audit import AuditEvent
 from service.models.base import utcnow
 from service.models.enums import ProfileState, Role
-from tests.conftest import TEST_DATA_KEY, TokenFactory, contact_payload
+from tests.conftest import TEST_DATA_KEY, TokenFactory
 from tests.integration.profiles.conftest import MoveTo
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 REPORT = "Maija is a steady, supportive team player (S-style); secret marker 7f3a."

@@ -15,7 +15,8 @@ from service.consent.unsubscribe import Scope, unsubscribe
 from service.db import SessionMaker, session_scope
 from service.models.enums import CaptureMethod
 from service.tokens import TokenSigner
-from tests.conftest import TEST_SECRET, contact_payload
+from tests.conftest import TEST_SECRET
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 SIGNER = TokenSigner(TEST_SECRET)

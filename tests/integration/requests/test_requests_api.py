@@ -15,8 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.models import DataSubjectRequest, RequestAction
 from service.models.audit import AuditEvent
 from service.models.enums import Role
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
 from tests.integration.requests.conftest import MoveTo
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 URL = "/api/v1/requests"

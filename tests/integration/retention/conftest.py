@@ -48,7 +48,8 @@ from service.retention.runner import Tools, run_retention
 from service.retention.schemas import Plan, PlanItem, RunReport
 from service.settings import Settings, load_settings
 from service.tokens import TokenSigner
-from tests.conftest import TEST_DATA_KEY, TEST_SECRET, contact_payload
+from tests.conftest import TEST_DATA_KEY, TEST_SECRET
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 START = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ from service import clock
 from service.db import SessionMaker, run, session_scope
 from service.models import DataSubjectRequest, RequestAction
 from service.models.enums import RequestChannel, RequestStatus, RequestType
-from tests.conftest import contact_payload
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 

@@ -41,7 +41,7 @@ from service.models.enums import (
     RequestStatus,
     RequestType,
 )
-from tests.conftest import TEST_DATA_KEY, contact_payload
+from tests.conftest import TEST_DATA_KEY
 from tests.integration.rights.support import (
     GRANT_EMAIL,
     Client,
@@ -50,6 +50,7 @@ from tests.integration.rights.support import (
     add_request,
     count,
 )
+from tests.support.factories import contact_payload
 
 HETU = "131052-308T"
 PHONE = "+358401239876"

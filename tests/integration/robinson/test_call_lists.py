@@ -20,8 +20,8 @@ from service.db import SessionMaker, session_scope
 from service.errors import Conflict
 from service.models import CallListEntry, Campaign
 from service.settings import Settings
-from tests.conftest import contact_payload
 from tests.integration.robinson.support import load_extract
+from tests.support.factories import contact_payload
 from tests.support.worker import drain, worker_context
 
 Client = AsyncTestClient[Litestar]

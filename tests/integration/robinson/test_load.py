@@ -18,8 +18,8 @@ from service.db import SessionMaker, run, session_scope
 from service.errors import InvalidInput
 from service.robinson import service
 from service.settings import Settings
-from tests.conftest import contact_payload
 from tests.integration.robinson.support import load_extract, stored
+from tests.support.factories import contact_payload
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from service.db import SessionMaker, session_scope
 from service.models import ApiToken, User
 from service.models.audit import AuditEvent
 from service.models.enums import Role
-from tests.conftest import PASSWORD, contact_payload
+from tests.support.factories import PASSWORD, contact_payload
 
 Client = AsyncTestClient[Litestar]
 

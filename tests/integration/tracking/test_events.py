@@ -20,7 +20,7 @@ from service.models import Campaign, Contact, EngagementEvent
 from service.models.engagement import EngagementKind
 from service.models.enums import CampaignChannel, Purpose
 from service.tracking import events
-from tests.conftest import contact_payload
+from tests.support.factories import contact_payload
 from workers import tracking
 from workers.settings import WorkerSettings, functions
 

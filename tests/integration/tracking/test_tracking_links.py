@@ -19,7 +19,8 @@ from service.models import CampaignRecipient, EngagementEvent
 from service.settings import Settings, load_settings
 from service.tokens import TokenSigner
 from service.tracking import events
-from tests.conftest import TEST_SECRET, contact_payload
+from tests.conftest import TEST_SECRET
+from tests.support.factories import contact_payload
 from tests.support.smtp import PickySink
 from tests.support.worker import drain, worker_context
 

@@ -22,7 +22,8 @@ from service.models import EngagementEvent
 from service.settings import MAX_VISIT_COOKIE_DAYS, Settings, load_settings
 from service.tokens import TokenSigner
 from service.tracking import events, visits
-from tests.conftest import TEST_SECRET, contact_payload
+from tests.conftest import TEST_SECRET
+from tests.support.factories import contact_payload
 from tests.support.worker import worker_context
 
 Client = AsyncTestClient[Litestar]

@@ -27,8 +27,8 @@ from service.auth.cookies import PLAIN_COOKIE
 from service.db import SessionMaker, session_scope
 from service.models.enums import Role
 from service.settings import Settings
-from tests.conftest import PASSWORD
 from tests.integration.auth.browser import csrf_of
+from tests.support.factories import PASSWORD
 
 _numbers = itertools.count(1)
 

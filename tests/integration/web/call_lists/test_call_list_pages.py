@@ -19,11 +19,12 @@ from service.db import SessionMaker, run
 from service.models import CallList, CallListDownload
 from service.models.enums import Role
 from service.settings import Settings
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
 from tests.integration.audit.support import trail
 from tests.integration.robinson.support import load_extract
 from tests.integration.web.conftest import csrf
 from tests.integration.web.privacy.support import Staff, staff_client
+from tests.support.factories import contact_payload
 from tests.support.worker import drain, worker_context
 
 Client = AsyncTestClient[Litestar]

@@ -22,8 +22,9 @@ from service.db import SessionMaker
 from service.embedded import MailCatcher
 from service.models.enums import Role
 from service.settings import Settings, load_settings
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
 from tests.integration.web.conftest import Client, csrf
+from tests.support.factories import contact_payload
 from tests.support.worker import worker_context
 
 _numbers = itertools.count(1)

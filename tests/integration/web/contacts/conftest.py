@@ -18,7 +18,7 @@ from service.contacts import service as contacts_service
 from service.db import SessionMaker, run
 from service.models import AuditEvent
 from service.models.enums import Channel, Purpose
-from tests.conftest import contact_payload
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 HETU = "131052-308T"

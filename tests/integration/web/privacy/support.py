@@ -18,7 +18,8 @@ from service.auth.cookies import PLAIN_COOKIE
 from service.db import SessionMaker, session_scope
 from service.models.enums import Role
 from service.settings import Settings
-from tests.conftest import PASSWORD, TokenFactory
+from tests.conftest import TokenFactory
+from tests.support.factories import PASSWORD
 
 Client = AsyncTestClient[Litestar]
 _numbers = itertools.count(1)

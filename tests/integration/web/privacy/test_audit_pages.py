@@ -14,10 +14,11 @@ from sqlalchemy import text
 from service.db import SessionMaker
 from service.models.enums import Role
 from service.settings import Settings
-from tests.conftest import TokenFactory, audit_trail_unlocked, contact_payload
+from tests.conftest import TokenFactory, audit_trail_unlocked
 from tests.integration.audit.support import check, trail
 from tests.integration.web.conftest import csrf
 from tests.integration.web.privacy.support import Client, Staff, staff_client
+from tests.support.factories import contact_payload
 
 PAGE = "/app/audit"
 _ROW_ID = re.compile(r"<tr>\s*<td>(\d+)</td>")

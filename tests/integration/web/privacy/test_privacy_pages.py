@@ -19,10 +19,11 @@ from service.models.enums import Role
 from service.retention.cli import plan_table
 from service.retention.plan import plan
 from service.settings import Settings
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
 from tests.integration.audit.support import trail
 from tests.integration.web.conftest import csrf
 from tests.integration.web.privacy.support import Staff, staff_client
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 # 25 February 2026, noon in Helsinki.
