@@ -3,13 +3,18 @@
 Every test that touches the database runs twice, once per backend (the
 ``database_url`` fixture is parametrised). Servers start once per session; the
 tables are emptied between tests.
+
+The rows tests start from (staff, contacts, consents, bans, campaigns) come
+from ``tests/support/factories.py``; a test that needs the time to stand
+still, or to move, takes ``frozen_clock`` (a module sets where it starts by
+overriding ``clock_start``).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import service.models  # noqa: F401  (every table on the metadata)
+from service import clock
 from service.app import create_app
 from service.auth import service as auth_service
 from service.db import SessionMaker, create_engine, create_sessionmaker, session_scope
@@ -30,12 +36,13 @@ from service.embedded import EmbeddedRedis, MailCatcher
 from service.migrate import upgrade
 from service.models.enums import Role
 from service.settings import Settings, load_settings
+from tests.support.clock import FrozenClock
+from tests.support.factories import add_staff
 from tests.support.postgres import TemporaryPostgres
 
 BACKENDS = ["sqlite", "postgresql"]
 TEST_SECRET = "test-secret-key-" + "s" * 32
 TEST_DATA_KEY = "test-data-key-" + "d" * 32
-PASSWORD = "correct horse battery staple"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -175,21 +182,13 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 TokenFactory = Callable[[Role], Coroutine[Any, Any, str]]
 
 
-_USER_NUMBERS = itertools.count(1)
-
-
 @pytest.fixture
 def make_token(sessionmaker: SessionMaker) -> TokenFactory:
     """Create a staff user of a role and return a bearer token for them."""
 
     async def factory(role: Role) -> str:
+        user = await add_staff(sessionmaker, role=role)
         async with session_scope(sessionmaker) as session:
-            user = await auth_service.create_user(
-                session,
-                email=f"{role.value}.{next(_USER_NUMBERS)}@example.fi",
-                role=role,
-                password=PASSWORD,
-            )
             return await auth_service.issue_token(session, user=user, name="test")
 
     return factory
@@ -211,15 +210,18 @@ async def session(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
         yield db_session
 
 
-def contact_payload(**overrides: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "full_name": "Maija Meikäläinen",
-        "email": "maija@example.fi",
-        "legal_basis": "customer_relationship",
-        "source": "self",
-    }
-    payload.update(overrides)
-    return payload
+@pytest.fixture
+def clock_start() -> datetime:
+    """Where ``frozen_clock`` starts: now, unless a module overrides this."""
+    return clock.now()
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch, clock_start: datetime) -> FrozenClock:
+    """The service clock held at ``clock_start`` and moved only by the test."""
+    held = FrozenClock(clock_start)
+    monkeypatch.setattr(clock, "now", held.read)
+    return held
 
 
 @pytest.fixture

@@ -23,8 +23,9 @@ from service.embedded import MailCatcher, free_port
 from service.models.enums import Role
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET, TokenFactory
 from tests.e2e.test_exactly_once import catcher, full, start_worker, tail, wait_for
-from tests.integration.campaigns.test_campaigns import add_contact, campaign, create_campaign
+from tests.integration.campaigns.test_campaigns import campaign
 from tests.support.consentry_run import CONSENTRY, alive, make_env
+from tests.support.factories import add_campaign, add_recipient
 
 pytestmark = pytest.mark.slow
 
@@ -162,13 +163,13 @@ async def test_two_api_processes_and_two_workers_mail_everyone_once(
             others = [f"q{i}@example.fi" for i in range(WITHOUT_CONSENT)]
             http.headers["Connection"] = "close"
             await asyncio.gather(
-                *(add_contact(http, email) for email in eligible),
-                *(add_contact(http, email, consent=False) for email in others),
+                *(add_recipient(http, email) for email in eligible),
+                *(add_recipient(http, email, consent=()) for email in others),
             )
             del http.headers["Connection"]
             served_by = connected_to(servers, make_url(database_url).port or 5432)
 
-            campaign_id = await create_campaign(http, name="Several processes")
+            campaign_id = await add_campaign(http, name="Several processes")
             sent = await http.post(f"/api/v1/campaigns/{campaign_id}/send")
             assert sent.status_code == 202, sent.text
 

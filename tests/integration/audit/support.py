@@ -15,7 +15,7 @@ from service.audit.verify import Result, verify
 from service.db import SessionMaker, run, session_scope
 from service.models import AuditEvent, CallList, CallListEntry
 from service.models.enums import CallListStatus, Role
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
 
 Client = AsyncTestClient[Litestar]
 HETU = "131052-308T"
@@ -46,13 +46,6 @@ def auth(token: str) -> dict[str, str]:
 
 async def as_role(make_token: TokenFactory, role: Role) -> dict[str, str]:
     return auth(await make_token(role))
-
-
-async def add_contact(client: Client, headers: dict[str, str], **fields: Any) -> int:
-    payload = contact_payload(**fields)
-    response = await client.post("/api/v1/contacts", json=payload, headers=headers)
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
 
 
 async def ready_call_list(

@@ -17,8 +17,9 @@ from service.db import SessionMaker, session_scope
 from service.models.audit import AuditActor
 from service.models.enums import Role
 from tests.conftest import TokenFactory, audit_trail_unlocked
-from tests.integration.audit.support import Client, add_contact, as_role, check, trail
+from tests.integration.audit.support import Client, as_role, check, trail
 from tests.support.consentry_run import consentry, make_env
+from tests.support.factories import add_contact
 
 CONCURRENT = 20
 
@@ -67,7 +68,7 @@ async def test_concurrent_appends_keep_one_unbroken_chain(sessionmaker: SessionM
 async def test_concurrent_audited_requests_keep_one_unbroken_chain(
     admin: Client, sessionmaker: SessionMaker, make_token: TokenFactory
 ) -> None:
-    contact_id = await add_contact(admin, {})
+    contact_id = await add_contact(admin)
     viewer = await as_role(make_token, Role.VIEWER)
     calls = []
     for n in range(CONCURRENT):

@@ -15,10 +15,9 @@ from service.db import SessionMaker, run
 from service.models import Contact, User
 from service.models.audit import AuditActor
 from service.models.enums import Role
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
 from tests.integration.audit.support import (
     Client,
-    add_contact,
     as_role,
     auth,
     check,
@@ -27,6 +26,7 @@ from tests.integration.audit.support import (
     trail_text,
 )
 from tests.integration.rights.support import GRANT_EMAIL
+from tests.support.factories import add_contact, contact_payload
 
 CONTACT_ROUTE = "/api/v1/contacts/{contact_id}"
 
@@ -40,7 +40,7 @@ async def _user_id(sessionmaker: SessionMaker, role: Role) -> int:
 async def test_a_change_is_recorded_with_who_what_and_which_contact(
     admin: Client, sessionmaker: SessionMaker
 ) -> None:
-    contact_id = await add_contact(admin, {})
+    contact_id = await add_contact(admin)
     response = await admin.patch(f"/api/v1/contacts/{contact_id}", json={"city": "Vaasa"})
     assert response.status_code == 200, response.text
     grant = await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=GRANT_EMAIL)
@@ -78,7 +78,7 @@ async def test_a_change_is_recorded_with_who_what_and_which_contact(
 async def test_a_failed_request_records_nothing(
     admin: Client, sessionmaker: SessionMaker, method: str, path: str, body: object
 ) -> None:
-    await add_contact(admin, {})
+    await add_contact(admin)
     before = len(await trail(sessionmaker))
     response = await admin.request(method, path, json=body)
     assert 400 <= response.status_code < 500, response.text
@@ -134,8 +134,8 @@ async def test_a_change_whose_audit_row_cannot_be_written_is_not_made(
 async def test_reads_of_a_person_are_recorded(
     admin: Client, sessionmaker: SessionMaker, make_token: TokenFactory
 ) -> None:
-    contact_id = await add_contact(admin, {})
-    other = await add_contact(admin, {}, email="other@example.fi", full_name="Other Person")
+    contact_id = await add_contact(admin)
+    other = await add_contact(admin, email="other@example.fi", full_name="Other Person")
     base = f"/api/v1/contacts/{contact_id}"
     for path in ("", "/consents", "/bans", "/eligibility", "/export", "/export.zip"):
         response = await admin.get(base + path)
@@ -170,8 +170,8 @@ async def test_reads_of_a_person_are_recorded(
 async def test_a_contact_search_keeps_its_shape_never_its_text(
     admin: Client, sessionmaker: SessionMaker
 ) -> None:
-    contact_id = await add_contact(admin, {}, full_name="Salainen Hakusana")
-    await add_contact(admin, {}, email="second@example.fi", full_name="Toinen Henkilö")
+    contact_id = await add_contact(admin, full_name="Salainen Hakusana")
+    await add_contact(admin, email="second@example.fi", full_name="Toinen Henkilö")
     one = await admin.get("/api/v1/contacts", params={"q": "Salainen Haku", "limit": 10})
     by_email = await admin.get("/api/v1/contacts", params={"email": "second@example.fi"})
     many = await admin.get("/api/v1/contacts")

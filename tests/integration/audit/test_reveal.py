@@ -14,7 +14,8 @@ import pytest
 from service.db import SessionMaker
 from service.models.enums import Role
 from tests.conftest import TokenFactory
-from tests.integration.audit.support import HETU, Client, add_contact, as_role, trail, trail_text
+from tests.integration.audit.support import HETU, Client, as_role, trail, trail_text
+from tests.support.factories import add_contact
 
 REASON = "Verifying identity for the rectification request of 3 May"
 # The shape of a Finnish identity code, whoever it belongs to.
@@ -28,7 +29,7 @@ def _reveal(contact_id: int) -> str:
 async def test_a_privacy_officer_sees_the_code_and_the_trail_keeps_why(
     admin: Client, sessionmaker: SessionMaker, make_token: TokenFactory
 ) -> None:
-    contact_id = await add_contact(admin, {}, personal_identity_code=HETU)
+    contact_id = await add_contact(admin, personal_identity_code=HETU)
     officer = await as_role(make_token, Role.PRIVACY_OFFICER)
     response = await admin.post(_reveal(contact_id), json={"reason": REASON}, headers=officer)
     assert response.status_code == 200, response.text
@@ -51,7 +52,7 @@ async def test_a_privacy_officer_sees_the_code_and_the_trail_keeps_why(
 async def test_roles_without_the_permission_are_refused_and_recorded(
     admin: Client, sessionmaker: SessionMaker, make_token: TokenFactory, role: Role
 ) -> None:
-    contact_id = await add_contact(admin, {}, personal_identity_code=HETU)
+    contact_id = await add_contact(admin, personal_identity_code=HETU)
     headers = await as_role(make_token, role)
     response = await admin.post(_reveal(contact_id), json={"reason": REASON}, headers=headers)
     assert response.status_code == 403
@@ -76,7 +77,7 @@ async def test_roles_without_the_permission_are_refused_and_recorded(
 async def test_a_reason_is_required(
     admin: Client, sessionmaker: SessionMaker, body: dict[str, object]
 ) -> None:
-    contact_id = await add_contact(admin, {}, personal_identity_code=HETU)
+    contact_id = await add_contact(admin, personal_identity_code=HETU)
     response = await admin.post(_reveal(contact_id), json=body)
     assert response.status_code == 422, response.text
     assert HETU not in response.text
@@ -84,14 +85,14 @@ async def test_a_reason_is_required(
 
 
 async def test_no_code_or_no_contact_is_a_404(admin: Client, sessionmaker: SessionMaker) -> None:
-    contact_id = await add_contact(admin, {})
+    contact_id = await add_contact(admin)
     assert (await admin.post(_reveal(contact_id), json={"reason": REASON})).status_code == 404
     assert (await admin.post(_reveal(999999), json={"reason": REASON})).status_code == 404
     assert len(await trail(sessionmaker)) == 1
 
 
 async def test_the_reveal_is_a_post_only(admin: Client) -> None:
-    contact_id = await add_contact(admin, {}, personal_identity_code=HETU)
+    contact_id = await add_contact(admin, personal_identity_code=HETU)
     response = await admin.get(_reveal(contact_id))
     assert response.status_code == 405
     assert HETU not in response.text
@@ -100,7 +101,7 @@ async def test_the_reveal_is_a_post_only(admin: Client) -> None:
 async def test_nothing_searched_for_and_no_identity_code_reaches_the_trail(
     admin: Client, sessionmaker: SessionMaker, make_token: TokenFactory
 ) -> None:
-    contact_id = await add_contact(admin, {}, personal_identity_code=HETU)
+    contact_id = await add_contact(admin, personal_identity_code=HETU)
     url = f"/api/v1/contacts/{contact_id}"
     await admin.patch(url, json={"personal_identity_code": "010101A123N"})
     await admin.get("/api/v1/contacts", params={"q": "Meikäläinen"})
@@ -122,8 +123,8 @@ async def test_nothing_searched_for_and_no_identity_code_reaches_the_trail(
 async def test_the_access_export_says_who_looked_and_why(
     admin: Client, sessionmaker: SessionMaker, make_token: TokenFactory
 ) -> None:
-    contact_id = await add_contact(admin, {}, personal_identity_code=HETU)
-    other = await add_contact(admin, {}, email="other@example.fi")
+    contact_id = await add_contact(admin, personal_identity_code=HETU)
+    other = await add_contact(admin, email="other@example.fi")
     officer = await as_role(make_token, Role.PRIVACY_OFFICER)
     viewer = await as_role(make_token, Role.VIEWER)
     await admin.post(_reveal(contact_id), json={"reason": REASON}, headers=officer)

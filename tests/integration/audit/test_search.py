@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from service import clock
 from service.db import SessionMaker
 from service.models.enums import Role
 from tests.conftest import TokenFactory
-from tests.integration.audit.support import Client, add_contact, as_role, trail
+from tests.integration.audit.support import Client, as_role, trail
+from tests.support.clock import FrozenClock
+from tests.support.factories import add_contact
 
 AUDIT = "/api/v1/audit"
 
@@ -29,17 +30,17 @@ async def test_search_by_person_staff_member_action_and_time(
     client: Client,
     sessionmaker: SessionMaker,
     make_token: TokenFactory,
-    monkeypatch: pytest.MonkeyPatch,
+    frozen_clock: FrozenClock,
 ) -> None:
     officer = await as_role(make_token, Role.PRIVACY_OFFICER)
     viewer = await as_role(make_token, Role.VIEWER)
     start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-    monkeypatch.setattr(clock, "now", lambda: start)
-    first = await add_contact(client, officer)
-    monkeypatch.setattr(clock, "now", lambda: start + timedelta(hours=1))
-    second = await add_contact(client, officer, email="second@example.fi")
+    frozen_clock.set(start)
+    first = await add_contact(client, headers=officer)
+    frozen_clock.advance(hours=1)
+    second = await add_contact(client, headers=officer, email="second@example.fi")
     assert (await client.get(f"/api/v1/contacts/{first}", headers=viewer)).status_code == 200
-    monkeypatch.setattr(clock, "now", lambda: start + timedelta(hours=2))
+    frozen_clock.advance(hours=1)
     assert (await client.get(f"/api/v1/contacts/{first}", headers=officer)).status_code == 200
     events = await trail(sessionmaker)
     officer_id, viewer_id = events[0].actor_user_id, events[2].actor_user_id

@@ -25,7 +25,8 @@ from service.errors import Conflict, InvalidInput
 from service.models import ApiToken, User
 from service.models.base import utcnow
 from service.models.enums import Role
-from tests.conftest import PASSWORD, TokenFactory
+from tests.conftest import TokenFactory
+from tests.support.factories import PASSWORD
 
 Client = AsyncTestClient[Litestar]
 Operation = tuple[str, str]  # (METHOD, OpenAPI path template)

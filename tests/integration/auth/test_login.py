@@ -3,47 +3,33 @@ timeouts, throttling with lockout, and the record of every attempt."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import col, select
 
-from service import clock
 from service.auth import login
-from service.auth import service as auth_service
 from service.db import SessionMaker, session_scope
 from service.models import AuditEvent, LoginAttempt, StaffSession, User
 from service.models.enums import LoginOutcome, Role
-from tests.conftest import PASSWORD
 from tests.integration.auth.browser import Browser, code_at, csrf_of
+from tests.support.clock import FrozenClock
+from tests.support.factories import PASSWORD, add_staff
 
 EMAIL = "anna.admin@example.fi"
 START = datetime(2026, 11, 25, 9, 0, 5, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.now = START
-        monkeypatch.setattr(clock, "now", lambda: self.now)
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
 @pytest.fixture
-def frozen(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return Clock(monkeypatch)
+def clock_start() -> datetime:
+    return START
 
 
 @pytest.fixture
 async def user(sessionmaker: SessionMaker) -> User:
-    async with session_scope(sessionmaker) as session:
-        return await auth_service.create_user(
-            session, email=EMAIL, role=Role.ADMIN, password=PASSWORD
-        )
+    return await add_staff(sessionmaker, role=Role.ADMIN, email=EMAIL)
 
 
 @pytest.fixture
@@ -52,16 +38,16 @@ def browser(client: AsyncTestClient[Litestar]) -> Browser:
     return Browser(client)
 
 
-async def _enrolled(browser: Browser, frozen: Clock) -> tuple[str, list[str]]:
+async def _enrolled(browser: Browser, frozen_clock: FrozenClock) -> tuple[str, list[str]]:
     """Sign in for the first time, setting up the second factor; then sign out."""
     answer = await browser.password(EMAIL, PASSWORD)
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/app/login/enrol")
-    secret, codes, confirmed = await browser.enrol(frozen.now)
+    secret, codes, confirmed = await browser.enrol(frozen_clock.now)
     assert confirmed.status_code == 200, confirmed.text
     home = await browser.client.get("/app/")
     await browser.post_form("/app/logout", {"csrf_token": csrf_of(home)})
-    frozen.advance(seconds=30)  # the next code is a new step
+    frozen_clock.advance(seconds=30)  # the next code is a new step
     return secret, codes
 
 
@@ -78,7 +64,7 @@ async def _audit_actions(sessionmaker: SessionMaker) -> list[tuple[str, int | No
 
 
 async def test_first_login_enrols_the_second_factor_and_shows_recovery_codes(
-    browser: Browser, user: User, frozen: Clock, sessionmaker: SessionMaker
+    browser: Browser, user: User, frozen_clock: FrozenClock, sessionmaker: SessionMaker
 ) -> None:
     assert (await browser.client.get("/app/")).headers["location"] == "/app/login?next=/app"
     answer = await browser.password(EMAIL, PASSWORD)
@@ -88,7 +74,7 @@ async def test_first_login_enrols_the_second_factor_and_shows_recovery_codes(
     assert (await browser.client.get("/app/")).status_code == 303
     assert (await browser.client.get("/api/v1/me/tokens")).status_code == 401
 
-    secret, codes, confirmed = await browser.enrol(frozen.now)
+    secret, codes, confirmed = await browser.enrol(frozen_clock.now)
     assert "They are shown only now" in confirmed.text
     assert len(codes) == 10
     assert len(set(codes)) == 10
@@ -118,22 +104,22 @@ async def test_first_login_enrols_the_second_factor_and_shows_recovery_codes(
 
 
 async def test_the_pending_token_is_worthless_after_the_second_factor(
-    browser: Browser, client: AsyncTestClient[Litestar], user: User, frozen: Clock
+    browser: Browser, client: AsyncTestClient[Litestar], user: User, frozen_clock: FrozenClock
 ) -> None:
-    secret, _ = await _enrolled(browser, frozen)
+    secret, _ = await _enrolled(browser, frozen_clock)
     await browser.password(EMAIL, PASSWORD)
     pending = browser.session_cookie()
-    assert (await browser.code(code_at(secret, frozen.now))).status_code == 303
+    assert (await browser.code(code_at(secret, frozen_clock.now))).status_code == 303
     client.cookies.set("consentry_session", pending or "")
     assert (await client.get("/app/")).status_code == 303
 
 
 async def test_a_wrong_code_fails_and_a_code_works_once(
-    browser: Browser, user: User, frozen: Clock, sessionmaker: SessionMaker
+    browser: Browser, user: User, frozen_clock: FrozenClock, sessionmaker: SessionMaker
 ) -> None:
-    secret, _ = await _enrolled(browser, frozen)
+    secret, _ = await _enrolled(browser, frozen_clock)
     await browser.password(EMAIL, PASSWORD)
-    good = code_at(secret, frozen.now)
+    good = code_at(secret, frozen_clock.now)
     wrong = f"{(int(good) + 1) % 1_000_000:06d}"
     refused = await browser.code(wrong)
     assert refused.status_code == 401
@@ -154,9 +140,9 @@ async def test_a_wrong_code_fails_and_a_code_works_once(
 
 
 async def test_a_recovery_code_signs_in_once(
-    browser: Browser, user: User, frozen: Clock, sessionmaker: SessionMaker
+    browser: Browser, user: User, frozen_clock: FrozenClock, sessionmaker: SessionMaker
 ) -> None:
-    _, codes = await _enrolled(browser, frozen)
+    _, codes = await _enrolled(browser, frozen_clock)
     await browser.password(EMAIL, PASSWORD)
     typed = codes[3].lower().replace("-", " ")  # forgiving of case and separators
     answer = await browser.code(typed)
@@ -172,13 +158,13 @@ async def test_a_recovery_code_signs_in_once(
 
 
 async def test_wrong_passwords_lock_the_account_and_unknown_emails_alike(
-    browser: Browser, user: User, frozen: Clock, sessionmaker: SessionMaker
+    browser: Browser, user: User, frozen_clock: FrozenClock, sessionmaker: SessionMaker
 ) -> None:
     for _ in range(login.MAX_ACCOUNT_FAILURES):
         refused = await browser.password(EMAIL, "not the password")
         assert refused.status_code == 401
         assert "The email or the password is wrong." in refused.text
-        frozen.advance(seconds=10)
+        frozen_clock.advance(seconds=10)
     locked = await browser.password(EMAIL, PASSWORD)  # even the right one
     assert locked.status_code == 429
     assert "Too many failed attempts" in locked.text
@@ -190,7 +176,7 @@ async def test_wrong_passwords_lock_the_account_and_unknown_emails_alike(
     ]
     assert stranger == [401] * login.MAX_ACCOUNT_FAILURES + [429]
 
-    frozen.advance(minutes=15)  # the oldest counted failure leaves the window
+    frozen_clock.advance(minutes=15)  # the oldest counted failure leaves the window
     assert (await browser.password(EMAIL, PASSWORD)).status_code == 303
     outcomes = await _attempts(sessionmaker)
     assert outcomes.count(LoginOutcome.PASSWORD_FAILED) == 2 * login.MAX_ACCOUNT_FAILURES
@@ -201,7 +187,7 @@ async def test_wrong_passwords_lock_the_account_and_unknown_emails_alike(
 
 
 async def test_an_admin_unlock_lets_a_locked_account_in(
-    browser: Browser, user: User, frozen: Clock, sessionmaker: SessionMaker
+    browser: Browser, user: User, frozen_clock: FrozenClock, sessionmaker: SessionMaker
 ) -> None:
     for _ in range(login.MAX_ACCOUNT_FAILURES):
         await browser.password(EMAIL, "not the password")
@@ -210,12 +196,12 @@ async def test_an_admin_unlock_lets_a_locked_account_in(
         stored = await session.get(User, user.id)
         assert stored is not None
         await login.unlock(session, user=stored)
-    frozen.advance(seconds=1)
+    frozen_clock.advance(seconds=1)
     assert (await browser.password(EMAIL, PASSWORD)).status_code == 303
 
 
 async def test_many_failures_from_one_address_throttle_every_account(
-    browser: Browser, user: User, frozen: Clock
+    browser: Browser, user: User, frozen_clock: FrozenClock
 ) -> None:
     for number in range(login.MAX_ADDRESS_FAILURES):
         # Spread over accounts, none of which reaches its own limit.
@@ -224,34 +210,34 @@ async def test_many_failures_from_one_address_throttle_every_account(
 
 
 async def test_sessions_end_when_idle_and_after_the_absolute_limit(
-    browser: Browser, user: User, frozen: Clock, settings: object
+    browser: Browser, user: User, frozen_clock: FrozenClock, settings: object
 ) -> None:
-    secret, _ = await _enrolled(browser, frozen)
+    secret, _ = await _enrolled(browser, frozen_clock)
     await browser.password(EMAIL, PASSWORD)
-    await browser.code(code_at(secret, frozen.now))
-    frozen.advance(minutes=29)
+    await browser.code(code_at(secret, frozen_clock.now))
+    frozen_clock.advance(minutes=29)
     assert (await browser.client.get("/app/")).status_code == 200
-    frozen.advance(minutes=31)  # idle for longer than the 30 minutes
+    frozen_clock.advance(minutes=31)  # idle for longer than the 30 minutes
     expired = await browser.client.get("/app/")
     assert expired.status_code == 303
     assert expired.headers["location"] == "/app/login?next=/app&session=expired"
     assert (await browser.client.get("/api/v1/me/tokens")).status_code == 401
 
-    frozen.advance(seconds=30)
+    frozen_clock.advance(seconds=30)
     await browser.password(EMAIL, PASSWORD)
-    await browser.code(code_at(secret, frozen.now))
+    await browser.code(code_at(secret, frozen_clock.now))
     for _ in range(12 * 3):  # busy all day: a page every 20 minutes for 12 hours
         assert (await browser.client.get("/app/")).status_code == 200
-        frozen.advance(minutes=20)
+        frozen_clock.advance(minutes=20)
     assert (await browser.client.get("/app/")).status_code == 303
 
 
 async def test_logout_ends_the_session_and_needs_the_csrf_token(
-    browser: Browser, client: AsyncTestClient[Litestar], user: User, frozen: Clock
+    browser: Browser, client: AsyncTestClient[Litestar], user: User, frozen_clock: FrozenClock
 ) -> None:
-    secret, _ = await _enrolled(browser, frozen)
+    secret, _ = await _enrolled(browser, frozen_clock)
     await browser.password(EMAIL, PASSWORD)
-    await browser.code(code_at(secret, frozen.now))
+    await browser.code(code_at(secret, frozen_clock.now))
     token = browser.session_cookie()
     forged = await client.post("/app/logout", data={"csrf_token": "0" * 64})
     assert forged.status_code == 403
@@ -278,11 +264,11 @@ async def test_forms_from_another_site_are_refused(
 
 
 async def test_the_api_takes_the_session_cookie_but_changes_need_the_csrf_header(
-    browser: Browser, client: AsyncTestClient[Litestar], user: User, frozen: Clock
+    browser: Browser, client: AsyncTestClient[Litestar], user: User, frozen_clock: FrozenClock
 ) -> None:
-    secret, _ = await _enrolled(browser, frozen)
+    secret, _ = await _enrolled(browser, frozen_clock)
     await browser.password(EMAIL, PASSWORD)
-    await browser.code(code_at(secret, frozen.now))
+    await browser.code(code_at(secret, frozen_clock.now))
     csrf = csrf_of(await client.get("/app/"))
     body = {
         "full_name": "Maija Meikäläinen",
@@ -310,24 +296,24 @@ async def test_the_next_page_is_never_outside_the_app(
 
 
 async def test_a_disabled_user_cannot_sign_in_and_loses_open_sessions(
-    browser: Browser, user: User, frozen: Clock, sessionmaker: SessionMaker
+    browser: Browser, user: User, frozen_clock: FrozenClock, sessionmaker: SessionMaker
 ) -> None:
-    secret, _ = await _enrolled(browser, frozen)
+    secret, _ = await _enrolled(browser, frozen_clock)
     await browser.password(EMAIL, PASSWORD)
-    await browser.code(code_at(secret, frozen.now))
+    await browser.code(code_at(secret, frozen_clock.now))
     async with session_scope(sessionmaker) as session:
         stored = await session.get(User, user.id)
         assert stored is not None
-        stored.disabled_at = frozen.now
+        stored.disabled_at = frozen_clock.now
         session.add(stored)
     assert (await browser.client.get("/app/")).status_code == 303
     assert (await browser.password(EMAIL, PASSWORD)).status_code == 401
 
 
 async def test_a_reset_second_factor_makes_the_next_login_enrol_anew(
-    browser: Browser, user: User, frozen: Clock, sessionmaker: SessionMaker
+    browser: Browser, user: User, frozen_clock: FrozenClock, sessionmaker: SessionMaker
 ) -> None:
-    _, codes = await _enrolled(browser, frozen)
+    _, codes = await _enrolled(browser, frozen_clock)
     async with session_scope(sessionmaker) as session:
         stored = await session.get(User, user.id)
         assert stored is not None
@@ -336,17 +322,17 @@ async def test_a_reset_second_factor_makes_the_next_login_enrol_anew(
     assert answer.headers["location"].startswith("/app/login/enrol")
     page = await browser.client.get("/app/login/code")
     assert page.headers["location"] == "/app/login/enrol"  # no way around enrolment
-    _, new_codes, _ = await browser.enrol(frozen.now)
+    _, new_codes, _ = await browser.enrol(frozen_clock.now)
     assert not set(codes) & set(new_codes)
 
 
 async def test_attempts_older_than_the_retention_are_deleted_at_a_sign_in(
-    browser: Browser, user: User, frozen: Clock, sessionmaker: SessionMaker
+    browser: Browser, user: User, frozen_clock: FrozenClock, sessionmaker: SessionMaker
 ) -> None:
     await browser.password(EMAIL, "not the password")
-    frozen.advance(days=89)
+    frozen_clock.advance(days=89)
     await browser.password(EMAIL, "not the password either")
-    frozen.advance(days=2)
+    frozen_clock.advance(days=2)
     await browser.password(EMAIL, PASSWORD)
     assert await _attempts(sessionmaker) == [
         LoginOutcome.PASSWORD_FAILED,  # 2 days old; the 91-day-old one is gone

@@ -20,17 +20,8 @@ from service.backup import postgres
 from service.backup.fileformat import MAGIC, decrypt
 from service.db import create_engine
 from service.settings import Settings
-from tests.conftest import contact_payload
 
 Client = AsyncTestClient[Litestar]
-GRANT_EMAIL = {
-    "channel": "email",
-    "purpose": "direct_marketing",
-    "action": "grant",
-    "source": "self",
-    "method": "web_form",
-    "evidence": {"text": "Yes, send me news", "notice_version": "2026-01"},
-}
 
 
 @pytest.fixture
@@ -45,15 +36,6 @@ def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def backup_settings(settings: Settings, tmp_path: Path) -> Settings:
     return dataclasses.replace(settings, backup_dir=tmp_path / "backups")
-
-
-async def add_contact(admin: Client, **fields: Any) -> int:
-    response = await admin.post("/api/v1/contacts", json=contact_payload(**fields))
-    assert response.status_code == 201, response.text
-    contact_id = int(response.json()["id"])
-    consent = await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=GRANT_EMAIL)
-    assert consent.status_code == 201, consent.text
-    return contact_id
 
 
 async def all_rows(database_url: str) -> dict[str, list[dict[str, Any]]]:

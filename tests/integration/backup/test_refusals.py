@@ -22,12 +22,12 @@ from service.migrate import upgrade_async
 from service.settings import Settings, load_settings
 from tests.integration.backup.conftest import (
     Client,
-    add_contact,
     all_rows,
     dump_text,
     leftovers,
     split_chunks,
 )
+from tests.support.factories import MARKETING, add_contact
 
 SMALL_CHUNKS = 4096
 EMAIL = "piia.private@example.fi"
@@ -91,7 +91,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 async def backup(
     admin: Client, backup_settings: Settings, tmp_path: Path, small_chunks: None
 ) -> Path:
-    await add_contact(admin, full_name=NAME, email=EMAIL)
+    await add_contact(admin, consent=MARKETING, full_name=NAME, email=EMAIL)
     target = tmp_path / "a.backup"
     await create_backup(backup_settings, target)
     return target

@@ -17,14 +17,13 @@ from service.db import SessionMaker, create_engine, create_sessionmaker, run, se
 from service.settings import Settings
 from service.suppressions.service import TABLE as SUPPRESSIONS
 from tests.integration.backup.conftest import (
-    GRANT_EMAIL,
     Client,
-    add_contact,
     all_rows,
     comparable,
     leftovers,
     table_in_dump,
 )
+from tests.support.factories import EVIDENCE, MARKETING, add_contact, ban, withdraw
 
 # What a restore adds to the backup's data besides the replay: its own audit row.
 REPLAYED = {"erasures", "suppressions", "audit_events"}
@@ -59,10 +58,18 @@ async def test_a_restore_brings_the_data_back_but_not_an_erased_person(
 ) -> None:
     settings = backup_settings
     kept = await add_contact(
-        admin, full_name="Kalle Kept", email="kalle.kept@example.fi", phone="040 111 2222"
+        admin,
+        consent=MARKETING,
+        full_name="Kalle Kept",
+        email="kalle.kept@example.fi",
+        phone="040 111 2222",
     )
     erased = await add_contact(
-        admin, full_name="Eero Erased", email="eero.erased@example.fi", phone="040 333 4444"
+        admin,
+        consent=MARKETING,
+        full_name="Eero Erased",
+        email="eero.erased@example.fi",
+        phone="040 333 4444",
     )
     at_backup = await all_rows(settings.database_url)
     backup = tmp_path / "nightly.backup"
@@ -71,7 +78,9 @@ async def test_a_restore_brings_the_data_back_but_not_an_erased_person(
     # After the snapshot: a person in it is erased, a newer one is added and
     # erased too, and the kept one changes (the restore takes that back).
     assert (await admin.delete(f"/api/v1/contacts/{erased}")).status_code == 204
-    later = await add_contact(admin, full_name="Liisa Later", email="liisa.later@example.fi")
+    later = await add_contact(
+        admin, consent=MARKETING, full_name="Liisa Later", email="liisa.later@example.fi"
+    )
     assert (await admin.delete(f"/api/v1/contacts/{later}")).status_code == 204
     changed = await admin.patch(f"/api/v1/contacts/{kept}", json={"city": "Elsewhere"})
     assert changed.status_code == 200, changed.text
@@ -118,17 +127,21 @@ async def test_a_restore_brings_the_data_back_but_not_an_erased_person(
 async def test_a_restore_does_not_undo_an_unsubscribe_a_ban_or_an_objection(
     admin: Client, sessionmaker: SessionMaker, backup_settings: Settings, tmp_path: Path
 ) -> None:
-    left = await add_contact(admin, full_name="Ulla Unsubscribed", email="ulla@example.fi")
-    banned = await add_contact(admin, full_name="Bertta Banned", email="bertta@example.fi")
-    objecting = await add_contact(admin, full_name="Olli Objecting", email="olli@example.fi")
+    left = await add_contact(
+        admin, consent=MARKETING, full_name="Ulla Unsubscribed", email="ulla@example.fi"
+    )
+    banned = await add_contact(
+        admin, consent=MARKETING, full_name="Bertta Banned", email="bertta@example.fi"
+    )
+    objecting = await add_contact(
+        admin, consent=MARKETING, full_name="Olli Objecting", email="olli@example.fi"
+    )
     backup = tmp_path / "choices.backup"
     await create_backup(backup_settings, backup)
 
     # After the snapshot, each says no in their own way.
-    withdraw = {**GRANT_EMAIL, "action": "withdraw"}
-    assert (await admin.post(f"/api/v1/contacts/{left}/consents", json=withdraw)).status_code == 201
-    ban = {"kind": "direct_marketing", "channel": "all", "source": "self", "note": "by phone"}
-    assert (await admin.post(f"/api/v1/contacts/{banned}/bans", json=ban)).status_code == 201
+    await withdraw(admin, left, method="web_form", evidence=EVIDENCE)
+    await ban(admin, banned, channel="all", note="by phone")
     objection = {"scope": "direct_marketing"}
     assert (
         await admin.post(f"/api/v1/contacts/{objecting}/objections", json=objection)
@@ -156,7 +169,9 @@ async def test_a_restore_does_not_undo_an_unsubscribe_a_ban_or_an_objection(
 async def test_a_legal_hold_in_the_backup_does_not_keep_an_erased_person(
     admin: Client, sessionmaker: SessionMaker, backup_settings: Settings, tmp_path: Path
 ) -> None:
-    contact = await add_contact(admin, full_name="Hilla Held", email="hilla.held@example.fi")
+    contact = await add_contact(
+        admin, consent=MARKETING, full_name="Hilla Held", email="hilla.held@example.fi"
+    )
     url = f"/api/v1/contacts/{contact}/legal-holds"
     hold = await admin.post(url, json={"reason": "A dispute"})
     assert hold.status_code == 201, hold.text

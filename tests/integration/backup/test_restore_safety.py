@@ -30,7 +30,8 @@ from service.db import SessionMaker, create_engine, create_sessionmaker
 from service.models.enums import Role
 from service.settings import Settings
 from tests.conftest import TokenFactory
-from tests.integration.backup.conftest import Client, add_contact, all_rows
+from tests.integration.backup.conftest import Client, all_rows
+from tests.support.factories import MARKETING, add_contact
 
 HOLDER = """
 import sys, time
@@ -134,7 +135,9 @@ async def test_audit_events_after_the_snapshot_are_carried_over_and_verified(
     tmp_path: Path,
 ) -> None:
     settings = own_var
-    contact = await add_contact(admin, full_name="Aino Audited", email="aino.audited@example.fi")
+    contact = await add_contact(
+        admin, consent=MARKETING, full_name="Aino Audited", email="aino.audited@example.fi"
+    )
     backup = tmp_path / "audit.backup"
     await create_backup(settings, backup)
     _, at_backup, _ = await trail(settings.database_url)

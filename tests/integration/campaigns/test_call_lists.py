@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,13 +12,14 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from service import clock
 from service.db import SessionMaker
 from service.models import CallListDownload, CallListEntry, Contact
 from service.models.enums import Role
 from service.settings import Settings
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
 from tests.integration.robinson.support import load_extract
+from tests.support.clock import FrozenClock
+from tests.support.factories import add_phone_contact, ban, withdraw
 from tests.support.worker import drain, worker_context
 
 Client = AsyncTestClient[Litestar]
@@ -34,38 +34,21 @@ async def ctx(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterator[d
         yield context
 
 
-async def add(admin: Client, name: str, **fields: Any) -> int:
-    payload = contact_payload(
-        **{"full_name": name, "email": None, "last_service_contact_at": "2026-06-01", **fields}
-    )
-    response = await admin.post("/api/v1/contacts", json=payload)
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
-
-
 async def test_call_list_holds_exactly_the_phone_eligible(
     admin: Client, ctx: dict[str, Any], make_token: TokenFactory, sessionmaker: SessionMaker
 ) -> None:
-    await add(admin, "Aino Callable", phone="0401111111", personal_identity_code="131052-308T")
-    await add(admin, "=HYPERLINK(evil)", phone="0402222222", language="sv")
-    banned = await add(admin, "Banned Bertta", phone="0403333333")
-    await admin.post(
-        f"/api/v1/contacts/{banned}/bans",
-        json={"kind": "direct_marketing", "channel": "phone", "source": "self"},
+    await add_phone_contact(
+        admin, "Aino Callable", "0401111111", personal_identity_code="131052-308T"
     )
-    withdrew = await add(admin, "Opted Out", phone="0404444444")
-    await admin.post(
-        f"/api/v1/contacts/{withdrew}/consents",
-        json={
-            "channel": "phone",
-            "purpose": "direct_marketing",
-            "action": "withdraw",
-            "source": "self",
-            "method": "phone_call",
-        },
+    await add_phone_contact(admin, "=HYPERLINK(evil)", "0402222222", language="sv")
+    banned = await add_phone_contact(admin, "Banned Bertta", "0403333333")
+    await ban(admin, banned, channel="phone")
+    withdrew = await add_phone_contact(admin, "Opted Out", "0404444444")
+    await withdraw(admin, withdrew, channel="phone", method="phone_call")
+    await add_phone_contact(admin, "No Phone", None)
+    await add_phone_contact(
+        admin, "Old Customer", "0405555555", last_service_contact_at="2015-01-01"
     )
-    await add(admin, "No Phone")
-    await add(admin, "Old Customer", phone="0405555555", last_service_contact_at="2015-01-01")
 
     campaign = (await admin.post("/api/v1/campaigns", json=PHONE_CAMPAIGN)).json()
     url = f"/api/v1/campaigns/{campaign['id']}"
@@ -110,23 +93,22 @@ async def test_call_list_holds_exactly_the_phone_eligible(
 
 
 async def test_call_lists_expire_and_are_deleted(
-    admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker, monkeypatch: pytest.MonkeyPatch
+    admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker, frozen_clock: FrozenClock
 ) -> None:
-    await add(admin, "Aino", phone="0401111111")
+    await add_phone_contact(admin, "Aino", "0401111111")
     campaign = (await admin.post("/api/v1/campaigns", json=PHONE_CAMPAIGN)).json()
     url = f"/api/v1/campaigns/{campaign['id']}"
     await admin.post(f"{url}/call-list")
     await drain(ctx)
     built = (await admin.get(f"{url}/call-list")).json()
-    later = clock.now() + timedelta(days=7, seconds=1)
-    monkeypatch.setattr(clock, "now", lambda: later)
+    frozen_clock.advance(days=7, seconds=1)
     assert built["expires_at"] is not None
     expired = await admin.get(f"{url}/call-list.csv")
     assert expired.status_code == 409 and expired.json()["reason"] == "expired"
     # The nightly retention run deletes the entries the day after expiry.
     from service.retention.cli import run_today
 
-    monkeypatch.setattr(clock, "now", lambda: later + timedelta(days=1))
+    frozen_clock.advance(days=1)
     report = await run_today(sessionmaker, ctx["settings"])
     assert [item.reference for item in report.items] == ["1 call-list entry of 1 expired call list"]
     async with sessionmaker() as db:

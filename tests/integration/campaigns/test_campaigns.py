@@ -14,7 +14,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from service import clock
 from service.campaigns import sending
 from service.crypto import DataCipher
 from service.db import SessionMaker
@@ -22,26 +21,13 @@ from service.delivery import batch
 from service.models import CampaignRecipient, Suppression
 from service.settings import Settings, load_settings
 from service.tokens import TokenSigner
-from tests.conftest import TEST_DATA_KEY, TEST_SECRET, contact_payload
+from tests.conftest import TEST_DATA_KEY, TEST_SECRET
+from tests.support.clock import FrozenClock
+from tests.support.factories import EMAIL_CAMPAIGN, add_campaign, add_recipient
 from tests.support.smtp import PickySink
 from tests.support.worker import drain, worker_context
 
 Client = AsyncTestClient[Litestar]
-GRANT = {
-    "channel": "email",
-    "purpose": "direct_marketing",
-    "action": "grant",
-    "source": "self",
-    "method": "web_form",
-    "evidence": {"text": "Yes", "notice_version": "1"},
-}
-CAMPAIGN = {
-    "name": "Autumn coaching",
-    "channel": "email",
-    "subject": "Hello {{ contact.name }}",
-    "body_html": "<p>Dear {{ contact.name }},</p>\n<p>our autumn programme.</p>",
-    "body_text": "Dear {{ contact.name }},\nour autumn programme.",
-}
 
 
 @pytest.fixture
@@ -76,24 +62,6 @@ async def ctx(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterator[d
         yield context
 
 
-async def add_contact(admin: Client, email: str, *, consent: bool = True, **fields: Any) -> int:
-    payload = contact_payload(email=email, last_service_contact_at="2026-06-01", **fields)
-    response = await admin.post("/api/v1/contacts", json=payload)
-    assert response.status_code == 201, response.text
-    contact_id = int(response.json()["id"])
-    if consent:
-        answer = await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=GRANT)
-        assert answer.status_code == 201
-    return contact_id
-
-
-async def create_campaign(admin: Client, **overrides: Any) -> int:
-    response = await admin.post("/api/v1/campaigns", json={**CAMPAIGN, **overrides})
-    assert response.status_code == 201, response.text
-    assert response.json()["status"] == "draft"
-    return int(response.json()["id"])
-
-
 async def campaign(admin: Client, campaign_id: int) -> dict[str, Any]:
     response = await admin.get(f"/api/v1/campaigns/{campaign_id}")
     assert response.status_code == 200
@@ -105,11 +73,13 @@ async def campaign(admin: Client, campaign_id: int) -> dict[str, Any]:
 
 
 async def test_template_errors_are_a_422_naming_field_and_line(admin: Client) -> None:
-    body = {**CAMPAIGN, "body_html": "<p>Hi</p>\n<p>{{ contact.nme }}</p>"}
+    body = {**EMAIL_CAMPAIGN, "body_html": "<p>Hi</p>\n<p>{{ contact.nme }}</p>"}
     response = await admin.post("/api/v1/campaigns", json=body)
     assert response.status_code == 422, response.text
     assert response.json()["fields"]["body_html"].startswith("line 2:")
-    syntax = await admin.post("/api/v1/campaigns", json={**CAMPAIGN, "body_text": "a\nb\n{{ x"})
+    syntax = await admin.post(
+        "/api/v1/campaigns", json={**EMAIL_CAMPAIGN, "body_text": "a\nb\n{{ x"}
+    )
     assert syntax.status_code == 422
     assert syntax.json()["fields"]["body_text"].startswith("line 3:")
     assert (await admin.get("/api/v1/campaigns")).json() == []
@@ -118,13 +88,16 @@ async def test_template_errors_are_a_422_naming_field_and_line(admin: Client) ->
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({**CAMPAIGN, "subject": ""}, "body"),
-        ({**CAMPAIGN, "channel": "fax"}, "channel"),
-        ({**CAMPAIGN, "purpose": "email_tracking"}, "purpose"),
-        ({**CAMPAIGN, "segment": {"languages": ["de"]}}, "segment.languages.0"),
-        ({**CAMPAIGN, "send_at": "2030-01-01T09:00:00"}, "send_at"),
-        ({**CAMPAIGN, "translations": {"sv": {"subject": "Hej"}}}, "translations.sv.body_html"),
-        ({**CAMPAIGN, "colour": "red"}, "colour"),
+        ({**EMAIL_CAMPAIGN, "subject": ""}, "body"),
+        ({**EMAIL_CAMPAIGN, "channel": "fax"}, "channel"),
+        ({**EMAIL_CAMPAIGN, "purpose": "email_tracking"}, "purpose"),
+        ({**EMAIL_CAMPAIGN, "segment": {"languages": ["de"]}}, "segment.languages.0"),
+        ({**EMAIL_CAMPAIGN, "send_at": "2030-01-01T09:00:00"}, "send_at"),
+        (
+            {**EMAIL_CAMPAIGN, "translations": {"sv": {"subject": "Hej"}}},
+            "translations.sv.body_html",
+        ),
+        ({**EMAIL_CAMPAIGN, "colour": "red"}, "colour"),
     ],
 )
 async def test_bad_campaigns_are_rejected(admin: Client, body: dict[str, Any], field: str) -> None:
@@ -134,8 +107,8 @@ async def test_bad_campaigns_are_rejected(admin: Client, body: dict[str, Any], f
 
 
 async def test_drafts_are_editable_and_nothing_else_is(admin: Client) -> None:
-    await add_contact(admin, "a@example.fi")
-    campaign_id = await create_campaign(admin)
+    await add_recipient(admin, "a@example.fi")
+    campaign_id = await add_campaign(admin)
     url = f"/api/v1/campaigns/{campaign_id}"
     edited = await admin.patch(url, json={"subject": "New {{ contact.name }}"})
     assert edited.status_code == 200 and edited.json()["subject"] == "New {{ contact.name }}"
@@ -152,20 +125,20 @@ async def test_drafts_are_editable_and_nothing_else_is(admin: Client) -> None:
 async def test_audience_counts_eligible_and_each_reason(
     admin: Client, sessionmaker: SessionMaker
 ) -> None:
-    await add_contact(admin, "yes@example.fi")
-    await add_contact(admin, "no-consent@example.fi", consent=False)
-    banned = await add_contact(admin, "banned@example.fi")
+    await add_recipient(admin, "yes@example.fi")
+    await add_recipient(admin, "no-consent@example.fi", consent=())
+    banned = await add_recipient(admin, "banned@example.fi")
     await admin.post(
         f"/api/v1/contacts/{banned}/bans",
         json={"kind": "direct_marketing", "channel": "email", "source": "self"},
     )
-    await add_contact(admin, "swede@example.fi", language="sv")
-    await add_contact(admin, "suppressed@example.fi")
+    await add_recipient(admin, "swede@example.fi", language="sv")
+    await add_recipient(admin, "suppressed@example.fi")
     async with sessionmaker() as db:
         digest = DataCipher(TEST_DATA_KEY).lookup_hash("email", "suppressed@example.fi")
         db.add(Suppression(value_hash=digest, kind="email", reason="objection"))
         await db.commit()
-    campaign_id = await create_campaign(admin, segment={"languages": ["fi"]})
+    campaign_id = await add_campaign(admin, segment={"languages": ["fi"]})
     response = await admin.get(f"/api/v1/campaigns/{campaign_id}/audience")
     assert response.status_code == 200
     assert response.json() == {
@@ -181,10 +154,10 @@ async def test_audience_counts_eligible_and_each_reason(
 
 
 async def test_preview_in_the_contacts_language(admin: Client) -> None:
-    swede = await add_contact(
+    swede = await add_recipient(
         admin, "sv@example.fi", language="sv", full_name="Sven <b>Svensson</b>"
     )
-    campaign_id = await create_campaign(
+    campaign_id = await add_campaign(
         admin,
         translations={
             "sv": {
@@ -215,9 +188,9 @@ async def test_send_reaches_exactly_the_eligible_with_the_right_headers(
 ) -> None:
     eligible = ["a@example.fi", "b@example.fi", "c@example.fi", "d@example.fi", "e@example.fi"]
     for address in eligible:
-        await add_contact(admin, address)
-    await add_contact(admin, "nope@example.fi", consent=False)
-    campaign_id = await create_campaign(admin)
+        await add_recipient(admin, address)
+    await add_recipient(admin, "nope@example.fi", consent=())
+    campaign_id = await add_campaign(admin)
     response = await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
     assert response.status_code == 202 and response.json()["status"] == "sending"
     await drain(ctx)
@@ -253,9 +226,9 @@ async def test_send_reaches_exactly_the_eligible_with_the_right_headers(
 async def test_a_ban_after_the_list_was_built_is_honoured(
     admin: Client, ctx: dict[str, Any], sink: PickySink
 ) -> None:
-    keep = await add_contact(admin, "keep@example.fi")
-    leaver = await add_contact(admin, "leaver@example.fi")
-    campaign_id = await create_campaign(admin)
+    keep = await add_recipient(admin, "keep@example.fi")
+    leaver = await add_recipient(admin, "leaver@example.fi")
+    campaign_id = await add_campaign(admin)
     assert (await admin.post(f"/api/v1/campaigns/{campaign_id}/send")).status_code == 202
     # Build the list (the start job), then the person forbids marketing.
     await sending.start(ctx["sender"], campaign_id)
@@ -275,9 +248,9 @@ async def test_a_ban_after_the_list_was_built_is_honoured(
 async def test_refused_addresses_fail_and_are_suppressed(
     admin: Client, ctx: dict[str, Any], sink: PickySink
 ) -> None:
-    await add_contact(admin, "ok@example.fi")
-    await add_contact(admin, "gone@example.fi")
-    campaign_id = await create_campaign(admin)
+    await add_recipient(admin, "ok@example.fi")
+    await add_recipient(admin, "gone@example.fi")
+    campaign_id = await add_campaign(admin)
     await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
     await drain(ctx)
     async with ctx["sessionmaker"]() as db:
@@ -293,7 +266,7 @@ async def test_refused_addresses_fail_and_are_suppressed(
     )
     assert (await campaign(admin, campaign_id))["status"] == "done"
     # The next campaign does not even try.
-    second = await create_campaign(admin, name="Second")
+    second = await add_campaign(admin, name="Second")
     audience = (await admin.get(f"/api/v1/campaigns/{second}/audience")).json()
     assert audience["excluded"]["suppressed"] == 1
 
@@ -302,8 +275,8 @@ async def test_temporary_failures_stay_queued_for_a_retry(
     admin: Client, ctx: dict[str, Any]
 ) -> None:
     ctx["sender"].settings = replace(ctx["sender"].settings, send_pause_after_failures=100)
-    await add_contact(admin, "later@example.fi")
-    campaign_id = await create_campaign(admin)
+    await add_recipient(admin, "later@example.fi")
+    campaign_id = await add_campaign(admin)
     await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
     await sending.start(ctx["sender"], campaign_id)
     async with ctx["sessionmaker"]() as db:
@@ -326,8 +299,8 @@ async def test_temporary_failures_stay_queued_for_a_retry(
 
 async def test_a_run_of_failures_pauses_the_campaign(admin: Client, ctx: dict[str, Any]) -> None:
     for index in range(6):
-        await add_contact(admin, f"later{index}@example.fi")
-    campaign_id = await create_campaign(admin)
+        await add_recipient(admin, f"later{index}@example.fi")
+    campaign_id = await add_campaign(admin)
     await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
     await sending.start(ctx["sender"], campaign_id)
     async with ctx["sessionmaker"]() as db:
@@ -345,8 +318,8 @@ async def test_a_run_of_failures_pauses_the_campaign(admin: Client, ctx: dict[st
 
 async def test_pause_resume_and_cancel(admin: Client, ctx: dict[str, Any], sink: PickySink) -> None:
     for index in range(4):
-        await add_contact(admin, f"p{index}@example.fi")
-    campaign_id = await create_campaign(admin)
+        await add_recipient(admin, f"p{index}@example.fi")
+    campaign_id = await add_campaign(admin)
     url = f"/api/v1/campaigns/{campaign_id}"
     await admin.post(f"{url}/send")
     paused = await admin.post(f"{url}/pause")
@@ -361,7 +334,7 @@ async def test_pause_resume_and_cancel(admin: Client, ctx: dict[str, Any], sink:
     assert (await campaign(admin, campaign_id))["status"] == "done"
     assert (await admin.post(f"{url}/cancel")).status_code == 409
 
-    other = await create_campaign(admin, name="Other")
+    other = await add_campaign(admin, name="Other")
     await admin.post(f"/api/v1/campaigns/{other}/send")
     await sending.start(ctx["sender"], other)
     cancelled = await admin.post(f"/api/v1/campaigns/{other}/cancel")
@@ -375,32 +348,31 @@ async def test_frequency_cap(admin: Client, ctx: dict[str, Any], sink: PickySink
     capped = replace(ctx["sender"].settings, frequency_cap_messages=1)
     ctx["sender"].settings = capped
     admin.app.state.settings = capped
-    await add_contact(admin, "f@example.fi")
-    first = await create_campaign(admin, name="First")
+    await add_recipient(admin, "f@example.fi")
+    first = await add_campaign(admin, name="First")
     await admin.post(f"/api/v1/campaigns/{first}/send")
     await drain(ctx)
-    second = await create_campaign(admin, name="Second")
+    second = await add_campaign(admin, name="Second")
     audience = (await admin.get(f"/api/v1/campaigns/{second}/audience")).json()
     assert audience == {"total": 1, "eligible": 0, "excluded": {"frequency_cap": 1}}
     assert Counter(address for address, _ in sink.accepted) == {"f@example.fi": 1}
 
 
 async def test_a_scheduled_campaign_starts_when_due(
-    admin: Client, ctx: dict[str, Any], sink: PickySink, monkeypatch: pytest.MonkeyPatch
+    admin: Client, ctx: dict[str, Any], sink: PickySink, frozen_clock: FrozenClock
 ) -> None:
     from workers.campaigns import sweep_campaigns
 
-    await add_contact(admin, "s@example.fi")
-    send_at = clock.now() + timedelta(hours=1)
-    campaign_id = await create_campaign(admin, send_at=send_at.isoformat())
+    await add_recipient(admin, "s@example.fi")
+    send_at = frozen_clock.now + timedelta(hours=1)
+    campaign_id = await add_campaign(admin, send_at=send_at.isoformat())
     response = await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
     assert response.status_code == 202 and response.json()["status"] == "scheduled"
     assert await sweep_campaigns(ctx) == 0
     # Lose the deferred start job, as after a Redis failure: the sweep must
     # still start the campaign once it is due.
     await ctx["redis"].flushdb()
-    later = send_at + timedelta(seconds=1)
-    monkeypatch.setattr(clock, "now", lambda: later)
+    frozen_clock.set(send_at + timedelta(seconds=1))
     assert await sweep_campaigns(ctx) == 1
     await drain(ctx)
     assert [address for address, _ in sink.accepted] == ["s@example.fi"]

@@ -10,7 +10,7 @@ import time
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import contact_payload
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 CAMPAIGN = {

@@ -12,34 +12,23 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import col, select
 
-from service import clock
 from service.consent.queries import Gate, GateContext
 from service.crypto import DataCipher
 from service.db import SessionMaker
 from service.models import Contact, Suppression
 from service.models.enums import Channel, Purpose
-from tests.conftest import TEST_DATA_KEY, contact_payload
+from tests.conftest import TEST_DATA_KEY
+from tests.support.clock import FrozenClock
+from tests.support.factories import SERVED, add_contact, ban, grant, unique_email, withdraw
 
 Client = AsyncTestClient[Litestar]
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-GRANT = {
-    "action": "grant",
-    "purpose": "direct_marketing",
-    "source": "self",
-    "method": "web_form",
-    "evidence": {"text": "Yes please", "notice_version": "2026-01"},
-}
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
-    current = [NOW]
-    monkeypatch.setattr(clock, "now", lambda: current[0])
-
-    def move_to(moment: datetime) -> None:
-        current[0] = moment
-
-    return move_to
+@pytest.fixture
+def clock_start() -> datetime:
+    return NOW
 
 
 NewContact = Callable[..., Awaitable[int]]
@@ -47,15 +36,11 @@ NewContact = Callable[..., Awaitable[int]]
 
 @pytest.fixture
 def new_contact(admin: Client) -> NewContact:
-    counter = iter(range(1_000_000))
+    """A contact with an address of its own, in service recently enough."""
 
     async def create(**overrides: Any) -> int:
-        fields = {"email": f"c{next(counter)}@example.fi", "last_service_contact_at": "2026-06-01"}
-        response = await admin.post(
-            "/api/v1/contacts", json=contact_payload(**{**fields, **overrides})
-        )
-        assert response.status_code == 201, response.text
-        return int(response.json()["id"])
+        fields = {"email": unique_email(), "last_service_contact_at": SERVED}
+        return await add_contact(admin, **{**fields, **overrides})
 
     return create
 
@@ -66,21 +51,6 @@ async def reasons(admin: Client, contact_id: int, **params: Any) -> list[str]:
     body = response.json()
     assert body["eligible"] is (body["reasons"] == [])
     return list(body["reasons"])
-
-
-async def grant(
-    admin: Client, contact_id: int, channel: str = "email", action: str = "grant"
-) -> None:
-    body = {**GRANT, "channel": channel, "action": action}
-    response = await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=body)
-    assert response.status_code == 201, response.text
-
-
-async def ban(admin: Client, contact_id: int, channel: str, kind: str = "direct_marketing") -> int:
-    body = {"kind": kind, "channel": channel, "source": "self"}
-    response = await admin.post(f"/api/v1/contacts/{contact_id}/bans", json=body)
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
 
 
 async def set_columns(sessionmaker: SessionMaker, contact_id: int, **values: Any) -> None:
@@ -98,7 +68,7 @@ async def test_email_to_a_person_needs_consent(admin: Client, new_contact: NewCo
     assert await reasons(admin, contact) == ["no_consent"]
     await grant(admin, contact)
     assert await reasons(admin, contact) == []
-    await grant(admin, contact, action="withdraw")
+    await withdraw(admin, contact)
     assert await reasons(admin, contact) == ["consent_withdrawn"]
     # Consent for email says nothing about SMS.
     assert await reasons(admin, contact, channel="sms") == ["no_consent", "no_address"]
@@ -117,7 +87,7 @@ async def test_soft_opt_in_for_customers_and_similar_products(
     assert await reasons(admin, customer, similar_products=False) == ["no_consent"]
     assert await reasons(admin, prospect, similar_products=True) == ["no_consent"]
     # Opting out ends the soft opt-in.
-    await grant(admin, customer, action="withdraw")
+    await withdraw(admin, customer)
     assert await reasons(admin, customer, similar_products=True) == ["consent_withdrawn"]
     objector = await new_contact(is_customer=True)
     await set_columns(sessionmaker, objector, objected_at=NOW)
@@ -127,7 +97,7 @@ async def test_soft_opt_in_for_customers_and_similar_products(
 async def test_business_contacts_are_opt_out(admin: Client, new_contact: NewContact) -> None:
     business = await new_contact(contact_type="business")
     assert await reasons(admin, business) == []
-    await grant(admin, business, action="withdraw")
+    await withdraw(admin, business)
     assert await reasons(admin, business) == ["consent_withdrawn"]
 
 
@@ -139,24 +109,24 @@ async def test_phone_and_post_are_opt_out(
         phone="0401234567", street_address="Katu 1", postal_code="00100", city="Helsinki"
     )
     assert await reasons(admin, contact, channel=channel) == []
-    await grant(admin, contact, channel=channel, action="withdraw")
+    await withdraw(admin, contact, channel=channel)
     assert await reasons(admin, contact, channel=channel) == ["consent_withdrawn"]
 
 
 async def test_bans_by_channel_and_for_all(admin: Client, new_contact: NewContact) -> None:
     contact = await new_contact(phone="0401234567")
     await grant(admin, contact)
-    phone_ban = await ban(admin, contact, "phone")
+    phone_ban = await ban(admin, contact, channel="phone")
     assert await reasons(admin, contact, channel="phone") == ["channel_ban"]
     assert await reasons(admin, contact) == []
-    all_ban = await ban(admin, contact, "all")
+    all_ban = await ban(admin, contact, channel="all")
     assert await reasons(admin, contact, channel="phone") == ["direct_marketing_ban", "channel_ban"]
     assert await reasons(admin, contact) == ["direct_marketing_ban"]
     await admin.delete(f"/api/v1/contacts/{contact}/bans/{all_ban}")
     await admin.delete(f"/api/v1/contacts/{contact}/bans/{phone_ban}")
     assert await reasons(admin, contact, channel="phone") == []
     # A purchase-registration ban is not a marketing ban.
-    await ban(admin, contact, "all", kind="purchase_registration")
+    await ban(admin, contact, channel="all", kind="purchase_registration")
     assert await reasons(admin, contact) == []
 
 
@@ -191,24 +161,24 @@ async def test_restriction_and_objection(
 async def test_retention_boundary(
     admin: Client,
     new_contact: NewContact,
-    fixed_clock: Callable[[datetime], None],
+    frozen_clock: FrozenClock,
     last_contact: str,
     today: datetime,
     expired: bool,
 ) -> None:
-    fixed_clock(today)
+    frozen_clock.set(today)
     contact = await new_contact(contact_type="business", last_service_contact_at=last_contact)
     assert await reasons(admin, contact) == (["retention_expired"] if expired else [])
 
 
 async def test_without_a_service_contact_the_record_date_starts_the_clock(
-    admin: Client, new_contact: NewContact, fixed_clock: Callable[[datetime], None]
+    admin: Client, new_contact: NewContact, frozen_clock: FrozenClock
 ) -> None:
-    fixed_clock(datetime(2020, 5, 10, 8, tzinfo=UTC))
+    frozen_clock.set(datetime(2020, 5, 10, 8, tzinfo=UTC))
     contact = await new_contact(contact_type="business", last_service_contact_at=None)
-    fixed_clock(datetime(2025, 5, 10, 8, tzinfo=UTC))
+    frozen_clock.set(datetime(2025, 5, 10, 8, tzinfo=UTC))
     assert await reasons(admin, contact) == []
-    fixed_clock(datetime(2025, 5, 11, 8, tzinfo=UTC))
+    frozen_clock.set(datetime(2025, 5, 11, 8, tzinfo=UTC))
     assert await reasons(admin, contact) == ["retention_expired"]
 
 
@@ -255,8 +225,7 @@ async def test_no_address_per_channel(admin: Client, new_contact: NewContact) ->
 async def test_tracking_always_needs_consent(admin: Client, new_contact: NewContact) -> None:
     business = await new_contact(contact_type="business")
     assert await reasons(admin, business, purpose="email_tracking") == ["no_consent"]
-    body = {**GRANT, "channel": "email", "purpose": "email_tracking"}
-    await admin.post(f"/api/v1/contacts/{business}/consents", json=body)
+    await grant(admin, business, purpose="email_tracking")
     assert await reasons(admin, business, purpose="email_tracking") == []
 
 
@@ -264,8 +233,8 @@ async def test_several_reasons_at_once_in_a_fixed_order(
     admin: Client, new_contact: NewContact, sessionmaker: SessionMaker
 ) -> None:
     contact = await new_contact(last_service_contact_at="2010-01-01")
-    await ban(admin, contact, "all")
-    await ban(admin, contact, "email")
+    await ban(admin, contact, channel="all")
+    await ban(admin, contact, channel="email")
     await set_columns(sessionmaker, contact, restricted_at=NOW, objected_at=NOW)
     assert await reasons(admin, contact) == [
         "no_consent",
@@ -298,8 +267,8 @@ async def test_the_set_predicate_agrees_with_every_single_answer(
         await new_contact(last_service_contact_at="2001-01-01", contact_type="business"),
     ]
     await grant(admin, ids[0])
-    await grant(admin, ids[2], action="withdraw")
-    await ban(admin, ids[1], "email")
+    await withdraw(admin, ids[2])
+    await ban(admin, ids[1], channel="email")
     ever_eligible: set[int] = set()
     for channel in Channel:
         for similar in (False, True):

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.models import ConsentEvent, ConsentState
-from tests.conftest import contact_payload
+from tests.support.factories import add_contact
 
 Client = AsyncTestClient[Litestar]
 EVIDENCE = {
@@ -36,9 +36,7 @@ def consent(action: str = "grant", **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def contact_id(admin: Client) -> int:
-    response = await admin.post("/api/v1/contacts", json=contact_payload())
-    assert response.status_code == 201
-    return int(response.json()["id"])
+    return await add_contact(admin)
 
 
 async def test_grant_then_withdraw_keeps_history_in_order(admin: Client, contact_id: int) -> None:
@@ -188,11 +186,9 @@ async def test_ban_validation_and_404s(admin: Client, contact_id: int) -> None:
     purchase = await admin.post(url, json={"kind": "purchase_registration", "source": "self"})
     assert purchase.status_code == 201 and purchase.json()["channel"] == "all"
     assert (await admin.delete(f"{url}/999999")).status_code == 404
-    other = (
-        await admin.post("/api/v1/contacts", json=contact_payload(email="x@example.fi"))
-    ).json()
+    other = await add_contact(admin, email="x@example.fi")
     # A ban id of another contact is not found under this one.
     assert (
-        await admin.delete(f"/api/v1/contacts/{other['id']}/bans/{purchase.json()['id']}")
+        await admin.delete(f"/api/v1/contacts/{other}/bans/{purchase.json()['id']}")
     ).status_code == 404
     assert (await admin.get("/api/v1/contacts/999999/bans")).status_code == 404

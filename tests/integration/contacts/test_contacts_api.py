@@ -12,7 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.crypto import DataCipher
 from service.models import Contact, Suppression
-from tests.conftest import TEST_DATA_KEY, contact_payload
+from tests.conftest import TEST_DATA_KEY
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 HETU = "131052-308T"

@@ -14,21 +14,14 @@ from litestar.testing import AsyncTestClient
 
 from service.db import SessionMaker
 from service.models.enums import Role
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
 from tests.integration.audit.support import as_role, ready_call_list
+from tests.support.factories import contact_payload, grant
 
 Client = AsyncTestClient[Litestar]
 HETU = "131052-308T"
 # Day, month, year, century sign, individual number, check character.
 SHAPE = re.compile(r"\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]")
-GRANT = {
-    "channel": "email",
-    "purpose": "direct_marketing",
-    "action": "grant",
-    "source": "self",
-    "method": "web_form",
-    "evidence": {"notice_version": "1"},
-}
 
 
 def assert_no_code(where: str, text: str) -> None:
@@ -46,7 +39,7 @@ async def test_the_code_is_masked_everywhere_but_the_reveal(
     assert created.status_code == 201, created.text
     contact_id = created.json()["id"]
     base = f"/api/v1/contacts/{contact_id}"
-    assert (await admin.post(f"{base}/consents", json=GRANT)).status_code == 201
+    await grant(admin, contact_id)
     outputs: dict[str, str] = {"create": created.text}
 
     for path in ("", "/consents", "/eligibility", "/export"):

@@ -14,7 +14,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.models import Contact, ContactTag
-from tests.conftest import contact_payload
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -21,31 +20,18 @@ from service.exports import service
 from service.exports.service import COLUMNS, ContactFilter
 from service.models import AuditEvent, Contact
 from service.models.enums import Role
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
+from tests.support.factories import add_contact, grant, withdraw
 
 Client = AsyncTestClient[Litestar]
 URL = "/api/v1/contacts/export.csv"
 HETU = "131052-308T"
 # Day, month, year, century sign, individual number, check character.
 SHAPE = re.compile(r"\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]")
-GRANT = {
-    "channel": "email",
-    "purpose": "direct_marketing",
-    "action": "grant",
-    "source": "self",
-    "method": "web_form",
-    "evidence": {"notice_version": "1"},
-}
 
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-async def add(admin: Client, **fields: Any) -> int:
-    response = await admin.post("/api/v1/contacts", json=contact_payload(**fields))
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
 
 
 def parse(body: str) -> list[list[str]]:
@@ -55,7 +41,7 @@ def parse(body: str) -> list[list[str]]:
 async def test_a_marketer_gets_names_channels_and_consents_and_never_an_identity_code(
     admin: Client, make_token: TokenFactory, sessionmaker: SessionMaker
 ) -> None:
-    maija = await add(
+    maija = await add_contact(
         admin,
         full_name="Maija Meikäläinen",
         nickname="Maikki",
@@ -68,12 +54,11 @@ async def test_a_marketer_gets_names_channels_and_consents_and_never_an_identity
         language="sv",
         tags=["vip", "asiakas"],
     )
-    assert (await admin.post(f"/api/v1/contacts/{maija}/consents", json=GRANT)).status_code == 201
-    withdraw = {**GRANT, "channel": "phone", "action": "withdraw", "method": "phone_call"}
-    assert (
-        await admin.post(f"/api/v1/contacts/{maija}/consents", json=withdraw)
-    ).status_code == 201
-    await add(
+    await grant(admin, maija, evidence={"notice_version": "1"})
+    await withdraw(
+        admin, maija, channel="phone", method="phone_call", evidence={"notice_version": "1"}
+    )
+    await add_contact(
         admin,
         full_name='=HYPERLINK("http://evil")',
         nickname="@SUM(A1)",
@@ -128,10 +113,12 @@ async def test_a_marketer_gets_names_channels_and_consents_and_never_an_identity
 
 
 async def test_filters_and_who_is_left_out(admin: Client, sessionmaker: SessionMaker) -> None:
-    await add(admin, full_name="Aino Suomi", email="aino@example.fi", tags=["vip"])
-    await add(admin, full_name="Bertil Svensk", email="bertil@example.fi", language="sv")
-    restricted = await add(admin, full_name="Rauha Restricted", email="rauha@example.fi")
-    objected = await add(admin, full_name="Olli Objected", email="olli@example.fi", tags=["vip"])
+    await add_contact(admin, full_name="Aino Suomi", email="aino@example.fi", tags=["vip"])
+    await add_contact(admin, full_name="Bertil Svensk", email="bertil@example.fi", language="sv")
+    restricted = await add_contact(admin, full_name="Rauha Restricted", email="rauha@example.fi")
+    objected = await add_contact(
+        admin, full_name="Olli Objected", email="olli@example.fi", tags=["vip"]
+    )
     async with session_scope(sessionmaker) as session:
         for contact_id, column in ((restricted, "restricted_at"), (objected, "objected_at")):
             await run(
@@ -157,8 +144,8 @@ async def test_filters_and_who_is_left_out(admin: Client, sessionmaker: SessionM
 async def test_each_export_is_audited_with_filters_and_count_not_data(
     admin: Client, sessionmaker: SessionMaker
 ) -> None:
-    await add(admin, full_name="Aino Suomi", email="aino@example.fi", tags=["vip"])
-    await add(admin, full_name="Bertil Svensk", email="bertil@example.fi")
+    await add_contact(admin, full_name="Aino Suomi", email="aino@example.fi", tags=["vip"])
+    await add_contact(admin, full_name="Bertil Svensk", email="bertil@example.fi")
     assert (await admin.get(URL, params={"q": "Aino", "tag": "vip"})).status_code == 200
     assert (await admin.get(URL, params={"language": "fi"})).status_code == 200
     async with sessionmaker() as session:
@@ -206,7 +193,7 @@ async def test_pages_follow_the_id_order_without_loading_everything(
     admin: Client, sessionmaker: SessionMaker
 ) -> None:
     for number in range(7):
-        await add(admin, full_name=f"Person {number}", email=f"p{number}@example.fi")
+        await add_contact(admin, full_name=f"Person {number}", email=f"p{number}@example.fi")
     chunks = [
         chunk
         async for chunk in service.csv_chunks(sessionmaker, filters=ContactFilter(), page_size=3)

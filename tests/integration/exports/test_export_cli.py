@@ -13,16 +13,16 @@ import pytest
 from sqlmodel import col, select
 
 from service.cli import main
-from service.contacts import service as contacts
-from service.contacts.schemas import ContactCreate
 from service.crypto import DataCipher
-from service.db import SessionMaker, session_scope
+from service.db import SessionMaker
 from service.exports.service import COLUMNS
 from service.models import AuditEvent
 from service.settings import get_settings
-from tests.conftest import contact_payload
+from tests.conftest import TEST_DATA_KEY
+from tests.support.factories import create_contact
 
 HETU = "131052-308T"
+CIPHER = DataCipher(TEST_DATA_KEY)
 
 
 @pytest.fixture(autouse=True)
@@ -47,20 +47,23 @@ async def consentry(*args: str) -> int:
     return await asyncio.to_thread(call)
 
 
-async def add(sessionmaker: SessionMaker, **fields: str) -> None:
-    async with session_scope(sessionmaker) as session:
-        await contacts.create(
-            session,
-            data=ContactCreate(**contact_payload(**fields)),
-            cipher=DataCipher(get_settings().data_key),
-        )
-
-
 async def test_the_file_is_private_complete_and_audited(
     tmp_path: Path, sessionmaker: SessionMaker, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await add(sessionmaker, full_name="Aino Suomi", personal_identity_code=HETU, language="fi")
-    await add(sessionmaker, full_name="Bertil Svensk", email="bertil@example.fi", language="sv")
+    await create_contact(
+        sessionmaker,
+        cipher=CIPHER,
+        full_name="Aino Suomi",
+        personal_identity_code=HETU,
+        language="fi",
+    )
+    await create_contact(
+        sessionmaker,
+        cipher=CIPHER,
+        full_name="Bertil Svensk",
+        email="bertil@example.fi",
+        language="sv",
+    )
     target = tmp_path / "contacts.csv"
     assert await consentry("export", "contacts", str(target), "--language", "sv") == 0
     assert "1 contacts written" in capsys.readouterr().err
@@ -86,7 +89,7 @@ async def test_the_file_is_private_complete_and_audited(
 async def test_an_existing_file_is_never_overwritten(
     tmp_path: Path, sessionmaker: SessionMaker, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await add(sessionmaker, full_name="Aino Suomi")
+    await create_contact(sessionmaker, cipher=CIPHER, full_name="Aino Suomi")
     target = tmp_path / "contacts.csv"
     target.write_text("keep me", encoding="utf-8")
     assert await consentry("export", "contacts", str(target)) == 2

@@ -26,7 +26,8 @@ from service.migrate import upgrade
 from service.models.enums import Role
 from service.settings import Settings, load_settings
 from service.tokens import TokenSigner
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
+from tests.support.factories import contact_payload
 
 SITE = "https://www.example.fi"
 DEEP = 10_000

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import col, select
 
-from service import clock
 from service.contacts import service as contacts
 from service.crypto import DataCipher
 from service.db import SessionMaker, session_scope
@@ -48,9 +47,12 @@ def csv_file(*lines: str) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
+
+@pytest.fixture
+def clock_start() -> datetime:
+    return NOW
 
 
 async def contacts_by_email(sessionmaker: SessionMaker) -> dict[str, Contact]:

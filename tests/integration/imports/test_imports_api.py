@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from service.models import AuditEvent, ConsentEvent, Contact
 from service.models.enums import Role
-from tests.conftest import contact_payload
+from tests.support.factories import contact_payload
 
 FILE = (
     "full_name,email,phone,legal_basis,source,consent_email_direct_marketing,consent_evidence_text\n"

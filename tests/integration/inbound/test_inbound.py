@@ -12,10 +12,6 @@ import aiosmtplib
 import pytest
 from sqlmodel import col, select
 
-from service.consent import service as consent_service
-from service.consent.schemas import ConsentCreate, Evidence
-from service.contacts import service as contacts_service
-from service.contacts.schemas import ContactCreate
 from service.crypto import DataCipher
 from service.db import SessionMaker, create_engine, create_sessionmaker, session_scope
 from service.embedded import free_port
@@ -32,16 +28,14 @@ from service.models.enums import (
     Actor,
     CampaignChannel,
     CaptureMethod,
-    Channel,
     ConsentAction,
-    LegalBasis,
     Purpose,
     RecipientStatus,
-    Source,
 )
 from service.settings import Settings, load_settings
 from service.tokens import TokenSigner
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET
+from tests.support.factories import MARKETING, create_contact
 
 HOST = "127.0.0.1"
 MAIL_FROM = "news@example.fi"
@@ -74,33 +68,9 @@ def inbound(
 
 async def person(sessionmaker: SessionMaker, email: str = "maija@example.fi") -> int:
     """A contact who consented to email marketing."""
-    async with session_scope(sessionmaker) as session:
-        contact = await contacts_service.create(
-            session,
-            data=ContactCreate(
-                full_name="Maija Meikäläinen",
-                email=email,
-                legal_basis=LegalBasis.CONSENT,
-                source=Source.SELF,
-            ),
-            cipher=CIPHER,
-        )
-        await consent_service.record_consent(
-            session,
-            contact=contact,
-            data=ConsentCreate(
-                channel=Channel.EMAIL,
-                purpose=Purpose.DIRECT_MARKETING,
-                action=ConsentAction.GRANT,
-                source=Source.SELF,
-                method=CaptureMethod.WEB_FORM,
-                evidence=Evidence(notice_version="2026-01"),
-            ),
-            actor=Actor.STAFF,
-            user_id=None,
-        )
-        assert contact.id is not None
-        return contact.id
+    return await create_contact(
+        sessionmaker, cipher=CIPHER, consent=MARKETING, email=email, legal_basis="consent"
+    )
 
 
 async def ledger(

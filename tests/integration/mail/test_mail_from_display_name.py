@@ -23,19 +23,11 @@ from litestar.testing import AsyncTestClient
 from service.db import SessionMaker
 from service.embedded import MailCatcher
 from service.settings import Settings, load_settings
-from tests.conftest import contact_payload
+from tests.support.factories import add_recipient
 from tests.support.worker import drain, worker_context
 
 Client = AsyncTestClient[Litestar]
 MAIL_FROM = "Ääkkönen Oy <uutiset@firma.fi>"
-GRANT = {
-    "channel": "email",
-    "purpose": "direct_marketing",
-    "action": "grant",
-    "source": "self",
-    "method": "web_form",
-    "evidence": {"text": "Yes", "notice_version": "1"},
-}
 
 
 @pytest.fixture
@@ -70,13 +62,7 @@ async def send_one(admin: Client, ctx: dict[str, Any], catcher: MailCatcher) -> 
     """One consenting contact, a campaign to them alone, sent by the real jobs."""
     tag = f"from-{uuid.uuid4().hex[:8]}"
     address = f"{tag}@example.fi"
-    created = await admin.post(
-        "/api/v1/contacts",
-        json=contact_payload(email=address, tags=[tag], last_service_contact_at="2026-06-01"),
-    )
-    assert created.status_code == 201, created.text
-    granted = await admin.post(f"/api/v1/contacts/{created.json()['id']}/consents", json=GRANT)
-    assert granted.status_code == 201, granted.text
+    await add_recipient(admin, address, tags=[tag])
     campaign = await admin.post(
         "/api/v1/campaigns",
         json={

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,12 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from service import clock
 from service.app import create_app
 from service.db import SessionMaker, create_engine
 from service.embedded import EmbeddedRedis, free_port
 from service.observability.health import script_heads
 from service.settings import Settings
+from tests.support.clock import FrozenClock
 from workers import heartbeat
 
 Client = AsyncTestClient[Litestar]
@@ -52,12 +51,11 @@ async def test_ready_when_database_is_current_redis_answers_and_a_worker_beats(
 
 
 async def test_not_ready_while_the_heartbeat_is_stale(
-    client: Client, redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
+    client: Client, redis: ArqRedis, frozen_clock: FrozenClock
 ) -> None:
-    now = clock.now()
-    monkeypatch.setattr(clock, "now", lambda: now - timedelta(seconds=25))
+    frozen_clock.advance(seconds=-25)
     await heartbeat.beat(redis)
-    monkeypatch.setattr(clock, "now", lambda: now)
+    frozen_clock.advance(seconds=25)
     response = await client.get("/health/ready")
     live = await client.get("/health/live")
     assert response.status_code == 503
@@ -67,9 +65,9 @@ async def test_not_ready_while_the_heartbeat_is_stale(
     assert live.status_code == 200
 
     # Two intervals is still alive; the next beat makes it ready again.
-    monkeypatch.setattr(clock, "now", lambda: now - timedelta(seconds=19))
+    frozen_clock.advance(seconds=-19)
     await heartbeat.beat(redis)
-    monkeypatch.setattr(clock, "now", lambda: now)
+    frozen_clock.advance(seconds=19)
     assert (await client.get("/health/ready")).status_code == 200
 
 

@@ -22,6 +22,7 @@ from service.models.enums import CampaignStatus, RecipientStatus
 from service.settings import Settings, SettingsError, load_settings
 from service.tracking import events
 from tests.integration.observability.conftest import METRICS_TOKEN, add_campaign
+from tests.support.clock import FrozenClock
 from tests.support.worker import worker_context
 from workers import heartbeat
 from workers.settings import drain_engagement
@@ -162,11 +163,11 @@ async def test_queue_depth_and_due_jobs(client: Client, redis: ArqRedis) -> None
 
 @pytest.mark.parametrize(("age", "up"), [(10, 1), (200, 0)])
 async def test_worker_heartbeat_age(
-    client: Client, redis: ArqRedis, monkeypatch: pytest.MonkeyPatch, age: int, up: int
+    client: Client, redis: ArqRedis, frozen_clock: FrozenClock, age: int, up: int
 ) -> None:
-    monkeypatch.setattr(clock, "now", lambda: NOW - timedelta(seconds=age))
+    frozen_clock.set(NOW - timedelta(seconds=age))
     await heartbeat.heartbeat({"redis": redis})
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+    frozen_clock.set(NOW)
     samples = await scrape(client)
     assert value(samples, "consentry_worker_heartbeat_age_seconds") == age
     assert value(samples, "consentry_worker_up") == up

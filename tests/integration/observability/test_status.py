@@ -6,7 +6,7 @@ import copy
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from service.observability import cli as status_cli
 from service.observability.service import status
 from service.settings import Settings, get_settings
 from tests.integration.observability.conftest import add_campaign
+from tests.support.clock import FrozenClock
 from tests.support.worker import worker_context
 from workers import heartbeat
 from workers.settings import WorkerSettings
@@ -153,12 +154,11 @@ async def test_a_stale_heartbeat_is_shown_as_stale(
     settings: Settings,
     sessionmaker: SessionMaker,
     redis: ArqRedis,
-    monkeypatch: pytest.MonkeyPatch,
+    frozen_clock: FrozenClock,
 ) -> None:
-    now = clock.now()
-    monkeypatch.setattr(clock, "now", lambda: now - timedelta(seconds=100))
+    frozen_clock.advance(seconds=-100)
     await heartbeat.heartbeat({"redis": redis})
-    monkeypatch.setattr(clock, "now", lambda: now)
+    frozen_clock.advance(seconds=100)
     async with sessionmaker() as session:
         result = await status(session, settings=settings, redis=redis, redis_error=None)
     assert result.worker.alive is False and result.worker.state == "stale"
@@ -172,12 +172,11 @@ async def test_a_heartbeat_of_two_intervals_ago_is_alive(
     settings: Settings,
     sessionmaker: SessionMaker,
     redis: ArqRedis,
-    monkeypatch: pytest.MonkeyPatch,
+    frozen_clock: FrozenClock,
 ) -> None:
-    now = clock.now()
-    monkeypatch.setattr(clock, "now", lambda: now - timedelta(seconds=20))
+    frozen_clock.advance(seconds=-20)
     await heartbeat.heartbeat({"redis": redis})
-    monkeypatch.setattr(clock, "now", lambda: now)
+    frozen_clock.advance(seconds=20)
     async with sessionmaker() as session:
         result = await status(session, settings=settings, redis=redis, redis_error=None)
     assert (result.worker.alive, result.worker.state) == (True, "alive")

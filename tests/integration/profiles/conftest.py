@@ -1,29 +1,20 @@
-"""A movable clock for the profile and interaction tests."""
+"""The frozen clock for the profile and interaction tests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 
 import pytest
 
-from service import clock
+from tests.support.clock import FrozenClock
 
-# Noon in Helsinki on 31 January 2026.
-NOW = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)
 
-MoveTo = Callable[[date | datetime], None]
+@pytest.fixture
+def clock_start() -> datetime:
+    return datetime(2026, 1, 31, 10, 0, tzinfo=UTC)  # noon in Helsinki
 
 
 @pytest.fixture(autouse=True)
-def move_to(monkeypatch: pytest.MonkeyPatch) -> MoveTo:
-    """Fix the clock; ``move_to(day)`` jumps to noon (Helsinki) of that day."""
-    current = [NOW]
-    monkeypatch.setattr(clock, "now", lambda: current[0])
-
-    def move(moment: date | datetime) -> None:
-        if not isinstance(moment, datetime):
-            moment = datetime.combine(moment, time(12), tzinfo=clock.LOCAL_ZONE).astimezone(UTC)
-        current[0] = moment
-
-    return move
+def _still_clock(frozen_clock: FrozenClock) -> None:
+    """Every test here runs on the frozen clock; ``frozen_clock.set(day)`` moves
+    it to noon (Helsinki) of that day."""

@@ -16,7 +16,8 @@ from service.db import SessionMaker, session_scope
 from service.models import Contact, Interaction
 from service.models.base import utcnow
 from service.models.enums import Role
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 PURCHASE = {

@@ -20,8 +20,9 @@ from service.models import Contact, Profile
 from service.models.audit import AuditEvent
 from service.models.base import utcnow
 from service.models.enums import ProfileState, Role
-from tests.conftest import TEST_DATA_KEY, TokenFactory, contact_payload
-from tests.integration.profiles.conftest import MoveTo
+from tests.conftest import TEST_DATA_KEY, TokenFactory
+from tests.support.clock import FrozenClock
+from tests.support.factories import add_contact, grant, withdraw
 
 Client = AsyncTestClient[Litestar]
 REPORT = "Maija is a steady, supportive team player (S-style); secret marker 7f3a."
@@ -41,17 +42,6 @@ METADATA = {
 }
 
 
-def consent(action: str = "grant", channel: str = "email") -> dict[str, Any]:
-    return {
-        "channel": channel,
-        "purpose": "profiling_report",
-        "action": action,
-        "source": "self",
-        "method": "paper_form",
-        "evidence": {"text": "I agree to a DISC report.", "notice_version": "2026-01"},
-    }
-
-
 def profile(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "completed_on": "2026-01-15",
@@ -62,18 +52,19 @@ def profile(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def new_contact(admin: Client, email: str = "maija@example.fi") -> int:
-    response = await admin.post("/api/v1/contacts", json=contact_payload(email=email))
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
+# How these tests give consent to a profiling report.
+PROFILING = {
+    "purpose": "profiling_report",
+    "method": "paper_form",
+    "evidence": {"text": "I agree to a DISC report.", "notice_version": "2026-01"},
+}
 
 
 @pytest.fixture
 async def contact_id(admin: Client) -> int:
     """A contact who granted consent for profiling reports."""
-    contact_id = await new_contact(admin)
-    response = await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=consent())
-    assert response.status_code == 201, response.text
+    contact_id = await add_contact(admin)
+    await grant(admin, contact_id, **PROFILING)
     return contact_id
 
 
@@ -141,24 +132,21 @@ async def test_the_content_is_ciphertext_in_the_database(
 
 
 async def test_no_profile_without_consent(admin: Client, session: AsyncSession) -> None:
-    contact_id = await new_contact(admin)
+    contact_id = await add_contact(admin)
     url = f"/api/v1/contacts/{contact_id}/profiles"
     response = await admin.post(url, json=profile())
     assert response.status_code == 409, response.text
     assert response.json()["reason"] == "no_consent"
     # Consent to something else does not count.
-    marketing = {**consent(), "purpose": "direct_marketing"}
-    assert (
-        await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=marketing)
-    ).status_code == 201
+    await grant(admin, contact_id, **{**PROFILING, "purpose": "direct_marketing"})
     assert (await admin.post(url, json=profile())).json()["reason"] == "no_consent"
     # A grant on any channel counts …
-    consents = f"/api/v1/contacts/{contact_id}/consents"
-    assert (await admin.post(consents, json=consent(channel="post"))).status_code == 201
+    await grant(admin, contact_id, channel="post", **PROFILING)
     assert (await admin.post(url, json=profile())).status_code == 201
     # … and a withdrawal ends it.
-    withdrawal = {**consent("withdraw", channel="post"), "evidence": None}
-    assert (await admin.post(consents, json=withdrawal)).status_code == 201
+    await withdraw(
+        admin, contact_id, channel="post", purpose="profiling_report", method="paper_form"
+    )
     assert (await admin.post(url, json=profile())).json()["reason"] == "no_consent"
     assert await stored(session) == 1
 
@@ -222,13 +210,13 @@ async def test_unknown_contact_or_profile_is_404(admin: Client) -> None:
 
 
 async def test_the_person_may_forbid_the_transfer(
-    admin: Client, contact_id: int, move_to: MoveTo
+    admin: Client, contact_id: int, frozen_clock: FrozenClock
 ) -> None:
     created = await create(admin, contact_id)
     url = f"/api/v1/profiles/{created['id']}"
     forbidden = (await admin.patch(url, json={"transfer_forbidden": True})).json()
     assert forbidden["transfer_forbidden_at"].startswith("2026-01-31T10:00")
-    move_to(date(2026, 2, 5))
+    frozen_clock.set(date(2026, 2, 5))
     # Saying it again keeps the first time it was said.
     again = (await admin.patch(url, json={"transfer_forbidden": True})).json()
     assert again["transfer_forbidden_at"] == forbidden["transfer_forbidden_at"]

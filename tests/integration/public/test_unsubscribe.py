@@ -15,27 +15,12 @@ from service.consent.unsubscribe import Scope, unsubscribe
 from service.db import SessionMaker, session_scope
 from service.models.enums import CaptureMethod
 from service.tokens import TokenSigner
-from tests.conftest import TEST_SECRET, contact_payload
+from tests.conftest import TEST_SECRET
+from tests.support.factories import MARKETING, add_contact, grant
 
 Client = AsyncTestClient[Litestar]
 SIGNER = TokenSigner(TEST_SECRET)
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
-GRANT = {
-    "channel": "email",
-    "purpose": "direct_marketing",
-    "action": "grant",
-    "source": "self",
-    "method": "web_form",
-    "evidence": {"notice_version": "1"},
-}
-
-
-async def person(admin: Client, **fields: Any) -> int:
-    response = await admin.post("/api/v1/contacts", json=contact_payload(**fields))
-    assert response.status_code == 201, response.text
-    contact_id = int(response.json()["id"])
-    await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=GRANT)
-    return contact_id
 
 
 async def ledger(admin: Client, contact_id: int) -> list[dict[str, Any]]:
@@ -56,7 +41,7 @@ def assert_plain_answer(response: Any, status: int = 200) -> None:
 async def test_get_shows_the_page_in_the_contacts_language_and_changes_nothing(
     admin: Client, client: Client
 ) -> None:
-    contact_id = await person(admin, language="sv")
+    contact_id = await add_contact(admin, consent=MARKETING, language="sv")
     token = SIGNER.sign("unsubscribe", contact_id, 7)
     response = await client.get(f"/u/{token}", headers={"Authorization": ""})
     assert_plain_answer(response)
@@ -69,7 +54,7 @@ async def test_get_shows_the_page_in_the_contacts_language_and_changes_nothing(
 async def test_one_click_post_withdraws_at_once_and_repeats_harmlessly(
     admin: Client, encoding: str
 ) -> None:
-    contact_id = await person(admin)
+    contact_id = await add_contact(admin, consent=MARKETING)
     token = SIGNER.sign("unsubscribe", contact_id, 7)
     anonymous = {"Authorization": ""}
     post: dict[str, Any] = (
@@ -97,7 +82,7 @@ async def test_repeats_arriving_at_once_record_one_change(
 ) -> None:
     # A mail provider's retry overlapping the person's own click, each in a
     # transaction of its own: the ledger (or the bans) must still say it once.
-    contact_id = await person(admin)
+    contact_id = await add_contact(admin, consent=MARKETING)
 
     async def one_click() -> None:
         async with session_scope(sessionmaker) as session:
@@ -121,9 +106,8 @@ async def test_repeats_arriving_at_once_record_one_change(
 
 
 async def test_the_page_offers_every_channel_and_stopping_tracking(admin: Client) -> None:
-    contact_id = await person(admin, phone="0401234567")
-    tracking = {**GRANT, "purpose": "email_tracking"}
-    await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=tracking)
+    contact_id = await add_contact(admin, consent=MARKETING, phone="0401234567")
+    await grant(admin, contact_id, purpose="email_tracking")
     token = SIGNER.sign("unsubscribe", contact_id, 3)
     form = {"via": "page", "scope": ["all", "tracking"]}
     assert_plain_answer(await admin.post(f"/u/{token}", data=form, headers={"Authorization": ""}))
@@ -158,7 +142,7 @@ async def test_the_page_offers_every_channel_and_stopping_tracking(admin: Client
 async def test_forged_or_damaged_tokens_get_one_generic_page_and_change_nothing(
     admin: Client, mangle: Any
 ) -> None:
-    contact_id = await person(admin)
+    contact_id = await add_contact(admin, consent=MARKETING)
     token = mangle(SIGNER.sign("unsubscribe", contact_id, 1))
     url = f"/u/{token}" if token else "/u/%20"
     for response in (
@@ -171,7 +155,7 @@ async def test_forged_or_damaged_tokens_get_one_generic_page_and_change_nothing(
 
 
 async def test_a_post_without_the_one_click_body_changes_nothing(admin: Client) -> None:
-    contact_id = await person(admin)
+    contact_id = await add_contact(admin, consent=MARKETING)
     token = SIGNER.sign("unsubscribe", contact_id, 1)
     assert_plain_answer(await admin.post(f"/u/{token}", data={"foo": "bar"}), 400)
     bad_scope = {"via": "page", "scope": "everything"}
@@ -189,7 +173,7 @@ async def test_tokens_carry_no_personal_data_and_old_keys_still_verify() -> None
 
 
 async def test_preference_centre_shows_and_changes_each_consent(admin: Client) -> None:
-    contact_id = await person(admin, phone="0401234567")
+    contact_id = await add_contact(admin, consent=MARKETING, phone="0401234567")
     token = SIGNER.sign("preferences", contact_id)
     page = await admin.get(f"/p/{token}", headers={"Authorization": ""})
     assert_plain_answer(page)

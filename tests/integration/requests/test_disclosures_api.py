@@ -12,7 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.models import Disclosure
 from service.models.enums import Role
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 

@@ -15,8 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.models import DataSubjectRequest, RequestAction
 from service.models.audit import AuditEvent
 from service.models.enums import Role
-from tests.conftest import TokenFactory, contact_payload
-from tests.integration.requests.conftest import MoveTo
+from tests.conftest import TokenFactory
+from tests.support.clock import FrozenClock
+from tests.support.factories import contact_payload
 
 Client = AsyncTestClient[Litestar]
 URL = "/api/v1/requests"
@@ -69,17 +70,17 @@ async def test_a_request_is_due_one_calendar_month_after_receipt(admin: Client) 
     ],
 )
 async def test_due_dates_at_month_ends(
-    admin: Client, move_to: MoveTo, today: date, received: str, due: str
+    admin: Client, frozen_clock: FrozenClock, today: date, received: str, due: str
 ) -> None:
-    move_to(today)
+    frozen_clock.set(today)
     assert (await create(admin, received_on=received))["due_on"] == due
 
 
 async def test_received_today_in_helsinki_is_not_the_future(
-    admin: Client, move_to: MoveTo, session: AsyncSession
+    admin: Client, frozen_clock: FrozenClock, session: AsyncSession
 ) -> None:
     # 22:30 UTC on 31 January is already 1 February in Helsinki.
-    move_to(datetime(2026, 1, 31, 22, 30, tzinfo=UTC))
+    frozen_clock.set(datetime(2026, 1, 31, 22, 30, tzinfo=UTC))
     assert (await create(admin, received_on="2026-02-01"))["due_on"] == "2026-03-01"
     response = await admin.post(URL, json=new_request(received_on="2026-02-02"))
     assert response.status_code == 422, response.text
@@ -153,8 +154,10 @@ async def test_unknown_request_is_404(admin: Client) -> None:
 # -- the list: due soon, overdue, filters ---------------------------------------------------
 
 
-async def test_the_list_shows_what_is_due_and_overdue(admin: Client, move_to: MoveTo) -> None:
-    move_to(date(2026, 3, 10))
+async def test_the_list_shows_what_is_due_and_overdue(
+    admin: Client, frozen_clock: FrozenClock
+) -> None:
+    frozen_clock.set(date(2026, 3, 10))
     late = await create(admin, received_on="2026-02-01")  # due 2026-03-01: overdue
     due_today = await create(admin, received_on="2026-02-10")  # due 2026-03-10
     in_week = await create(admin, received_on="2026-02-17", type="erasure")  # due 2026-03-17
@@ -242,9 +245,11 @@ async def test_name_plus_identity_code_is_never_verification(
 # -- extension --------------------------------------------------------------------------------
 
 
-async def test_extension_on_the_due_date_itself_is_allowed(admin: Client, move_to: MoveTo) -> None:
+async def test_extension_on_the_due_date_itself_is_allowed(
+    admin: Client, frozen_clock: FrozenClock
+) -> None:
     created = await create(admin)  # received 2026-01-31, due 2026-02-28
-    move_to(date(2026, 2, 28))
+    frozen_clock.set(date(2026, 2, 28))
     response = await admin.post(
         f"{URL}/{created['id']}/extension", json={"reason": "Many requests at once."}
     )
@@ -258,10 +263,10 @@ async def test_extension_on_the_due_date_itself_is_allowed(admin: Client, move_t
 
 
 async def test_extension_the_day_after_the_due_date_is_refused(
-    admin: Client, move_to: MoveTo, session: AsyncSession
+    admin: Client, frozen_clock: FrozenClock, session: AsyncSession
 ) -> None:
     created = await create(admin)
-    move_to(date(2026, 3, 1))
+    frozen_clock.set(date(2026, 3, 1))
     response = await admin.post(f"{URL}/{created['id']}/extension", json={"reason": "Too late."})
     assert response.status_code == 409, response.text
     assert response.json()["reason"] == "past_due_date"
@@ -320,7 +325,7 @@ async def test_a_closed_request_cannot_be_extended_or_verified(admin: Client) ->
 
 
 async def test_done_needs_verified_identity(
-    admin: Client, move_to: MoveTo, session: AsyncSession
+    admin: Client, frozen_clock: FrozenClock, session: AsyncSession
 ) -> None:
     created = await create(admin)
     url = f"{URL}/{created['id']}/close"
@@ -331,7 +336,7 @@ async def test_done_needs_verified_identity(
     assert row is not None and row.status == "open" and row.closed_at is None
     verify = {"method": "registered_email_reply"}
     assert (await admin.post(f"{URL}/{created['id']}/verification", json=verify)).status_code == 200
-    move_to(date(2026, 2, 28))
+    frozen_clock.set(date(2026, 2, 28))
     response = await admin.post(url, json={"status": "done", "outcome": "Sent the export."})
     assert response.status_code == 200, response.text
     done = response.json()
@@ -363,12 +368,12 @@ async def test_a_refusal_needs_its_reason_but_no_verification(
     assert response.json()["verified_at"] is None
 
 
-async def test_a_late_answer_shows(admin: Client, move_to: MoveTo) -> None:
+async def test_a_late_answer_shows(admin: Client, frozen_clock: FrozenClock) -> None:
     created = await create(admin)
     await admin.post(
         f"{URL}/{created['id']}/verification", json={"method": "strong_identification"}
     )
-    move_to(date(2026, 3, 1))
+    frozen_clock.set(date(2026, 3, 1))
     assert (await admin.get(f"{URL}/{created['id']}")).json()["overdue"] is True
     response = await admin.post(f"{URL}/{created['id']}/close", json={"status": "done"})
     assert response.status_code == 200, response.text

@@ -48,7 +48,9 @@ from service.retention.runner import Tools, run_retention
 from service.retention.schemas import Plan, PlanItem, RunReport
 from service.settings import Settings, load_settings
 from service.tokens import TokenSigner
-from tests.conftest import TEST_DATA_KEY, TEST_SECRET, contact_payload
+from tests.conftest import TEST_DATA_KEY, TEST_SECRET
+from tests.support.clock import FrozenClock
+from tests.support.factories import add_contact, unique_email
 
 Client = AsyncTestClient[Litestar]
 START = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
@@ -59,25 +61,14 @@ VENDOR = "Profiilipalvelu Oy"
 _numbers = itertools.count(1)
 
 
-class Clock:
-    """The one clock (service.clock), held still and moved by the test."""
-
-    def __init__(self) -> None:
-        self.current = START
-
-    def set(self, moment: datetime) -> None:
-        self.current = moment
-
-    def on(self, day: date, at: time = time(12)) -> None:
-        """Noon (or ``at``) of ``day`` in Helsinki."""
-        self.current = datetime.combine(day, at, tzinfo=clock.LOCAL_ZONE).astimezone(UTC)
+@pytest.fixture
+def clock_start() -> datetime:
+    return START
 
 
 @pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    held = Clock()
-    monkeypatch.setattr(clock, "now", lambda: held.current)
-    return held
+def _still_clock(frozen_clock: FrozenClock) -> None:
+    """Every retention test runs on the frozen clock, started at ``START``."""
 
 
 @pytest.fixture
@@ -134,17 +125,11 @@ NewContact = Callable[..., Awaitable[int]]
 
 @pytest.fixture
 def new_contact(admin: Client) -> NewContact:
-    """Create a contact through the API; ``email=None`` leaves it without one."""
+    """Create a contact through the API, with an address of its own unless
+    ``email=None``."""
 
     async def create(**overrides: Any) -> int:
-        fields: dict[str, Any] = {"email": f"person{next(_numbers)}@example.fi"}
-        fields.update(overrides)
-        body = contact_payload(**{k: v for k, v in fields.items() if v is not None})
-        if fields["email"] is None:
-            body.pop("email")
-        response = await admin.post("/api/v1/contacts", json=body)
-        assert response.status_code == 201, response.text
-        return int(response.json()["id"])
+        return await add_contact(admin, **{"email": unique_email("person"), **overrides})
 
     return create
 
@@ -247,9 +232,9 @@ def helsinki(day: date, at: time = time(12)) -> datetime:
 
 
 async def run_on(
-    sessionmaker: SessionMaker, tools: Tools, fixed_clock: Clock, day: date
+    sessionmaker: SessionMaker, tools: Tools, frozen_clock: FrozenClock, day: date
 ) -> RunReport:
-    fixed_clock.on(day, time(2, 30))
+    frozen_clock.set(day, at=time(2, 30))
     return await run_retention(sessionmaker, today=day, tools=tools)
 
 

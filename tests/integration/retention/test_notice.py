@@ -23,13 +23,13 @@ from service.retention.runner import Tools
 from service.settings import Settings
 from tests.integration.retention.conftest import (
     VENDOR,
-    Clock,
     NewContact,
     NewProfile,
     actions,
     profile,
     run_on,
 )
+from tests.support.clock import FrozenClock
 from tests.support.smtp import PickySink
 
 
@@ -71,15 +71,15 @@ async def test_the_notice_is_delivered_with_the_forbid_link_then_the_transfer_fo
     new_profile: NewProfile,
     sessionmaker: SessionMaker,
     relay_tools: Tools,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
     smtp_server: MailCatcher,
 ) -> None:
     address = unique("notice.fi")
     contact_id = await new_contact(email=address, nickname="Aino", language="fi")
     profile_id = await new_profile(contact_id, date(2024, 3, 10))
 
-    assert (await run_on(sessionmaker, relay_tools, fixed_clock, date(2026, 2, 7))).items == []
-    report = await run_on(sessionmaker, relay_tools, fixed_clock, date(2026, 2, 8))
+    assert (await run_on(sessionmaker, relay_tools, frozen_clock, date(2026, 2, 7))).items == []
+    report = await run_on(sessionmaker, relay_tools, frozen_clock, date(2026, 2, 8))
     assert [(i.action, i.outcome) for i in report.items] == [("send_transfer_notice", "done")]
 
     [message] = delivered_to(smtp_server, address)
@@ -99,7 +99,7 @@ async def test_the_notice_is_delivered_with_the_forbid_link_then_the_transfer_fo
     assert relay_tools.signer.verify(token, "profile_transfer") == (profile_id,)
 
     sent = await profile(sessionmaker, profile_id)
-    assert sent.transfer_notice_sent_at == fixed_clock.current
+    assert sent.transfer_notice_sent_at == frozen_clock.now
     assert await actions(sessionmaker) == [
         (
             "profile_transfer_notice",
@@ -109,11 +109,11 @@ async def test_the_notice_is_delivered_with_the_forbid_link_then_the_transfer_fo
         )
     ]
     # Once sent, not again.
-    assert (await run_on(sessionmaker, relay_tools, fixed_clock, date(2026, 2, 9))).items == []
+    assert (await run_on(sessionmaker, relay_tools, frozen_clock, date(2026, 2, 9))).items == []
     assert len(delivered_to(smtp_server, address)) == 1
     # The transfer waits the notice's 30 days, then goes.
-    assert (await run_on(sessionmaker, relay_tools, fixed_clock, date(2026, 3, 9))).items == []
-    report = await run_on(sessionmaker, relay_tools, fixed_clock, date(2026, 3, 10))
+    assert (await run_on(sessionmaker, relay_tools, frozen_clock, date(2026, 3, 9))).items == []
+    report = await run_on(sessionmaker, relay_tools, frozen_clock, date(2026, 3, 10))
     assert [(i.action, i.outcome) for i in report.items] == [("transfer", "done")]
 
 
@@ -122,7 +122,7 @@ async def test_a_late_notice_names_the_later_transfer_day(
     new_profile: NewProfile,
     sessionmaker: SessionMaker,
     relay_tools: Tools,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
     smtp_server: MailCatcher,
 ) -> None:
     address = unique("notice.late")
@@ -131,14 +131,14 @@ async def test_a_late_notice_names_the_later_transfer_day(
     )
     # A run missed for weeks: the notice goes out on 1 March, the transfer
     # waits 30 days from it.
-    report = await run_on(sessionmaker, relay_tools, fixed_clock, date(2026, 3, 1))
+    report = await run_on(sessionmaker, relay_tools, frozen_clock, date(2026, 3, 1))
     assert report.done == 1
     [message] = delivered_to(smtp_server, address)
     assert message["Subject"] == "Your behavioural profile will be handed over on 31 March 2026"
     assert f"We will hand your profile over to {VENDOR} on 31 March 2026." in text_of(message)
     assert "Hello Erik Ek," in text_of(message)
-    assert (await run_on(sessionmaker, relay_tools, fixed_clock, date(2026, 3, 30))).items == []
-    report = await run_on(sessionmaker, relay_tools, fixed_clock, date(2026, 3, 31))
+    assert (await run_on(sessionmaker, relay_tools, frozen_clock, date(2026, 3, 30))).items == []
+    report = await run_on(sessionmaker, relay_tools, frozen_clock, date(2026, 3, 31))
     assert [(i.reference, i.outcome) for i in report.items] == [(f"profile {profile_id}", "done")]
 
 
@@ -147,12 +147,12 @@ async def test_a_notice_in_swedish(
     new_profile: NewProfile,
     sessionmaker: SessionMaker,
     relay_tools: Tools,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
     smtp_server: MailCatcher,
 ) -> None:
     address = unique("notice.sv")
     await new_profile(await new_contact(email=address, language="sv"), date(2024, 3, 10))
-    await run_on(sessionmaker, relay_tools, fixed_clock, date(2026, 2, 8))
+    await run_on(sessionmaker, relay_tools, frozen_clock, date(2026, 2, 8))
     [message] = delivered_to(smtp_server, address)
     assert message["Subject"] == "Din beteendeprofil överlämnas den 10.3.2026"
     assert "Förbjud överföringen" in html_of(message)
@@ -167,7 +167,7 @@ async def test_a_refused_notice_is_not_recorded(
     sessionmaker: SessionMaker,
     tools: Tools,
     settings: Settings,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
     local: str,
     refused_for_good: bool,
 ) -> None:
@@ -177,7 +177,7 @@ async def test_a_refused_notice_is_not_recorded(
         config = replace(SmtpConfig.from_settings(settings), port=sink.port)
         async with SmtpPool(config, size=1) as pool:
             report = await run_on(
-                sessionmaker, replace(tools, smtp=pool), fixed_clock, date(2026, 2, 8)
+                sessionmaker, replace(tools, smtp=pool), frozen_clock, date(2026, 2, 8)
             )
     [item] = report.items
     assert item.outcome == "failed" and item.detail is not None
@@ -207,15 +207,15 @@ async def test_the_notice_does_not_depend_on_the_cipher(
     new_profile: NewProfile,
     sessionmaker: SessionMaker,
     relay_tools: Tools,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
     smtp_server: MailCatcher,
 ) -> None:
     """The notice reads no profile content: a wrong data key fails only the transfer."""
     address = unique("notice.key")
     await new_profile(await new_contact(email=address), date(2024, 3, 10))
     other_key = replace(relay_tools, cipher=DataCipher("another-data-key-" + "x" * 32))
-    report = await run_on(sessionmaker, other_key, fixed_clock, date(2026, 2, 8))
+    report = await run_on(sessionmaker, other_key, frozen_clock, date(2026, 2, 8))
     assert report.done == 1
     assert len(delivered_to(smtp_server, address)) == 1
-    report = await run_on(sessionmaker, other_key, fixed_clock, date(2026, 3, 10))
+    report = await run_on(sessionmaker, other_key, frozen_clock, date(2026, 3, 10))
     assert [i.outcome for i in report.items] == ["failed"]

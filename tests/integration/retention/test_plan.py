@@ -17,7 +17,6 @@ from service.models.enums import Channel, Purpose, Reason
 from service.settings import Settings
 from tests.integration.retention.conftest import (
     NOTICE_DAYS,
-    Clock,
     NewContact,
     NewProfile,
     helsinki,
@@ -26,6 +25,7 @@ from tests.integration.retention.conftest import (
     plan_on,
     restrict,
 )
+from tests.support.clock import FrozenClock
 
 # -- contact_5_years ---------------------------------------------------------------
 
@@ -67,10 +67,13 @@ async def test_contact_is_due_the_day_after_five_years(
 
 
 async def test_without_a_service_contact_the_helsinki_record_day_counts(
-    new_contact: NewContact, sessionmaker: SessionMaker, settings: Settings, fixed_clock: Clock
+    new_contact: NewContact,
+    sessionmaker: SessionMaker,
+    settings: Settings,
+    frozen_clock: FrozenClock,
 ) -> None:
     # 01:30 in Helsinki on 10 May is still 9 May in UTC: the Helsinki day counts.
-    fixed_clock.on(date(2021, 5, 10), time(1, 30))
+    frozen_clock.set(date(2021, 5, 10), at=time(1, 30))
     contact_id = await new_contact()
     assert await items_on(sessionmaker, settings, date(2026, 5, 10), "contact_5_years") == []
     [item] = await items_on(sessionmaker, settings, date(2026, 5, 11), "contact_5_years")
@@ -79,11 +82,14 @@ async def test_without_a_service_contact_the_helsinki_record_day_counts(
 
 
 async def test_the_plan_and_the_consent_gate_agree_to_the_day(
-    new_contact: NewContact, sessionmaker: SessionMaker, settings: Settings, fixed_clock: Clock
+    new_contact: NewContact,
+    sessionmaker: SessionMaker,
+    settings: Settings,
+    frozen_clock: FrozenClock,
 ) -> None:
     lasts = [date(2020, 2, 28), date(2020, 2, 29), date(2020, 3, 1), date(2020, 12, 31)]
     ids = [await new_contact(last_service_contact_at=last.isoformat()) for last in lasts]
-    fixed_clock.on(date(2020, 6, 1))  # recorded at noon: no UTC/Helsinki ambiguity
+    frozen_clock.set(date(2020, 6, 1))  # recorded at noon: no UTC/Helsinki ambiguity
     ids.append(await new_contact())
     days = [date(2025, 2, 27) + timedelta(days=n) for n in range(5)]
     days += [date(2025, 5, 31) + timedelta(days=n) for n in range(4)]

@@ -13,12 +13,12 @@ from service.tokens import TokenSigner
 from tests.integration.retention.conftest import (
     VENDOR,
     Client,
-    Clock,
     NewContact,
     NewProfile,
     helsinki,
     profile,
 )
+from tests.support.clock import FrozenClock
 
 
 def page_text(html: str) -> str:
@@ -50,20 +50,20 @@ async def test_a_post_forbids_the_transfer_once_and_a_repeat_answers_the_same(
     new_profile: NewProfile,
     sessionmaker: SessionMaker,
     signer: TokenSigner,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
 ) -> None:
     profile_id = await new_profile(await new_contact(language="fi"), date(2024, 3, 10))
     url = f"/f/{signer.sign('profile_transfer', profile_id)}"
-    fixed_clock.on(date(2026, 2, 10))
+    frozen_clock.set(date(2026, 2, 10))
     first = await client.post(url)
     assert first.status_code == 200
     assert "Olet kieltänyt siirron. Emme siirrä profiiliasi; hävitämme sen 10.3.2026." in (
         page_text(first.text)
     )
     forbidden_at = (await profile(sessionmaker, profile_id)).transfer_forbidden_at
-    assert forbidden_at == fixed_clock.current
+    assert forbidden_at == frozen_clock.now
 
-    fixed_clock.on(date(2026, 2, 11))
+    frozen_clock.set(date(2026, 2, 11))
     again = await client.post(url)
     assert again.status_code == 200 and again.text == first.text
     assert (await profile(sessionmaker, profile_id)).transfer_forbidden_at == forbidden_at

@@ -32,7 +32,6 @@ from tests.integration.retention.conftest import (
     ENGAGEMENT_DAYS,
     REQUEST_DAYS,
     Client,
-    Clock,
     NewContact,
     NewProfile,
     actions,
@@ -46,10 +45,11 @@ from tests.integration.retention.conftest import (
     restrict,
     run_on,
 )
+from tests.support.clock import FrozenClock
 
 
 async def test_due_contacts_are_erased_recorded_and_only_once(
-    new_contact: NewContact, sessionmaker: SessionMaker, tools: Tools, fixed_clock: Clock
+    new_contact: NewContact, sessionmaker: SessionMaker, tools: Tools, frozen_clock: FrozenClock
 ) -> None:
     due = await new_contact(last_service_contact_at="2021-06-14")
     not_yet = await new_contact(last_service_contact_at="2021-06-15")
@@ -58,7 +58,7 @@ async def test_due_contacts_are_erased_recorded_and_only_once(
     await hold(sessionmaker, held)
     await restrict(sessionmaker, restricted)
 
-    report = await run_on(sessionmaker, tools, fixed_clock, date(2026, 6, 15))
+    report = await run_on(sessionmaker, tools, frozen_clock, date(2026, 6, 15))
     assert (report.done, report.skipped, report.failed) == (1, 2, 0)
     assert await actions(sessionmaker) == [
         ("contact_5_years", "erase", f"contact {due}", date(2026, 6, 15))
@@ -69,7 +69,7 @@ async def test_due_contacts_are_erased_recorded_and_only_once(
     assert remaining == {not_yet, held, restricted}
     assert [(e.contact_id, e.cause) for e in erasures] == [(due, "retention:contact_5_years")]
 
-    again = await run_on(sessionmaker, tools, fixed_clock, date(2026, 6, 15))
+    again = await run_on(sessionmaker, tools, frozen_clock, date(2026, 6, 15))
     assert (again.done, again.failed) == (0, 0)
     assert len(await actions(sessionmaker)) == 1
 
@@ -79,7 +79,7 @@ async def test_a_transfer_writes_one_private_package_and_destroys_our_copy(
     new_profile: NewProfile,
     sessionmaker: SessionMaker,
     tools: Tools,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
     transfer_dir: Path,
 ) -> None:
     contact_id = await new_contact(full_name="Aino Virtanen", email="aino@example.fi")
@@ -91,10 +91,10 @@ async def test_a_transfer_writes_one_private_package_and_destroys_our_copy(
         transfer_notice_sent_at=helsinki(date(2026, 2, 8)),
     )
     # The day before: nothing.
-    assert (await run_on(sessionmaker, tools, fixed_clock, date(2026, 3, 9))).items == []
+    assert (await run_on(sessionmaker, tools, frozen_clock, date(2026, 3, 9))).items == []
     assert package_files(transfer_dir) == []
 
-    report = await run_on(sessionmaker, tools, fixed_clock, date(2026, 3, 10))
+    report = await run_on(sessionmaker, tools, frozen_clock, date(2026, 3, 10))
     assert [(i.action, i.outcome) for i in report.items] == [("transfer", "done")]
     files = package_files(transfer_dir)
     assert [path.name for path in files] == [f"profile-{profile_id}.json"]
@@ -113,7 +113,7 @@ async def test_a_transfer_writes_one_private_package_and_destroys_our_copy(
         ("profile_transfer_2_years", "transfer", f"profile {profile_id}", date(2026, 3, 10))
     ]
     written = files[0].stat().st_mtime_ns
-    again = await run_on(sessionmaker, tools, fixed_clock, date(2026, 3, 10))
+    again = await run_on(sessionmaker, tools, frozen_clock, date(2026, 3, 10))
     assert again.items == []
     assert files[0].stat().st_mtime_ns == written
     assert package_files(transfer_dir) == files
@@ -125,7 +125,7 @@ async def test_forbidden_via_the_public_page_then_destroyed_without_a_package(
     new_profile: NewProfile,
     sessionmaker: SessionMaker,
     tools: Tools,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
     transfer_dir: Path,
 ) -> None:
     profile_id = await new_profile(
@@ -134,11 +134,11 @@ async def test_forbidden_via_the_public_page_then_destroyed_without_a_package(
         transfer_notice_sent_at=helsinki(date(2026, 2, 8)),
     )
     token = tools.signer.sign("profile_transfer", profile_id)
-    fixed_clock.on(date(2026, 2, 10))
+    frozen_clock.set(date(2026, 2, 10))
     response = await client.post(f"/f/{token}")
     assert response.status_code == 200, response.text
 
-    report = await run_on(sessionmaker, tools, fixed_clock, date(2026, 3, 10))
+    report = await run_on(sessionmaker, tools, frozen_clock, date(2026, 3, 10))
     assert [(i.action, i.outcome) for i in report.items] == [("destroy", "done")]
     destroyed = await profile(sessionmaker, profile_id)
     assert destroyed.state is ProfileState.DESTROYED
@@ -154,11 +154,11 @@ async def test_a_profile_without_a_vendor_account_is_destroyed(
     new_profile: NewProfile,
     sessionmaker: SessionMaker,
     tools: Tools,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
 ) -> None:
     profile_id = await new_profile(await new_contact(), date(2024, 3, 10), vendor_account=False)
-    assert (await run_on(sessionmaker, tools, fixed_clock, date(2026, 12, 31))).items == []
-    report = await run_on(sessionmaker, tools, fixed_clock, date(2027, 1, 1))
+    assert (await run_on(sessionmaker, tools, frozen_clock, date(2026, 12, 31))).items == []
+    report = await run_on(sessionmaker, tools, frozen_clock, date(2027, 1, 1))
     assert report.done == 1
     destroyed = await profile(sessionmaker, profile_id)
     assert destroyed.state is ProfileState.DESTROYED and destroyed.content_encrypted is None
@@ -172,7 +172,7 @@ async def test_a_failing_item_leaves_no_half_action_and_stops_no_other(
     new_profile: NewProfile,
     sessionmaker: SessionMaker,
     tools: Tools,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
     transfer_dir: Path,
 ) -> None:
     contact_id = await new_contact(last_service_contact_at="2024-01-01")
@@ -190,7 +190,7 @@ async def test_a_failing_item_leaves_no_half_action_and_stops_no_other(
     notice = await new_profile(await new_contact(), date(2024, 4, 9))
     fine = await new_profile(await new_contact(), date(2023, 5, 1), vendor_account=False)
 
-    report = await run_on(sessionmaker, tools, fixed_clock, date(2026, 3, 10))
+    report = await run_on(sessionmaker, tools, frozen_clock, date(2026, 3, 10))
     outcomes = {item.reference: (item.outcome.value, item.detail) for item in report.items}
     assert outcomes[f"profile {fine}"] == ("done", None)
     assert outcomes[f"profile {broken}"][0] == "failed"
@@ -210,7 +210,7 @@ async def test_a_failing_item_leaves_no_half_action_and_stops_no_other(
 
 
 async def test_bulk_rules_delete_and_record_the_counts(
-    new_contact: NewContact, sessionmaker: SessionMaker, tools: Tools, fixed_clock: Clock
+    new_contact: NewContact, sessionmaker: SessionMaker, tools: Tools, frozen_clock: FrozenClock
 ) -> None:
     today = date(2026, 6, 15)
     old = today - timedelta(days=ENGAGEMENT_DAYS + 1)
@@ -227,7 +227,7 @@ async def test_bulk_rules_delete_and_record_the_counts(
         session.add(RequestAction(request_id=closed, action="export"))
         await session.commit()
 
-    report = await run_on(sessionmaker, tools, fixed_clock, today)
+    report = await run_on(sessionmaker, tools, frozen_clock, today)
     assert report.done == 3 and report.failed == 0
     assert await actions(sessionmaker) == [
         ("engagement_events", "delete", "2 engagement events", today),
@@ -257,29 +257,29 @@ async def test_bulk_rules_delete_and_record_the_counts(
     assert requests == [kept]
     assert linked == 0
 
-    again = await run_on(sessionmaker, tools, fixed_clock, today)
+    again = await run_on(sessionmaker, tools, frozen_clock, today)
     assert again.items == [] and len(await actions(sessionmaker)) == 3
 
 
 async def test_run_carries_out_only_what_is_due_today(
-    new_contact: NewContact, sessionmaker: SessionMaker, tools: Tools, fixed_clock: Clock
+    new_contact: NewContact, sessionmaker: SessionMaker, tools: Tools, frozen_clock: FrozenClock
 ) -> None:
     tomorrow = await new_contact(last_service_contact_at="2021-06-15")
-    report = await run_on(sessionmaker, tools, fixed_clock, date(2026, 6, 15))
+    report = await run_on(sessionmaker, tools, frozen_clock, date(2026, 6, 15))
     assert report.items == []
-    report = await run_on(sessionmaker, tools, fixed_clock, date(2026, 6, 16))
+    report = await run_on(sessionmaker, tools, frozen_clock, date(2026, 6, 16))
     assert [(i.reference, i.outcome) for i in report.items] == [(f"contact {tomorrow}", "done")]
 
 
 async def test_settings_are_read_from_the_tools(
-    new_contact: NewContact, sessionmaker: SessionMaker, tools: Tools, fixed_clock: Clock
+    new_contact: NewContact, sessionmaker: SessionMaker, tools: Tools, frozen_clock: FrozenClock
 ) -> None:
     """A shorter engagement period, set in the settings, is the one applied."""
     today = date(2026, 6, 15)
     await add_events(sessionmaker, helsinki(today - timedelta(days=11)))
     short = replace(tools, settings=replace(tools.settings, engagement_retention_days=10))
-    assert (await run_on(sessionmaker, tools, fixed_clock, today)).items == []
-    report = await run_on(sessionmaker, short, fixed_clock, today)
+    assert (await run_on(sessionmaker, tools, frozen_clock, today)).items == []
+    report = await run_on(sessionmaker, short, frozen_clock, today)
     assert [(i.reference, i.outcome) for i in report.items] == [("1 engagement event", "done")]
 
 
@@ -288,7 +288,7 @@ async def test_two_runs_at_once_do_each_action_once(
     new_profile: NewProfile,
     sessionmaker: SessionMaker,
     tools: Tools,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
     transfer_dir: Path,
 ) -> None:
     contacts = [await new_contact(last_service_contact_at="2020-01-01") for _ in range(3)]
@@ -299,7 +299,7 @@ async def test_two_runs_at_once_do_each_action_once(
     destroy = await new_profile(keeper, date(2023, 1, 1), vendor_account=False)
     await add_events(sessionmaker, helsinki(date(2020, 1, 1)))
     await add_call_list(sessionmaker, [keeper], expires_at=helsinki(date(2026, 1, 1)))
-    fixed_clock.on(date(2026, 3, 10), time(2, 30))
+    frozen_clock.set(date(2026, 3, 10), at=time(2, 30))
     first, second = await asyncio.gather(
         run_retention(sessionmaker, today=date(2026, 3, 10), tools=tools),
         run_retention(sessionmaker, today=date(2026, 3, 10), tools=tools),
@@ -322,12 +322,12 @@ async def test_two_runs_at_once_do_each_action_once(
 
 
 async def test_an_item_that_changed_since_the_plan_is_not_carried_out(
-    new_contact: NewContact, sessionmaker: SessionMaker, tools: Tools, fixed_clock: Clock
+    new_contact: NewContact, sessionmaker: SessionMaker, tools: Tools, frozen_clock: FrozenClock
 ) -> None:
     today = date(2026, 6, 15)
     renewed = await new_contact(last_service_contact_at="2020-01-01")
     held = await new_contact(last_service_contact_at="2020-01-01")
-    fixed_clock.on(today, time(2, 30))
+    frozen_clock.set(today, at=time(2, 30))
     async with sessionmaker() as session:
         stale = {
             item.subject.id: item

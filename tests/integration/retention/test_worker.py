@@ -22,7 +22,8 @@ from service import clock
 from service.db import SessionMaker, run
 from service.models import Contact
 from service.settings import Settings
-from tests.integration.retention.conftest import Clock, NewContact, actions
+from tests.integration.retention.conftest import NewContact, actions
+from tests.support.clock import FrozenClock
 from workers import retention
 from workers.settings import WorkerSettings, redis_settings, sender_for
 
@@ -96,11 +97,11 @@ async def test_a_real_worker_runs_the_job_at_startup(
     arq_pool: ArqRedis,
     new_contact: NewContact,
     sessionmaker: SessionMaker,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
 ) -> None:
     due = await new_contact(last_service_contact_at="2021-06-14")
     kept = await new_contact(last_service_contact_at="2021-06-15")
-    fixed_clock.on(date(2026, 6, 15), time(2, 30))
+    frozen_clock.set(date(2026, 6, 15), at=time(2, 30))
     [job] = [job for job in WorkerSettings.cron_jobs if job.name == "cron:daily_retention"]
     worker = Worker(
         functions=[],
@@ -130,10 +131,10 @@ async def test_the_job_reports_its_counts_and_keeps_out_of_a_run_in_progress(
     arq_pool: ArqRedis,
     new_contact: NewContact,
     sessionmaker: SessionMaker,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
 ) -> None:
     due = await new_contact(last_service_contact_at="2020-01-01")
-    fixed_clock.on(date(2026, 6, 15), time(2, 30))
+    frozen_clock.set(date(2026, 6, 15), at=time(2, 30))
     # Another worker's run holds the lock: this one does nothing.
     other = arq_pool.lock(retention.LOCK_KEY, timeout=60, blocking=False)
     assert await other.acquire()

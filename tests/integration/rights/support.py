@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from litestar import Litestar
@@ -13,7 +14,7 @@ from service import clock
 from service.db import SessionMaker, run, session_scope
 from service.models import DataSubjectRequest, RequestAction
 from service.models.enums import RequestChannel, RequestStatus, RequestType
-from tests.conftest import contact_payload
+from tests.support import factories
 
 Client = AsyncTestClient[Litestar]
 
@@ -27,11 +28,9 @@ GRANT_EMAIL = {
 }
 
 
-async def add_contact(admin: Client, **fields: Any) -> int:
-    payload = contact_payload(last_service_contact_at="2026-06-01", **fields)
-    response = await admin.post("/api/v1/contacts", json=payload)
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
+# The rights tests' contacts are all in service recently (call lists and the
+# gate read it).
+add_contact = partial(factories.add_contact, last_service_contact_at=factories.SERVED)
 
 
 async def add_request(

@@ -41,15 +41,15 @@ from service.models.enums import (
     RequestStatus,
     RequestType,
 )
-from tests.conftest import TEST_DATA_KEY, contact_payload
+from tests.conftest import TEST_DATA_KEY
 from tests.integration.rights.support import (
-    GRANT_EMAIL,
     Client,
     actions_of,
     add_contact,
     add_request,
     count,
 )
+from tests.support.factories import EVIDENCE, ban, contact_payload, grant, withdraw
 
 HETU = "131052-308T"
 PHONE = "+358401239876"
@@ -153,15 +153,11 @@ async def give_them_everything(
     """Every kind of row the register can hold about a person, through the API
     where it has a route of ours and through the models where it has none."""
     url = f"/api/v1/contacts/{contact_id}"
-    grant = {**GRANT_EMAIL, "evidence": {**GRANT_EMAIL["evidence"]}}
-    grant["evidence"].update(text="Maija Erasable ticked the box", ip="198.51.100.77")
-    assert (await admin.post(f"{url}/consents", json=grant)).status_code == 201
-    tracking = {**grant, "purpose": "email_tracking"}
-    assert (await admin.post(f"{url}/consents", json=tracking)).status_code == 201
-    withdraw = {k: v for k, v in tracking.items() if k != "evidence"} | {"action": "withdraw"}
-    assert (await admin.post(f"{url}/consents", json=withdraw)).status_code == 201
-    ban = {"kind": "purchase_registration", "source": "self", "note": "ERASE-ME by phone"}
-    assert (await admin.post(f"{url}/bans", json=ban)).status_code == 201
+    evidence = {**EVIDENCE, "text": "Maija Erasable ticked the box", "ip": "198.51.100.77"}
+    await grant(admin, contact_id, evidence=evidence)
+    await grant(admin, contact_id, purpose="email_tracking", evidence=evidence)
+    await withdraw(admin, contact_id, purpose="email_tracking", method="web_form")
+    await ban(admin, contact_id, kind="purchase_registration", note="ERASE-ME by phone")
     objection = {"scope": "other_processing", "grounds": "Maija Erasable objects, ERASE-ME"}
     objected = await admin.post(f"{url}/objections", json=objection)
     assert objected.status_code == 201, objected.text
@@ -283,7 +279,7 @@ async def test_erasure_leaves_nothing_of_the_person_but_the_suppression_hashes(
     admin: Client, sessionmaker: SessionMaker
 ) -> None:
     bystander = await add_contact(admin, full_name="Bertta Bystander", email="b@example.fi")
-    await admin.post(f"/api/v1/contacts/{bystander}/consents", json=GRANT_EMAIL)
+    await grant(admin, bystander)
     bystander_before = (await admin.get(f"/api/v1/contacts/{bystander}/export")).json()
     contact_id = await add_contact(admin, **PERSON)
     ids = await give_them_everything(admin, sessionmaker, contact_id)

@@ -36,12 +36,12 @@ from service.models.enums import (
 )
 from service.settings import Settings
 from tests.integration.rights.support import (
-    GRANT_EMAIL,
     Client,
     actions_of,
     add_contact,
     add_request,
 )
+from tests.support.factories import EVIDENCE, grant
 
 HETU = "131052-308T"
 SECRET_CONTENT = "DISC-REPORT-CONTENT"
@@ -59,8 +59,7 @@ async def populate(admin: Client, sessionmaker: SessionMaker) -> int:
         tags=["vip"],
     )
     url = f"/api/v1/contacts/{contact_id}"
-    grant = {**GRANT_EMAIL, "evidence": {**GRANT_EMAIL["evidence"], "ip": "198.51.100.7"}}
-    await admin.post(f"{url}/consents", json=grant)
+    await grant(admin, contact_id, evidence={**EVIDENCE, "ip": "198.51.100.7"})
     await admin.post(f"{url}/bans", json={"kind": "purchase_registration", "source": "self"})
     await admin.post(f"{url}/objections", json={"scope": "other_processing", "grounds": "Why"})
     await admin.post(f"{url}/legal-holds", json={"reason": "Claim"})

@@ -14,13 +14,13 @@ from service.models import Ban, Objection, Suppression
 from service.models.enums import RequestType
 from tests.conftest import TEST_DATA_KEY
 from tests.integration.rights.support import (
-    GRANT_EMAIL,
     Client,
     actions_of,
     add_contact,
     add_request,
     count,
 )
+from tests.support.factories import grant
 
 
 async def test_an_objection_to_direct_marketing_is_upheld_at_once(
@@ -28,7 +28,7 @@ async def test_an_objection_to_direct_marketing_is_upheld_at_once(
 ) -> None:
     contact_id = await add_contact(admin, email="no.more@example.fi", phone="0405556667")
     url = f"/api/v1/contacts/{contact_id}"
-    await admin.post(f"{url}/consents", json=GRANT_EMAIL)
+    await grant(admin, contact_id)
     assert (await admin.get(f"{url}/eligibility")).json()["eligible"] is True
     request_id = await add_request(sessionmaker, RequestType.OBJECTION, contact_id=contact_id)
 

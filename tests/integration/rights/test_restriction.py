@@ -15,7 +15,6 @@ from service.models.enums import RequestType
 from service.settings import Settings
 from service.tracking import events
 from tests.integration.rights.support import (
-    GRANT_EMAIL,
     Client,
     actions_of,
     add_contact,
@@ -23,6 +22,7 @@ from tests.integration.rights.support import (
     count,
 )
 from tests.integration.robinson.support import load_extract
+from tests.support.factories import ban, grant, withdraw
 from tests.support.worker import drain, worker_context
 
 EMAIL_CAMPAIGN = {
@@ -105,7 +105,7 @@ async def test_a_campaign_audience_leaves_the_restricted_out(admin: Client) -> N
     kept = await add_contact(admin, email="kept@example.fi")
     held = await add_contact(admin, email="held@example.fi")
     for contact_id in (kept, held):
-        await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=GRANT_EMAIL)
+        await grant(admin, contact_id)
     campaign = (await admin.post("/api/v1/campaigns", json=EMAIL_CAMPAIGN)).json()
     audience = f"/api/v1/campaigns/{campaign['id']}/audience"
     assert (await admin.get(audience)).json() == {"total": 2, "eligible": 2, "excluded": {}}
@@ -143,11 +143,10 @@ async def test_a_call_list_leaves_the_restricted_out(
 async def test_tracking_drops_the_events_of_the_restricted(
     admin: Client, sessionmaker: SessionMaker
 ) -> None:
-    tracking = {**GRANT_EMAIL, "purpose": "email_tracking"}
     free = await add_contact(admin, email="free@example.fi")
     held = await add_contact(admin, email="held@example.fi")
     for contact_id in (free, held):
-        await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=tracking)
+        await grant(admin, contact_id, purpose="email_tracking")
     assert (await restrict(admin, held)).status_code == 200
     now = datetime.now(UTC).isoformat()
     entries: list[events.Entry] = [
@@ -184,10 +183,8 @@ async def test_a_restricted_contact_is_not_edited(
     assert await actions_of(sessionmaker, fix) == ["rectification"]
 
     # The person's own statements are still recorded: a withdrawal and a ban.
-    withdraw = {k: v for k, v in GRANT_EMAIL.items() if k != "evidence"} | {"action": "withdraw"}
-    assert (await admin.post(f"{url}/consents", json=withdraw)).status_code == 201
-    ban = {"kind": "direct_marketing", "channel": "all", "source": "self"}
-    assert (await admin.post(f"{url}/bans", json=ban)).status_code == 201
+    await withdraw(admin, contact_id, method="web_form")
+    await ban(admin, contact_id, channel="all")
 
     await admin.delete(f"{url}/restriction")
     assert (await admin.patch(url, json={"city": "Oulu"})).status_code == 200

@@ -3,14 +3,11 @@ register, the report, a refused file, and the audit row."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import col, select
 
-from service import clock
 from service.db import SessionMaker
 from service.models import AuditEvent
 from service.models.enums import Role
@@ -19,13 +16,7 @@ from tests.integration.robinson.support import stored
 
 Client = AsyncTestClient[Litestar]
 URL = "/api/v1/robinson/extracts"
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 EXTRACT = "puhelin\n040 111 1111\n12\n+358502222222\n"
-
-
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "now", lambda: NOW)
 
 
 def auth(token: str) -> dict[str, str]:

@@ -14,32 +14,18 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from service import clock
 from service.campaigns import call_lists
 from service.db import SessionMaker, session_scope
 from service.errors import Conflict
 from service.models import CallListEntry, Campaign
 from service.settings import Settings
-from tests.conftest import contact_payload
 from tests.integration.robinson.support import load_extract
+from tests.support.clock import FrozenClock
+from tests.support.factories import add_phone_contact, grant
 from tests.support.worker import drain, worker_context
 
 Client = AsyncTestClient[Litestar]
 PHONE_CAMPAIGN = {"name": "Call round", "channel": "phone"}
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # 25 November in Helsinki
-GRANT_PHONE = {
-    "channel": "phone",
-    "purpose": "direct_marketing",
-    "action": "grant",
-    "source": "self",
-    "method": "phone_call",
-    "evidence": {"text": "Saa soittaa", "notice_version": "2026-1"},
-}
-
-
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "now", lambda: NOW)
 
 
 @pytest.fixture
@@ -47,15 +33,6 @@ async def ctx(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterator[d
     async with worker_context(settings, sessionmaker) as context:
         await context["redis"].flushdb()
         yield context
-
-
-async def add(admin: Client, name: str, **fields: Any) -> int:
-    payload = contact_payload(
-        **{"full_name": name, "email": None, "last_service_contact_at": "2026-06-01", **fields}
-    )
-    response = await admin.post("/api/v1/contacts", json=payload)
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
 
 
 async def build(admin: Client, ctx: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -69,11 +46,18 @@ async def build(admin: Client, ctx: dict[str, Any]) -> tuple[str, dict[str, Any]
 async def test_listed_numbers_are_left_out_with_their_reason(
     admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker, settings: Settings
 ) -> None:
-    await add(admin, "Aino Callable", phone="0401111111")
-    listed = await add(admin, "Robin Listed", phone="+358402222222", email="robin@example.fi")
-    consenting = await add(admin, "Consenting Listed", phone="0403333333")
-    granted = await admin.post(f"/api/v1/contacts/{consenting}/consents", json=GRANT_PHONE)
-    assert granted.status_code == 201, granted.text
+    await add_phone_contact(admin, "Aino Callable", "0401111111")
+    listed = await add_phone_contact(
+        admin, "Robin Listed", "+358402222222", email="robin@example.fi"
+    )
+    consenting = await add_phone_contact(admin, "Consenting Listed", "0403333333")
+    await grant(
+        admin,
+        consenting,
+        channel="phone",
+        method="phone_call",
+        evidence={"text": "Saa soittaa", "notice_version": "2026-1"},
+    )
     await load_extract(
         sessionmaker, settings, "040 222 2222", "040 333 3333", extract_date=date(2026, 11, 1)
     )
@@ -98,9 +82,8 @@ async def test_listed_numbers_are_left_out_with_their_reason(
 async def test_email_campaigns_ignore_the_register(
     admin: Client, sessionmaker: SessionMaker, settings: Settings
 ) -> None:
-    listed = await add(admin, "Robin Listed", phone="0402222222", email="robin@example.fi")
-    grant = {**GRANT_PHONE, "channel": "email", "method": "web_form"}
-    assert (await admin.post(f"/api/v1/contacts/{listed}/consents", json=grant)).status_code == 201
+    listed = await add_phone_contact(admin, "Robin Listed", "0402222222", email="robin@example.fi")
+    await grant(admin, listed)
     await load_extract(sessionmaker, settings, "0402222222")
     body = {"name": "E", "channel": "email", "subject": "s", "body_html": "h", "body_text": "t"}
     campaign = (await admin.post("/api/v1/campaigns", json=body)).json()
@@ -138,7 +121,7 @@ async def refusal(admin: Client, ctx: dict[str, Any]) -> dict[str, Any]:
 async def test_no_list_without_an_extract(
     admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker, settings: Settings
 ) -> None:
-    await add(admin, "Aino Callable", phone="0401111111")
+    await add_phone_contact(admin, "Aino Callable", "0401111111")
     body = await refusal(admin, ctx)
     assert body["reason"] == "robinson_extract_missing"
     assert "consentry import robinson" in body["detail"]
@@ -159,7 +142,7 @@ async def test_a_stale_extract_refuses_the_list_naming_its_date_and_the_limit(
     age: int,
     allowed: bool,
 ) -> None:
-    await add(admin, "Aino Callable", phone="0401111111")
+    await add_phone_contact(admin, "Aino Callable", "0401111111")
     extract_date = date(2026, 11, 25) - timedelta(days=age)
     await load_extract(sessionmaker, settings, extract_date=extract_date)
     if allowed:
@@ -182,15 +165,15 @@ async def test_the_worker_checks_again_when_it_builds(
     ctx: dict[str, Any],
     sessionmaker: SessionMaker,
     settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
+    frozen_clock: FrozenClock,
 ) -> None:
-    await add(admin, "Aino Callable", phone="0401111111")
+    await add_phone_contact(admin, "Aino Callable", "0401111111")
     await load_extract(sessionmaker, settings, extract_date=date(2026, 10, 25))  # 31 days old
     campaign = (await admin.post("/api/v1/campaigns", json=PHONE_CAMPAIGN)).json()
     url = f"/api/v1/campaigns/{campaign['id']}"
     assert (await admin.post(f"{url}/call-list")).status_code == 202
     # The list waits in the queue past midnight: the extract is 32 days old.
-    monkeypatch.setattr(clock, "now", lambda: NOW + timedelta(days=1))
+    frozen_clock.advance(days=1)
     await drain(ctx)
     status = (await admin.get(f"{url}/call-list")).json()
     assert status["status"] == "refused" and status["entry_count"] == 0
@@ -200,14 +183,14 @@ async def test_the_worker_checks_again_when_it_builds(
 
 
 async def test_the_limit_is_the_setting_and_the_day_turns_in_helsinki(
-    admin: Client, sessionmaker: SessionMaker, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    admin: Client, sessionmaker: SessionMaker, settings: Settings, frozen_clock: FrozenClock
 ) -> None:
     campaign = (await admin.post("/api/v1/campaigns", json=PHONE_CAMPAIGN)).json()
     await load_extract(sessionmaker, settings, extract_date=date(2026, 11, 20))
     strict = dataclasses.replace(settings, robinson_max_age_days=5)
     await _request(sessionmaker, strict, campaign["id"])  # 5 days old: allowed
     # 22:30 UTC on the 25th is already the 26th in Helsinki: 6 days old.
-    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 11, 25, 22, 30, tzinfo=UTC))
+    frozen_clock.set(datetime(2026, 11, 25, 22, 30, tzinfo=UTC))
     with pytest.raises(Conflict) as caught:
         await _request(sessionmaker, strict, campaign["id"])
     assert "at most 5 days old" in caught.value.detail
@@ -216,7 +199,7 @@ async def test_the_limit_is_the_setting_and_the_day_turns_in_helsinki(
 async def test_a_new_extract_lets_lists_be_built_again(
     admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker, settings: Settings
 ) -> None:
-    await add(admin, "Aino Callable", phone="0401111111")
+    await add_phone_contact(admin, "Aino Callable", "0401111111")
     await load_extract(sessionmaker, settings, "0401111111", extract_date=date(2026, 9, 1))
     assert (await refusal(admin, ctx))["reason"] == "robinson_extract_stale"
     await load_extract(sessionmaker, settings, "0409999999", extract_date=date(2026, 11, 24))

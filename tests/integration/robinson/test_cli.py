@@ -5,25 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from service import clock
 from service.cli import main
 from service.db import SessionMaker
 from service.settings import get_settings
 from tests.integration.robinson.support import load_extract, stored
-
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
 def cli_env(
     monkeypatch: pytest.MonkeyPatch, settings_env: dict[str, str], database_url: str
 ) -> Iterator[None]:
-    monkeypatch.setattr(clock, "now", lambda: NOW)
     for name, value in {**settings_env, "CONSENTRY_DATABASE_URL": database_url}.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()

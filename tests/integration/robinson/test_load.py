@@ -5,7 +5,7 @@ replacing the older ones, and a bad file changing nothing."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from sqlalchemy import text
@@ -18,15 +18,8 @@ from service.db import SessionMaker, run, session_scope
 from service.errors import InvalidInput
 from service.robinson import service
 from service.settings import Settings
-from tests.conftest import contact_payload
 from tests.integration.robinson.support import load_extract, stored
-
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+from tests.support.factories import contact_payload
 
 
 async def _contact_hash(sessionmaker: SessionMaker, settings: Settings, phone: str) -> str:

@@ -17,7 +17,9 @@ from service.db import SessionMaker, session_scope
 from service.models import ApiToken, User
 from service.models.audit import AuditEvent
 from service.models.enums import Role
-from tests.conftest import PASSWORD, contact_payload
+from tests.conftest import TokenFactory
+from tests.support.clock import FrozenClock
+from tests.support.factories import add_staff, contact_payload
 
 Client = AsyncTestClient[Litestar]
 
@@ -26,23 +28,8 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def add_user(sessionmaker: SessionMaker, role: Role, email: str) -> int:
-    async with session_scope(sessionmaker) as db:
-        user = await auth_service.create_user(db, email=email, role=role, password=PASSWORD)
-        assert user.id is not None
-        return user.id
-
-
 async def issue(client: Client, admin_token: str, **body: Any) -> Any:
     return await client.post("/api/v1/tokens", json=body, headers=bearer(admin_token))
-
-
-async def admin_token(sessionmaker: SessionMaker) -> str:
-    async with session_scope(sessionmaker) as db:
-        user = await auth_service.create_user(
-            db, email="root@example.fi", role=Role.ADMIN, password=PASSWORD
-        )
-        return await auth_service.issue_token(db, user=user, name="root")
 
 
 async def token_row(sessionmaker: SessionMaker, token_id: int) -> ApiToken:
@@ -53,9 +40,9 @@ async def token_row(sessionmaker: SessionMaker, token_id: int) -> ApiToken:
 
 
 async def test_a_viewer_scoped_admin_token_reads_but_cannot_write(
-    client: Client, sessionmaker: SessionMaker
+    client: Client, make_token: TokenFactory
 ) -> None:
-    root = await admin_token(sessionmaker)
+    root = await make_token(Role.ADMIN)
     user_id = (await client.get("/api/v1/me/tokens", headers=bearer(root))).json()[0]["user_id"]
     created = await issue(client, root, user_id=user_id, name="stats script", scope="viewer")
     assert created.status_code == 201, created.text
@@ -78,10 +65,10 @@ async def test_a_viewer_scoped_admin_token_reads_but_cannot_write(
     [(Role.VIEWER, "admin"), (Role.CALLER, "viewer"), (Role.PRIVACY_OFFICER, "marketer")],
 )
 async def test_a_scope_beyond_the_users_role_is_refused(
-    client: Client, sessionmaker: SessionMaker, role: Role, scope: str
+    client: Client, sessionmaker: SessionMaker, make_token: TokenFactory, role: Role, scope: str
 ) -> None:
-    root = await admin_token(sessionmaker)
-    user_id = await add_user(sessionmaker, role, "someone@example.fi")
+    root = await make_token(Role.ADMIN)
+    user_id = (await add_staff(sessionmaker, role=role, email="someone@example.fi")).id
     response = await issue(client, root, user_id=user_id, name="x", scope=scope)
     assert response.status_code == 422, response.text
     assert "scope" in response.json()["fields"]
@@ -102,27 +89,27 @@ async def test_a_scope_beyond_the_users_role_is_refused(
     ids=["empty-name", "long-name", "zero-days", "unknown-scope", "extra-field"],
 )
 async def test_bad_token_requests_are_refused(
-    client: Client, sessionmaker: SessionMaker, body: dict[str, Any]
+    client: Client, sessionmaker: SessionMaker, make_token: TokenFactory, body: dict[str, Any]
 ) -> None:
-    root = await admin_token(sessionmaker)
-    user_id = await add_user(sessionmaker, Role.VIEWER, "v@example.fi")
+    root = await make_token(Role.ADMIN)
+    user_id = (await add_staff(sessionmaker, role=Role.VIEWER, email="v@example.fi")).id
     response = await issue(client, root, user_id=user_id, **body)
     assert response.status_code in {400, 422}, response.text
     async with sessionmaker() as db:
         assert (await db.exec(select(ApiToken).where(ApiToken.user_id == user_id))).all() == []
 
 
-async def test_an_unknown_user_is_404(client: Client, sessionmaker: SessionMaker) -> None:
-    root = await admin_token(sessionmaker)
+async def test_an_unknown_user_is_404(client: Client, make_token: TokenFactory) -> None:
+    root = await make_token(Role.ADMIN)
     response = await issue(client, root, user_id=999_999, name="x")
     assert response.status_code == 404, response.text
 
 
 async def test_a_revoked_token_is_refused_and_the_refusal_audited(
-    client: Client, sessionmaker: SessionMaker
+    client: Client, sessionmaker: SessionMaker, make_token: TokenFactory
 ) -> None:
-    root = await admin_token(sessionmaker)
-    user_id = await add_user(sessionmaker, Role.VIEWER, "v@example.fi")
+    root = await make_token(Role.ADMIN)
+    user_id = (await add_staff(sessionmaker, role=Role.VIEWER, email="v@example.fi")).id
     created = (await issue(client, root, user_id=user_id, name="script")).json()
     token, token_id = created["token"], created["id"]
     assert (await client.get("/api/v1/contacts", headers=bearer(token))).status_code == 200
@@ -149,51 +136,48 @@ async def test_a_revoked_token_is_refused_and_the_refusal_audited(
 
 
 async def test_an_expired_token_is_refused(
-    client: Client, sessionmaker: SessionMaker, monkeypatch: pytest.MonkeyPatch
+    client: Client, sessionmaker: SessionMaker, make_token: TokenFactory, frozen_clock: FrozenClock
 ) -> None:
-    root = await admin_token(sessionmaker)
-    user_id = await add_user(sessionmaker, Role.VIEWER, "v@example.fi")
+    root = await make_token(Role.ADMIN)
+    user_id = (await add_staff(sessionmaker, role=Role.VIEWER, email="v@example.fi")).id
     created = (await issue(client, root, user_id=user_id, name="s", expires_in_days=2)).json()
     token = created["token"]
     expires_at = datetime.fromisoformat(created["expires_at"])
     assert (await client.get("/api/v1/contacts", headers=bearer(token))).status_code == 200
 
-    later = expires_at + timedelta(seconds=1)
-    monkeypatch.setattr(clock, "now", lambda: later)
+    frozen_clock.set(expires_at + timedelta(seconds=1))
     assert (await client.get("/api/v1/contacts", headers=bearer(token))).status_code == 401
     assert (await client.get("/api/v1/contacts", headers=bearer(root))).status_code == 200
 
 
 async def test_last_used_at_is_written_at_most_once_per_resolution(
-    client: Client, sessionmaker: SessionMaker, monkeypatch: pytest.MonkeyPatch
+    client: Client, sessionmaker: SessionMaker, make_token: TokenFactory, frozen_clock: FrozenClock
 ) -> None:
-    root = await admin_token(sessionmaker)
-    user_id = await add_user(sessionmaker, Role.VIEWER, "v@example.fi")
+    root = await make_token(Role.ADMIN)
+    user_id = (await add_staff(sessionmaker, role=Role.VIEWER, email="v@example.fi")).id
     created = (await issue(client, root, user_id=user_id, name="s")).json()
     token, token_id = created["token"], created["id"]
     assert created["last_used_at"] is None
 
-    start = clock.now()
-    now = [start]
-    monkeypatch.setattr(clock, "now", lambda: now[0])
+    start = frozen_clock.now
     await client.get("/api/v1/contacts", headers=bearer(token))
     assert (await token_row(sessionmaker, token_id)).last_used_at == start
 
-    now[0] = start + auth_service.LAST_USED_RESOLUTION / 2
+    frozen_clock.set(start + auth_service.LAST_USED_RESOLUTION / 2)
     await client.get("/api/v1/contacts", headers=bearer(token))
     assert (await token_row(sessionmaker, token_id)).last_used_at == start  # not rewritten
 
-    now[0] = start + auth_service.LAST_USED_RESOLUTION + timedelta(seconds=1)
+    later = frozen_clock.set(start + auth_service.LAST_USED_RESOLUTION + timedelta(seconds=1))
     await client.get("/api/v1/contacts", headers=bearer(token))
-    assert (await token_row(sessionmaker, token_id)).last_used_at == now[0]
+    assert (await token_row(sessionmaker, token_id)).last_used_at == later
 
 
 async def test_staff_see_and_revoke_only_their_own_tokens(
-    client: Client, sessionmaker: SessionMaker
+    client: Client, sessionmaker: SessionMaker, make_token: TokenFactory
 ) -> None:
-    root = await admin_token(sessionmaker)
-    caller_id = await add_user(sessionmaker, Role.CALLER, "c@example.fi")
-    viewer_id = await add_user(sessionmaker, Role.VIEWER, "v@example.fi")
+    root = await make_token(Role.ADMIN)
+    caller_id = (await add_staff(sessionmaker, role=Role.CALLER, email="c@example.fi")).id
+    viewer_id = (await add_staff(sessionmaker, role=Role.VIEWER, email="v@example.fi")).id
     mine = (await issue(client, root, user_id=caller_id, name="mine")).json()
     spare = (await issue(client, root, user_id=caller_id, name="spare")).json()
     theirs = (await issue(client, root, user_id=viewer_id, name="theirs")).json()
@@ -214,10 +198,10 @@ async def test_staff_see_and_revoke_only_their_own_tokens(
 
 
 async def test_the_token_is_shown_once_and_stored_only_as_its_hash(
-    client: Client, sessionmaker: SessionMaker
+    client: Client, sessionmaker: SessionMaker, make_token: TokenFactory
 ) -> None:
-    root = await admin_token(sessionmaker)
-    user_id = await add_user(sessionmaker, Role.MARKETER, "m@example.fi")
+    root = await make_token(Role.ADMIN)
+    user_id = (await add_staff(sessionmaker, role=Role.MARKETER, email="m@example.fi")).id
     created = (await issue(client, root, user_id=user_id, name="s", scope="viewer")).json()
     token = created["token"]
     secret = token.removeprefix(auth_service.TOKEN_PREFIX)
@@ -246,10 +230,10 @@ async def test_the_token_is_shown_once_and_stored_only_as_its_hash(
 
 
 async def test_a_disabled_users_token_cannot_be_issued(
-    client: Client, sessionmaker: SessionMaker
+    client: Client, sessionmaker: SessionMaker, make_token: TokenFactory
 ) -> None:
-    root = await admin_token(sessionmaker)
-    user_id = await add_user(sessionmaker, Role.VIEWER, "v@example.fi")
+    root = await make_token(Role.ADMIN)
+    user_id = (await add_staff(sessionmaker, role=Role.VIEWER, email="v@example.fi")).id
     async with session_scope(sessionmaker) as db:
         user = await db.get(User, user_id)
         assert user is not None

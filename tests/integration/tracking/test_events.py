@@ -20,7 +20,7 @@ from service.models import Campaign, Contact, EngagementEvent
 from service.models.engagement import EngagementKind
 from service.models.enums import CampaignChannel, Purpose
 from service.tracking import events
-from tests.conftest import contact_payload
+from tests.support.factories import add_contact, record_consent, unique_email
 from workers import tracking
 from workers.settings import WorkerSettings, functions
 
@@ -45,37 +45,24 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 NewContact = Callable[..., Awaitable[int]]
+# How these tests record consent to tracking, given or withdrawn.
+TRACKING = {
+    "purpose": "email_tracking",
+    "evidence": {"text": "Track my opens", "notice_version": "2026-01"},
+}
 
 
 @pytest.fixture
 def new_contact(admin: Client) -> NewContact:
     """A contact, with an email-tracking consent in the given state (or none)."""
-    counter = iter(range(1_000_000))
 
     async def create(*actions: str) -> int:
-        response = await admin.post(
-            "/api/v1/contacts", json=contact_payload(email=f"c{next(counter)}@example.fi")
-        )
-        assert response.status_code == 201, response.text
-        contact_id = int(response.json()["id"])
+        contact_id = await add_contact(admin, email=unique_email())
         for action in actions:
-            await set_consent(admin, contact_id, action)
+            await record_consent(admin, contact_id, action=action, **TRACKING)
         return contact_id
 
     return create
-
-
-async def set_consent(admin: Client, contact_id: int, action: str) -> None:
-    body = {
-        "action": action,
-        "channel": "email",
-        "purpose": "email_tracking",
-        "source": "self",
-        "method": "web_form",
-        "evidence": {"text": "Track my opens", "notice_version": "2026-01"},
-    }
-    response = await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=body)
-    assert response.status_code == 201, response.text
 
 
 async def click(redis: Redis, contact_id: int | None, **fields: Any) -> None:
@@ -184,7 +171,7 @@ async def test_a_withdrawn_consent_drops_later_events(
     assert await events.drain(redis, sessionmaker, consumer="w1") == 1
     # Queued before the withdrawal, stored after it: the check is at storage.
     await click(redis, contact_id)
-    await set_consent(admin, contact_id, "withdraw")
+    await record_consent(admin, contact_id, action="withdraw", **TRACKING)
     await click(redis, contact_id)
     assert await events.drain(redis, sessionmaker, consumer="w1") == 0
     assert len(await stored(sessionmaker)) == 1

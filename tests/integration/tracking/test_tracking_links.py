@@ -19,24 +19,15 @@ from service.models import CampaignRecipient, EngagementEvent
 from service.settings import Settings, load_settings
 from service.tokens import TokenSigner
 from service.tracking import events
-from tests.conftest import TEST_SECRET, contact_payload
+from tests.conftest import TEST_SECRET
+from tests.support.clock import FrozenClock
+from tests.support.factories import SERVED, add_campaign, add_contact, add_recipient
 from tests.support.smtp import PickySink
 from tests.support.worker import drain, worker_context
 
 Client = AsyncTestClient[Litestar]
 SIGNER = TokenSigner(TEST_SECRET)
 OFFER = "https://example.fi/offer?from=mail"
-
-
-def grant(purpose: str) -> dict[str, Any]:
-    return {
-        "channel": "email",
-        "purpose": purpose,
-        "action": "grant",
-        "source": "self",
-        "method": "web_form",
-        "evidence": {"notice_version": "1"},
-    }
 
 
 @pytest.fixture
@@ -74,11 +65,7 @@ async def test_tracking_only_for_those_who_allow_it(
         ("tracked@example.fi", ["direct_marketing", "email_tracking"]),
         ("private@example.fi", ["direct_marketing"]),
     ):
-        payload = contact_payload(email=email, last_service_contact_at="2026-06-01")
-        contact_id = (await admin.post("/api/v1/contacts", json=payload)).json()["id"]
-        for purpose in purposes:
-            await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=grant(purpose))
-        people[email] = contact_id
+        people[email] = await add_recipient(admin, email, consent=purposes)
     body = {
         "name": "Offer",
         "channel": "email",
@@ -87,8 +74,7 @@ async def test_tracking_only_for_those_who_allow_it(
         '<a href="https://example.fi/?n={{ contact.name }}">you</a></p>',
         "body_text": f"See the offer: {OFFER}",
     }
-    campaign_id = (await admin.post("/api/v1/campaigns", json=body)).json()["id"]
-    await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
+    campaign_id = await add_campaign(admin, send=True, **body)
     await drain(ctx)
 
     html = {
@@ -144,8 +130,7 @@ async def test_tracking_only_for_those_who_allow_it(
 
 
 async def test_the_stop_tracking_link_preselects_only_tracking(admin: Client) -> None:
-    payload = contact_payload(last_service_contact_at="2026-06-01")
-    contact_id = (await admin.post("/api/v1/contacts", json=payload)).json()["id"]
+    contact_id = await add_contact(admin, last_service_contact_at=SERVED)
     token = SIGNER.sign("unsubscribe", contact_id, 1)
     page = (await admin.get(f"/u/{token}?only=tracking")).text
     assert 'value="tracking" checked' in page
@@ -153,14 +138,13 @@ async def test_the_stop_tracking_link_preselects_only_tracking(admin: Client) ->
 
 
 async def test_engagement_older_than_the_retention_age_is_purged(
-    ctx: dict[str, Any], sessionmaker: SessionMaker, monkeypatch: pytest.MonkeyPatch
+    ctx: dict[str, Any], sessionmaker: SessionMaker, frozen_clock: FrozenClock
 ) -> None:
     from datetime import timedelta
 
-    from service import clock
     from service.retention.cli import run_today
 
-    now = clock.now()
+    now = frozen_clock.now
     async with sessionmaker() as db:
         for age in (10, 394, 396, 800):
             db.add(
@@ -172,7 +156,6 @@ async def test_engagement_older_than_the_retention_age_is_purged(
                 )
             )
         await db.commit()
-    monkeypatch.setattr(clock, "now", lambda: now)
     report = await run_today(sessionmaker, ctx["settings"])
     assert [item.reference for item in report.items] == ["2 engagement events"]
     async with sessionmaker() as db:
@@ -185,10 +168,9 @@ async def test_engagement_older_than_the_retention_age_is_purged(
 async def test_campaign_statistics_json_and_csv(
     admin: Client, ctx: dict[str, Any], sink: PickySink, sessionmaker: SessionMaker
 ) -> None:
-    payload = contact_payload(email="s@example.fi", last_service_contact_at="2026-06-01")
-    contact_id = (await admin.post("/api/v1/contacts", json=payload)).json()["id"]
-    for purpose in ("direct_marketing", "email_tracking"):
-        await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=grant(purpose))
+    contact_id = await add_recipient(
+        admin, "s@example.fi", consent=("direct_marketing", "email_tracking")
+    )
     body = {
         "name": "Stats",
         "channel": "email",
@@ -196,8 +178,7 @@ async def test_campaign_statistics_json_and_csv(
         "body_html": f'<a href="{OFFER}">o</a>',
         "body_text": "t",
     }
-    campaign_id = (await admin.post("/api/v1/campaigns", json=body)).json()["id"]
-    await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
+    campaign_id = await add_campaign(admin, send=True, **body)
     await drain(ctx)
     html = sink.accepted[0][1].get_body(("html",)).get_content()  # type: ignore[union-attr]
     pixel = re.search(r"/t/o/([\w.-]+\.gif)", html).group(1)  # type: ignore[union-attr]
@@ -236,11 +217,7 @@ async def test_a_returned_message_counts_as_a_bounce_only_when_permanent(
     admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker
 ) -> None:
     for index in range(3):
-        payload = contact_payload(
-            email=f"b{index}@example.fi", last_service_contact_at="2026-06-01"
-        )
-        contact_id = (await admin.post("/api/v1/contacts", json=payload)).json()["id"]
-        await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=grant("direct_marketing"))
+        await add_recipient(admin, f"b{index}@example.fi")
     body = {
         "name": "Bounces",
         "channel": "email",
@@ -248,8 +225,7 @@ async def test_a_returned_message_counts_as_a_bounce_only_when_permanent(
         "body_html": "h",
         "body_text": "t",
     }
-    campaign_id = (await admin.post("/api/v1/campaigns", json=body)).json()["id"]
-    await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
+    campaign_id = await add_campaign(admin, send=True, **body)
     await drain(ctx)
     # What the inbound listener writes when it links a delivery report.
     async with session_scope(sessionmaker) as session:

@@ -22,28 +22,25 @@ from service.models import EngagementEvent
 from service.settings import MAX_VISIT_COOKIE_DAYS, Settings, load_settings
 from service.tokens import TokenSigner
 from service.tracking import events, visits
-from tests.conftest import TEST_SECRET, contact_payload
+from tests.conftest import TEST_SECRET
+from tests.support.factories import add_campaign, add_recipient, withdraw
 from tests.support.worker import worker_context
 
 Client = AsyncTestClient[Litestar]
 SIGNER = TokenSigner(TEST_SECRET)
 SITE = "https://www.example.fi"
 OFFER = f"{SITE}/offer?from=mail"
+TRACKED = ("direct_marketing", "email_tracking")
+VISITS = {
+    "name": "Visits",
+    "subject": "S",
+    "body_html": f'<a href="{OFFER}">Our offer</a>',
+    "body_text": "t",
+}
 CHROME = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
-
-
-def consent(purpose: str, action: str = "grant") -> dict[str, Any]:
-    return {
-        "channel": "email",
-        "purpose": purpose,
-        "action": action,
-        "source": "self",
-        "method": "web_form",
-        "evidence": {"notice_version": "1"},
-    }
 
 
 @pytest.fixture
@@ -64,30 +61,6 @@ async def ctx(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterator[d
     async with worker_context(settings, sessionmaker) as context:
         await context["redis"].flushdb()
         yield context
-
-
-async def contact(admin: Client, email: str, *purposes: str) -> int:
-    payload = contact_payload(email=email, last_service_contact_at="2026-06-01")
-    response = await admin.post("/api/v1/contacts", json=payload)
-    assert response.status_code == 201, response.text
-    contact_id = int(response.json()["id"])
-    for purpose in purposes:
-        answer = await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=consent(purpose))
-        assert answer.status_code == 201, answer.text
-    return contact_id
-
-
-async def campaign(admin: Client) -> int:
-    body = {
-        "name": "Visits",
-        "channel": "email",
-        "subject": "S",
-        "body_html": f'<a href="{OFFER}">Our offer</a>',
-        "body_text": "t",
-    }
-    response = await admin.post("/api/v1/campaigns", json=body)
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
 
 
 async def click(client: Client, contact_id: int, campaign_id: int, **headers: str) -> Any:
@@ -144,8 +117,8 @@ async def visits_stored(ctx: dict[str, Any], sessionmaker: SessionMaker) -> list
 async def test_a_tracked_click_sets_a_first_party_cookie(
     admin: Client, ctx: dict[str, Any], settings: Settings
 ) -> None:
-    tracked = await contact(admin, "t@example.fi", "direct_marketing", "email_tracking")
-    campaign_id = await campaign(admin)
+    tracked = await add_recipient(admin, "t@example.fi", consent=TRACKED)
+    campaign_id = await add_campaign(admin, **VISITS)
 
     header = visitor_cookie(await click(admin, tracked, campaign_id))
 
@@ -168,18 +141,17 @@ async def test_a_tracked_click_sets_a_first_party_cookie(
 async def test_no_cookie_without_consent_or_with_an_opt_out_signal(
     admin: Client, ctx: dict[str, Any], case: str
 ) -> None:
-    campaign_id = await campaign(admin)
+    campaign_id = await add_campaign(admin, **VISITS)
     headers: dict[str, str] = {}
     if case == "no tracking consent":
-        owner = await contact(admin, "n@example.fi", "direct_marketing")
+        owner = await add_recipient(admin, "n@example.fi")
     elif case == "withdrawn":
-        owner = await contact(admin, "w@example.fi", "direct_marketing", "email_tracking")
-        withdraw = consent("email_tracking", "withdraw")
-        await admin.post(f"/api/v1/contacts/{owner}/consents", json=withdraw)
+        owner = await add_recipient(admin, "w@example.fi", consent=TRACKED)
+        await withdraw(admin, owner, purpose="email_tracking", method="web_form")
     elif case == "anonymous link":
         owner = 0
     else:
-        owner = await contact(admin, "o@example.fi", "direct_marketing", "email_tracking")
+        owner = await add_recipient(admin, "o@example.fi", consent=TRACKED)
         headers = {"DNT": "1"} if case == "DNT" else {"Sec-GPC": "1"}
 
     assert visitor_cookie(await click(admin, owner, campaign_id, **headers)) is None
@@ -191,8 +163,8 @@ async def test_no_cookie_without_consent_or_with_an_opt_out_signal(
 async def test_a_page_view_is_stored_reduced_with_its_contact_and_campaign(
     client: Client, admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker
 ) -> None:
-    tracked = await contact(admin, "t@example.fi", "direct_marketing", "email_tracking")
-    campaign_id = await campaign(admin)
+    tracked = await add_recipient(admin, "t@example.fi", consent=TRACKED)
+    campaign_id = await add_campaign(admin, **VISITS)
 
     response = await beacon(client, view(), cookie_of(tracked, campaign_id))
 
@@ -213,8 +185,8 @@ async def test_a_page_view_is_stored_reduced_with_its_contact_and_campaign(
 async def test_a_page_view_is_not_recorded_without_every_condition(
     client: Client, admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker, case: str
 ) -> None:
-    tracked = await contact(admin, "t@example.fi", "direct_marketing", "email_tracking")
-    campaign_id = await campaign(admin)
+    tracked = await add_recipient(admin, "t@example.fi", consent=TRACKED)
+    campaign_id = await add_campaign(admin, **VISITS)
     cookie: str | None = cookie_of(tracked, campaign_id)
     body, headers = view(), {}
     match case:
@@ -240,10 +212,9 @@ async def test_a_page_view_is_not_recorded_without_every_condition(
 async def test_a_page_view_after_withdrawal_is_not_stored(
     client: Client, admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker
 ) -> None:
-    tracked = await contact(admin, "t@example.fi", "direct_marketing", "email_tracking")
-    cookie = cookie_of(tracked, await campaign(admin))
-    withdraw = consent("email_tracking", "withdraw")
-    await admin.post(f"/api/v1/contacts/{tracked}/consents", json=withdraw)
+    tracked = await add_recipient(admin, "t@example.fi", consent=TRACKED)
+    cookie = cookie_of(tracked, await add_campaign(admin, **VISITS))
+    await withdraw(admin, tracked, purpose="email_tracking", method="web_form")
 
     # The beacon answers without the database; the worker checks consent.
     assert (await beacon(client, view(), cookie)).status_code == 202

@@ -22,13 +22,14 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from service.auth import login
-from service.auth import service as auth_service
 from service.auth.cookies import PLAIN_COOKIE
 from service.db import SessionMaker, session_scope
 from service.models.enums import Role
 from service.settings import Settings
-from tests.conftest import PASSWORD
+from tests.conftest import TokenFactory
 from tests.integration.auth.browser import csrf_of
+from tests.integration.web.privacy.support import Staff, staff_client
+from tests.support.factories import add_staff
 
 _numbers = itertools.count(1)
 
@@ -64,13 +65,9 @@ def signed_in(
     """A staff member of the role with a complete session (both factors)."""
 
     async def make(role: Role) -> Client:
+        email = f"web.{role.value}.{next(_numbers)}@example.fi"
+        user = await add_staff(sessionmaker, role=role, email=email)
         async with session_scope(sessionmaker) as session:
-            user = await auth_service.create_user(
-                session,
-                email=f"web.{role.value}.{next(_numbers)}@example.fi",
-                role=role,
-                password=PASSWORD,
-            )
             opened = await login.open_complete_session(session, user=user, settings=settings)
         return Client(client, {"Cookie": f"{PLAIN_COOKIE}={opened.token}"})
 
@@ -79,3 +76,14 @@ def signed_in(
 
 def csrf(page: httpx.Response) -> str:
     return csrf_of(page)
+
+
+@pytest.fixture
+async def staff(
+    client: AsyncTestClient[Litestar],
+    make_token: TokenFactory,
+    sessionmaker: SessionMaker,
+    settings: Settings,
+) -> Staff:
+    """The test's one client as any role in turn (see ``privacy/support.py``)."""
+    return await staff_client(client, make_token, sessionmaker, settings)

@@ -100,9 +100,12 @@ def settings(environ: dict[str, str]) -> Settings:
     return load_settings(environ)
 
 
-@pytest.fixture(autouse=True)
-def fixed_day(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
+
+@pytest.fixture
+def clock_start() -> datetime:
+    return datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
 def headings(markdown: str) -> list[str]:

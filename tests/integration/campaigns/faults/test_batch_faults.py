@@ -23,12 +23,8 @@ from service.delivery import batch
 from service.delivery.smtp import SmtpConfig, SmtpPool
 from service.embedded import EmbeddedRedis, free_port
 from service.models import CampaignRecipient, Contact
-from tests.integration.campaigns.test_campaigns import (
-    Client,
-    add_contact,
-    campaign,
-    create_campaign,
-)
+from tests.integration.campaigns.test_campaigns import Client, campaign
+from tests.support.factories import add_campaign, add_recipient
 from tests.support.smtp import PickySink
 
 HOST = "127.0.0.1"
@@ -44,8 +40,8 @@ async def statuses(ctx: dict[str, Any]) -> dict[str, tuple[str, int]]:
 
 async def start_campaign(admin: Client, ctx: dict[str, Any], count: int) -> tuple[int, int, int]:
     for index in range(count):
-        await add_contact(admin, f"f{index}@example.fi")
-    campaign_id = await create_campaign(admin)
+        await add_recipient(admin, f"f{index}@example.fi")
+    campaign_id = await add_campaign(admin)
     await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
     await sending.start(ctx["sender"], campaign_id)
     async with ctx["sessionmaker"]() as db:

@@ -16,12 +16,8 @@ from sqlmodel import col, select
 from service.campaigns import sending
 from service.delivery.smtp import SmtpConfig, SmtpPool
 from service.models import Campaign, CampaignRecipient, Contact
-from tests.integration.campaigns.test_campaigns import (
-    Client,
-    add_contact,
-    campaign,
-    create_campaign,
-)
+from tests.integration.campaigns.test_campaigns import Client, campaign
+from tests.support.factories import add_campaign, add_recipient
 from tests.support.smtp import PickySink
 from tests.support.worker import drain
 from workers import campaigns as campaign_jobs
@@ -48,9 +44,9 @@ async def test_a_poison_row_fails_alone_and_the_batch_goes_on(
     if "\x00" in poison and database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL text cannot hold NUL, so no such row can exist there")
     # Batches of three (the fixture's settings): the bad row is the middle one.
-    ids = [await add_contact(admin, f"p{i}@example.fi") for i in range(5)]
+    ids = [await add_recipient(admin, f"p{i}@example.fi") for i in range(5)]
     await set_name(ctx, ids[1], poison)
-    campaign_id = await create_campaign(admin)
+    campaign_id = await add_campaign(admin)
     assert (await admin.post(f"/api/v1/campaigns/{campaign_id}/send")).status_code == 202
     await drain(ctx)
 
@@ -69,9 +65,9 @@ async def test_a_poison_row_fails_alone_and_the_batch_goes_on(
 async def test_a_template_error_for_one_person_fails_only_them(
     admin: Client, ctx: dict[str, Any], sink: PickySink
 ) -> None:
-    ids = [await add_contact(admin, f"q{i}@example.fi") for i in range(3)]
+    ids = [await add_recipient(admin, f"q{i}@example.fi") for i in range(3)]
     # Valid at save for every contact; divides by zero for a name of 5 letters.
-    campaign_id = await create_campaign(admin, body_text="Hi {{ 1 // (contact.name|length - 5) }}")
+    campaign_id = await add_campaign(admin, body_text="Hi {{ 1 // (contact.name|length - 5) }}")
     await set_name(ctx, ids[2], "Maija")
     await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
     await drain(ctx)
@@ -85,8 +81,8 @@ async def test_a_template_error_for_one_person_fails_only_them(
 async def test_a_broken_template_pauses_at_once_with_the_reason(
     admin: Client, ctx: dict[str, Any], sink: PickySink
 ) -> None:
-    await add_contact(admin, "r@example.fi")
-    campaign_id = await create_campaign(admin)
+    await add_recipient(admin, "r@example.fi")
+    campaign_id = await add_campaign(admin)
     async with ctx["sessionmaker"]() as db:
         await db.exec(
             update(Campaign).where(col(Campaign.id) == campaign_id).values(body_html="{{ x")
@@ -105,8 +101,8 @@ async def test_a_failing_batch_retries_then_pauses_with_the_reason(
 ) -> None:
     """A failure of the whole batch (here: no relay configured) is retried with
     back-off, and after the last try the campaign pauses: never a silent loop."""
-    await add_contact(admin, "s@example.fi")
-    campaign_id = await create_campaign(admin)
+    await add_recipient(admin, "s@example.fi")
+    campaign_id = await add_campaign(admin)
     await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
     await sending.start(ctx["sender"], campaign_id)
     first = min((await recipients(ctx)).values(), key=lambda r: r.id or 0).id or 0
@@ -140,9 +136,9 @@ async def test_a_non_ascii_local_part_goes_out_with_smtputf8(
 ) -> None:
     """Accepted at input (docs/web-contacts.md), delivered where the relay
     offers SMTPUTF8, and failed for that recipient alone where it does not."""
-    plain = await add_contact(admin, "plain@example.fi")
-    utf8 = await add_contact(admin, "käyttäjä@example.fi")
-    campaign_id = await create_campaign(admin)
+    plain = await add_recipient(admin, "plain@example.fi")
+    utf8 = await add_recipient(admin, "käyttäjä@example.fi")
+    campaign_id = await add_campaign(admin)
     await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
     with PickySink(smtputf8=True) as relay:
         sender = ctx["sender"]
@@ -162,10 +158,10 @@ async def test_a_non_ascii_local_part_goes_out_with_smtputf8(
 async def test_without_smtputf8_only_that_recipient_fails(
     admin: Client, ctx: dict[str, Any], sink: PickySink
 ) -> None:
-    before = await add_contact(admin, "a@example.fi")
-    utf8 = await add_contact(admin, "åsa@example.fi")
-    after = await add_contact(admin, "b@example.fi")
-    campaign_id = await create_campaign(admin)
+    before = await add_recipient(admin, "a@example.fi")
+    utf8 = await add_recipient(admin, "åsa@example.fi")
+    after = await add_recipient(admin, "b@example.fi")
+    campaign_id = await add_campaign(admin)
     await admin.post(f"/api/v1/campaigns/{campaign_id}/send")
     await drain(ctx)
     rows = await recipients(ctx)
@@ -181,9 +177,9 @@ async def test_without_smtputf8_only_that_recipient_fails(
 async def test_the_preview_for_a_poison_row_is_no_5xx(
     admin: Client, ctx: dict[str, Any], poison: str
 ) -> None:
-    contact = await add_contact(admin, "preview@example.fi")
+    contact = await add_recipient(admin, "preview@example.fi")
     await set_name(ctx, contact, poison)
-    campaign_id = await create_campaign(admin)
+    campaign_id = await add_campaign(admin)
     response = await admin.post(
         f"/api/v1/campaigns/{campaign_id}/preview", json={"contact_id": contact}
     )

@@ -14,16 +14,16 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlmodel import col
 
-from service import clock
 from service.db import SessionMaker, run
 from service.models import CallList, CallListDownload
 from service.models.enums import Role
 from service.settings import Settings
-from tests.conftest import TokenFactory, contact_payload
 from tests.integration.audit.support import trail
 from tests.integration.robinson.support import load_extract
 from tests.integration.web.conftest import csrf
-from tests.integration.web.privacy.support import Staff, staff_client
+from tests.integration.web.privacy.support import Staff
+from tests.support.clock import FrozenClock
+from tests.support.factories import add_campaign, add_phone_contact
 from tests.support.worker import drain, worker_context
 
 Client = AsyncTestClient[Litestar]
@@ -31,26 +31,12 @@ NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # 12:00 in Helsinki
 PAGE = "/app/call-lists"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.current = NOW
-
-
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    held = Clock()
-    monkeypatch.setattr(clock, "now", lambda: held.current)
-    return held
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
 @pytest.fixture
-async def staff(
-    client: AsyncTestClient[Litestar],
-    make_token: TokenFactory,
-    sessionmaker: SessionMaker,
-    settings: Settings,
-) -> Staff:
-    return await staff_client(client, make_token, sessionmaker, settings)
+def clock_start() -> datetime:
+    return NOW
 
 
 @pytest.fixture
@@ -66,30 +52,19 @@ async def ctx(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterator[d
         yield context
 
 
-async def _add(admin: Client, name: str, phone: str) -> int:
-    payload = contact_payload(
-        full_name=name, email=None, phone=phone, last_service_contact_at="2026-06-01"
-    )
-    response = await admin.post("/api/v1/contacts", json=payload)
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
-
-
-async def _phone_campaign(admin: Client, name: str = "Autumn calls") -> int:
-    response = await admin.post("/api/v1/campaigns", json={"name": name, "channel": "phone"})
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
-
-
 async def _built_list(
     admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker, settings: Settings
 ) -> int:
     """A phone campaign whose list holds two people, one more left out (Robinson)."""
-    await _add(admin, "Aino Callable", "0401111111")
-    await _add(admin, "Bertta Callable", "0405555555")
-    await _add(admin, "Robin Listed", "0402222222")
+    people = [
+        ("Aino Callable", "0401111111"),
+        ("Bertta Callable", "0405555555"),
+        ("Robin Listed", "0402222222"),
+    ]
+    for name, phone in people:
+        await add_phone_contact(admin, name, phone)
     await load_extract(sessionmaker, settings, "040 222 2222", extract_date=date(2026, 11, 20))
-    campaign_id = await _phone_campaign(admin)
+    campaign_id = await add_campaign(admin, channel="phone", name="Autumn calls")
     assert (await admin.post(f"/api/v1/campaigns/{campaign_id}/call-list")).status_code == 202
     await drain(ctx)
     return campaign_id
@@ -101,10 +76,10 @@ async def test_the_page_shows_each_list_with_its_expiry_and_who_was_left_out(
     sessionmaker: SessionMaker,
     settings: Settings,
     staff: Staff,
-    fixed_clock: Clock,
+    frozen_clock: FrozenClock,
 ) -> None:
     campaign_id = await _built_list(admin, ctx, sessionmaker, settings)
-    await _phone_campaign(admin, "Spring calls")  # no list yet
+    await add_campaign(admin, channel="phone", name="Spring calls")  # no list yet
     # An admin sees the extract in force, and may build.
     everything = await (await staff.become(Role.ADMIN)).get(PAGE)
     assert "2026-11-20 (5 days old)" in everything.text
@@ -127,7 +102,7 @@ async def test_the_page_shows_each_list_with_its_expiry_and_who_was_left_out(
     assert "Robinson extract" not in shown.text  # robinson:read is not the caller's
 
     # A week on the list has expired: no download button, and the service refuses one.
-    fixed_clock.current = NOW + timedelta(days=7, minutes=1)
+    frozen_clock.set(NOW + timedelta(days=7, minutes=1))
     caller = await staff.become(Role.CALLER)  # a week outlives any session
     later = await caller.get(PAGE)
     card = later.text.split(f'id="campaign-{campaign_id}"')[1].split("</section>")[0]
@@ -193,8 +168,8 @@ async def test_building_through_the_page(
     settings: Settings,
     staff: Staff,
 ) -> None:
-    await _add(admin, "Aino Callable", "0401111111")
-    campaign_id = await _phone_campaign(admin)
+    await add_phone_contact(admin, "Aino Callable", "0401111111")
+    campaign_id = await add_campaign(admin, channel="phone", name="Autumn calls")
     builder = await staff.become(Role.ADMIN)
     shown = await builder.get(PAGE)
     assert "No Robinson extract is loaded" in shown.text
@@ -242,7 +217,7 @@ async def test_roles_without_the_download_permission_get_no_call_lists(
 async def test_a_caller_cannot_build(
     admin: Client, staff: Staff, sessionmaker: SessionMaker
 ) -> None:
-    campaign_id = await _phone_campaign(admin)
+    campaign_id = await add_campaign(admin, channel="phone", name="Autumn calls")
     caller = await staff.become(Role.CALLER)
     shown = await caller.get(PAGE)
     answer = await caller.post(f"{PAGE}/{campaign_id}/build", data={"csrf_token": csrf(shown)})
@@ -256,7 +231,7 @@ async def test_building_needs_the_forms_token(
     admin: Client, staff: Staff, sessionmaker: SessionMaker, settings: Settings
 ) -> None:
     await load_extract(sessionmaker, settings, extract_date=date(2026, 11, 1))
-    campaign_id = await _phone_campaign(admin)
+    campaign_id = await add_campaign(admin, channel="phone", name="Autumn calls")
     answer = await (await staff.become(Role.ADMIN)).post(f"{PAGE}/{campaign_id}/build", data={})
     assert answer.status_code == 403
     async with sessionmaker() as session:

@@ -22,7 +22,7 @@ from service.db import SessionMaker
 from service.embedded import MailCatcher
 from service.models.enums import Role
 from service.settings import Settings, load_settings
-from tests.conftest import TokenFactory, contact_payload
+from tests.conftest import TokenFactory
 from tests.integration.web.conftest import Client, csrf
 from tests.support.worker import worker_context
 
@@ -35,14 +35,6 @@ async def admin(client: AsyncTestClient[Litestar], make_token: TokenFactory) -> 
     return Client(client, {"Authorization": f"Bearer {await make_token(Role.ADMIN)}"})
 
 
-GRANT = {
-    "channel": "email",
-    "purpose": "direct_marketing",
-    "action": "grant",
-    "source": "self",
-    "method": "web_form",
-    "evidence": {"text": "Yes, send me offers", "notice_version": "1"},
-}
 FORM = {
     "name": "Autumn coaching",
     "channel": "email",
@@ -76,19 +68,6 @@ async def ctx(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterator[d
     async with worker_context(settings, sessionmaker) as context:
         await context["redis"].flushdb()
         yield context
-
-
-async def add_contact(
-    admin: Client, email: str | None, *, consent: bool = True, **fields: Any
-) -> int:
-    payload = contact_payload(email=email, last_service_contact_at="2026-06-01", **fields)
-    response = await admin.post("/api/v1/contacts", json=payload)
-    assert response.status_code == 201, response.text
-    contact_id = int(response.json()["id"])
-    if consent:
-        answer = await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=GRANT)
-        assert answer.status_code == 201, answer.text
-    return contact_id
 
 
 async def compose(browser: Client, **fields: str) -> int:

@@ -13,13 +13,9 @@ from service.db import SessionMaker
 from service.models import AuditEvent
 from service.models.enums import CampaignChannel, Reason, Role
 from service.web.campaign_stats import explain
-from tests.integration.web.campaigns.conftest import (
-    FORM,
-    add_contact,
-    compose,
-    form_post,
-)
+from tests.integration.web.campaigns.conftest import FORM, compose, form_post
 from tests.integration.web.conftest import Client, SignedIn, csrf
+from tests.support.factories import add_recipient
 
 BAD_HTML = "<p>Hi</p>\n<p>{{ contact.nme }}</p>"
 HTMX = {"HX-Request": "true"}
@@ -136,7 +132,7 @@ async def test_saving_a_bad_edit_changes_nothing(signed_in: SignedIn, admin: Cli
 async def test_the_preview_shows_the_draft_as_the_contact_sees_it(
     signed_in: SignedIn, admin: Client, sessionmaker: SessionMaker
 ) -> None:
-    aino = await add_contact(admin, "aino@example.fi", full_name="Aino Aaltonen")
+    aino = await add_recipient(admin, "aino@example.fi", full_name="Aino Aaltonen")
     marketer = await signed_in(Role.MARKETER)
     swedish_version = {
         "translations.sv.subject": "Hej {{ contact.name }}",
@@ -200,10 +196,10 @@ async def test_the_preview_shows_the_draft_as_the_contact_sees_it(
 async def test_the_audience_panel_counts_what_the_api_counts(
     signed_in: SignedIn, admin: Client
 ) -> None:
-    await add_contact(admin, "aino@example.fi", full_name="Aino Aaltonen")
-    await add_contact(admin, "bertta@example.fi", full_name="Bertta Berg")
-    await add_contact(admin, "cecilia@example.fi", full_name="Cecilia Co", consent=False)
-    await add_contact(admin, None, full_name="Doris Dahl", phone="+358401234567")
+    await add_recipient(admin, "aino@example.fi", full_name="Aino Aaltonen")
+    await add_recipient(admin, "bertta@example.fi", full_name="Bertta Berg")
+    await add_recipient(admin, "cecilia@example.fi", full_name="Cecilia Co", consent=())
+    await add_recipient(admin, None, full_name="Doris Dahl", phone="+358401234567")
     marketer = await signed_in(Role.MARKETER)
     campaign_id = await compose(marketer)
     api = (await admin.get(f"/api/v1/campaigns/{campaign_id}/audience")).json()
@@ -225,10 +221,10 @@ async def test_the_audience_panel_counts_what_the_api_counts(
 async def test_a_reason_lists_exactly_the_contacts_behind_it(
     signed_in: SignedIn, admin: Client, sessionmaker: SessionMaker
 ) -> None:
-    aino = await add_contact(admin, "aino@example.fi", full_name="Aino Aaltonen")
-    cecilia = await add_contact(admin, "cecilia@example.fi", full_name="Cecilia Co", consent=False)
-    doris = await add_contact(
-        admin, None, full_name="Doris Dahl", consent=False, phone="+358401234568"
+    aino = await add_recipient(admin, "aino@example.fi", full_name="Aino Aaltonen")
+    cecilia = await add_recipient(admin, "cecilia@example.fi", full_name="Cecilia Co", consent=())
+    doris = await add_recipient(
+        admin, None, full_name="Doris Dahl", consent=(), phone="+358401234568"
     )
     marketer = await signed_in(Role.MARKETER)
     campaign_id = await compose(marketer)
@@ -288,7 +284,7 @@ async def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
 async def test_a_viewer_reads_without_forms_and_a_caller_not_at_all(
     signed_in: SignedIn, admin: Client
 ) -> None:
-    await add_contact(admin, "aino@example.fi", full_name="Aino Aaltonen")
+    await add_recipient(admin, "aino@example.fi", full_name="Aino Aaltonen")
     campaign_id = await compose(await signed_in(Role.MARKETER))
     viewer = await signed_in(Role.VIEWER)
     listing = await viewer.get("/app/campaigns")

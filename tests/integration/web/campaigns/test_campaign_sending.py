@@ -14,12 +14,9 @@ from service.db import SessionMaker
 from service.embedded import MailCatcher
 from service.models import AuditEvent, Contact
 from service.models.enums import Role
-from tests.integration.web.campaigns.conftest import (
-    add_contact,
-    compose,
-    form_post,
-)
+from tests.integration.web.campaigns.conftest import compose, form_post
 from tests.integration.web.conftest import Client, SignedIn
+from tests.support.factories import add_recipient
 from tests.support.worker import drain
 
 HTMX = {"HX-Request": "true"}
@@ -45,9 +42,9 @@ def polls(fragment: str) -> bool:
 
 
 async def three_contacts(admin: Client) -> None:
-    await add_contact(admin, "aino@example.fi", full_name="Aino Aaltonen")
-    await add_contact(admin, "bertta@example.fi", full_name="Bertta Berg")
-    await add_contact(admin, "cecilia@example.fi", full_name="Cecilia Co", consent=False)
+    await add_recipient(admin, "aino@example.fi", full_name="Aino Aaltonen")
+    await add_recipient(admin, "bertta@example.fi", full_name="Bertta Berg")
+    await add_recipient(admin, "cecilia@example.fi", full_name="Cecilia Co", consent=())
 
 
 async def test_send_now_and_the_progress_bar_until_done(

@@ -13,12 +13,9 @@ from service.models import EngagementEvent
 from service.models.engagement import EngagementKind
 from service.models.enums import Role
 from service.web.charts import _scale_top, time_rows
-from tests.integration.web.campaigns.conftest import (
-    add_contact,
-    compose,
-    form_post,
-)
+from tests.integration.web.campaigns.conftest import compose, form_post
 from tests.integration.web.conftest import Client, SignedIn
+from tests.support.factories import add_recipient
 from tests.support.worker import drain
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # 10:00 in Helsinki
@@ -57,8 +54,8 @@ def table_rows(page: str, chart: str) -> list[tuple[str, ...]]:
 async def test_the_page_draws_the_apis_numbers_and_the_csv_downloads(
     signed_in: SignedIn, admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker
 ) -> None:
-    await add_contact(admin, "aino@example.fi", full_name="Aino Aaltonen")
-    await add_contact(admin, "bertta@example.fi", full_name="Bertta Berg")
+    await add_recipient(admin, "aino@example.fi", full_name="Aino Aaltonen")
+    await add_recipient(admin, "bertta@example.fi", full_name="Bertta Berg")
     marketer = await signed_in(Role.MARKETER)
     campaign_id = await compose(marketer)
     url = f"/app/campaigns/{campaign_id}"

@@ -18,44 +18,12 @@ from service.contacts import service as contacts_service
 from service.db import SessionMaker, run
 from service.models import AuditEvent
 from service.models.enums import Channel, Purpose
-from tests.conftest import contact_payload
 
 Client = AsyncTestClient[Litestar]
 HETU = "131052-308T"
 # Any whole Finnish identity code; the masked form (131052-****) does not match.
 IDENTITY_CODE = re.compile(r"\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]")
 GRANT_EVIDENCE = {"text": "Yes, send me offers by email.", "notice_version": "2026-01"}
-
-
-async def add_contact(admin: Client, **fields: Any) -> int:
-    answer = await admin.post("/api/v1/contacts", json=contact_payload(**fields))
-    assert answer.status_code == 201, answer.text
-    return int(answer.json()["id"])
-
-
-async def grant(admin: Client, contact_id: int, channel: str = "email") -> None:
-    body = {
-        "channel": channel,
-        "purpose": "direct_marketing",
-        "action": "grant",
-        "source": "self",
-        "method": "web_form",
-        "evidence": GRANT_EVIDENCE,
-    }
-    answer = await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=body)
-    assert answer.status_code == 201, answer.text
-
-
-async def withdraw(admin: Client, contact_id: int, channel: str = "email") -> None:
-    body = {
-        "channel": channel,
-        "purpose": "direct_marketing",
-        "action": "withdraw",
-        "source": "self",
-        "method": "email",
-    }
-    answer = await admin.post(f"/api/v1/contacts/{contact_id}/consents", json=body)
-    assert answer.status_code == 201, answer.text
 
 
 async def reasons(sessionmaker: SessionMaker, contact_id: int, channel: str = "email") -> list[str]:

@@ -15,14 +15,8 @@ from service.models import Ban, ConsentEvent, Contact, LegalHold, Restriction
 from service.models.enums import Role
 from service.rights import erasure
 from tests.integration.web.conftest import SignedIn, csrf
-from tests.integration.web.contacts.conftest import (
-    Client,
-    add_contact,
-    audit_rows,
-    count,
-    reasons,
-    row_of,
-)
+from tests.integration.web.contacts.conftest import Client, audit_rows, count, reasons, row_of
+from tests.support.factories import add_contact
 
 CONSENT = {
     "action": "grant",

@@ -13,14 +13,8 @@ from service.models.enums import LegalBasis, Role, Source
 from service.settings import Settings
 from tests.integration.audit.support import trail_text
 from tests.integration.web.conftest import SignedIn, csrf
-from tests.integration.web.contacts.conftest import (
-    Client,
-    add_contact,
-    audit_rows,
-    grant,
-    linked_ids,
-    withdraw,
-)
+from tests.integration.web.contacts.conftest import Client, audit_rows, linked_ids
+from tests.support.factories import add_contact, grant, withdraw
 
 
 async def _three(admin: Client) -> tuple[int, int, int]:

@@ -13,14 +13,14 @@ from service.models.engagement import EngagementKind
 from service.models.enums import CampaignChannel, RecipientStatus, Role
 from tests.integration.web.conftest import SignedIn, csrf
 from tests.integration.web.contacts.conftest import (
+    GRANT_EVIDENCE,
     HETU,
     IDENTITY_CODE,
     Client,
-    add_contact,
     audit_rows,
-    grant,
     row_of,
 )
+from tests.support.factories import add_contact, grant
 
 POST_FORM = re.compile(r'<form method="post" action="/app/contacts/')
 
@@ -36,7 +36,7 @@ async def _described(admin: Client) -> int:
         postal_code="00100",
         city="Helsinki",
     )
-    await grant(admin, contact_id)
+    await grant(admin, contact_id, evidence=GRANT_EVIDENCE)
     ban = {
         "kind": "direct_marketing",
         "channel": "sms",

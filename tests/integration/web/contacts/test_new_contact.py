@@ -9,14 +9,8 @@ from service.db import SessionMaker
 from service.models import Contact, ContactTag
 from service.models.enums import Role
 from tests.integration.web.conftest import SignedIn, csrf
-from tests.integration.web.contacts.conftest import (
-    HETU,
-    IDENTITY_CODE,
-    Client,
-    add_contact,
-    audit_rows,
-    count,
-)
+from tests.integration.web.contacts.conftest import HETU, IDENTITY_CODE, Client, audit_rows, count
+from tests.support.factories import add_contact
 
 EVERY_FIELD = {
     "full_name": "Maija Meikäläinen",

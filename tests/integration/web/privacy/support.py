@@ -13,12 +13,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from service.auth import login
-from service.auth import service as auth_service
 from service.auth.cookies import PLAIN_COOKIE
 from service.db import SessionMaker, session_scope
 from service.models.enums import Role
 from service.settings import Settings
-from tests.conftest import PASSWORD, TokenFactory
+from tests.conftest import TokenFactory
+from tests.support.factories import add_staff
 
 Client = AsyncTestClient[Litestar]
 _numbers = itertools.count(1)
@@ -35,13 +35,9 @@ class Staff:
 
     async def become(self, role: Role) -> Client:
         """A new staff member of ``role``, signed in on the client (both factors)."""
+        email = f"pages.{role.value}.{next(_numbers)}@example.fi"
+        user = await add_staff(self.sessionmaker, role=role, email=email)
         async with session_scope(self.sessionmaker) as session:
-            user = await auth_service.create_user(
-                session,
-                email=f"pages.{role.value}.{next(_numbers)}@example.fi",
-                role=role,
-                password=PASSWORD,
-            )
             opened = await login.open_complete_session(session, user=user, settings=self.settings)
         assert user.id is not None
         self.user_ids[role] = user.id

@@ -7,30 +7,18 @@ from __future__ import annotations
 import re
 
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
 from service.db import SessionMaker
 from service.models.enums import Role
-from service.settings import Settings
-from tests.conftest import TokenFactory, audit_trail_unlocked, contact_payload
+from tests.conftest import audit_trail_unlocked
 from tests.integration.audit.support import check, trail
 from tests.integration.web.conftest import csrf
-from tests.integration.web.privacy.support import Client, Staff, staff_client
+from tests.integration.web.privacy.support import Staff
+from tests.support.factories import add_contact
 
 PAGE = "/app/audit"
 _ROW_ID = re.compile(r"<tr>\s*<td>(\d+)</td>")
-
-
-@pytest.fixture
-async def staff(
-    client: AsyncTestClient[Litestar],
-    make_token: TokenFactory,
-    sessionmaker: SessionMaker,
-    settings: Settings,
-) -> Staff:
-    return await staff_client(client, make_token, sessionmaker, settings)
 
 
 def _shown_ids(page: str) -> list[int]:
@@ -38,18 +26,12 @@ def _shown_ids(page: str) -> list[int]:
     return [int(found) for found in _ROW_ID.findall(table)]
 
 
-async def _contact(api: Client, email: str) -> int:
-    response = await api.post("/api/v1/contacts", json=contact_payload(email=email))
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
-
-
 async def test_the_trail_filtered_by_person_and_by_staff_member(
     staff: Staff, sessionmaker: SessionMaker
 ) -> None:
     api = staff.client
-    first = await _contact(api, "first@example.fi")
-    second = await _contact(api, "second@example.fi")
+    first = await add_contact(api, email="first@example.fi")
+    second = await add_contact(api, email="second@example.fi")
     assert (await api.get(f"/api/v1/contacts/{first}")).status_code == 200
     assert (await api.get(f"/api/v1/contacts/{second}")).status_code == 200
     officer = await staff.become(Role.PRIVACY_OFFICER)
@@ -123,7 +105,7 @@ async def test_verify_the_chain_then_find_a_tampered_row(
 ) -> None:
     api = staff.client
     for number in range(3):
-        await _contact(api, f"c{number}@example.fi")
+        await add_contact(api, email=f"c{number}@example.fi")
     officer = await staff.become(Role.PRIVACY_OFFICER)
     shown = await officer.get(PAGE)
 

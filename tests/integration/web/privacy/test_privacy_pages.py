@@ -12,17 +12,16 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from service import clock
 from service.db import SessionMaker, run
 from service.models import DataSubjectRequest, Erasure, LegalHold, Suppression
 from service.models.enums import Role
 from service.retention.cli import plan_table
 from service.retention.plan import plan
 from service.settings import Settings
-from tests.conftest import TokenFactory, contact_payload
 from tests.integration.audit.support import trail
 from tests.integration.web.conftest import csrf
-from tests.integration.web.privacy.support import Staff, staff_client
+from tests.integration.web.privacy.support import Staff
+from tests.support.factories import add_contact
 
 Client = AsyncTestClient[Litestar]
 # 25 February 2026, noon in Helsinki.
@@ -30,19 +29,12 @@ NOW = datetime(2026, 2, 25, 10, 0, tzinfo=UTC)
 HOME = "/app/privacy"
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
 @pytest.fixture
-async def staff(
-    client: AsyncTestClient[Litestar],
-    make_token: TokenFactory,
-    sessionmaker: SessionMaker,
-    settings: Settings,
-) -> Staff:
-    return await staff_client(client, make_token, sessionmaker, settings)
+def clock_start() -> datetime:
+    return NOW
 
 
 async def _request(api: Client, received_on: str, **fields: Any) -> int:
@@ -158,8 +150,7 @@ async def test_a_new_request_through_the_form(staff: Staff, sessionmaker: Sessio
 async def test_a_requests_steps_as_the_api_allows(staff: Staff, sessionmaker: SessionMaker) -> None:
     api = staff.client
     request_id = await _request(api, "2026-02-20", requester="Liisa")
-    contact = await api.post("/api/v1/contacts", json=contact_payload())
-    assert contact.status_code == 201
+    contact_id = await add_contact(api)
     officer = await staff.become(Role.PRIVACY_OFFICER)
     url = f"{HOME}/requests/{request_id}"
     shown = await officer.get(url)
@@ -177,7 +168,7 @@ async def test_a_requests_steps_as_the_api_allows(staff: Staff, sessionmaker: Se
     assert 'id="outcome-error">required when refusing' in bare.text
 
     linked = await officer.post(
-        f"{url}/link", data={"contact_id": str(contact.json()["id"]), "csrf_token": token}
+        f"{url}/link", data={"contact_id": str(contact_id), "csrf_token": token}
     )
     assert linked.status_code == 303
     verified = await officer.post(
@@ -216,10 +207,10 @@ async def test_the_register_shows_the_sizes_of_suppression_erasure_and_holds(
     staff: Staff, sessionmaker: SessionMaker
 ) -> None:
     api = staff.client
-    ids = []
-    for number in range(3):
-        body = contact_payload(email=f"p{number}@example.fi", phone=f"040123456{number}")
-        ids.append(int((await api.post("/api/v1/contacts", json=body)).json()["id"]))
+    ids = [
+        await add_contact(api, email=f"p{number}@example.fi", phone=f"040123456{number}")
+        for number in range(3)
+    ]
     assert (await api.delete(f"/api/v1/contacts/{ids[0]}")).status_code == 204
     hold = await api.post(f"/api/v1/contacts/{ids[1]}/legal-holds", json={"reason": "Dispute"})
     assert hold.status_code == 201, hold.text
@@ -238,8 +229,7 @@ async def test_the_retention_plan_for_a_date_is_the_services(
 ) -> None:
     api = staff.client
     for last in ("2019-01-01", "2020-06-30", "2024-01-01"):
-        body = contact_payload(email=None, last_service_contact_at=last)
-        assert (await api.post("/api/v1/contacts", json=body)).status_code == 201
+        await add_contact(api, email=None, last_service_contact_at=last)
     officer = await staff.become(Role.PRIVACY_OFFICER)
     as_of = date(2026, 2, 25)
 
