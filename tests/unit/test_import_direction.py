@@ -40,6 +40,8 @@ LAYERS: list[tuple[str, ...]] = [
         "openapi",
         "embedded",
         "settings",
+        "settings_keys",
+        "settings_readers",
         "clock",
         "errors",
         "crypto",
