@@ -10,10 +10,12 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from service.auth.permissions import ROLE_PERMISSIONS, Permission
 from service.db import SessionMaker
 from service.models.enums import Role
 from tests.conftest import TokenFactory
-from tests.integration.web.contacts.conftest import add_contact, audit_rows, grant
+from tests.integration.web.contacts.conftest import audit_rows
+from tests.support.factories import add_contact, grant
 
 Client = AsyncTestClient[Litestar]
 CAMPAIGN = {
@@ -118,6 +120,14 @@ async def test_names_need_campaigns_and_contacts_read(
     headers = {"Authorization": f"Bearer {await make_token(role)}"}
     answer = await admin.get(f"/api/v1/campaigns/{campaign_id}/audience/eligible", headers=headers)
     assert answer.status_code == status, answer.text
+
+
+def test_every_role_that_reads_campaigns_reads_contacts() -> None:
+    """The route's one guard is campaigns:read; the names it shows need
+    contacts:read too, which holds while every such role has both."""
+    for role, permissions in ROLE_PERMISSIONS.items():
+        if Permission.CAMPAIGNS_READ in permissions:
+            assert Permission.CONTACTS_READ in permissions, role
 
 
 @pytest.mark.parametrize(

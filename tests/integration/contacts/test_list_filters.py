@@ -14,7 +14,8 @@ from service.db import SessionMaker
 from service.models.enums import Role
 from tests.conftest import TokenFactory
 from tests.integration.audit.support import trail_text
-from tests.integration.web.contacts.conftest import add_contact, audit_rows, grant, withdraw
+from tests.integration.web.contacts.conftest import audit_rows
+from tests.support.factories import add_contact, grant, withdraw
 
 Client = AsyncTestClient[Litestar]
 
