@@ -4,7 +4,7 @@ One ``before_send`` hook adds them to every response the app sends — API,
 public pages, tracking, health, errors and 404s alike — unless the route set
 the header itself (the public pages keep their own, stricter policies). The
 work per response is a scan of its few headers and appending constants: the
-pixel and click routes stay as fast as they were (bench/public.py).
+pixel and click routes stay as fast as they were (bench/public/).
 """
 
 from __future__ import annotations
