@@ -30,7 +30,9 @@ class EmailMessenger:
 
     async def send(self, message: Outgoing) -> Delivery:
         return await self.pool.send(
-            sender=self.envelope_from, recipient=message.recipient, message=message.content
+            sender=message.envelope_from or self.envelope_from,
+            recipient=message.recipient,
+            message=message.content,
         )
 
     async def close(self) -> None:

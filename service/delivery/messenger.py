@@ -42,6 +42,9 @@ class Outgoing:
     recipient: str  # an email address or a phone number
     content: bytes  # the whole MIME message, or an SMS's text in UTF-8
     message_id: str
+    # Email only: the envelope sender (Return-Path) of this one message, e.g.
+    # a VERP address naming it; None means the messenger's own.
+    envelope_from: str | None = None
 
 
 class Unmakeable(Exception):
