@@ -2,7 +2,7 @@
 
 from service.models.audit import AuditEvent
 from service.models.auth import ApiToken, LoginAttempt, RecoveryCode, StaffSession, User
-from service.models.bounces import BounceCounter
+from service.models.bounces import BounceCounter, DeliveryEventRecord
 from service.models.campaigns import (
     CallList,
     CallListDownload,
@@ -46,6 +46,7 @@ __all__ = [
     "ContactChange",
     "ContactTag",
     "DataSubjectRequest",
+    "DeliveryEventRecord",
     "Disclosure",
     "EngagementEvent",
     "Erasure",

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from service.models.base import utcnow
+from service.models.base import enum_field, utcnow
+from service.models.enums import BounceClass, DeliveryEventKind
 
 
 class BounceCounter(SQLModel, table=True):
@@ -31,3 +33,34 @@ class BounceCounter(SQLModel, table=True):
     # with it often quotes the address.
     last_status: str = Field(max_length=16)
     last_at: datetime = Field(default_factory=utcnow)
+
+
+class DeliveryEventRecord(SQLModel, table=True):
+    """One bounce or complaint as it was counted: what it was about (the
+    address's keyed hash, the campaign and its send-list row when known),
+    where it came from and what it was classed as.
+
+    A campaign's bounce, block and complaint counts and rates are read from
+    here. ``provider_event_id`` keeps an ESP's event from being counted twice
+    when the provider sends it again. Like bounce counters, the rows about a
+    person go with them on erasure.
+    """
+
+    __tablename__ = "delivery_events"
+    __pii_columns__: ClassVar[tuple[str, ...]] = ()
+    __table_args__ = (
+        UniqueConstraint("source", "provider_event_id", name="uq_delivery_events_provider"),
+        Index("ix_delivery_events_campaign", "campaign_id", "kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow)
+    kind: DeliveryEventKind = enum_field(DeliveryEventKind)
+    # service.inbound.events.Source: smtp, dsn, mail, arf, ses, sendgrid, ...
+    source: str = Field(max_length=16)
+    bounce_class: BounceClass | None = enum_field(BounceClass, default=None, nullable=True)
+    status: str | None = Field(default=None, max_length=16)  # the RFC 3463 code only
+    value_hash: str = Field(max_length=64, index=True)
+    campaign_id: int | None = Field(default=None)
+    recipient_id: int | None = Field(default=None)
+    provider_event_id: str | None = Field(default=None, max_length=200)

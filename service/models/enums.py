@@ -89,6 +89,7 @@ class CaptureMethod(StrEnum):
     LINK_PAGE = "link_page"
     MAILTO = "mailto"
     PREFERENCE_CENTRE = "preference_centre"
+    COMPLAINT = "complaint"  # a spam complaint (ARF report or an ESP's event)
 
 
 class Actor(StrEnum):
@@ -264,3 +265,16 @@ class LoginOutcome(StrEnum):
     SECOND_FACTOR_ACCEPTED = "second_factor_accepted"
     SECOND_FACTOR_FAILED = "second_factor_failed"
     THROTTLED = "throttled"
+
+
+class BounceClass(StrEnum):
+    """What a failed delivery says, and so what it does (service.delivery.bounces)."""
+
+    BAD_ADDRESS = "bad_address"  # no such mailbox (5.1.x): suppressed at once
+    SOFT = "soft"  # mailbox full, too big, temporary: counted, suppressed at the soft limit
+    POLICY = "policy"  # our IP, domain or content refused: the campaign's, never the address's
+
+
+class DeliveryEventKind(StrEnum):
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"

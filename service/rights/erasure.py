@@ -35,6 +35,7 @@ from service.models import (
     CampaignRecipient,
     Contact,
     DataSubjectRequest,
+    DeliveryEventRecord,
     Erasure,
     LegalHold,
 )
@@ -80,6 +81,13 @@ async def erase_contact(
     hashes = [h for h in (contact.email_hash, contact.phone_hash) if h is not None]
     if hashes:
         await run(session, delete(BounceCounter).where(col(BounceCounter.value_hash).in_(hashes)))
+        # Bounces and complaints stay counted for their campaigns, pointing at nobody.
+        await run(
+            session,
+            update(DeliveryEventRecord)
+            .where(col(DeliveryEventRecord.value_hash).in_(hashes))
+            .values(value_hash="", recipient_id=None),
+        )
     # Kept for the campaign's counts, with nothing that points at the person:
     # a refusal's reply text often quotes the address.
     await run(
