@@ -156,3 +156,12 @@ def refuse_control_characters(environ: dict[str, str]) -> None:
                 f"{name}: contains a control character (a line break, tab or other "
                 "invisible character); remove it"
             )
+
+
+# A DNS label: letters, digits and inner hyphens, at most 63 of them.
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def is_dns_name(value: str) -> bool:
+    """Whether ``value`` is a dot-separated DNS name (a domain, a DKIM selector)."""
+    return bool(value) and all(_LABEL.fullmatch(part) for part in value.split("."))

@@ -38,7 +38,7 @@ from service.campaigns.service import gate_for, renderer_for
 from service.consent.queries import eligible_among, tracking_context
 from service.crypto import DataCipher
 from service.db import SessionMaker, run, session_scope
-from service.delivery import batch
+from service.delivery import batch, dkim
 from service.delivery.batch import Chunk, Result, Stopped
 from service.delivery.email import EmailMessenger
 from service.delivery.journal import Journal
@@ -85,7 +85,11 @@ class Sender:
         reports go, is the inbound listener's bounce address."""
         if self.smtp is None:
             raise RuntimeError("no SMTP relay configured (CONSENTRY_SMTP_HOST)")
-        return EmailMessenger(self.smtp, envelope_from=self.settings.bounce_address)
+        return EmailMessenger(
+            self.smtp,
+            envelope_from=self.settings.bounce_address,
+            signer=dkim.signer_from_settings(self.settings),
+        )
 
     def renderer(self, campaign: Campaign) -> CampaignRenderer:
         assert campaign.id is not None
