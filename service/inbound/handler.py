@@ -54,7 +54,7 @@ class Intent:
     token: tuple[int, int] | None = None  # (contact id, campaign id)
     sender_hashes: tuple[str, ...] = ()
     report: Report | None = None
-    complaint: arf.Feedback | None = None  # an ARF report to the bounce address
+    complaint: arf.Feedback | None = None  # an ARF report, to any of our addresses
 
     @property
     def empty(self) -> bool:
@@ -146,7 +146,12 @@ class InboundHandler:
         token: tuple[int, int] | None = None
         hashes: tuple[str, ...] = ()
         report: Report | None = None
-        complaint: arf.Feedback | None = None
+        if plain & (self.bounce_addresses | self.unsubscribe_addresses) and (
+            arf.is_feedback_report(message)
+        ):
+            # A complaint, wherever the feedback loop sends it; the original it
+            # quotes carries our unsubscribe link, which it must not be taken for.
+            return Intent(complaint=self._feedback(message))
         if plain & self.unsubscribe_addresses:
             if is_delivery_report(message):
                 log.info("inbound: a delivery report to the unsubscribe address was ignored")
@@ -154,11 +159,9 @@ class InboundHandler:
                 token = mailto.token_ids(message, self._signer)
                 if token is None:
                     hashes = self._sender_hashes(message, envelope_sender)
-        if plain & self.bounce_addresses and arf.is_feedback_report(message):
-            complaint = self._feedback(message)
-        elif plain & self.bounce_addresses:
+        if plain & self.bounce_addresses:
             report = self._report(message)
-        return Intent(token=token, sender_hashes=hashes, report=report, complaint=complaint)
+        return Intent(token=token, sender_hashes=hashes, report=report)
 
     def _sender_hashes(self, message: Message, envelope_sender: str | None) -> tuple[str, ...]:
         if mailto.is_automatic(message):

@@ -306,6 +306,23 @@ async def test_a_repeated_report_counts_once(inbound: int, sessionmaker: Session
     assert (await read_campaign(sessionmaker, campaign_id))[2:] == (1, 0.01)
 
 
+async def test_a_report_to_the_unsubscribe_address_is_a_complaint_not_a_mailto(
+    inbound: int, sessionmaker: SessionMaker
+) -> None:
+    """The quoted original carries our signed unsubscribe link; the report is
+    still read as what it is."""
+    contact_id = await person(sessionmaker, "kaisa@example.net")
+    campaign_id, (message_id,) = await campaign(sessionmaker, [contact_id], also_sent=999)
+    token = SIGNER.sign("unsubscribe", contact_id, campaign_id)
+    raw = report("yahoo.eml", message_id).replace("/u/REDACTED", f"/u/{token}")
+    raw = raw.replace("Autumn offers for you.", f"Autumn offers. Unsubscribe: {token}")
+    await send_report(inbound, raw, to="unsubscribe@example.com")
+    assert await ledger(sessionmaker, contact_id) == [
+        GRANTED,
+        (ConsentAction.WITHDRAW, CaptureMethod.COMPLAINT, Actor.PUBLIC_LINK, campaign_id),
+    ]
+
+
 @pytest.mark.parametrize("kind", ["not-spam", "virus", "auth-failure", "other"])
 async def test_feedback_that_is_no_complaint_changes_nothing(
     inbound: int, sessionmaker: SessionMaker, kind: str

@@ -5,7 +5,6 @@ on broken and hostile ones."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import email
 import email.policy
 from email.message import Message
@@ -208,9 +207,15 @@ def test_nested_reports_read_only_the_outer_one() -> None:
     assert feedback.message_id is None
 
 
-def test_garbage_bytes_and_bad_encodings_do_not_raise_anything_else() -> None:
+def test_garbage_bytes_and_bad_encodings_are_read_around() -> None:
+    """Damage in one field costs that field only: the Message-ID still finds
+    the message, and a type that is no longer "abuse" is no complaint."""
+    damaged_type = fixture("yahoo.eml").replace(
+        b"Feedback-Type: abuse", b"Feedback-Type: abuse\xff\xfe"
+    )
+    feedback = parse_feedback(parse(damaged_type))
+    assert (feedback.message_id, feedback.is_complaint) == (OURS, False)
     for raw in (
-        fixture("yahoo.eml").replace(b"Feedback-Type: abuse", b"Feedback-Type: abuse\xff\xfe"),
         fixture("aol.eml").replace(b"To: redacted@aol.com", b"To: =?utf-8?b?!!!?= <@@@>"),
         fixture("microsoft-jmrp.eml").replace(
             b"X-HmXmrOriginalRecipient: <redacted>", b"X-HmXmrOriginalRecipient: \x00\x01"
@@ -219,8 +224,12 @@ def test_garbage_bytes_and_bad_encodings_do_not_raise_anything_else() -> None:
             b"Original-Rcpt-To: <kaisa@example.net>", b'Original-Rcpt-To: "unclosed <x'
         ),
     ):
-        with contextlib.suppress(MalformedFeedback):
-            parse_feedback(parse(raw))
+        feedback = parse_feedback(parse(raw))
+        assert (feedback.feedback_type, feedback.address, feedback.message_id) == (
+            "abuse",
+            None,
+            OURS,
+        )
 
 
 def test_the_old_jmrp_form_needs_its_sender_subject_and_original() -> None:
