@@ -241,6 +241,12 @@ def test_the_old_jmrp_form_needs_its_sender_subject_and_original() -> None:
     assert not is_feedback_report(
         parse(jmrp.replace(b"complaint about message from", b"hello from"))
     )
+    assert not is_feedback_report(
+        parse(jmrp.replace(b"From: staff@hotmail.com", b"From: evilstaff@hotmail.com"))
+    )
+    assert is_feedback_report(
+        parse(jmrp.replace(b"From: staff@hotmail.com", b"From: Staff <STAFF@hotmail.com>"))
+    )
 
 
 def test_parse_fields_keeps_every_occurrence_and_unfolds() -> None:
