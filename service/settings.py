@@ -150,6 +150,8 @@ class Settings:
     transactional_return_path: str
     # Temporary delivery failures of one address before it is suppressed.
     soft_bounce_limit: int
+    # A campaign's complaints / messages sent at which it pauses itself.
+    complaint_pause_rate: float
     # Backups (`consentry backup`, docs/backup.md): where the scheduled job
     # writes them, how many days they are kept, when it runs (hour and minute
     # in Helsinki; None: no scheduled backups), and where pg_dump and
@@ -381,6 +383,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         transactional_return_path=read.address(environ, "TRANSACTIONAL_RETURN_PATH")
         or bounce_address,
         soft_bounce_limit=read.number(environ, "SOFT_BOUNCE_LIMIT", 3, 1, 100),
+        complaint_pause_rate=_complaint_pause_rate(environ),
         backup_dir=Path(read.text(environ, "BACKUP_DIR") or var_dir / "backups"),
         backup_keep_days=read.number(environ, "BACKUP_KEEP_DAYS", 30, 1, 3650),
         backup_time=backup_time(environ),
@@ -395,6 +398,24 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             },
         ),
     )
+
+
+def _complaint_pause_rate(environ: dict[str, str]) -> float:
+    """A fraction above 0 and at most 1: "0.003", or as a percentage "0.3%"."""
+    raw = read.text(environ, "COMPLAINT_PAUSE_RATE")
+    if raw is None:
+        return 0.003
+    percent = raw.endswith("%")
+    try:
+        rate = float(raw.removesuffix("%").strip()) / (100 if percent else 1)
+    except ValueError:
+        rate = -1.0
+    if not 0 < rate <= 1:  # NaN fails this too
+        raise SettingsError(
+            f"{PREFIX}COMPLAINT_PAUSE_RATE: must be a fraction above 0 and at most 1, "
+            "e.g. 0.003 or 0.3%"
+        )
+    return rate
 
 
 @cache
