@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 import pytest
 
+from service.cli import main
 from service.delivery.messenger import Delivery, Outcome
 from service.delivery.throttle import (
     COOL_DOWN_SECONDS,
@@ -21,7 +23,7 @@ from service.delivery.throttle import (
     is_deferral,
     receiving_domain,
 )
-from service.settings import SettingsError, load_settings
+from service.settings import SettingsError, get_settings, load_settings
 from service.settings_readers import DomainRule
 
 SENT = Delivery(Outcome.SENT, 250, "2.0.0 ok", False)
@@ -289,3 +291,23 @@ def test_a_deferral_resets_the_recovery_count() -> None:
     limits.release(old, DEFERRED)  # sent before the slow-down: no halving, but a reset
     deliver(limits, clock, "a.fi", SENT)
     assert limits.limits("a.fi").level == 1
+
+
+def test_the_worker_refuses_to_start_with_a_malformed_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [n for n in os.environ if n.startswith("CONSENTRY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CONSENTRY_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv(NAME, "gmail.com=50/fast")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(["worker"])
+    finally:
+        get_settings.cache_clear()
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"consentry: {NAME}: 'gmail.com=50/fast': the rate must be a number of messages per "
+        "second above 0 (the form is DOMAIN[|DOMAIN...]=CONCURRENCY[/RATE], e.g. example.com=2/10)"
+    )
