@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -264,33 +263,30 @@ async def send_all(
 
 
 class _Pending(Generic[R]):
-    """A chunk's rows not yet taken, queued per throttled domain in row order."""
+    """A chunk's rows not yet taken, in order, each with its throttling key."""
 
     def __init__(self, rows: Sequence[R], throttle: DomainThrottle | None) -> None:
         self.throttle = throttle
-        self.queues: dict[str | None, deque[tuple[int, R]]] = {}
-        for position, row in enumerate(rows):
-            key = None if throttle is None else throttle.key(row.domain)
-            self.queues.setdefault(key, deque()).append((position, row))
+        self.rows = [(row, None if throttle is None else throttle.key(row.domain)) for row in rows]
 
     def __bool__(self) -> bool:
-        return bool(self.queues)
+        return bool(self.rows)
 
     def take(self) -> tuple[R, Slot | None] | None:
         """The earliest row whose domain may have one more message now, with
         its slot; None when every domain left is at its limit."""
-        queues = self.queues
-        for key in sorted(queues, key=lambda k: queues[k][0][0]):
+        blocked: set[str] = set()
+        for index, (row, key) in enumerate(self.rows):
             slot = None
             if key is not None:
+                if key in blocked:
+                    continue
                 assert self.throttle is not None
                 slot = self.throttle.try_acquire(key)
                 if slot is None:
+                    blocked.add(key)
                     continue
-            queue = queues[key]
-            row = queue.popleft()[1]
-            if not queue:
-                del queues[key]
+            del self.rows[index]
             return row, slot
         return None
 
@@ -299,14 +295,18 @@ class _Pending(Generic[R]):
         from then on, rows of slowed domains are left for the next try."""
         throttle = self.throttle
         assert throttle is not None  # rows without a throttle are never held up
-        keys = [k for k in self.queues if k is not None]
+        keys = {key for _, key in self.rows if key is not None}
         now = throttle.clock()
         if now >= progress.hold_at:
-            slowed = [k for k in keys if throttle.slowed(k)]
+            slowed = {key for key in keys if throttle.slowed(key)}
             if slowed:
-                held = sum(len(self.queues.pop(k)) for k in slowed)
-                progress.held += held
-                logger.info("%d recipients of slowed domains left for the next try", held)
+                kept = [(row, key) for row, key in self.rows if key not in slowed]
+                progress.held += len(self.rows) - len(kept)
+                logger.info(
+                    "%d recipients of slowed domains left for the next try",
+                    len(self.rows) - len(kept),
+                )
+                self.rows = kept
                 return
         timeout = math.inf if now >= progress.hold_at else progress.hold_at - now
         ready = throttle.ready_in(keys)
