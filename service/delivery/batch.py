@@ -301,11 +301,9 @@ class _Pending(Generic[R]):
             slowed = {key for key in keys if throttle.slowed(key)}
             if slowed:
                 kept = [(row, key) for row, key in self.rows if key not in slowed]
-                progress.held += len(self.rows) - len(kept)
-                logger.info(
-                    "%d recipients of slowed domains left for the next try",
-                    len(self.rows) - len(kept),
-                )
+                held = len(self.rows) - len(kept)
+                progress.held += held
+                logger.info("%d recipients of slowed domains left for the next try", held)
                 self.rows = kept
                 return
         timeout = math.inf if now >= progress.hold_at else progress.hold_at - now
