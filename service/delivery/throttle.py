@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from time import monotonic
@@ -94,6 +95,10 @@ _MAX_LEVEL: Final = 16
 # Domains without a rule are remembered only while they have mail in flight
 # or are slowed; past this many, the slowed ones idle longest are forgotten.
 _MAX_TRACKED: Final = 10_000
+# RFC 3463 enhanced status codes at the start of a reply that are about one
+# mailbox rather than the sender (the reply's own "4.1.1", "4.2.2", …).
+_ENHANCED_STATUS: Final = re.compile(r"4\.\d{1,3}\.\d{1,3}(?![\d.])")
+_MAILBOX_STATUSES: Final = frozenset({"4.2.2", "4.3.4"})
 
 
 def receiving_domain(address: str | None) -> str | None:
@@ -105,14 +110,24 @@ def receiving_domain(address: str | None) -> str | None:
 
 
 def is_deferral(delivery: Delivery) -> bool:
-    """A receiving domain's "try again later" (421, 450, 451, 452, …), not the
-    relay being unreachable (that says nothing about the domain)."""
-    return (
-        delivery.outcome is Outcome.TEMPORARY
-        and not delivery.relay_unavailable
-        and delivery.code is not None
-        and 400 <= delivery.code < 500
-    )
+    """A receiving domain's "try again later" (421, 450, 451, 452, …).
+
+    Not the relay being unreachable (that says nothing about the domain), nor
+    a reply whose enhanced status is about the one mailbox (4.1.x its
+    address, 4.2.2 full, 4.3.4 the message too big for it): slowing a whole
+    provider for one full mailbox would punish everyone else's mail."""
+    if (
+        delivery.outcome is not Outcome.TEMPORARY
+        or delivery.relay_unavailable
+        or delivery.code is None
+        or not 400 <= delivery.code < 500
+    ):
+        return False
+    match = _ENHANCED_STATUS.match(delivery.reply)
+    if match is None:
+        return True
+    status = match.group()
+    return not status.startswith("4.1.") and status not in _MAILBOX_STATUSES
 
 
 @dataclass(frozen=True, slots=True)

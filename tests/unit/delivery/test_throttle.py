@@ -146,6 +146,15 @@ def test_receiving_domains_and_deferrals() -> None:
     # The relay itself unreachable, or a garbled reply: nothing about the domain.
     assert not is_deferral(Delivery(Outcome.TEMPORARY, 421, "closing", False, True))
     assert not is_deferral(Delivery(Outcome.TEMPORARY, None, "unexpected reply", False))
+    # Policy and rate replies slow the domain; one mailbox's trouble does not.
+    assert is_deferral(Delivery(Outcome.TEMPORARY, 421, "4.7.28 rate limited", False))
+    assert is_deferral(Delivery(Outcome.TEMPORARY, 451, "4.7.500 Server busy", False))
+    assert is_deferral(Delivery(Outcome.TEMPORARY, 450, "4.2.1 receiving too quickly", False))
+    assert is_deferral(Delivery(Outcome.TEMPORARY, 452, "4.5.3 too many recipients", False))
+    assert not is_deferral(Delivery(Outcome.TEMPORARY, 452, "4.2.2 mailbox full", False))
+    assert not is_deferral(Delivery(Outcome.TEMPORARY, 450, "4.1.1 unknown for now", False))
+    assert not is_deferral(Delivery(Outcome.TEMPORARY, 452, "4.3.4 message too big", False))
+    assert is_deferral(Delivery(Outcome.TEMPORARY, 452, "4.2.22 not a mailbox code", False))
 
 
 # -- concurrency and rate ----------------------------------------------------------
