@@ -243,6 +243,8 @@ class DomainThrottle:
         now = self.clock()
         state = self._domains.get(key)
         if state is None:
+            if key not in self._group:
+                self._forget_idle()
             state = self._domains[key] = self._new(key, now)
         if state.in_flight >= state.limit:
             return None
@@ -302,7 +304,6 @@ class DomainThrottle:
     def _new(self, key: str, now: float) -> _Domain:
         rule = self._group.get(key)
         if rule is None:
-            self._forget_idle()
             return _Domain(key, self.concurrency, None, ruled=False, stamp=now)
         return _Domain(key, rule.concurrency, rule.rate, ruled=True, stamp=now)
 

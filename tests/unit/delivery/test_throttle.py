@@ -320,3 +320,13 @@ def test_the_worker_refuses_to_start_with_a_malformed_rule(
         f"consentry: {NAME}: 'gmail.com=50/fast': the rate must be a number of messages per "
         "second above 0 (the form is DOMAIN[|DOMAIN...]=CONCURRENCY[/RATE], e.g. example.com=2/10)"
     )
+
+
+def test_domains_without_a_rule_are_not_remembered_once_done() -> None:
+    """Hostile or merely varied addresses must not grow a worker's memory."""
+    limits, clock = throttle(DomainRule(("a.fi",), 2, None))
+    for index in range(2000):
+        deliver(limits, clock, f"d{index}.example", SENT)
+    deliver(limits, clock, "slowed.example", DEFERRED)
+    deliver(limits, clock, "a.fi", SENT)
+    assert sorted(limits._domains) == ["a.fi", "slowed.example"]
