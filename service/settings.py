@@ -100,6 +100,9 @@ class Settings:
     send_batch_size: int
     send_pause_after_failures: int
     send_job_timeout: int
+    # Per receiving domain: messages in flight and per second, on top of the
+    # built-in rules for the big mailbox providers (service.delivery.throttle).
+    domain_throttle: tuple[read.DomainRule, ...]
     # What one rendered message may cost: CPU seconds (also the whole save-time
     # template check's allowance) and bytes of output (docs: README, Settings).
     template_cpu_seconds: int
@@ -351,6 +354,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             environ, "SEND_PAUSE_AFTER_FAILURES", 50, 1, 1_000_000
         ),
         send_job_timeout=read.number(environ, "SEND_JOB_TIMEOUT", 300, 5, 86_400),
+        domain_throttle=read.domain_rules(environ, "DOMAIN_THROTTLE"),
         template_cpu_seconds=read.number(environ, "TEMPLATE_CPU_SECONDS", 2, 1, 60),
         template_max_bytes=read.number(
             environ, "TEMPLATE_MAX_BYTES", 1_000_000, 10_000, 100_000_000

@@ -44,6 +44,7 @@ from service.delivery.email import EmailMessenger
 from service.delivery.journal import Journal
 from service.delivery.messenger import Outgoing, Unmakeable
 from service.delivery.smtp import SmtpPool
+from service.delivery.throttle import DomainThrottle
 from service.mail.message import build_message
 from service.mail.render import HEADER_UNSAFE, CampaignRenderer, Links
 from service.mail.views import Recipient
@@ -73,6 +74,8 @@ class Sender:
     smtp: SmtpPool | None
     signer: TokenSigner
     cipher: DataCipher
+    # Per receiving domain limits, shared by the worker's jobs (None: none).
+    throttle: DomainThrottle | None = None
     _renderers: dict[int, tuple[datetime, CampaignRenderer]] = field(default_factory=dict)
 
     @property
@@ -183,7 +186,9 @@ async def send_batch(
     """
     messenger = sender.messenger
     send_list = CampaignBatch(sender, campaign_id, first_id, last_id)
-    return await batch.run(send_list, messenger, first_id=first_id, lease=lease)
+    return await batch.run(
+        send_list, messenger, first_id=first_id, lease=lease, throttle=sender.throttle
+    )
 
 
 class CampaignBatch:
