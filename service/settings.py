@@ -17,6 +17,7 @@ from pathlib import Path
 
 from service import settings_keys
 from service import settings_readers as read
+from service.settings_hooks import HookSettings, hook_settings
 from service.settings_readers import PREFIX, SettingsError
 
 __all__ = [
@@ -153,6 +154,8 @@ class Settings:
     # dev default); and the bearer token /metrics asks for (None: loopback only).
     log_format: LogFormat
     metrics_token: str | None
+    # The ESP webhooks, each on only when configured (service.settings_hooks).
+    hooks: HookSettings = HookSettings()
 
     @property
     def is_dev(self) -> bool:
@@ -334,6 +337,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         pg_bin_dir=Path(raw) if (raw := read.text(environ, "PG_BIN_DIR")) else None,
         log_format=read.choice(environ, "LOG_FORMAT", LogFormat, _default_log_format(env)),
         metrics_token=_metrics_token(environ),
+        hooks=hook_settings(environ),
     )
 
 
