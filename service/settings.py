@@ -155,7 +155,7 @@ class Settings:
     log_format: LogFormat
     metrics_token: str | None
     # The ESP webhooks, each on only when configured (service.settings_hooks).
-    hooks: HookSettings = HookSettings()
+    hooks: HookSettings
 
     @property
     def is_dev(self) -> bool:
