@@ -197,7 +197,7 @@ def sendgrid_request(
     }
 
 
-def sendgrid_event(email: str, event: str = "bounce", **fields: Any) -> dict[str, Any]:
+def sendgrid_event(email: object, event: str = "bounce", **fields: Any) -> dict[str, Any]:
     return {
         "email": email,
         "timestamp": 1733400000,
