@@ -214,7 +214,7 @@ def postmark_auth(user: str = POSTMARK_USER, password: str = POSTMARK_PASSWORD) 
     return {"Authorization": f"Basic {credentials}"}
 
 
-def postmark_bounce(email: str, kind: str = "HardBounce", **fields: Any) -> dict[str, Any]:
+def postmark_bounce(email: object, kind: object = "HardBounce", **fields: Any) -> dict[str, Any]:
     return {
         "RecordType": "Bounce",
         "MessageStream": "outbound",
