@@ -207,6 +207,9 @@ class HookController(Controller):
             raise _refused(Source.SES, exc) from None
         except Malformed as exc:
             raise ClientException(str(exc)) from None
+        except ses.Unreachable:
+            logger.warning("hook ses: the SNS signing certificate cannot be fetched now")
+            raise ServiceUnavailableException("cannot verify the message now") from None
         if message.type == ses.SUBSCRIBE:
             return await _confirm(request, message, get)
         if message.type == ses.UNSUBSCRIBE:

@@ -15,7 +15,8 @@ An SNS message is believed when
 A ``SubscriptionConfirmation`` that passes is confirmed by fetching its
 ``SubscribeURL`` (on the same kind of host). Fetching is the outside world:
 the function that does it (``http_get``) is replaced in tests through the
-app's state (``public.SES_HTTP_GET``).
+app's state (``public.SES_HTTP_GET``). When SNS's host cannot be reached the
+hook answers 503, which SNS retries; a URL the host refuses is a 401.
 
 The SES events read (``notificationType`` of identity notifications, or
 ``eventType`` of configuration-set event publishing)::
@@ -85,13 +86,24 @@ class SnsMessage:
     subscribe_url: str | None
 
 
+class Unreachable(Exception):
+    """SNS's host could not be reached or failed (a timeout, a 5xx): the
+    outside world's fault, not the request's, so SNS should send it again
+    (it retries a 5xx, never a 4xx)."""
+
+
 async def http_get(url: str) -> bytes:
-    """GET an https URL on an SNS host (checked before): the body, or an
-    exception for any failure."""
-    async with httpx.AsyncClient(timeout=_FETCH_SECONDS, follow_redirects=False) as client:
-        response = await client.get(url)
-        response.raise_for_status()
-        return response.content[:_MAX_CERT_BYTES]
+    """GET an https URL on an SNS host (checked before): the body; Unreachable
+    when the host cannot answer, another exception when it refuses."""
+    try:
+        async with httpx.AsyncClient(timeout=_FETCH_SECONDS, follow_redirects=False) as client:
+            response = await client.get(url)
+    except httpx.TransportError:
+        raise Unreachable from None
+    if response.is_server_error:
+        raise Unreachable
+    response.raise_for_status()
+    return response.content[:_MAX_CERT_BYTES]
 
 
 def envelope(body: bytes) -> dict[str, Any]:
@@ -196,7 +208,9 @@ async def _certificate(
         return key
     try:
         cert = x509.load_pem_x509_certificate(await get(url))
-    except Exception:  # any failure to fetch or read it: not verified
+    except Unreachable:
+        raise
+    except Exception:  # SNS's host refused it (no such file), or it is no certificate
         raise Refused("the SNS signing certificate could not be fetched or read") from None
     now = clock.now()
     public_key = cert.public_key()

@@ -28,6 +28,7 @@ from sqlmodel import col, select
 
 from service.crypto import DataCipher
 from service.db import SessionMaker
+from service.hooks.ses import Unreachable
 from service.models import ConsentEvent, DeliveryEventRecord, Suppression
 from tests.conftest import TEST_DATA_KEY
 from tests.support.factories import MARKETING, create_contact
@@ -89,8 +90,11 @@ class FakeSns:
         self.fetched: list[str] = []
         self.confirmed: list[str] = []
         self.fail_confirmations = False
+        self.down = False  # SNS's host cannot be reached
 
     async def get(self, url: str) -> bytes:
+        if self.down:
+            raise Unreachable
         if url in self.certificates:
             self.fetched.append(url)
             return self.certificates[url]

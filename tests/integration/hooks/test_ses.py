@@ -288,6 +288,26 @@ async def test_a_certificate_that_cannot_be_fetched_or_is_expired_is_refused(
     assert await state(sessionmaker) == before
 
 
+async def test_while_snss_host_is_down_the_message_is_a_503_and_taken_when_sent_again(
+    hooks: Client, sessionmaker: SessionMaker, frozen_clock: FrozenClock, sns: FakeSns
+) -> None:
+    """SNS retries a 5xx (never a 4xx): the message is not lost."""
+    maija = await person(sessionmaker, "maija@example.fi")
+    before = await state(sessionmaker)
+    document = sns_message(
+        "Notification", now=frozen_clock.now, message=ses_bounce("maija@example.fi")
+    )
+    sns.down = True
+    assert (await post(hooks, document)).status_code == 503
+    assert await state(sessionmaker) == before
+
+    sns.down = False
+    frozen_clock.advance(seconds=20)
+    answer = await post(hooks, document)
+    assert answer.status_code == 200, answer.text
+    assert await suppressed(sessionmaker) == {maija}
+
+
 async def test_a_subscription_is_confirmed_once_and_only_when_signed(
     hooks: Client, sessionmaker: SessionMaker, frozen_clock: FrozenClock, sns: FakeSns
 ) -> None:
