@@ -30,9 +30,17 @@ from service.hooks.checks import Malformed, Refused
 from service.inbound.events import DeliveryEvent, EventKind, Source
 
 REALM = 'Basic realm="consentry-hooks"'
-# Postmark's bounce types: the ones that say something about the address.
-_PERMANENT = frozenset({"HardBounce", "BadEmailAddress", "ManuallyDeactivated"})
-_TEMPORARY = frozenset({"SoftBounce", "Transient", "DnsError", "Blocked", "DMARCPolicy"})
+# Postmark's bounce types that are failures, and the RFC 3463 status each
+# means (taken when the record's Details quote none), so that the one rule
+# for every bounce classes them: a bad address, a temporary failure, a block.
+_PERMANENT = {"HardBounce": "5.1.1", "BadEmailAddress": "5.1.3"}
+_TEMPORARY = {
+    "SoftBounce": "4.0.0",
+    "Transient": "4.0.0",
+    "DnsError": "4.4.3",
+    "Blocked": "5.7.1",
+    "DMARCPolicy": "5.7.1",
+}
 _COMPLAINTS = frozenset({"SpamComplaint"})
 _METADATA_KEYS = ("message-id", "message_id", "messageid")
 
@@ -72,13 +80,16 @@ def parse(body: bytes) -> list[DeliveryEvent]:
     }
     if record_type == "SpamComplaint" or kind in _COMPLAINTS:
         return [DeliveryEvent(kind=EventKind.COMPLAINT, **common)]
-    if kind not in _PERMANENT and kind not in _TEMPORARY:
-        return []  # an auto-responder, a subscribe request, a challenge: no failure
+    implied = _PERMANENT.get(kind or "") or _TEMPORARY.get(kind or "")
+    if implied is None:
+        # An auto-responder, a subscribe request, a challenge, an address
+        # deactivated by hand at Postmark: no delivery failure.
+        return []
     details = record.get("Details")
     return [
         DeliveryEvent(
             kind=EventKind.BOUNCE,
-            status=checks.status_in(details, record.get("Description")),
+            status=checks.status_in(details, record.get("Description")) or implied,
             permanent=kind in _PERMANENT,
             diagnostic=checks.diagnostic(kind, details),
             **common,

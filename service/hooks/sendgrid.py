@@ -15,9 +15,10 @@ The events read (every other kind is ignored)::
 
 A ``bounce`` is a permanent failure, a ``blocked`` one a temporary refusal
 (SendGrid's words). A ``dropped`` event is mail SendGrid did not send
-because the address is on its own lists: an earlier bounce or an invalid
-address counts as a permanent failure, an earlier spam report as a
-complaint; the rest (unsubscribed there, content) changes nothing here.
+because the address is on its own lists: an earlier bounce (5.1.1) or an
+invalid address (5.1.3) counts as a permanent failure, an earlier spam
+report as a complaint; the rest (unsubscribed there, content) changes
+nothing here.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from service.inbound.events import DeliveryEvent, EventKind, Source
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
-_DROPPED_BOUNCES = ("bounced address", "invalid")
+# Mail SendGrid dropped because of an earlier failure, and the RFC 3463
+# status that failure means (a dropped event quotes none).
+_DROPPED_BOUNCES = {"bounced address": "5.1.1", "invalid": "5.1.3"}
 _DROPPED_COMPLAINTS = ("spam reporting address",)
 
 
@@ -113,8 +116,13 @@ def _event(event: dict[str, Any]) -> DeliveryEvent | None:
             diagnostic=checks.diagnostic(reason),
             **common,
         )
-    if name == "dropped" and reason.strip().lower() in _DROPPED_BOUNCES:
+    implied = _DROPPED_BOUNCES.get(reason.strip().lower())
+    if name == "dropped" and implied is not None:
         return DeliveryEvent(
-            kind=EventKind.BOUNCE, permanent=True, diagnostic=checks.diagnostic(reason), **common
+            kind=EventKind.BOUNCE,
+            status=implied,
+            permanent=True,
+            diagnostic=checks.diagnostic(reason),
+            **common,
         )
     return None

@@ -72,6 +72,18 @@ _OPTIONAL = frozenset({"Subject"})
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
 _SNS_HOST = re.compile(r"sns\.([a-z0-9-]+)\.amazonaws\.com")
 _CERT_PATH = re.compile(r"/SimpleNotificationService-[0-9A-Za-z]{1,64}\.pem")
+# SES's bounce sub-types that name the failure, and the RFC 3463 status each
+# means (taken when the recipient's own status is missing); "General" says
+# nothing more than the bounce type.
+_SUB_TYPE_STATUS = {
+    "NoEmail": "5.1.1",
+    "Suppressed": "5.1.1",
+    "OnAccountSuppressionList": "5.1.1",
+    "MailboxFull": "4.2.2",
+    "MessageTooLarge": "5.3.4",
+    "ContentRejected": "5.7.1",
+    "AttachmentRejected": "5.7.1",
+}
 _FETCH_SECONDS = 5.0
 _MAX_CERT_BYTES = 64 * 1024
 # Certificates kept (one per region and key rotation: a few).
@@ -258,7 +270,8 @@ def _bounces(bounce: dict[str, Any], message_id: str | None, sns_id: str) -> lis
                 kind=EventKind.BOUNCE,
                 source=Source.SES,
                 address=address,
-                status=checks.status_in(recipient.get("status"), code),
+                status=checks.status_in(recipient.get("status"), code)
+                or _SUB_TYPE_STATUS.get(sub_type or ""),
                 permanent={"Permanent": True, "Transient": False}.get(bounce_type or ""),
                 diagnostic=checks.diagnostic(sub_type, code),
                 message_id=message_id,

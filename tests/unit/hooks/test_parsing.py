@@ -65,6 +65,27 @@ def test_ses_event_publishing_and_complaints() -> None:
     assert ses.parse(ses_complaint("maija@example.fi", feedback_type="not-spam"), "x") == []
 
 
+@pytest.mark.parametrize(
+    ("bounce_type", "sub_type", "status"),
+    [
+        ("Permanent", "NoEmail", "5.1.1"),
+        ("Transient", "MailboxFull", "4.2.2"),
+        ("Transient", "ContentRejected", "5.7.1"),
+        ("Permanent", "General", None),
+    ],
+)
+def test_ses_sub_type_gives_the_status_a_recipient_lacks(
+    bounce_type: str, sub_type: str, status: str | None
+) -> None:
+    event = json.loads(ses_bounce("maija@example.fi", bounce_type=bounce_type))
+    event["bounce"]["bounceSubType"] = sub_type
+    recipient = event["bounce"]["bouncedRecipients"][0]
+    del recipient["status"]
+    recipient["diagnosticCode"] = "smtp; 550 rejected"
+    (found,) = ses.parse(json.dumps(event), "sns-id")
+    assert found.status == status
+
+
 def test_ses_without_a_feedback_id_uses_the_sns_message_id() -> None:
     event = json.loads(ses_bounce("maija@example.fi"))
     del event["bounce"]["feedbackId"]
@@ -94,7 +115,8 @@ def test_sendgrid_events() -> None:
         "4.7.1",
         OURS,
     )
-    assert (dropped.kind, dropped.permanent, dropped.status) == (EventKind.BOUNCE, True, None)
+    # SendGrid drops mail to an address that bounced before: a bad address.
+    assert (dropped.kind, dropped.permanent, dropped.status) == (EventKind.BOUNCE, True, "5.1.1")
     assert complaint.kind is EventKind.COMPLAINT
     assert all(e.source is Source.SENDGRID and e.trusted for e in (blocked, dropped, complaint))
     assert blocked.provider_event_id is not None
@@ -112,6 +134,11 @@ def test_postmark_records() -> None:
     record["Headers"] = [{"Name": "Message-ID", "Value": "<c3.r4.y@example.fi>"}]
     (soft,) = postmark.parse(json.dumps(record).encode())
     assert (soft.permanent, soft.message_id) == (False, "<c3.r4.y@example.fi>")
+    quiet = postmark_bounce("maija@example.fi", "Blocked", Details="", Description="")
+    (blocked,) = postmark.parse(json.dumps(quiet).encode())
+    assert (blocked.permanent, blocked.status) == (False, "5.7.1")  # a block, by its type
+    by_hand = postmark_bounce("maija@example.fi", "ManuallyDeactivated")
+    assert postmark.parse(json.dumps(by_hand).encode()) == []
     no_ours = postmark_bounce("maija@example.fi", Metadata=None)
     (found,) = postmark.parse(json.dumps(no_ours).encode())
     assert found.message_id is None  # Postmark's own MessageID is not ours
