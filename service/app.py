@@ -43,6 +43,7 @@ from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
 from service.errors import Conflict, DomainError
 from service.exports.controllers import ExportController
+from service.hooks.public import HookController
 from service.imports.controllers import ImportController
 from service.json_limits import NOT_AN_OBJECT
 from service.observability.controllers import HealthController, MetricsController
@@ -92,12 +93,14 @@ STAFF_API: list[type[Controller]] = [
 ]
 
 # No login: unsubscribe and preferences (signed tokens), engagement tracking,
-# the transfer-notice refusal, and health and metrics (/metrics checks its own
-# token or the client's address).
+# the transfer-notice refusal, the ESP webhooks (each provider's own
+# signature), and health and metrics (/metrics checks its own token or the
+# client's address).
 PUBLIC: list[type[Controller]] = [
     PublicController,
     TrackingController,
     ForbidTransferController,
+    HookController,
     HealthController,
     MetricsController,
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from service import settings_keys
 from service import settings_readers as read
+from service.settings_hooks import HookSettings, hook_settings
 from service.settings_readers import PREFIX, SettingsError
 
 __all__ = [
@@ -172,6 +173,8 @@ class Settings:
     # Ed25519 one beside it, and the signing domain (default: the From
     # domain, which must be it or below it).
     dkim: DkimSettings
+    # The ESP webhooks, each on only when configured (service.settings_hooks).
+    hooks: HookSettings
 
     @property
     def is_dev(self) -> bool:
@@ -401,6 +404,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                 "TRANSACTIONAL_FROM": transactional_from.rpartition("@")[2].rstrip(">"),
             },
         ),
+        hooks=hook_settings(environ),
     )
 
 

@@ -55,3 +55,75 @@ class DeliveryEvent:
     # The authenticated provider's own id for the event, for de-duplication.
     provider_event_id: str | None = None
     trusted: bool = False
+
+
+# placeholder: replaced by the bounce engineer's record() at merge
+# (service/hooks needs a record() to call; this one only stores each event and
+# suppresses the address of a complaint or a permanent bounce).
+from collections.abc import Sequence  # noqa: E402
+from typing import Any  # noqa: E402
+
+from sqlmodel.ext.asyncio.session import AsyncSession  # noqa: E402
+
+from service import clock  # noqa: E402
+from service.crypto import DataCipher  # noqa: E402
+from service.db import insert_ignore, run  # noqa: E402
+from service.models import DeliveryEventRecord  # noqa: E402
+from service.models.enums import (  # noqa: E402
+    BounceClass,
+    DeliveryEventKind,
+    SuppressionKind,
+    SuppressionReason,
+)
+from service.settings import Settings  # noqa: E402
+from service.suppressions import service as suppressions  # noqa: E402
+from service.tokens import TokenSigner  # noqa: E402
+
+_EVENTS: Any = DeliveryEventRecord.__table__  # type: ignore[attr-defined]
+
+
+async def record(
+    session: AsyncSession,
+    events: Sequence[DeliveryEvent],
+    *,
+    cipher: DataCipher,
+    signer: TokenSigner,
+    settings: Settings,
+) -> str:
+    taken = 0
+    for event in events:
+        value_hash = cipher.lookup_hash("email", event.address)
+        complaint = event.kind is EventKind.COMPLAINT
+        bounce_class = (
+            None
+            if complaint
+            else (BounceClass.BAD_ADDRESS if event.permanent else BounceClass.SOFT)
+        )
+        result = await run(
+            session,
+            insert_ignore(
+                session,
+                _EVENTS,
+                keys=["source", "provider_event_id"],
+                values={
+                    "received_at": clock.now(),
+                    "kind": DeliveryEventKind(event.kind.value).value,
+                    "source": event.source.value,
+                    "bounce_class": bounce_class.value if bounce_class else None,
+                    "status": event.status,
+                    "value_hash": value_hash,
+                    "provider_event_id": event.provider_event_id,
+                },
+            ),
+        )
+        if not result.rowcount:
+            continue  # the provider sent this event before
+        taken += 1
+        if event.trusted and (complaint or event.permanent):
+            await suppressions.record(
+                session,
+                value_hash=value_hash,
+                kind=SuppressionKind.EMAIL,
+                reason=SuppressionReason.OBJECTION if complaint else SuppressionReason.BOUNCE,
+            )
+    return f"{taken} of {len(events)} events recorded"
