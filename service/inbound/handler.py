@@ -32,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.crypto import DataCipher
 from service.db import SessionMaker, create_engine, create_sessionmaker, session_scope
-from service.inbound import mailto
+from service.inbound import mailto, replies
 from service.inbound import service as inbound_service
 from service.inbound.dsn import MalformedReport, Report, Severity, is_delivery_report, parse_report
 from service.settings import Settings
@@ -54,10 +54,16 @@ class Intent:
     token: tuple[int, int] | None = None  # (contact id, campaign id)
     sender_hashes: tuple[str, ...] = ()
     report: Report | None = None
+    reply: replies.Reply | None = None  # a person's reply to the From or Reply-To address
 
     @property
     def empty(self) -> bool:
-        return self.token is None and not self.sender_hashes and self.report is None
+        return (
+            self.token is None
+            and not self.sender_hashes
+            and self.report is None
+            and self.reply is None
+        )
 
 
 def plain_address(address: str) -> str:
@@ -82,6 +88,9 @@ class InboundHandler:
         self.bounce_addresses = frozenset(
             {plain_address(settings.mail_from), plain_address(settings.bounce_address)}
         )
+        self.reply_addresses = frozenset(
+            plain_address(a) for a in (settings.mail_from_address, settings.reply_to) if a
+        )
         self._engine: AsyncEngine | None = None
         self._sessionmaker: SessionMaker | None = None
         # Messages whose transaction is under way, for a clean stop.
@@ -96,7 +105,9 @@ class InboundHandler:
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         plain = plain_address(address)
-        if plain not in self.unsubscribe_addresses and plain not in self.bounce_addresses:
+        if not {plain} & (
+            self.unsubscribe_addresses | self.bounce_addresses | self.reply_addresses
+        ):
             return NO_SUCH_RECIPIENT
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -140,6 +151,7 @@ class InboundHandler:
         token: tuple[int, int] | None = None
         hashes: tuple[str, ...] = ()
         report: Report | None = None
+        reply: replies.Reply | None = None
         if plain & self.unsubscribe_addresses:
             if is_delivery_report(message):
                 log.info("inbound: a delivery report to the unsubscribe address was ignored")
@@ -147,9 +159,12 @@ class InboundHandler:
                 token = mailto.token_ids(message, self._signer)
                 if token is None:
                     hashes = self._sender_hashes(message, envelope_sender)
-        if plain & self.bounce_addresses:
+        if plain & self.reply_addresses:
+            # None for reports and auto-replies: they go the bounce address's way.
+            reply = replies.read(message, content, envelope_sender, self._cipher)
+        if plain & self.bounce_addresses and reply is None:
             report = self._report(message)
-        return Intent(token=token, sender_hashes=hashes, report=report)
+        return Intent(token=token, sender_hashes=hashes, report=report, reply=reply)
 
     def _sender_hashes(self, message: Message, envelope_sender: str | None) -> tuple[str, ...]:
         if mailto.is_automatic(message):
@@ -190,6 +205,9 @@ class InboundHandler:
             )
         if intent.report is not None:
             done.append(await self._apply_report(session, intent.report))
+        if intent.reply is not None:
+            # A relay failure while forwarding raises: 451, and the sender retries.
+            done.append(await replies.apply(session, intent.reply, self._settings))
         return "; ".join(done)
 
     async def _apply_report(self, session: AsyncSession, report: Report) -> str:
