@@ -57,7 +57,7 @@ STOP_PHRASES: tuple[str, ...] = (
     r"ta bort mig",
     r"ta bort min (?:e-?post\w*|adress)",
     r"vill inte ha (?:fler|mer|nagra|era)\b",
-    r"stoppa\w*",
+    r"stoppa[rst]?",  # not "stoppage"
 )
 _NEGATIONS = frozenset(
     {
