@@ -313,7 +313,8 @@ async def test_a_normal_reply_is_forwarded_unaltered(
     assert isinstance(wrapper, EmailMessage)
     assert wrapper["From"] == MAIL_FROM
     assert wrapper["Reply-To"] == "maija@example.fi"
-    (attached,) = [p for p in wrapper.iter_attachments() if p.get_content_type() == "message/rfc822"]
+    parts = wrapper.iter_attachments()
+    (attached,) = [p for p in parts if p.get_content_type() == "message/rfc822"]
     inner = attached.get_content()
     assert inner["Message-ID"] == "<reply-1@mail.example.fi>"
     assert await requests_in(sessionmaker) == []
@@ -352,10 +353,10 @@ async def test_without_a_forward_address_replies_are_counted_in_the_log(
     caplog: pytest.LogCaptureFixture,
     frozen_clock: FrozenClock,
 ) -> None:
-    with InboundServer(reply_settings(settings_env, database_url, None)) as (_, port):
-        with caplog.at_level("INFO", logger="service.inbound"):
-            await send(port, reply("Nice offers!"))
-            await send(port, reply("Lopeta"))
+    server = InboundServer(reply_settings(settings_env, database_url, None))
+    with server as (_, port), caplog.at_level("INFO", logger="service.inbound"):
+        await send(port, reply("Nice offers!"))
+        await send(port, reply("Lopeta"))
     notes = [r.getMessage() for r in caplog.records]
     unforwarded = "a reply was received and not forwarded: CONSENTRY_REPLY_FORWARD_TO is unset"
     assert sum(unforwarded in note for note in notes) == 1
