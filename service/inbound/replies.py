@@ -41,12 +41,23 @@ from service.validation import InvalidValue, normalize_email
 
 # RFC 3834 and the headers auto-responders set instead of (or as well as) it.
 _AUTOMATIC_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply"})
-_AUTOMATIC_HEADERS = ("x-autoreply", "x-autorespond", "x-autoreply-from", "x-mail-autoreply")
+_AUTOMATIC_HEADERS = (
+    "x-autoreply",
+    "x-autorespond",
+    "x-autoreply-from",
+    "x-mail-autoreply",
+    "x-failed-recipients",  # Exim's and Gmail's bounces
+)
 _AUTOMATIC_SUBJECT = re.compile(
     r"^\s*(?:auto(?:matic)?\s*(?:reply|response)|autoreply|out of (?:the )?office|"
-    r"automaattinen vastaus|poissa|lomalla|autosvar|frånvaro|automatiskt svar)\b",
+    r"automaattinen vastaus|poissa|lomalla|autosvar|frånvaro|automatiskt svar|"
+    # Bounces in formats other than RFC 3464, sometimes with a sender: the
+    # bounce reading takes them, and their returned original says "unsubscribe".
+    r"undeliver|undelivered mail|delivery status notification|mail delivery fail|"
+    r"returned mail|failure notice|delivery failure|non.?delivery)",
     re.IGNORECASE,
 )
+_MAILER_DAEMONS = frozenset({"mailer-daemon", "postmaster", "mail-daemon"})
 
 
 class ForwardFailed(Exception):
@@ -72,6 +83,10 @@ def is_automatic(message: Message, envelope_sender: str | None) -> bool:
     if str(message.get("precedence", "")).strip().lower() in _AUTOMATIC_PRECEDENCE:
         return True
     if any(message.get(name) is not None for name in _AUTOMATIC_HEADERS):
+        return True
+    senders = [(envelope_sender or "").strip("<> ")]
+    senders += [address for _, address in getaddresses([str(message.get("from", ""))])]
+    if any(a.rpartition("@")[0].lower() in _MAILER_DAEMONS for a in senders if "@" in a):
         return True
     return bool(_AUTOMATIC_SUBJECT.match(subject_words(message)[0]))
 

@@ -367,7 +367,7 @@ async def test_without_a_forward_address_replies_are_counted_in_the_log(
 # -- reports to the From address keep going the bounce way ---------------------------
 
 
-async def test_a_delivery_report_to_the_from_address_is_no_reply(
+async def test_reports_and_bounces_to_the_from_address_are_no_replies(
     inbound: int, sessionmaker: SessionMaker, sink: RawSink
 ) -> None:
     report = (
@@ -379,8 +379,19 @@ async def test_a_delivery_report_to_the_from_address_is_no_reply(
         "Final-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
         "\r\n--B--\r\n"
     )
+    # An Exim-style bounce, from a misconfigured MTA with a return path of its
+    # own, returning our original (which says "unsubscribe" and "STOP").
+    exim = (
+        "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\r\nTo: news@example.fi\r\n"
+        "Subject: Mail delivery failed: returning message to sender\r\n"
+        "X-Failed-Recipients: gone@example.net\r\n\r\n"
+        "This message was created automatically by mail delivery software.\r\n\r\n"
+        "------ This is a copy of the message, including all the headers. ------\r\n"
+        "Subject: Autumn offers\r\n\r\nTo unsubscribe, click here. STOP to opt out.\r\n"
+    )
     async with aiosmtplib.SMTP(hostname=HOST, port=inbound) as smtp:
         await smtp.sendmail("", [MAIL_FROM], report)
+        await smtp.sendmail("mailer-daemon@mx.example.net", [MAIL_FROM], exim)
     assert await requests_in(sessionmaker) == []
     assert sink.received == []
 

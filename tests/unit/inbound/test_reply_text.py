@@ -185,6 +185,12 @@ def test_garbage_never_raises(raw: bytes) -> None:
         ("Subject: Autosvar: Höstens erbjudanden\r\n", "maija@example.fi", True),
         ("Subject: hello\r\n", "", True),  # the null sender: a report or a bounce
         ("Content-Type: multipart/report; report-type=feedback-report\r\n", "x@y.fi", True),
+        ("Subject: Mail delivery failed: returning message to sender\r\n", "x@y.fi", True),
+        ("Subject: Undeliverable: Autumn offers\r\n", "x@y.fi", True),
+        ("Subject: hello\r\nX-Failed-Recipients: gone@example.net\r\n", "x@y.fi", True),
+        ("From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n", "x@y.fi", True),
+        ("Subject: hello\r\n", "postmaster@mx.example.net", True),
+        ("From: Postman Pat <pat@example.fi>\r\nSubject: Re: Autumn\r\n", "pat@example.fi", False),
     ],
 )
 def test_automatic_replies(headers: str, envelope: str, automatic: bool) -> None:
