@@ -207,7 +207,7 @@ class InboundHandler:
             done.append(await self._apply_report(session, intent.report))
         if intent.reply is not None:
             # A relay failure while forwarding raises: 451, and the sender retries.
-            done.append(await replies.apply(session, intent.reply, self._settings))
+            done.append(await replies.apply(session, reply=intent.reply, settings=self._settings))
         return "; ".join(done)
 
     async def _apply_report(self, session: AsyncSession, report: Report) -> str:

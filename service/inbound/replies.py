@@ -107,10 +107,10 @@ def read(
     )
 
 
-async def apply(session: AsyncSession, reply: Reply, settings: Settings) -> str:
+async def apply(session: AsyncSession, *, reply: Reply, settings: Settings) -> str:
     """File a stop reply, forward any other; what happened, for the log."""
     if reply.stop is not None:
-        return await record_stop(session, reply)
+        return await record_stop(session, reply=reply)
     if settings.reply_forward_to is None:
         return "a reply was received and not forwarded: CONSENTRY_REPLY_FORWARD_TO is unset"
     if settings.smtp_host is None:
@@ -119,7 +119,7 @@ async def apply(session: AsyncSession, reply: Reply, settings: Settings) -> str:
     return "a reply was forwarded to CONSENTRY_REPLY_FORWARD_TO"
 
 
-async def record_stop(session: AsyncSession, reply: Reply) -> str:
+async def record_stop(session: AsyncSession, *, reply: Reply) -> str:
     """An open objection request for each contact whose address sent the reply,
     or one naming the sender when none has it; none twice while one is open."""
     found = await session.exec(

@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 MAX_HTML_CHARS = 200_000
 MAX_TEXT_CHARS = 20_000
 _NEGATION_WINDOW = 3  # words before a phrase that may negate it
+MAX_PHRASE_CHARS = 40  # "unsubscribe\w*" could otherwise quote a whole run of text
 
 # Written as people type them; normalised (accents off, lower case) before use.
 # A space stands for any run of whitespace. Regex syntax is allowed.
@@ -107,7 +108,7 @@ def stop_phrase(text: str) -> str | None:
         before = re.split(r"[.,!?;:]", folded[line_start : match.start()])[-1]
         if _NEGATIONS.intersection(_WORD.findall(before)[-_NEGATION_WINDOW:]):
             continue
-        return " ".join(match.group().split()).rstrip(".! ")
+        return " ".join(match.group().split()).rstrip(".! ")[:MAX_PHRASE_CHARS]
     return None
 
 
