@@ -32,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.crypto import DataCipher
 from service.db import SessionMaker, create_engine, create_sessionmaker, session_scope
-from service.inbound import mailto, replies
+from service.inbound import arf, complaints, mailto, replies
 from service.inbound import service as inbound_service
 from service.inbound.dsn import MalformedReport, Report, Severity, is_delivery_report, parse_report
 from service.settings import Settings
@@ -54,6 +54,7 @@ class Intent:
     token: tuple[int, int] | None = None  # (contact id, campaign id)
     sender_hashes: tuple[str, ...] = ()
     report: Report | None = None
+    complaint: arf.Feedback | None = None  # an ARF report, to any of our addresses
     reply: replies.Reply | None = None  # a person's reply to the From or Reply-To address
 
     @property
@@ -62,6 +63,7 @@ class Intent:
             self.token is None
             and not self.sender_hashes
             and self.report is None
+            and self.complaint is None
             and self.reply is None
         )
 
@@ -152,6 +154,12 @@ class InboundHandler:
         hashes: tuple[str, ...] = ()
         report: Report | None = None
         reply: replies.Reply | None = None
+        if plain & (self.bounce_addresses | self.unsubscribe_addresses | self.reply_addresses) and (
+            arf.is_feedback_report(message)
+        ):
+            # A complaint, wherever the feedback loop sends it; the original it
+            # quotes carries our unsubscribe link, which it must not be taken for.
+            return Intent(complaint=self._feedback(message))
         if plain & self.unsubscribe_addresses:
             if is_delivery_report(message):
                 log.info("inbound: a delivery report to the unsubscribe address was ignored")
@@ -183,6 +191,13 @@ class InboundHandler:
             log.info("inbound: a malformed delivery report was ignored: %s", exc)
             return None
 
+    def _feedback(self, message: Message) -> arf.Feedback | None:
+        try:
+            return arf.parse_feedback(message)
+        except arf.MalformedFeedback as exc:
+            log.info("inbound: a malformed feedback report was ignored: %s", exc)
+            return None
+
     async def apply(self, session: AsyncSession, intent: Intent) -> str:
         done: list[str] = []
         if intent.token is not None:
@@ -205,10 +220,33 @@ class InboundHandler:
             )
         if intent.report is not None:
             done.append(await self._apply_report(session, intent.report))
+        if intent.complaint is not None:
+            done.append(await self._apply_complaint(session, intent.complaint))
         if intent.reply is not None:
             # A relay failure while forwarding raises: 451, and the sender retries.
             done.append(await replies.apply(session, reply=intent.reply, settings=self._settings))
         return "; ".join(done)
+
+    async def _apply_complaint(self, session: AsyncSession, feedback: arf.Feedback) -> str:
+        event = arf.complaint_event(feedback)
+        if event is None:
+            return f"a feedback report ({feedback.type_for_log}) that is no complaint was ignored"
+        match = await complaints.match_original(
+            session, message_id=event.message_id, signer=self._signer
+        )
+        if match is None:
+            # Answered 250 all the same: a forger learns nothing about what we sent.
+            return "a complaint that refers to no message we sent was ignored"
+        return await complaints.record_complaint(
+            session,
+            contact_id=match.contact_id,
+            campaign_id=match.campaign_id,
+            recipient_id=match.recipient_id,
+            value_hash=match.value_hash,
+            source=event.source.value,
+            provider_event_id=match.event_id,
+            settings=self._settings,
+        )
 
     async def _apply_report(self, session: AsyncSession, report: Report) -> str:
         bounces = await inbound_service.our_bounces(

@@ -55,6 +55,9 @@ _TEXT = {
         "sähköpostimarkkinoinnin. Palautusosoitteeseen ({bounce}) palaavat toimitusilmoitukset "
         "merkitsevät toimimattomat osoitteet estolistalle (pysyvä virhe heti, tilapäinen "
         "{limit} kerran jälkeen).",
+        "complaints": "Kun vastaanottaja merkitsee viestimme roskapostiksi ja hänen "
+        "sähköpostipalvelunsa ilmoittaa siitä meille, sähköpostimarkkinoinnin suostumus "
+        "perutaan ja osoite merkitään estolistalle.",
         "tracking": "Viestien avaukset ja linkkien klikkaukset kirjataan henkilöittäin vain "
         "sähköpostiseurantaan suostuneilta.",
         "site": "Verkkosivuston ({origins}) käynnit kirjataan vain seurantaan suostuneilta ja "
@@ -99,6 +102,9 @@ _TEXT = {
         "inbound": "Mail sent to {unsubscribe} withdraws email marketing. Delivery reports "
         "returning to the bounce address ({bounce}) put addresses that do not work on the "
         "suppression list (a permanent failure at once, a temporary one after {limit} times).",
+        "complaints": "When a recipient marks our message as spam and their mail provider "
+        "tells us so, their consent to email marketing is withdrawn and the address is put on "
+        "the suppression list.",
         "tracking": "Opens of messages and clicks on their links are recorded person by "
         "person only for those who consented to email tracking.",
         "site": "Visits to the website ({origins}) are recorded only for those who consented "
@@ -213,6 +219,7 @@ def sources(settings: Settings, lang: str, *, robinson: bool) -> tuple[list[str]
             bounce=bounce,
             limit=settings.soft_bounce_limit,
         ),
+        text["complaints"],
         text["tracking"],
         text["site"].format(origins=", ".join(settings.site_origins))
         if settings.site_origins
