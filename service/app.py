@@ -57,7 +57,7 @@ from service.profiles.controllers import (
 from service.requests.controllers import DisclosureController, RequestController
 from service.retention.controllers import RetentionController
 from service.retention.public import ForbidTransferController
-from service.rights.controllers import RightsController
+from service.rights.controllers import RequestBanController, RightsController
 from service.robinson.controllers import RobinsonController
 from service.security import security_headers
 from service.settings import Settings, get_settings
@@ -78,6 +78,7 @@ STAFF_API: list[type[Controller]] = [
     ConsentController,
     RightsController,
     RequestController,
+    RequestBanController,
     DisclosureController,
     ContactProfileController,
     ProfileController,

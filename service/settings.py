@@ -154,6 +154,11 @@ class Settings:
     transactional_return_path: str
     # Temporary delivery failures of one address before it is suppressed.
     soft_bounce_limit: int
+    # Replies (docs/deliverability.md): the Reply-To of campaign mail (None:
+    # replies go to MAIL_FROM), and where a reply that is not a stop request
+    # is forwarded over the SMTP relay (None: counted in the log, not sent on).
+    reply_to: str | None
+    reply_forward_to: str | None
     # A campaign's complaints / messages sent at which it pauses itself.
     complaint_pause_rate: float
     # Backups (`consentry backup`, docs/backup.md): where the scheduled job
@@ -390,6 +395,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         transactional_return_path=read.address(environ, "TRANSACTIONAL_RETURN_PATH")
         or bounce_address,
         soft_bounce_limit=read.number(environ, "SOFT_BOUNCE_LIMIT", 3, 1, 100),
+        reply_to=read.address(environ, "REPLY_TO"),
+        reply_forward_to=read.address(environ, "REPLY_FORWARD_TO"),
         complaint_pause_rate=_complaint_pause_rate(environ),
         backup_dir=Path(read.text(environ, "BACKUP_DIR") or var_dir / "backups"),
         backup_keep_days=read.number(environ, "BACKUP_KEEP_DAYS", 30, 1, 3650),

@@ -374,6 +374,7 @@ def prepare(sender: Sender, campaign: Campaign, renderer: CampaignRenderer, row:
             unsubscribe_mailto=(
                 f"mailto:{sender.settings.unsubscribe_address}?subject=unsubscribe%20{unsubscribe}"
             ),
+            reply_to=sender.settings.reply_to,
         )
     except Exception as exc:
         reason = (

@@ -1,6 +1,7 @@
-"""Inbound mail: mailto unsubscribes and delivery status notifications.
+"""Inbound mail: mailto unsubscribes, delivery status notifications and replies.
 
-``dsn`` and ``mailto`` read messages (no database), ``service`` applies what
-they ask for, ``handler`` is the aiosmtpd handler tying them together and
-``server`` runs it (``consentry inbound``, and inside ``consentry run``).
+``dsn``, ``mailto`` and ``reply_text`` read messages (no database),
+``service`` and ``replies`` apply what they ask for, ``handler`` is the
+aiosmtpd handler tying them together and ``server`` runs it (``consentry
+inbound``, and inside ``consentry run``).
 """

@@ -32,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.crypto import DataCipher
 from service.db import SessionMaker, create_engine, create_sessionmaker, session_scope
-from service.inbound import arf, complaints, mailto
+from service.inbound import arf, complaints, mailto, replies
 from service.inbound import service as inbound_service
 from service.inbound.dsn import MalformedReport, Report, Severity, is_delivery_report, parse_report
 from service.settings import Settings
@@ -55,6 +55,7 @@ class Intent:
     sender_hashes: tuple[str, ...] = ()
     report: Report | None = None
     complaint: arf.Feedback | None = None  # an ARF report, to any of our addresses
+    reply: replies.Reply | None = None  # a person's reply to the From or Reply-To address
 
     @property
     def empty(self) -> bool:
@@ -63,6 +64,7 @@ class Intent:
             and not self.sender_hashes
             and self.report is None
             and self.complaint is None
+            and self.reply is None
         )
 
 
@@ -88,6 +90,9 @@ class InboundHandler:
         self.bounce_addresses = frozenset(
             {plain_address(settings.mail_from), plain_address(settings.bounce_address)}
         )
+        self.reply_addresses = frozenset(
+            plain_address(a) for a in (settings.mail_from_address, settings.reply_to) if a
+        )
         self._engine: AsyncEngine | None = None
         self._sessionmaker: SessionMaker | None = None
         # Messages whose transaction is under way, for a clean stop.
@@ -102,7 +107,9 @@ class InboundHandler:
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         plain = plain_address(address)
-        if plain not in self.unsubscribe_addresses and plain not in self.bounce_addresses:
+        if not {plain} & (
+            self.unsubscribe_addresses | self.bounce_addresses | self.reply_addresses
+        ):
             return NO_SUCH_RECIPIENT
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -146,7 +153,8 @@ class InboundHandler:
         token: tuple[int, int] | None = None
         hashes: tuple[str, ...] = ()
         report: Report | None = None
-        if plain & (self.bounce_addresses | self.unsubscribe_addresses) and (
+        reply: replies.Reply | None = None
+        if plain & (self.bounce_addresses | self.unsubscribe_addresses | self.reply_addresses) and (
             arf.is_feedback_report(message)
         ):
             # A complaint, wherever the feedback loop sends it; the original it
@@ -159,9 +167,12 @@ class InboundHandler:
                 token = mailto.token_ids(message, self._signer)
                 if token is None:
                     hashes = self._sender_hashes(message, envelope_sender)
-        if plain & self.bounce_addresses:
+        if plain & self.reply_addresses:
+            # None for reports and auto-replies: they go the bounce address's way.
+            reply = replies.read(message, content, envelope_sender, self._cipher)
+        if plain & self.bounce_addresses and reply is None:
             report = self._report(message)
-        return Intent(token=token, sender_hashes=hashes, report=report)
+        return Intent(token=token, sender_hashes=hashes, report=report, reply=reply)
 
     def _sender_hashes(self, message: Message, envelope_sender: str | None) -> tuple[str, ...]:
         if mailto.is_automatic(message):
@@ -211,6 +222,9 @@ class InboundHandler:
             done.append(await self._apply_report(session, intent.report))
         if intent.complaint is not None:
             done.append(await self._apply_complaint(session, intent.complaint))
+        if intent.reply is not None:
+            # A relay failure while forwarding raises: 451, and the sender retries.
+            done.append(await replies.apply(session, reply=intent.reply, settings=self._settings))
         return "; ".join(done)
 
     async def _apply_complaint(self, session: AsyncSession, feedback: arf.Feedback) -> str:

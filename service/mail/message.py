@@ -80,6 +80,7 @@ _OWN_HEADERS = frozenset(
         "list-id",
         "list-unsubscribe",
         "list-unsubscribe-post",
+        "reply-to",
     }
 )
 _HEADER_NAME = re.compile(r"[!-9;-~]+\Z")  # printable ASCII except ":" (RFC 5322 ftext)
@@ -96,6 +97,7 @@ def build_message(
     unsubscribe_url: str,
     unsubscribe_mailto: str,
     extra_headers: Mapping[str, str] = _NO_HEADERS,
+    reply_to: str | None = None,
 ) -> bytes:
     """A multipart/alternative message (text, then HTML) with one-click unsubscribe.
 
@@ -128,6 +130,8 @@ def build_message(
         # RFC 8058: lets the mailbox provider unsubscribe with one POST, no page visit.
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
     ]
+    if reply_to:  # CONSENTRY_REPLY_TO: replies reach the inbound listener there
+        headers.append(("Reply-To", _address("Reply-To", reply_to)))
     for name, value in extra_headers.items():
         if not _HEADER_NAME.match(name) or name.lower() in _OWN_HEADERS:
             raise ValueError(f"{name!r}: not a header that extra_headers may set")

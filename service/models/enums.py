@@ -220,6 +220,7 @@ class RequestChannel(StrEnum):
     PHONE = "phone"
     IN_PERSON = "in_person"
     WEB = "web"
+    REPLY = "reply"  # a reply to our mail, read by the inbound listener
 
 
 class RequestStatus(StrEnum):

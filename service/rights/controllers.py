@@ -22,7 +22,9 @@ from service.crypto import DataCipher
 from service.models import Contact
 from service.models.enums import Language
 from service.requests import linking
+from service.requests import service as requests
 from service.requests.linking import Action
+from service.requests.schemas import RequestDetail
 from service.rights import article15, erasure, export, portability, service
 from service.rights.schemas import (
     AccessExport,
@@ -325,3 +327,27 @@ class RightsController(Controller):
                 "Cache-Control": "no-store",
             },
         )
+
+
+class RequestBanController(Controller):
+    """The requests register's one-step answer to an objection: it needs the
+    rights workflow, which the register (a layer below) may not call."""
+
+    path = "/requests"
+    tags = ["requests"]
+    guards = MANAGE
+
+    @post("/{request_id:int}/confirm-ban", status_code=200, opt={"audit": "request.confirm_ban"})
+    async def confirm_ban(
+        self, request: StaffRequest, db_session: Session, request_id: FromPath[int]
+    ) -> RequestDetail:
+        """Confirm an open objection request into a direct-marketing ban, in one
+        step: the objection upheld (a ban on all channels, the addresses
+        suppressed) and the request closed as done. A request that came by
+        reply mail counts as verified by it; others must be verified first
+        (409 ``not_verified``). 409 ``no_contact`` while it names no contact,
+        ``not_an_objection``, ``closed``."""
+        row = await requests.get(db_session, request_id)
+        trail.annotate(db_session, contact_id=row.contact_id)
+        await service.confirm_ban(db_session, request=row, user_id=request.user.user_id)
+        return await requests.to_detail(db_session, row)

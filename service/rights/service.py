@@ -19,18 +19,33 @@ from service import clock
 from service.consent import service as consent_service
 from service.consent.schemas import BanCreate
 from service.errors import Conflict, NotFound
-from service.models import Contact, Erasure, LegalHold, Objection, Restriction, Suppression
+from service.models import (
+    Contact,
+    DataSubjectRequest,
+    Erasure,
+    LegalHold,
+    Objection,
+    Restriction,
+    Suppression,
+)
 from service.models.enums import (
     Actor,
     BanChannel,
     BanKind,
+    CaptureMethod,
     ObjectionDecision,
     ObjectionScope,
+    RequestChannel,
+    RequestStatus,
+    RequestType,
     Source,
     SuppressionReason,
+    VerificationMethod,
 )
 from service.requests import linking
+from service.requests import service as requests
 from service.requests.linking import Action
+from service.requests.schemas import RequestClose
 from service.rights.schemas import (
     LegalHoldCreate,
     LegalHoldLift,
@@ -178,6 +193,69 @@ async def object_(
         await session.flush()
     if request is not None:
         await linking.record(session, request=request, action=Action.OBJECTION, user_id=user_id)
+    return objection
+
+
+async def confirm_ban(
+    session: AsyncSession, *, request: DataSubjectRequest, user_id: int | None
+) -> Objection:
+    """An open objection request confirmed in one step: the objection to direct
+    marketing upheld (a ban on all channels, the addresses suppressed, as
+    :func:`object_`), and the request answered and closed.
+
+    A request that came by reply mail from the contact's registered address
+    (service.inbound.replies) counts as verified by that reply; any other
+    must be verified first. 409 while the request names no contact: link it
+    to the person (PATCH the request) before confirming.
+    """
+    if request.type is not RequestType.OBJECTION:
+        raise Conflict(
+            f"request {request.id} is a {request.type.value} request, not an objection",
+            reason="not_an_objection",
+        )
+    if request.status is not RequestStatus.OPEN:
+        raise Conflict(f"request {request.id} is already closed", reason="closed")
+    if request.contact_id is None:
+        raise Conflict(
+            f"request {request.id} names no contact yet; link it to the person first",
+            reason="no_contact",
+        )
+    contact = await session.get(Contact, request.contact_id)
+    if contact is None:
+        raise NotFound(f"no contact with id {request.contact_id}")
+    if request.verified_at is None:
+        if request.channel is not RequestChannel.REPLY:
+            raise Conflict(
+                f"request {request.id} must be verified first (POST …/verification)",
+                reason="not_verified",
+            )
+        await requests.verify(
+            session,
+            request=request,
+            method=VerificationMethod.REGISTERED_EMAIL_REPLY.value,
+            user_id=user_id,
+        )
+    assert request.id is not None
+    objection = await object_(
+        session,
+        contact=contact,
+        data=ObjectionCreate(
+            scope=ObjectionScope.DIRECT_MARKETING,
+            method=CaptureMethod.EMAIL,
+            request_id=request.id,
+        ),
+        user_id=user_id,
+    )
+    outcome = (
+        f"Objection to direct marketing upheld (objection {objection.id}): "
+        "a direct-marketing ban on all channels."
+    )
+    await requests.close(
+        session,
+        request=request,
+        data=RequestClose(status=RequestStatus.DONE, outcome=outcome),
+        user_id=user_id,
+    )
     return objection
 
 

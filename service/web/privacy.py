@@ -257,7 +257,8 @@ class PrivacyController(Controller):
         request_id: FromPath[int],
         step: FromPath[str],
     ) -> Response[Any]:
-        """verification, extension, link (to a contact) or close, as the API's routes."""
+        """verification, extension, link (to a contact), close or confirm-ban, as
+        the API's routes."""
         form = await verified_form(request)
         if step not in _STEPS:
             return await _detail_page(
@@ -344,11 +345,22 @@ async def _close(session: AsyncSession, row: Any, form: dict[str, Any], user: in
     await requests.close(session, request=row, data=data, user_id=user)
 
 
-_STEPS = {"verification": _verify, "extension": _extend, "link": _link, "close": _close}
+async def _confirm_ban(session: AsyncSession, row: Any, form: dict[str, Any], user: int) -> None:
+    await rights.confirm_ban(session, request=row, user_id=user)
+
+
+_STEPS = {
+    "verification": _verify,
+    "extension": _extend,
+    "link": _link,
+    "close": _close,
+    "confirm-ban": _confirm_ban,
+}
 # The audit action of each step: the names the API's routes derive.
 _ACTIONS = {
     "verification": "verification",
     "extension": "extension",
     "link": "update",
     "close": "close",
+    "confirm-ban": "confirm_ban",
 }
