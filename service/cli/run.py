@@ -9,6 +9,7 @@ import argparse
 import os
 import signal
 from contextlib import ExitStack, suppress
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func
@@ -23,7 +24,7 @@ from service.embedded import EmbeddedRedis, MailCatcher, check_can_listen
 from service.models import User
 from service.observability import cli as status_commands
 from service.observability.logs import configure_logging
-from service.settings import Settings, get_settings
+from service.settings import Settings, SmtpTls, get_settings
 
 # uvicorn's own exit status when the server could not start (uvicorn.run).
 UVICORN_STARTUP_FAILURE = 3
@@ -95,6 +96,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
             env.update(
                 CONSENTRY_SMTP_HOST=host, CONSENTRY_SMTP_PORT=str(port), CONSENTRY_SMTP_TLS="none"
             )
+            # The inbound listener forwards replies through the same relay.
+            settings = replace(settings, smtp_host=host, smtp_port=port, smtp_tls=SmtpTls.NONE)
             lines.append(f"  mail: caught, not delivered; kept in {catcher.outbox}/")
         else:
             lines.append(f"  mail: relayed through {settings.smtp_host}:{settings.smtp_port}")
