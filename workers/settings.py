@@ -16,6 +16,7 @@ from service.campaigns.sending import Sender
 from service.clock import LOCAL_ZONE
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
+from service.delivery.sms import SmsMessenger
 from service.delivery.smtp import SmtpConfig, SmtpPool
 from service.observability.counters import ENGAGEMENT_STORED, counted
 from service.observability.logs import configure_logging
@@ -100,6 +101,7 @@ def sender_for(settings: Settings, ctx: dict[str, Any]) -> Sender:
         smtp=smtp,
         signer=TokenSigner(settings.secret_key, settings.previous_secret_keys),
         cipher=DataCipher(settings.data_key),
+        sms=SmsMessenger.from_settings(settings),
     )
 
 
@@ -127,6 +129,8 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
     sender: Sender | None = ctx.get("sender")
     if sender is not None and sender.smtp is not None:
         await sender.smtp.close()
+    if sender is not None and sender.sms is not None:
+        await sender.sms.close()
     if "engine" in ctx:
         await ctx["engine"].dispose()
 

@@ -66,6 +66,7 @@ class Row:
     email: str
     recipient: Recipient
     tracking: bool  # the contact allows open and click tracking now
+    phone: str | None = None  # loaded for SMS campaigns only
 
 
 async def record_sent_now(sender: Sender, recipient_id: int) -> None:
