@@ -36,6 +36,7 @@ from service.audit.controllers import AuditController
 from service.auth.controllers import OwnTokenController, TokenController
 from service.auth.middleware import TokenAuthenticationMiddleware
 from service.campaigns.controllers import CampaignController
+from service.campaigns.sms_hooks import SmsHookController
 from service.consent.controllers import ConsentController
 from service.consent.public import PublicController
 from service.contacts.controllers import ContactController
@@ -92,14 +93,15 @@ STAFF_API: list[type[Controller]] = [
 ]
 
 # No login: unsubscribe and preferences (signed tokens), engagement tracking,
-# the transfer-notice refusal, and health and metrics (/metrics checks its own
-# token or the client's address).
+# the transfer-notice refusal, health and metrics (/metrics checks its own
+# token or the client's address), and the SMS gateway's hook (its shared secret).
 PUBLIC: list[type[Controller]] = [
     PublicController,
     TrackingController,
     ForbidTransferController,
     HealthController,
     MetricsController,
+    SmsHookController,
 ]
 
 # The largest request body any route takes unless it says otherwise (the CSV

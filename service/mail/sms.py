@@ -65,5 +65,7 @@ class SmsRenderer:
             text = render_template(template, variables)
         if not text.strip():
             field = (template.filename or "").strip("<>")
-            raise TemplateError([TemplateProblem(field, None, "the text is empty for this contact")])
+            raise TemplateError(
+                [TemplateProblem(field, None, "the text is empty for this contact")]
+            )
         return version, with_opt_out(text, language, unsubscribe_url)
