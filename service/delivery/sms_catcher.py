@@ -94,10 +94,12 @@ class LocalHttpServer:
                 ready.set()
                 loop.close()
                 return
+            server = self._server
             ready.set()
             try:
                 loop.run_forever()
             finally:
+                server.close()
                 for task in asyncio.all_tasks(loop):
                     task.cancel()
                 loop.run_until_complete(asyncio.sleep(0))
