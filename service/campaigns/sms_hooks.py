@@ -32,6 +32,7 @@ from service.consent.unsubscribe import Scope, unsubscribe
 from service.crypto import DataCipher
 from service.models import Contact
 from service.models.enums import CaptureMethod
+from service.openapi import error_responses
 from service.settings import Settings
 from service.validation import InvalidValue, normalize_phone
 
@@ -82,6 +83,12 @@ class SmsHookController(Controller):
         status_code=200,
         summary="The SMS gateway's inbound message (a STOP reply)",
         request_max_body_size=MAX_HOOK_BYTES,
+        responses=error_responses(
+            {
+                401: "The Authorization header does not carry CONSENTRY_SMS_HOOK_SECRET.",
+                404: "CONSENTRY_SMS_HOOK_SECRET is not set: the hook is off.",
+            }
+        ),
     )
     async def inbound_sms(
         self,

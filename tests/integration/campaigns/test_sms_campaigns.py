@@ -17,6 +17,8 @@ from service.db import SessionMaker
 from service.delivery.sms_catcher import HttpResponse
 from service.models import CampaignRecipient, Contact, Suppression
 from service.settings import Settings, load_settings
+from service.tokens import TokenSigner
+from tests.conftest import TEST_SECRET
 from tests.integration.campaigns.test_campaigns import Client, campaign
 from tests.support.factories import SERVED, add_campaign, add_contact, ban, grant
 from tests.support.sms_gateway import ACCEPTED, HANG, INVALID_NUMBER, SmsGateway
@@ -278,6 +280,19 @@ async def test_the_link_in_an_sms_withdraws_sms_consent_not_email(
     assert (history[-1]["channel"], history[-1]["campaign_id"]) == ("sms", campaign_id)
     eligibility = await admin.get(f"/api/v1/contacts/{contact_id}/eligibility?channel=sms")
     assert eligibility.json()["reasons"] == ["consent_withdrawn"]
+
+
+async def test_a_link_from_an_email_cannot_withdraw_sms_consent(admin: Client) -> None:
+    contact_id = await texter(admin, "0409999990", email="mail@example.fi")
+    email_campaign = await add_campaign(admin)
+    url = f"/u/{TokenSigner(TEST_SECRET).sign('unsubscribe', contact_id, email_campaign)}"
+    anonymous = {"Authorization": ""}
+    page = await admin.get(url, headers=anonymous)
+    assert 'value="email" checked' in page.text and 'value="sms"' not in page.text
+    for body in ({"via": "page", "scope": "sms"}, {}):
+        refused = await admin.post(url, data=body, headers=anonymous)
+        assert refused.status_code == 400
+    assert (await consents(admin, contact_id))[("sms", "direct_marketing")] == "grant"
 
 
 def hook(secret: str | None = HOOK_SECRET) -> dict[str, str]:
