@@ -282,6 +282,20 @@ async def test_the_link_in_an_sms_withdraws_sms_consent_not_email(
     assert eligibility.json()["reasons"] == ["consent_withdrawn"]
 
 
+async def test_a_stop_reply_after_the_list_was_built_is_honoured(
+    admin: Client, ctx: dict[str, Any], gateway: SmsGateway
+) -> None:
+    await texter(admin, "0401010101")
+    await texter(admin, "0402020202")
+    campaign_id = await sms_campaign(admin)
+    first, last = await start(admin, ctx, campaign_id)
+    stop = {"from": "0402020202", "text": "Lopeta"}
+    assert (await admin.post("/hooks/sms", json=stop, headers=hook())).status_code == 200
+    assert await sending.send_batch(ctx["sender"], campaign_id, first, last) == "sent 1"
+    assert [r.to for r in gateway.received] == ["+358401010101"]
+    assert (await statuses(ctx))["+358402020202"] == ("skipped", 0, "consent_withdrawn")
+
+
 async def test_a_link_from_an_email_cannot_withdraw_sms_consent(admin: Client) -> None:
     contact_id = await texter(admin, "0409999990", email="mail@example.fi")
     email_campaign = await add_campaign(admin)
