@@ -100,9 +100,12 @@ class LocalHttpServer:
                 loop.run_forever()
             finally:
                 server.close()
-                for task in asyncio.all_tasks(loop):
+                # Connections still open (a client keeping one alive, a
+                # request being answered) end with the server.
+                tasks = asyncio.all_tasks(loop)
+                for task in tasks:
                     task.cancel()
-                loop.run_until_complete(asyncio.sleep(0))
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
                 loop.close()
 
         thread = threading.Thread(target=serve, name=self.what, daemon=True)

@@ -152,3 +152,19 @@ async def test_the_catcher_answers_garbage_with_400_and_keeps_going(tmp_path: Pa
             assert (await client.get(url)).status_code == 404
             ok = await client.post(url, json={"to": NUMBER, "text": "t", "message_id": "m1"})
             assert ok.status_code == 202
+
+
+async def test_the_catcher_can_be_restarted_on_its_port(tmp_path: Path) -> None:
+    catcher = SmsCatcher(tmp_path / "out")
+    url = catcher.start()
+    try:
+        assert catcher.alive()
+        catcher.stop()
+        assert not catcher.alive()
+        catcher.restart()  # as the supervisor of `consentry run` does
+        assert catcher.alive() and catcher.url == url
+        async with httpx.AsyncClient() as client:
+            ok = await client.post(url, json={"to": NUMBER, "text": "t", "message_id": "m2"})
+        assert ok.status_code == 202
+    finally:
+        catcher.stop()
