@@ -36,6 +36,7 @@ from service.audit.controllers import AuditController
 from service.auth.controllers import OwnTokenController, TokenController
 from service.auth.middleware import TokenAuthenticationMiddleware
 from service.campaigns.controllers import CampaignController
+from service.campaigns.sms_hooks import SmsHookController
 from service.consent.controllers import ConsentController
 from service.consent.public import PublicController
 from service.contacts.controllers import ContactController
@@ -95,8 +96,8 @@ STAFF_API: list[type[Controller]] = [
 
 # No login: unsubscribe and preferences (signed tokens), engagement tracking,
 # the transfer-notice refusal, the ESP webhooks (each provider's own
-# signature), and health and metrics (/metrics checks its own token or the
-# client's address).
+# signature), the SMS gateway's hook (its shared secret), and health and
+# metrics (/metrics checks its own token or the client's address).
 PUBLIC: list[type[Controller]] = [
     PublicController,
     TrackingController,
@@ -104,6 +105,7 @@ PUBLIC: list[type[Controller]] = [
     HookController,
     HealthController,
     MetricsController,
+    SmsHookController,
 ]
 
 # The largest request body any route takes unless it says otherwise (the CSV

@@ -180,6 +180,16 @@ class Settings:
     dkim: DkimSettings
     # The ESP webhooks, each on only when configured (service.settings_hooks).
     hooks: HookSettings
+    # SMS (docs/deliverability.md, "SMS"): the HTTP gateway each message is
+    # POSTed to (None: `consentry run` starts the local SMS catcher), its
+    # bearer token, messages in flight at once, and seconds to wait for an
+    # answer; the shared secret of the gateway's inbound hook (POST
+    # /hooks/sms; None: the hook answers 404).
+    sms_gateway_url: str | None
+    sms_gateway_token: str | None
+    sms_concurrency: int
+    sms_timeout_seconds: int
+    sms_hook_secret: str | None
 
     @property
     def is_dev(self) -> bool:
@@ -245,6 +255,13 @@ def _metrics_token(environ: dict[str, str]) -> str | None:
     if token is not None and len(token) < 32:
         raise SettingsError(f"{PREFIX}METRICS_TOKEN: must be at least 32 characters long")
     return token
+
+
+def _sms_hook_secret(environ: dict[str, str]) -> str | None:
+    secret = read.text(environ, "SMS_HOOK_SECRET")
+    if secret is not None and len(secret) < 32:
+        raise SettingsError(f"{PREFIX}SMS_HOOK_SECRET: must be at least 32 characters long")
+    return secret
 
 
 def _identity(environ: dict[str, str], name: str, env: Environment) -> str:
@@ -412,6 +429,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             },
         ),
         hooks=hook_settings(environ),
+        sms_gateway_url=read.url(environ, "SMS_GATEWAY_URL", None, ("http", "https")),
+        sms_gateway_token=read.text(environ, "SMS_GATEWAY_TOKEN"),
+        sms_concurrency=read.number(environ, "SMS_CONCURRENCY", 4, 1, 64),
+        sms_timeout_seconds=read.number(environ, "SMS_TIMEOUT_SECONDS", 10, 1, 120),
+        sms_hook_secret=_sms_hook_secret(environ),
     )
 
 

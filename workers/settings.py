@@ -16,6 +16,7 @@ from service.campaigns.sending import Sender
 from service.clock import LOCAL_ZONE
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
+from service.delivery.sms import SmsMessenger
 from service.delivery.smtp import SmtpConfig, SmtpPool
 from service.delivery.throttle import DomainThrottle
 from service.observability.counters import ENGAGEMENT_STORED, counted
@@ -102,6 +103,7 @@ def sender_for(settings: Settings, ctx: dict[str, Any]) -> Sender:
         signer=TokenSigner(settings.secret_key, settings.previous_secret_keys),
         cipher=DataCipher(settings.data_key),
         throttle=DomainThrottle.from_settings(settings),
+        sms=SmsMessenger.from_settings(settings),
     )
 
 
@@ -129,6 +131,8 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
     sender: Sender | None = ctx.get("sender")
     if sender is not None and sender.smtp is not None:
         await sender.smtp.close()
+    if sender is not None and sender.sms is not None:
+        await sender.sms.close()
     if "engine" in ctx:
         await ctx["engine"].dispose()
 

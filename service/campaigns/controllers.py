@@ -16,7 +16,7 @@ from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
-from service.campaigns import call_lists, service, statistics
+from service.campaigns import call_lists, service, sms, statistics
 from service.campaigns.schemas import (
     Audience,
     AudienceMembers,
@@ -26,6 +26,7 @@ from service.campaigns.schemas import (
     CampaignUpdate,
     Preview,
     PreviewRequest,
+    SmsSizes,
 )
 from service.campaigns.statistics import Statistics
 from service.contacts import service as contacts_service
@@ -223,11 +224,26 @@ class CampaignController(Controller):
                 fields=service.problem_fields(exc.problems),
             ) from exc
 
+    @get("/{campaign_id:int}/sms-segments", guards=READ)
+    async def get_sms_segments(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> SmsSizes:
+        """An SMS campaign's versions as a sample contact gets them, opt-out
+        line included: GSM-7 or UCS-2, and how many segments each is sent in
+        (160/153 GSM-7 characters, 70/67 UCS-2). 409 for another channel."""
+        campaign = await service.get(db_session, campaign_id)
+        try:
+            return await sms.sizes(campaign, _settings(request))
+        except TemplateError as exc:
+            raise InvalidInput(
+                "the text cannot be rendered", fields=service.problem_fields(exc.problems)
+            ) from exc
+
     @post("/{campaign_id:int}/send", guards=SEND, status_code=202)
     async def send(
         self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
     ) -> CampaignRead:
-        """Send an email campaign now, or at its ``send_at``. Workers do the sending."""
+        """Send an email or SMS campaign now, or at its ``send_at``. Workers do the sending."""
         campaign = await service.get(db_session, campaign_id)
         campaign = await service.request_send(db_session, campaign=campaign)
         await start_sending(request, db_session, campaign)

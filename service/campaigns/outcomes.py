@@ -67,6 +67,7 @@ class Row:
     email: str
     recipient: Recipient
     tracking: bool  # the contact allows open and click tracking now
+    phone: str | None = None  # loaded for SMS campaigns only
 
     @property
     def domain(self) -> str | None:

@@ -11,6 +11,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     model_validator,
 )
 
@@ -27,6 +32,8 @@ from service.validation import MultiLine, SingleLine
 
 _STRICT = ConfigDict(extra="forbid")
 MAX_BODY = 200_000
+# An SMS text as written (the rendered one may differ): ten GSM-7 segments.
+MAX_SMS_BODY = 1_600
 
 
 def _direct_marketing_only(value: Purpose) -> Purpose:
@@ -63,6 +70,50 @@ class ContentIn(BaseModel):
     body_text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY), MultiLine]
 
 
+class SmsContentIn(BaseModel):
+    """One language version of an SMS: its text only."""
+
+    model_config = _STRICT
+
+    body_text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SMS_BODY), MultiLine]
+
+
+_SMS_TRANSLATIONS = TypeAdapter(dict[Language, SmsContentIn])
+
+
+def _per_channel(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    """Translations as the campaign's channel has them: an email's with a
+    subject and both bodies (``ContentIn``), an SMS's with the text alone
+    (``SmsContentIn``). The channel is validated before the translations."""
+    channel = info.data.get("channel")
+    if channel is None and _text_only(value):
+        # A PATCH names no channel: versions with nothing but a text are an
+        # SMS's, and the service refuses them for an email campaign.
+        channel = CampaignChannel.SMS
+    if channel is not CampaignChannel.SMS:
+        return handler(value)
+    try:
+        return _SMS_TRANSLATIONS.validate_python(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise ValueError(f"an SMS translation has body_text only ({problems})") from None
+
+
+def _text_only(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(isinstance(v, dict) and set(v) == {"body_text"} for v in value.values())
+    )
+
+
+# An email's version has a subject and both bodies, an SMS's the text alone.
+Translation = ContentIn | SmsContentIn
+Translations = Annotated[dict[Language, ContentIn], WrapValidator(_per_channel)]
+
+
 class SegmentIn(BaseModel):
     """Who the campaign is for; an empty list means any value."""
 
@@ -82,10 +133,10 @@ class CampaignCreate(BaseModel):
     subject: Subject = ""
     body_html: Body = ""
     body_text: Body = ""
-    translations: dict[Language, ContentIn] = Field(
+    translations: Translations = Field(
         default_factory=dict,
         description="Versions in other languages; a contact gets the one in their language, "
-        "else the main one.",
+        "else the main one. Email: subject, body_html, body_text; SMS: body_text only.",
     )
     segment: SegmentIn = Field(default_factory=SegmentIn)
     similar_products: bool = Field(
@@ -101,7 +152,25 @@ class CampaignCreate(BaseModel):
             missing = [f for f in ("subject", "body_html", "body_text") if not getattr(self, f)]
             if missing:
                 raise ValueError(f"an email campaign needs {', '.join(missing)}")
+        problem = content_problem(self.channel, self.subject, self.body_html, self.body_text)
+        if problem is not None:
+            raise ValueError(problem)
         return self
+
+
+def content_problem(
+    channel: CampaignChannel, subject: str, body_html: str, body_text: str
+) -> str | None:
+    """What is wrong with an SMS campaign's main version, if anything."""
+    if channel is not CampaignChannel.SMS:
+        return None
+    if subject or body_html:
+        return "an SMS campaign has no subject or body_html; its text is body_text"
+    if not body_text:
+        return "an SMS campaign needs body_text"
+    if len(body_text) > MAX_SMS_BODY:
+        return f"an SMS text is at most {MAX_SMS_BODY} characters"
+    return None
 
 
 class CampaignUpdate(BaseModel):
@@ -113,7 +182,7 @@ class CampaignUpdate(BaseModel):
     subject: Subject | None = None
     body_html: Body | None = None
     body_text: Body | None = None
-    translations: dict[Language, ContentIn] | None = None
+    translations: Translations | None = None
     segment: SegmentIn | None = None
     similar_products: bool | None = None
     send_at: SendAt = None
@@ -192,6 +261,18 @@ class PreviewRequest(BaseModel):
     contact_id: int
 
 
+class SmsSize(BaseModel):
+    """What an SMS costs: GSM-7 or UCS-2, and the segments it is sent in."""
+
+    encoding: str = Field(description="gsm7 or ucs2")
+    segments: int
+    characters: int
+    units: int = Field(
+        description="Septets (GSM-7, the extension table counting two) or "
+        "UTF-16 code units (UCS-2)."
+    )
+
+
 class Preview(BaseModel):
     language: str
     subject: str
@@ -199,6 +280,17 @@ class Preview(BaseModel):
     text: str
     eligible: bool
     reasons: list[Reason]
+    sms: SmsSize | None = Field(
+        default=None, description="For an SMS campaign: the size of this text, opt-out included."
+    )
+
+
+class SmsSizes(BaseModel):
+    """Each version of an SMS campaign, rendered for a sample contact with the
+    opt-out line and a link of the real length."""
+
+    versions: dict[str, SmsSize] = Field(description='"default" and each translation\'s language.')
+    text: dict[str, str] = Field(description="The sample rendering each size was counted on.")
 
 
 class CallListRead(BaseModel):

@@ -32,7 +32,7 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from service import clock, queue
-from service.campaigns import outcomes, queries
+from service.campaigns import outcomes, queries, sms
 from service.campaigns.outcomes import Row, finish_if_done, journal_key, pause
 from service.campaigns.service import gate_for, renderer_for
 from service.consent.queries import eligible_among, tracking_context
@@ -42,14 +42,17 @@ from service.delivery import batch, dkim
 from service.delivery.batch import Chunk, Result, Stopped
 from service.delivery.email import EmailMessenger
 from service.delivery.journal import Journal
-from service.delivery.messenger import Outgoing, Unmakeable
+from service.delivery.messenger import Messenger, Outgoing, Unmakeable
+from service.delivery.sms import SmsMessenger
 from service.delivery.smtp import SmtpPool
 from service.delivery.throttle import DomainThrottle
 from service.mail.message import build_message
 from service.mail.render import HEADER_UNSAFE, CampaignRenderer, Links
+from service.mail.sms import SmsRenderer
 from service.mail.views import Recipient
 from service.models import Campaign, CampaignRecipient, Contact
 from service.models.enums import (
+    CampaignChannel,
     CampaignStatus,
     FailureReason,
     RecipientStatus,
@@ -76,7 +79,11 @@ class Sender:
     cipher: DataCipher
     # Per receiving domain limits, shared by the worker's jobs (None: none).
     throttle: DomainThrottle | None = None
-    _renderers: dict[int, tuple[datetime, CampaignRenderer]] = field(default_factory=dict)
+    # The SMS gateway's messenger (service.delivery.sms); None: not configured.
+    sms: SmsMessenger | None = None
+    _renderers: dict[int, tuple[datetime, CampaignRenderer | SmsRenderer]] = field(
+        default_factory=dict
+    )
 
     @property
     def domain(self) -> str:
@@ -94,11 +101,20 @@ class Sender:
             signer=dkim.signer_from_settings(self.settings),
         )
 
-    def renderer(self, campaign: Campaign) -> CampaignRenderer:
+    def messenger_for(self, channel: CampaignChannel) -> Messenger:
+        """The way out of a campaign's channel: the SMTP pool or the SMS gateway."""
+        if channel is not CampaignChannel.SMS:
+            return self.messenger
+        if self.sms is None:
+            raise RuntimeError("no SMS gateway configured (CONSENTRY_SMS_GATEWAY_URL)")
+        return self.sms
+
+    def renderer(self, campaign: Campaign) -> CampaignRenderer | SmsRenderer:
         assert campaign.id is not None
         cached = self._renderers.get(campaign.id)
         if cached is None or cached[0] != campaign.updated_at:
-            cached = (campaign.updated_at, renderer_for(campaign, self.settings))
+            make = sms.renderer_for if campaign.channel is CampaignChannel.SMS else renderer_for
+            cached = (campaign.updated_at, make(campaign, self.settings))
             self._renderers[campaign.id] = cached
         return cached[1]
 
@@ -184,11 +200,14 @@ async def send_batch(
     goes out while it is stale, and the batch gives up (LeaseLost) once it has
     expired, since another worker may have taken the batch over.
     """
-    messenger = sender.messenger
+    async with session_scope(sender.sessionmaker) as session:
+        campaign = await session.get(Campaign, campaign_id)
+        channel = campaign.channel if campaign is not None else CampaignChannel.EMAIL
+    messenger = sender.messenger_for(channel)
     send_list = CampaignBatch(sender, campaign_id, first_id, last_id)
-    return await batch.run(
-        send_list, messenger, first_id=first_id, lease=lease, throttle=sender.throttle
-    )
+    # Receiving domains are an email matter; the SMS gateway has its own concurrency.
+    throttle = sender.throttle if channel is not CampaignChannel.SMS else None
+    return await batch.run(send_list, messenger, first_id=first_id, lease=lease, throttle=throttle)
 
 
 class CampaignBatch:
@@ -202,7 +221,7 @@ class CampaignBatch:
         self.last_id = last_id
         self.journal = Journal(sender.redis, journal_key(campaign_id))
         self._campaign: Campaign | None = None
-        self._renderer: CampaignRenderer | None = None
+        self._renderer: CampaignRenderer | SmsRenderer | None = None
 
     async def queued(self) -> list[int]:
         return await outcomes.queued(self.sender, self.campaign_id, self.first_id, self.last_id)
@@ -241,6 +260,8 @@ class CampaignBatch:
                 last_id=rows[-1].id,
             )
             await queries.mark_skipped(session, skips)
+            if campaign.channel is CampaignChannel.SMS:
+                rows = await sms.with_phones(session, rows)
         self._campaign, self._renderer = campaign, renderer
         skipped = {rid for rid, _ in skips}
         return Chunk([row for row in rows if row.id not in skipped], rows[-1].id)
@@ -248,15 +269,19 @@ class CampaignBatch:
     def prepare(self, row: Row) -> Outgoing:
         assert self._campaign is not None
         assert self._renderer is not None
+        if isinstance(self._renderer, SmsRenderer):
+            return sms.prepare(self.sender, self._campaign, self._renderer, row)
         return prepare(self.sender, self._campaign, self._renderer, row)
 
     async def record(self, results: Sequence[Result[Row]], recorded: set[int]) -> int:
+        results = sms.as_recorded(self._campaign, results)
         return await outcomes.record(self.sender, self.campaign_id, results, recorded)
 
     async def record_sent_now(self, row_id: int) -> None:
         await outcomes.record_sent_now(self.sender, row_id)
 
     async def after_chunk(self, results: Sequence[Result[Row]]) -> str | None:
+        results = sms.as_recorded(self._campaign, results)
         if await outcomes.count_failures(self.sender, self.campaign_id, results):
             return "paused: too many failures in a row"
         return None

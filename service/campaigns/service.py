@@ -17,16 +17,18 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
-from service.campaigns import queries
+from service.campaigns import queries, sms
 from service.campaigns.schemas import (
     Audience,
     AudienceMember,
     CampaignCreate,
     CampaignRead,
     CampaignUpdate,
-    ContentIn,
     Counts,
     Preview,
+    SmsContentIn,
+    Translation,
+    content_problem,
 )
 from service.consent import service as consent_service
 from service.consent.queries import FrequencyCap, Gate, GateContext, Segment
@@ -41,6 +43,7 @@ from service.mail.render import (
     check_templates,
 )
 from service.mail.sandbox import DEFAULT_LIMITS, Limits
+from service.mail.templates import check_sms_templates
 from service.mail.views import Recipient
 from service.models import Campaign, CampaignRecipient, Contact
 from service.models.base import utcnow
@@ -119,10 +122,14 @@ async def _check(campaign: Campaign, limits: Limits) -> None:
 
     The check renders the templates, which can take up to the CPU limit: it
     runs in a worker thread, so the event loop goes on answering requests."""
-    if campaign.channel is not CampaignChannel.EMAIL:
+    if campaign.channel is CampaignChannel.SMS:
+        text, texts = sms.texts(campaign)
+        problems = await asyncio.to_thread(check_sms_templates, text, texts, limits)
+    elif campaign.channel is CampaignChannel.EMAIL:
+        default, translations = contents(campaign)
+        problems = await asyncio.to_thread(check_templates, default, translations, limits)
+    else:
         return
-    default, translations = contents(campaign)
-    problems = await asyncio.to_thread(check_templates, default, translations, limits)
     if problems:
         raise InvalidInput("a template cannot be rendered", fields=problem_fields(problems))
 
@@ -138,8 +145,32 @@ def problem_fields(problems: Sequence[TemplateProblem]) -> dict[str, str]:
     return fields
 
 
-def _translations(values: Mapping[Any, ContentIn]) -> dict[str, object]:
+def _translations(values: Mapping[Any, Translation]) -> dict[str, object]:
     return {str(lang): body.model_dump() for lang, body in values.items()}
+
+
+def _check_kind(campaign: Campaign, data: CampaignUpdate) -> None:
+    """An edit keeps to the campaign's channel: an SMS has a text and no
+    subject or HTML; its translations have the text alone, an email's all three."""
+    problem = content_problem(
+        campaign.channel, campaign.subject, campaign.body_html, campaign.body_text
+    )
+    if problem is not None:
+        raise InvalidInput(problem, fields={"body": problem})
+    if data.translations is None:
+        return
+    sms = campaign.channel is CampaignChannel.SMS
+    wrong = [
+        str(lang)
+        for lang, body in data.translations.items()
+        if isinstance(body, SmsContentIn) is not sms
+    ]
+    if wrong:
+        kind = "body_text only" if sms else "subject, body_html and body_text"
+        raise InvalidInput(
+            f"a {campaign.channel.value} translation has {kind}",
+            fields={f"translations.{lang}": f"needs {kind}" for lang in wrong},
+        )
 
 
 async def create(
@@ -188,6 +219,7 @@ async def update_draft(
         raise InvalidInput("name cannot be cleared", fields={"name": "may not be null"})
     for name, value in changes.items():
         setattr(campaign, name, value if value is not None or name == "send_at" else "")
+    _check_kind(campaign, data)
     if data.translations is not None:
         campaign.translations = _translations(data.translations)
     if data.segment is not None:
@@ -246,13 +278,29 @@ async def preview(
     session: AsyncSession, *, campaign: Campaign, contact: Contact, settings: Settings
 ) -> Preview:
     """The message as this contact would get it, and whether they would get it at all."""
-    if campaign.channel is not CampaignChannel.EMAIL:
+    if campaign.channel is CampaignChannel.PHONE:
         raise Conflict("only email campaigns have a message to preview", reason="not_email")
-    make_renderer = _renderer_factory(campaign, settings)
     recipient = recipient_of(contact)
+    gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
+    if campaign.channel is CampaignChannel.SMS:
+        make_sms = sms.renderer_factory(campaign, settings)
+        url = sms.sample_unsubscribe_url(settings, campaign)
+        version, text = await asyncio.to_thread(lambda: make_sms().render(recipient, url))
+        eligibility = await consent_service.eligibility(
+            session, contact=contact, context=gate.context
+        )
+        return Preview(
+            language=version,
+            subject="",
+            html="",
+            text=text,
+            eligible=eligibility.eligible,
+            reasons=eligibility.reasons,
+            sms=sms.size(text),
+        )
+    make_renderer = _renderer_factory(campaign, settings)
     links = Links(unsubscribe_url=f"{settings.public_url}/u/PREVIEW")
     rendered = await asyncio.to_thread(lambda: make_renderer().render(recipient, links))
-    gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
     eligibility = await consent_service.eligibility(session, contact=contact, context=gate.context)
     return Preview(
         language=rendered.language,
@@ -289,7 +337,7 @@ def _require(campaign: Campaign, allowed: frozenset[CampaignStatus], verb: str) 
 async def request_send(session: AsyncSession, *, campaign: Campaign) -> Campaign:
     """Schedule the campaign, or start it now. The caller commits, then queues
     the start job (``sending.start_job``)."""
-    if campaign.channel is not CampaignChannel.EMAIL:
+    if campaign.channel is CampaignChannel.PHONE:
         raise Conflict("a phone campaign is not sent; build its call list", reason="not_email")
     _require(campaign, EDITABLE, "sent")
     now = clock.now()

@@ -1,6 +1,6 @@
 """``consentry run``: migrate, then run the API, a queue worker and the inbound
-mail server, plus a local Redis and mail catcher where the settings name none,
-all supervised; Ctrl-C stops all of it.
+mail server, plus a local Redis, mail catcher and SMS catcher where the
+settings name none, all supervised; Ctrl-C stops all of it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from service import running, supervise
 from service.cli.common import interrupt, run_db
 from service.cli.dkim import signing_line
 from service.cli.servers import bounce_addresses
+from service.delivery.sms_catcher import SmsCatcher
 from service.embedded import EmbeddedRedis, MailCatcher, check_can_listen
 from service.models import User
 from service.observability import cli as status_commands
@@ -102,6 +103,15 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
         else:
             lines.append(f"  mail: relayed through {settings.smtp_host}:{settings.smtp_port}")
         lines.append(signing_line(settings))
+        if settings.sms_gateway_url is None:
+            sms_catcher = SmsCatcher(settings.var_dir / "sms-outbox")
+            env["CONSENTRY_SMS_GATEWAY_URL"] = stack.enter_context(sms_catcher)
+            supervised.append(
+                supervise.Supervised("the SMS catcher", sms_catcher, how=lambda: "its thread ended")
+            )
+            lines.append(f"  SMS: caught, not sent; kept in {sms_catcher.outbox}/")
+        else:
+            lines.append("  SMS: sent through the gateway at CONSENTRY_SMS_GATEWAY_URL")
         inbound_host, inbound_port = stack.enter_context(InboundServer(settings))
         lines.append(
             f"  inbound mail: {inbound_host}:{inbound_port}, for {settings.unsubscribe_address} "

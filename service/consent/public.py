@@ -25,8 +25,15 @@ from service.consent.queries import needs_consent
 from service.consent.texts import CHOICE_LABELS, PAGE_TEXT
 from service.ip import truncate_ip
 from service.mail.render import Controller as ControllerIdentity
-from service.models import Contact
-from service.models.enums import CaptureMethod, Channel, ConsentAction, ContactType, Purpose
+from service.models import Campaign, Contact
+from service.models.enums import (
+    CampaignChannel,
+    CaptureMethod,
+    Channel,
+    ConsentAction,
+    ContactType,
+    Purpose,
+)
 from service.settings import Settings
 from service.tokens import InvalidToken, TokenSigner
 
@@ -117,16 +124,18 @@ class PublicController(Controller):
         """``?only=tracking`` (the stop-tracking link in a message) preselects
         just that choice."""
         try:
-            contact_id, _campaign = _signer(request).verify(token, "unsubscribe")
+            contact_id, campaign_id = _signer(request).verify(token, "unsubscribe")
         except InvalidToken:
             return _invalid(request)
         contact = await db_session.get(Contact, contact_id)
+        channel = await _channel_of(db_session, campaign_id)
         return _page(
             request,
             "unsubscribe",
             _language(contact, request),
             done=contact is None,
-            checked={only} if only in {"tracking", "all"} else {"email"},
+            channel=channel.value,
+            checked={only} if only in {"tracking", "all"} else {channel.value},
             preferences_url=self_url(
                 request, "p", _signer(request).sign("preferences", contact_id)
             ),
@@ -141,22 +150,34 @@ class PublicController(Controller):
     async def unsubscribe(
         self, request: PublicRequest, db_session: Session, token: FromPath[str]
     ) -> Response[str]:
-        """``List-Unsubscribe=One-Click`` (urlencoded or multipart) leaves email
-        marketing at once. The page's own form may also choose ``scope=all``
-        (no direct marketing on any channel) and ``scope=tracking``."""
+        """``List-Unsubscribe=One-Click`` (urlencoded or multipart) leaves
+        marketing on the channel of the message that carried the link at once:
+        email from an email, SMS from an SMS (whose link may also be posted
+        with no body at all). The page's own form may also choose
+        ``scope=all`` (no direct marketing on any channel) and, from an email,
+        ``scope=tracking``."""
         try:
             contact_id, campaign_id = _signer(request).verify(token, "unsubscribe")
         except InvalidToken:
             return _invalid(request)
+        channel = await _channel_of(db_session, campaign_id)
+        own = actions.Scope.SMS if channel is Channel.SMS else actions.Scope.EMAIL
+        allowed = {own, actions.Scope.ALL} | (
+            {actions.Scope.TRACKING} if channel is Channel.EMAIL else set()
+        )
         form = await request.form()
         if form.get("List-Unsubscribe") == "One-Click":
-            scopes, method = {actions.Scope.EMAIL}, CaptureMethod.ONE_CLICK
+            scopes, method = {own}, CaptureMethod.ONE_CLICK
         elif form.get("via") == "page":
             try:
                 scopes = {actions.Scope(value) for value in form.getall("scope")}
             except ValueError:
                 return _invalid(request)
+            if not scopes <= allowed:  # a token is bound to its channel
+                return _invalid(request)
             method = CaptureMethod.LINK_PAGE
+        elif channel is Channel.SMS and not form:
+            scopes, method = {own}, CaptureMethod.LINK_PAGE
         else:
             return _invalid(request)
         await actions.unsubscribe(
@@ -225,6 +246,15 @@ def _shown(lang: str, pair: tuple[Channel, Purpose], action: ConsentAction) -> s
     """The evidence of a choice: the words the person saw and picked."""
     answer = PAGE_TEXT[lang]["yes" if action is ConsentAction.GRANT else "no"]
     return f"{CHOICE_LABELS[lang][pair]}: {answer}"
+
+
+async def _channel_of(session: AsyncSession, campaign_id: int) -> Channel:
+    """The channel an unsubscribe token belongs to: its campaign's (an SMS
+    campaign's link withdraws SMS consent), email for any other."""
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is not None and campaign.channel is CampaignChannel.SMS:
+        return Channel.SMS
+    return Channel.EMAIL
 
 
 def self_url(request: PublicRequest, kind: str, token: str) -> str:

@@ -10,6 +10,8 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "question": "Haluatko lopettaa markkinointisähköpostien vastaanottamisen?",
         "choose": "Valitse, mitä haluat lopettaa",
         "scope_email": "Markkinointisähköpostit",
+        "question_sms": "Haluatko lopettaa markkinoinnin tekstiviestillä?",
+        "scope_sms": "Markkinointi tekstiviestillä",
         "scope_all": (
             "Kaikki suoramarkkinointi kaikissa kanavissa (myös puhelin, tekstiviesti ja posti)"
         ),
@@ -34,6 +36,8 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "question": "Vill du sluta få marknadsföring per e-post?",
         "choose": "Välj vad du vill avsluta",
         "scope_email": "Marknadsföring per e-post",
+        "question_sms": "Vill du sluta få marknadsföring per sms?",
+        "scope_sms": "Marknadsföring per sms",
         "scope_all": "All direktmarknadsföring i alla kanaler (även telefon, sms och post)",
         "scope_tracking": "Spårning av öppningar och klick",
         "confirm": "Bekräfta",
@@ -56,6 +60,8 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "question": "Do you want to stop receiving marketing email?",
         "choose": "Choose what to stop",
         "scope_email": "Marketing email",
+        "question_sms": "Do you want to stop receiving marketing text messages?",
+        "scope_sms": "Marketing text messages",
         "scope_all": "All direct marketing on every channel (also phone, text messages and post)",
         "scope_tracking": "Tracking of opens and clicks",
         "confirm": "Confirm",

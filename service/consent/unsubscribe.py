@@ -1,5 +1,5 @@
 """What a person does through a signed link, without logging in: leave email
-marketing, forbid all direct marketing, stop tracking, change consents.
+(or SMS) marketing, forbid all direct marketing, stop tracking, change consents.
 
 Every change is a ledger event (or a ban) recorded as the person's own act
 (``actor=public_link``), with the method (``one_click``, ``link_page``,
@@ -32,6 +32,7 @@ from service.models.enums import (
 
 class Scope(StrEnum):
     EMAIL = "email"  # no more marketing email
+    SMS = "sms"  # no more marketing text messages
     ALL = "all"  # no direct marketing on any channel: a ban
     TRACKING = "tracking"  # no open and click tracking
 
@@ -99,6 +100,17 @@ async def unsubscribe(
             session,
             contact=contact,
             channel=Channel.EMAIL,
+            purpose=Purpose.DIRECT_MARKETING,
+            action=ConsentAction.WITHDRAW,
+            method=method,
+            ip=ip,
+            campaign_id=campaign_id,
+        )
+    if Scope.SMS in scopes:
+        await set_consent(
+            session,
+            contact=contact,
+            channel=Channel.SMS,
             purpose=Purpose.DIRECT_MARKETING,
             action=ConsentAction.WITHDRAW,
             method=method,

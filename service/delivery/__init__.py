@@ -5,6 +5,9 @@ sending, the exactly-once journal, each recipient's outcome) is written once.
 - ``messenger``: the ``Messenger`` protocol, ``Outgoing`` (a prepared message)
   and ``Delivery`` (its outcome), shared by every channel;
 - ``smtp`` and ``email``: the pool of SMTP connections and the email messenger;
+- ``sms``: the SMS messenger (one JSON POST per message to an HTTP gateway),
+  ``sms_catcher`` the local gateway ``consentry run`` starts without one, and
+  ``sms_segments`` the GSM-7/UCS-2 segment counter;
 - ``journal``: the Redis record of accepted messages that keeps a crash from
   sending twice;
 - ``batch``: the loop a campaign's batch (and any later send list) runs;

@@ -237,3 +237,47 @@ def check_templates(
     except TemplateLimitExceeded as exc:
         problems.extend(exc.problems)
     return problems
+
+
+def compile_sms(
+    default: str, translations: Mapping[str, str], limits: Limits, problems: list[TemplateProblem]
+) -> dict[str, jinja2.Template]:
+    """An SMS campaign's text versions (``body_text`` and each translation's),
+    compiled in the text sandbox and test-rendered like an email's, keyed by
+    language ("default" for the default)."""
+    compiled: dict[str, jinja2.Template] = {}
+    versions = [("default", "body_text", default)]
+    for key, source in translations.items():
+        language = str(key)
+        if language in LANGUAGES:
+            versions.append((language, f"translations.{language}.body_text", source))
+        else:
+            problems.append(
+                TemplateProblem(
+                    f"translations.{language}", None, "unknown language; use fi, sv or en"
+                )
+            )
+    with sandbox.metered(Budget(limits, "to render for the sample contacts")) as budget:
+        for language, field, source in versions:
+            before = len(problems)
+            template = _compile(TEXT_SANDBOX, source, field, problems)
+            if template is None:
+                continue
+            (outputs,) = _try_samples([template], budget, problems)
+            if any(not text.strip() for text in outputs):
+                problems.append(TemplateProblem(field, None, "the text is empty after rendering"))
+            if len(problems) == before:
+                compiled[language] = template
+    return compiled
+
+
+def check_sms_templates(
+    default: str, translations: Mapping[str, str], limits: Limits = DEFAULT_LIMITS
+) -> list[TemplateProblem]:
+    """Every problem in an SMS campaign's texts (``check_templates`` for SMS)."""
+    problems: list[TemplateProblem] = []
+    try:
+        compile_sms(default, translations, limits, problems)
+    except TemplateLimitExceeded as exc:
+        problems.extend(exc.problems)
+    return problems

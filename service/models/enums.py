@@ -90,6 +90,7 @@ class CaptureMethod(StrEnum):
     MAILTO = "mailto"
     PREFERENCE_CENTRE = "preference_centre"
     COMPLAINT = "complaint"  # a spam complaint (ARF report or an ESP's event)
+    SMS = "sms"  # a text message (a STOP reply through the SMS gateway)
 
 
 class Actor(StrEnum):
@@ -129,6 +130,7 @@ class Role(StrEnum):
 
 class CampaignChannel(StrEnum):
     EMAIL = "email"
+    SMS = "sms"
     PHONE = "phone"
 
 

@@ -44,7 +44,11 @@ MAX_PAGE = 10**9  # past any register; the offset stays within what a database t
 READ = [requires(Permission.CAMPAIGNS_READ)]
 PEOPLE = [requires(Permission.CAMPAIGNS_READ), requires(Permission.CONTACTS_READ)]
 LIVE = frozenset({CampaignStatus.SCHEDULED, CampaignStatus.SENDING})
-_ADDRESS = {CampaignChannel.EMAIL: "email address", CampaignChannel.PHONE: "phone number"}
+_ADDRESS = {
+    CampaignChannel.EMAIL: "email address",
+    CampaignChannel.SMS: "mobile number",
+    CampaignChannel.PHONE: "phone number",
+}
 STATS = [requires(Permission.STATISTICS_READ)]
 
 

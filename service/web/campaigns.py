@@ -20,14 +20,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
-from service.campaigns import service
-from service.campaigns.schemas import AudienceMember, CampaignCreate, CampaignUpdate, Preview
+from service.campaigns import service, sms
+from service.campaigns.schemas import (
+    AudienceMember,
+    CampaignCreate,
+    CampaignUpdate,
+    Preview,
+    SmsSizes,
+)
 from service.contacts import service as contacts_service
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.mail.render import TemplateError
 from service.mail.sandbox import Limits
 from service.models import Campaign, Contact
-from service.models.enums import CampaignStatus, ContactType, Language
+from service.models.enums import CampaignChannel, CampaignStatus, ContactType, Language
 from service.web.campaign_stats import (
     BASE,
     PAGE_SIZE,
@@ -65,7 +71,8 @@ def form_of(campaign: Campaign) -> dict[str, str]:
         **{field: getattr(campaign, field) for field in CONTENT},
     }
     for lang, body in (campaign.translations or {}).items():
-        form.update({f"translations.{lang}.{field}": body[field] for field in CONTENT})
+        # An SMS's versions have the text alone.
+        form.update({f"translations.{lang}.{field}": body.get(field, "") for field in CONTENT})
     segment = campaign.segment or {}
     form.update({f"segment.languages.{lang}": "on" for lang in segment.get("languages", ())})
     form.update(
@@ -84,11 +91,13 @@ def _text(form: dict[str, Any], name: str) -> str:
 
 def parse(form: dict[str, Any], *, channel: str) -> CampaignCreate:
     """The form as the API's body. Checkboxes have a name each (segment.languages.fi):
-    a posted form keeps one value per name."""
+    a posted form keeps one value per name. An SMS has a text alone: the
+    email fields of the new-campaign form are not read for one."""
+    fields = ("body_text",) if channel == "sms" else CONTENT
     translations = {
-        lang.value: {field: _text(form, f"translations.{lang}.{field}") for field in CONTENT}
+        lang.value: {field: _text(form, f"translations.{lang}.{field}") for field in fields}
         for lang in Language
-        if any(_text(form, f"translations.{lang}.{field}").strip() for field in CONTENT)
+        if any(_text(form, f"translations.{lang}.{field}").strip() for field in fields)
     }
     tags = [tag for tag in _TAG_SPLIT.split(_text(form, "segment.tags")) if tag]
     return CampaignCreate.model_validate(
@@ -96,7 +105,7 @@ def parse(form: dict[str, Any], *, channel: str) -> CampaignCreate:
             "name": _text(form, "name"),
             "channel": channel,
             "purpose": _text(form, "purpose") or "direct_marketing",
-            **{field: _text(form, field) for field in CONTENT},
+            **{field: _text(form, field) for field in fields},
             "translations": translations,
             "segment": {
                 "languages": [x.value for x in Language if f"segment.languages.{x}" in form],
@@ -172,9 +181,21 @@ async def composer(
         progress=progress_of(read),
         languages=LANGUAGE_NAMES,
         saved=request.query_params.get("saved") == "1",
+        sms_sizes=await _sms_sizes(campaign, settings),
         **await audience_values(db_session, campaign, settings),
         **values,
     )
+
+
+async def _sms_sizes(campaign: Campaign, settings: Any) -> SmsSizes | None:
+    """The saved SMS's size per version, shown beside its text; None for
+    another channel, or a text that cannot be rendered (its error shows)."""
+    if campaign.channel is not CampaignChannel.SMS:
+        return None
+    try:
+        return await sms.sizes(campaign, settings)
+    except TemplateError:
+        return None
 
 
 async def render_preview(

@@ -29,6 +29,8 @@ async def worker_context(
         await ctx["lease"].stop()
         if ctx["sender"].smtp is not None:
             await ctx["sender"].smtp.close()
+        if ctx["sender"].sms is not None:
+            await ctx["sender"].sms.close()
         await redis.aclose()
 
 
