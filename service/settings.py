@@ -141,6 +141,9 @@ class Settings:
     transactional_return_path: str
     # Temporary delivery failures of one address before it is suppressed.
     soft_bounce_limit: int
+    # Policy refusals (5.7.x, block lists) among a campaign's last 200
+    # messages that pause it (service.delivery.bounce_effects).
+    policy_pause_after: int
     # Backups (`consentry backup`, docs/backup.md): where the scheduled job
     # writes them, how many days they are kept, when it runs (hour and minute
     # in Helsinki; None: no scheduled backups), and where pg_dump and
@@ -328,6 +331,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         transactional_return_path=read.address(environ, "TRANSACTIONAL_RETURN_PATH")
         or bounce_address,
         soft_bounce_limit=read.number(environ, "SOFT_BOUNCE_LIMIT", 3, 1, 100),
+        policy_pause_after=read.number(environ, "POLICY_PAUSE_AFTER", 10, 1, 200),
         backup_dir=Path(read.text(environ, "BACKUP_DIR") or var_dir / "backups"),
         backup_keep_days=read.number(environ, "BACKUP_KEEP_DAYS", 30, 1, 3650),
         backup_time=backup_time(environ),
