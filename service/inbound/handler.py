@@ -32,9 +32,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.crypto import DataCipher
 from service.db import SessionMaker, create_engine, create_sessionmaker, session_scope
-from service.inbound import mailto
+from service.delivery import verp
+from service.inbound import events, mailto
 from service.inbound import service as inbound_service
-from service.inbound.dsn import MalformedReport, Report, Severity, is_delivery_report, parse_report
+from service.inbound.bounce_mail import read_bounce
+from service.inbound.dsn import is_delivery_report
+from service.inbound.events import DeliveryEvent
 from service.settings import Settings
 from service.tokens import TokenSigner
 
@@ -53,11 +56,12 @@ class Intent:
 
     token: tuple[int, int] | None = None  # (contact id, campaign id)
     sender_hashes: tuple[str, ...] = ()
-    report: Report | None = None
+    # Bounces read from a mail to the bounce address (or its VERP form).
+    bounces: tuple[DeliveryEvent, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return self.token is None and not self.sender_hashes and self.report is None
+        return self.token is None and not self.sender_hashes and not self.bounces
 
 
 def plain_address(address: str) -> str:
@@ -96,7 +100,7 @@ class InboundHandler:
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         plain = plain_address(address)
-        if plain not in self.unsubscribe_addresses and plain not in self.bounce_addresses:
+        if plain not in self.unsubscribe_addresses and not self._is_bounce_address(plain):
             return NO_SUCH_RECIPIENT
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -139,7 +143,7 @@ class InboundHandler:
         plain = {plain_address(r) for r in recipients}
         token: tuple[int, int] | None = None
         hashes: tuple[str, ...] = ()
-        report: Report | None = None
+        bounces: tuple[DeliveryEvent, ...] = ()
         if plain & self.unsubscribe_addresses:
             if is_delivery_report(message):
                 log.info("inbound: a delivery report to the unsubscribe address was ignored")
@@ -147,9 +151,15 @@ class InboundHandler:
                 token = mailto.token_ids(message, self._signer)
                 if token is None:
                     hashes = self._sender_hashes(message, envelope_sender)
-        if plain & self.bounce_addresses:
-            report = self._report(message)
-        return Intent(token=token, sender_hashes=hashes, report=report)
+        bounce_to = [r for r in plain if self._is_bounce_address(r)]
+        if bounce_to:
+            bounces = self._bounces(message, bounce_to)
+        return Intent(token=token, sender_hashes=hashes, bounces=bounces)
+
+    def _is_bounce_address(self, plain: str) -> bool:
+        return plain in self.bounce_addresses or verp.is_bounce_address(
+            plain, self._settings.bounce_address
+        )
 
     def _sender_hashes(self, message: Message, envelope_sender: str | None) -> tuple[str, ...]:
         if mailto.is_automatic(message):
@@ -158,15 +168,20 @@ class InboundHandler:
         addresses = mailto.sender_addresses(message, envelope_sender)
         return tuple(self._cipher.lookup_hash("email", address) for address in addresses)
 
-    def _report(self, message: Message) -> Report | None:
-        if not is_delivery_report(message):
-            log.info("inbound: a message to the bounce address that is no report was ignored")
-            return None
-        try:
-            return parse_report(message)
-        except MalformedReport as exc:
-            log.info("inbound: a malformed delivery report was ignored: %s", exc)
-            return None
+    def _bounces(self, message: Message, recipients: list[str]) -> tuple[DeliveryEvent, ...]:
+        # A bounce goes to one return path; the first VERP token found names it.
+        token = next(
+            (
+                t
+                for r in recipients
+                if (t := verp.token_of(r, self._settings.bounce_address)) is not None
+            ),
+            None,
+        )
+        bounces = read_bounce(message, token)
+        if not bounces:
+            log.info("inbound: a message to the bounce address that reports no bounce was ignored")
+        return bounces
 
     async def apply(self, session: AsyncSession, intent: Intent) -> str:
         done: list[str] = []
@@ -188,36 +203,18 @@ class InboundHandler:
                 if count
                 else "an unsubscribe mail with no valid token from no known contact was ignored"
             )
-        if intent.report is not None:
-            done.append(await self._apply_report(session, intent.report))
+        if intent.bounces:
+            done.append(await self._apply_bounces(session, intent.bounces))
         return "; ".join(done)
 
-    async def _apply_report(self, session: AsyncSession, report: Report) -> str:
-        bounces = await inbound_service.our_bounces(
-            session, report=report, cipher=self._cipher, signer=self._signer
+    async def _apply_bounces(
+        self, session: AsyncSession, bounces: tuple[DeliveryEvent, ...]
+    ) -> str:
+        # Answered 250 whatever it did: a forger learns nothing about what we sent.
+        summary = await events.record(
+            session, bounces, cipher=self._cipher, signer=self._signer, settings=self._settings
         )
-        if report.original is None or not bounces:
-            # Answered 250 all the same: a forger learns nothing about what we sent.
-            return "a delivery report that refers to no message we sent was ignored"
-        suppressed = await inbound_service.record_bounces(
-            session,
-            bounces=bounces,
-            cipher=self._cipher,
-            soft_limit=self._settings.soft_bounce_limit,
-        )
-        linked = await inbound_service.link_to_recipient(
-            session,
-            original=report.original,
-            bounces=bounces,
-            cipher=self._cipher,
-            signer=self._signer,
-        )
-        permanent = sum(1 for b in bounces if b.severity is Severity.PERMANENT)
-        return (
-            f"delivery report: {permanent} permanent, {len(bounces) - permanent} temporary, "
-            f"{suppressed} suppressed, campaign {report.original.campaign_id} recipient "
-            f"{report.original.recipient_id}" + ("" if linked else " (already marked)")
-        )
+        return f"bounce mail: {summary}"
 
     # -- the engine, on the Controller's loop -------------------------------
 
