@@ -51,6 +51,9 @@ _COPY_MARKERS: Final = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _OUR_MESSAGE_ID: Final = re.compile(r"<c\d+\.r\d+\.[A-Za-z0-9_-]+@[^<>\s]+>")
+# Gmail's current notice ("** Address not found **"), which flufl.bounce
+# predates: "Your message wasn't delivered to x@example.net because …".
+_GMAIL: Final = re.compile(r"wasn['\u2019]t delivered to <?([^\s<>]+@[^\s<>]+?)>? because")
 
 
 def read_bounce(message: Message, verp_token: str | None) -> tuple[DeliveryEvent, ...]:
@@ -87,9 +90,10 @@ def _other_bounce(message: Message, verp_token: str | None) -> tuple[DeliveryEve
         # A detector choking on odd input: the mail is still read by VERP.
         log.info("inbound: the bounce library could not read a mail")
         temporary, permanent = frozenset(), frozenset()
-    failed = [(a, True) for a in sorted(permanent)] + [
-        (a, False) for a in sorted(temporary - permanent)
-    ]
+    failed: list[tuple[bytes | str, bool]] = [(a, True) for a in sorted(permanent)]
+    failed += [(a, False) for a in sorted(temporary - permanent)]
+    if not failed and (gmail := _GMAIL.search(text)) is not None:
+        failed = [(gmail.group(1), True)]
     events = []
     for raw, is_permanent in failed[:MAX_RECIPIENTS]:
         address = _address(raw)
