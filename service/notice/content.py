@@ -53,8 +53,9 @@ _TEXT = {
         "asetussivu, jolla suostumuksia voi antaa ja perua, ja profiilin siirron kieltäminen.",
         "inbound": "Osoitteeseen {unsubscribe} lähetetty viesti peruu "
         "sähköpostimarkkinoinnin. Palautusosoitteeseen ({bounce}) palaavat toimitusilmoitukset "
-        "merkitsevät toimimattomat osoitteet estolistalle (pysyvä virhe heti, tilapäinen "
-        "{limit} kerran jälkeen).",
+        "merkitsevät toimimattomat osoitteet estolistalle (olematon osoite heti; täysi "
+        "postilaatikko tai tilapäinen virhe {limit} kerran jälkeen; vastaanottavan palvelimen "
+        "käytäntöihin perustuva torjunta ei koskaan).",
         "tracking": "Viestien avaukset ja linkkien klikkaukset kirjataan henkilöittäin vain "
         "sähköpostiseurantaan suostuneilta.",
         "site": "Verkkosivuston ({origins}) käynnit kirjataan vain seurantaan suostuneilta ja "
@@ -98,7 +99,9 @@ _TEXT = {
         "of a profile.",
         "inbound": "Mail sent to {unsubscribe} withdraws email marketing. Delivery reports "
         "returning to the bounce address ({bounce}) put addresses that do not work on the "
-        "suppression list (a permanent failure at once, a temporary one after {limit} times).",
+        "suppression list (an address that does not exist at once; a full mailbox or a "
+        "temporary failure after {limit} times; a refusal by the receiving server's policy "
+        "never).",
         "tracking": "Opens of messages and clicks on their links are recorded person by "
         "person only for those who consented to email tracking.",
         "site": "Visits to the website ({origins}) are recorded only for those who consented "
