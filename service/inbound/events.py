@@ -93,6 +93,8 @@ class _Tally:
     def summary(self) -> str:
         order = ("bad_address", "soft", "policy", "complaint", "suppressed")
         parts = [f"{self.counts[k]} {k.replace('_', ' ')}" for k in order if self.counts[k]]
+        if self.counts["merged"]:
+            parts.append(f"{self.counts['merged']} merged (one message)")
         if self.counts["duplicate"]:
             parts.append(f"{self.counts['duplicate']} recorded before")
         if self.counts["ignored"]:
@@ -132,14 +134,30 @@ async def record(
     reports about the same addresses lock their rows in the same order.
     """
     tally = _Tally()
-    resolved: list[tuple[str, DeliveryEvent, SentMessage | None]] = []
+    found: dict[
+        tuple[object, ...], tuple[tuple[bool, bool], str, DeliveryEvent, SentMessage | None]
+    ]
+    found = {}
+    messages: dict[Original, SentMessage | None] = {}
     for event in events:
-        target = await _resolve(session, event, cipher=cipher, signer=signer)
+        target = await _resolve(session, event, cipher=cipher, signer=signer, messages=messages)
         if target is None:
             tally.counts["ignored"] += 1
-        else:
-            resolved.append((target[0], event, target[1]))
-    for value_hash, event, message in sorted(resolved, key=lambda r: r[0]):
+            continue
+        value_hash, message = target
+        # One bounce mail is one failure of one message, however many
+        # addresses it lists: what it says about the row's contact counts
+        # once, the address it names itself (then a permanent failure) first.
+        # Provider events count each, and are kept apart by their ids.
+        key = (value_hash, event.kind, message, event.provider_event_id if event.trusted else None)
+        named = bool(event.address) and cipher.lookup_hash("email", event.address) == value_hash
+        rank = (named, event.permanent is not False)
+        if key in found:
+            tally.counts["merged"] += 1
+            if found[key][0] >= rank:
+                continue
+        found[key] = (rank, value_hash, event, message)
+    for _, value_hash, event, message in sorted(found.values(), key=lambda f: f[1]):
         if event.kind is EventKind.COMPLAINT:
             tally.notes.append(await _complaint(session, value_hash, event, message, settings))
             tally.counts["complaint"] += 1
@@ -149,16 +167,27 @@ async def record(
 
 
 async def _resolve(
-    session: AsyncSession, event: DeliveryEvent, *, cipher: DataCipher, signer: TokenSigner
+    session: AsyncSession,
+    event: DeliveryEvent,
+    *,
+    cipher: DataCipher,
+    signer: TokenSigner,
+    messages: dict[Original, SentMessage | None],
 ) -> tuple[str, SentMessage | None] | None:
     """The address's keyed hash and the message the event returns, or None
-    when an event may change nothing."""
+    when an event may change nothing. ``messages``: look-ups made already."""
+
+    async def look_up(original: Original) -> SentMessage | None:
+        if original not in messages:
+            messages[original] = await sent_message(session, original, signer)
+        return messages[original]
+
     value_hash = cipher.lookup_hash("email", event.address) if event.address else None
     by_verp, by_message_id = None, None
     if (parsed := verp.parse(event.verp)) is not None:
-        by_verp = await sent_message(session, Original(*parsed), signer)
+        by_verp = await look_up(Original(*parsed))
     if by_verp is None and (original := our_message(event.message_id)) is not None:
-        by_message_id = await sent_message(session, original, signer)
+        by_message_id = await look_up(original)
     message = by_verp or by_message_id
     if message is not None and value_hash != message.email_hash:
         if by_verp is not None and message.email_hash is not None and not event.trusted:

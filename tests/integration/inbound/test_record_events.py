@@ -164,3 +164,23 @@ async def test_a_complaint_goes_to_the_complaints_module(
             "settings": settings,
         }
     ]
+
+
+async def test_a_bounce_mail_listing_many_addresses_counts_once_for_its_message(
+    sessionmaker: SessionMaker, settings: Settings
+) -> None:
+    address = "alias@example.net"
+    _, message_id = await sent_message(sessionmaker, await person(sessionmaker, address))
+    token = message_id.strip("<>").partition("@")[0]
+    summary = await recorded(
+        sessionmaker,
+        settings,
+        *(
+            bounce(f"expanded{i}@elsewhere.example", "4.2.2", source=Source.MAIL, verp=token)
+            for i in range(50)
+        ),
+        bounce(address, "5.1.1", source=Source.MAIL, verp=token),
+    )
+    assert summary == "1 bad address; 1 suppressed; 50 merged (one message)"
+    assert await counter_of(sessionmaker, address) == (0, 1, "5.1.1")
+    assert await counter_of(sessionmaker, "expanded0@elsewhere.example") is None
