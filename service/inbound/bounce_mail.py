@@ -41,6 +41,10 @@ from service.inbound.events import DeliveryEvent, EventKind, Source
 from service.validation import InvalidValue, normalize_email
 
 log = logging.getLogger("service.inbound")
+# flufl.bounce logs each detector at INFO and a detector's exception with its
+# traceback, whose message may quote the mail (addresses). Its failures are
+# handled here, without the text.
+logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
 # Enough for any notice's own words; the rest is the returned original.
 _TEXT_LIMIT: Final = 16_000
@@ -148,7 +152,10 @@ def human_text(message: Message) -> str:
     body = part.get_payload(decode=True)
     if not isinstance(body, bytes):
         return ""
-    text = body[: _TEXT_LIMIT * 4].decode(part.get_content_charset() or "utf-8", "replace")
+    try:
+        text = body[: _TEXT_LIMIT * 4].decode(part.get_content_charset() or "utf-8", "replace")
+    except LookupError:  # a charset nobody knows
+        text = body[: _TEXT_LIMIT * 4].decode("utf-8", "replace")
     marker = _COPY_MARKERS.search(text)
     return (text[: marker.start()] if marker else text)[:_TEXT_LIMIT]
 
