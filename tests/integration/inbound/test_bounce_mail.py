@@ -276,3 +276,18 @@ async def test_policy_reports_pause_a_sending_campaign_with_the_reason(
     )
     async with sessionmaker() as session:
         assert (await session.exec(select(Suppression))).all() == []
+
+
+async def test_no_address_reaches_the_log(
+    inbound: int, sessionmaker: SessionMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO"):
+        for name, address, *_ in FAMILIES:
+            _, message_id = await sent_message(sessionmaker, await person(sessionmaker, address))
+            await send_dsn(inbound, fixture(name, message_id))
+            await send_dsn(inbound, fixture(name, message_id), to=verp_address(message_id))
+        # A mail no detector can read (flufl.bounce's Yale detector fails on it).
+        await send_dsn(inbound, "X-Failed-Recipients: <>\r\n\r\n550 5.1.1 x@example.net\r\n")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "bounce mail: 1 bad address; 1 suppressed" in logged
+    assert "@example.net" not in logged and "Traceback" not in caplog.text
