@@ -57,6 +57,15 @@ class LogFormat(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class DkimSettings:
+    domain: str
+    selector: str | None = None
+    key_file: Path | None = None
+    ed25519_selector: str | None = None
+    ed25519_key_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     env: Environment
     var_dir: Path
@@ -91,6 +100,9 @@ class Settings:
     send_batch_size: int
     send_pause_after_failures: int
     send_job_timeout: int
+    # Per receiving domain: messages in flight and per second, on top of the
+    # built-in rules for the big mailbox providers (service.delivery.throttle).
+    domain_throttle: tuple[read.DomainRule, ...]
     # What one rendered message may cost: CPU seconds (also the whole save-time
     # template check's allowance) and bytes of output (docs: README, Settings).
     template_cpu_seconds: int
@@ -144,6 +156,8 @@ class Settings:
     # Policy refusals (5.7.x, block lists) among a campaign's last 200
     # messages that pause it (service.delivery.bounce_effects).
     policy_pause_after: int
+    # A campaign's complaints / messages sent at which it pauses itself.
+    complaint_pause_rate: float
     # Backups (`consentry backup`, docs/backup.md): where the scheduled job
     # writes them, how many days they are kept, when it runs (hour and minute
     # in Helsinki; None: no scheduled backups), and where pg_dump and
@@ -156,6 +170,11 @@ class Settings:
     # dev default); and the bearer token /metrics asks for (None: loopback only).
     log_format: LogFormat
     metrics_token: str | None
+    # DKIM (service.delivery.dkim, docs/deliverability.md): the selector and
+    # PEM key file of the RSA signature (None: mail goes unsigned), an optional
+    # Ed25519 one beside it, and the signing domain (default: the From
+    # domain, which must be it or below it).
+    dkim: DkimSettings
 
     @property
     def is_dev(self) -> bool:
@@ -225,6 +244,45 @@ def _metrics_token(environ: dict[str, str]) -> str | None:
 
 def _identity(environ: dict[str, str], name: str, env: Environment) -> str:
     return read.text(environ, name) or _dev_only(env, name, DEV_PLACEHOLDER)
+
+
+def _dkim_pair(environ: dict[str, str], prefix: str) -> tuple[str | None, Path | None]:
+    selector = read.text(environ, f"{prefix}_SELECTOR")
+    key_file = read.text(environ, f"{prefix}_KEY_FILE")
+    if (selector is None) != (key_file is None):
+        missing = "SELECTOR" if selector is None else "KEY_FILE"
+        raise SettingsError(f"{PREFIX}{prefix}_{missing}: required with the other DKIM setting")
+    if selector is not None and not read.is_dns_name(selector):
+        raise SettingsError(
+            f"{PREFIX}{prefix}_SELECTOR: must be a DNS name part (letters, digits, hyphens)"
+        )
+    return selector, None if key_file is None else Path(key_file)
+
+
+def _dkim(environ: dict[str, str], from_domains: dict[str, str]) -> DkimSettings:
+    """The DKIM settings; ``from_domains`` are the From domains each setting
+    names, which the signing domain must align with."""
+    selector, key_file = _dkim_pair(environ, "DKIM")
+    ed_selector, ed_key_file = _dkim_pair(environ, "DKIM_ED25519")
+    if ed_key_file is not None and key_file is None:
+        raise SettingsError(
+            f"{PREFIX}DKIM_ED25519_KEY_FILE: an Ed25519 signature goes beside an RSA one; "
+            f"set {PREFIX}DKIM_SELECTOR and {PREFIX}DKIM_KEY_FILE too"
+        )
+    domain = (read.text(environ, "DKIM_DOMAIN") or from_domains["MAIL_FROM"]).lower().rstrip(".")
+    if not read.is_dns_name(domain):
+        raise SettingsError(f"{PREFIX}DKIM_DOMAIN: not a domain name")
+    # DMARC passes only when the signing domain aligns with the From domain.
+    for name, from_domain in from_domains.items():
+        from_domain = from_domain.lower()
+        if key_file is not None and not (
+            from_domain == domain or from_domain.endswith("." + domain)
+        ):
+            raise SettingsError(
+                f"{PREFIX}DKIM_DOMAIN: {domain} does not align with the domain of "
+                f"{PREFIX}{name} ({from_domain}); DMARC would fail"
+            )
+    return DkimSettings(domain, selector, key_file, ed_selector, ed_key_file)
 
 
 def _dev_only(env: Environment, name: str, default: str) -> str:
@@ -299,6 +357,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             environ, "SEND_PAUSE_AFTER_FAILURES", 50, 1, 1_000_000
         ),
         send_job_timeout=read.number(environ, "SEND_JOB_TIMEOUT", 300, 5, 86_400),
+        domain_throttle=read.domain_rules(environ, "DOMAIN_THROTTLE"),
         template_cpu_seconds=read.number(environ, "TEMPLATE_CPU_SECONDS", 2, 1, 60),
         template_max_bytes=read.number(
             environ, "TEMPLATE_MAX_BYTES", 1_000_000, 10_000, 100_000_000
@@ -332,13 +391,39 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         or bounce_address,
         soft_bounce_limit=read.number(environ, "SOFT_BOUNCE_LIMIT", 3, 1, 100),
         policy_pause_after=read.number(environ, "POLICY_PAUSE_AFTER", 10, 1, 200),
+        complaint_pause_rate=_complaint_pause_rate(environ),
         backup_dir=Path(read.text(environ, "BACKUP_DIR") or var_dir / "backups"),
         backup_keep_days=read.number(environ, "BACKUP_KEEP_DAYS", 30, 1, 3650),
         backup_time=backup_time(environ),
         pg_bin_dir=Path(raw) if (raw := read.text(environ, "PG_BIN_DIR")) else None,
         log_format=read.choice(environ, "LOG_FORMAT", LogFormat, _default_log_format(env)),
         metrics_token=_metrics_token(environ),
+        dkim=_dkim(
+            environ,
+            {
+                "MAIL_FROM": mail_domain,
+                "TRANSACTIONAL_FROM": transactional_from.rpartition("@")[2].rstrip(">"),
+            },
+        ),
     )
+
+
+def _complaint_pause_rate(environ: dict[str, str]) -> float:
+    """A fraction above 0 and at most 1: "0.003", or as a percentage "0.3%"."""
+    raw = read.text(environ, "COMPLAINT_PAUSE_RATE")
+    if raw is None:
+        return 0.003
+    percent = raw.endswith("%")
+    try:
+        rate = float(raw.removesuffix("%").strip()) / (100 if percent else 1)
+    except ValueError:
+        rate = -1.0
+    if not 0 < rate <= 1:  # NaN fails this too
+        raise SettingsError(
+            f"{PREFIX}COMPLAINT_PAUSE_RATE: must be a fraction above 0 and at most 1, "
+            "e.g. 0.003 or 0.3%"
+        )
+    return rate
 
 
 @cache

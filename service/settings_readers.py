@@ -1,5 +1,5 @@
 """Reading one ``CONSENTRY_*`` value: text, a choice, a number, a port, a URL,
-web origins, an email address.
+web origins, an email address, per-domain sending limits.
 
 Each reader takes the environment and the name without its prefix, returns the
 default when the variable is unset or blank, and raises :class:`SettingsError`
@@ -9,7 +9,9 @@ together into one Settings object.
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 from email.utils import parseaddr, quote
 from enum import StrEnum
 from typing import TypeVar
@@ -23,6 +25,9 @@ E = TypeVar("E", bound=StrEnum)
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # The characters that make a display name need quotes (RFC 5322 "specials").
 _SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+# A receiving domain in a throttling rule: DNS labels of letters, digits and
+# hyphens (an internationalised domain in its xn-- form).
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 
 
 class SettingsError(ValueError):
@@ -106,6 +111,60 @@ def origins(environ: dict[str, str], name: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+@dataclass(frozen=True, slots=True)
+class DomainRule:
+    """Sending limits shared by one or more receiving domains (a group, such
+    as gmail.com and googlemail.com): messages in flight at once, and messages
+    per second (None: only the global rate applies)."""
+
+    domains: tuple[str, ...]
+    concurrency: int
+    rate: float | None
+
+
+_RULE_FORM = "DOMAIN[|DOMAIN...]=CONCURRENCY[/RATE], e.g. example.com=2/10"
+
+
+def domain_rules(environ: dict[str, str], name: str) -> tuple[DomainRule, ...]:
+    """Comma-separated rules ``DOMAIN[|DOMAIN…]=CONCURRENCY[/RATE]``.
+
+    CONCURRENCY is a whole number from 1 to 1000, RATE messages per second
+    (a decimal number above 0, at most 100000). A domain may appear once."""
+    rules: list[DomainRule] = []
+    seen: set[str] = set()
+    for item in (text(environ, name) or "").split(","):
+        if not item.strip():
+            continue
+        rule = item.strip()
+
+        def bad(why: str, rule: str = rule) -> SettingsError:
+            return SettingsError(f"{PREFIX}{name}: {rule!r}: {why} (the form is {_RULE_FORM})")
+
+        left, equals, limits = rule.partition("=")
+        if not equals:
+            raise bad("no '='")
+        domains = tuple(d.strip().lower().rstrip(".") for d in left.split("|"))
+        for domain in domains:
+            if not domain.isascii() or not _DOMAIN.fullmatch(domain):
+                raise bad(f"{domain!r} is not a domain name")
+            if domain in seen:
+                raise bad(f"{domain} has a rule already")
+            seen.add(domain)
+        concurrency, slash, rate = (part.strip() for part in limits.partition("/"))
+        if not (concurrency.isascii() and concurrency.isdigit() and 1 <= int(concurrency) <= 1000):
+            raise bad("the concurrency must be a whole number from 1 to 1000")
+        per_second = None
+        if slash:
+            try:
+                per_second = float(rate)
+            except ValueError:
+                per_second = math.nan
+            if not 0 < per_second <= 100_000:  # also refuses nan and inf
+                raise bad("the rate must be a number of messages per second above 0")
+        rules.append(DomainRule(domains, int(concurrency), per_second))
+    return tuple(rules)
+
+
 def parse_address(name: str, raw: str) -> tuple[str, str]:
     """``(display name, bare address)`` of ``addr`` or ``Name <addr>``.
 
@@ -156,3 +215,12 @@ def refuse_control_characters(environ: dict[str, str]) -> None:
                 f"{name}: contains a control character (a line break, tab or other "
                 "invisible character); remove it"
             )
+
+
+# A DNS label: letters, digits and inner hyphens, at most 63 of them.
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def is_dns_name(value: str) -> bool:
+    """Whether ``value`` is a dot-separated DNS name (a domain, a DKIM selector)."""
+    return bool(value) and all(_LABEL.fullmatch(part) for part in value.split("."))

@@ -17,6 +17,7 @@ from service.clock import LOCAL_ZONE
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
 from service.delivery.smtp import SmtpConfig, SmtpPool
+from service.delivery.throttle import DomainThrottle
 from service.observability.counters import ENGAGEMENT_STORED, counted
 from service.observability.logs import configure_logging
 from service.queue import QUEUE_NAME, WorkerLease
@@ -100,6 +101,7 @@ def sender_for(settings: Settings, ctx: dict[str, Any]) -> Sender:
         smtp=smtp,
         signer=TokenSigner(settings.secret_key, settings.previous_secret_keys),
         cipher=DataCipher(settings.data_key),
+        throttle=DomainThrottle.from_settings(settings),
     )
 
 

@@ -35,6 +35,7 @@ from service.delivery.bounce_effects import (
 from service.delivery.bounces import status_of
 from service.delivery.journal import Journal, redis_command
 from service.delivery.messenger import Outcome
+from service.delivery.throttle import receiving_domain
 from service.mail.views import Recipient
 from service.models import Campaign, CampaignRecipient
 from service.models.enums import (
@@ -72,6 +73,11 @@ class Row:
     email: str
     recipient: Recipient
     tracking: bool  # the contact allows open and click tracking now
+
+    @property
+    def domain(self) -> str | None:
+        """The receiving domain, for throttling (service.delivery.throttle)."""
+        return receiving_domain(self.email)
 
 
 async def record_sent_now(sender: Sender, recipient_id: int) -> None:

@@ -29,9 +29,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.consent.queries import Gate
 from service.db import run
-from service.models import CallListEntry, CampaignRecipient, Contact
+from service.models import CallListEntry, CampaignRecipient, Contact, DeliveryEventRecord
 from service.models.base import utcnow
-from service.models.enums import CampaignChannel, FailureReason, Reason, RecipientStatus
+from service.models.enums import (
+    CampaignChannel,
+    DeliveryEventKind,
+    FailureReason,
+    Reason,
+    RecipientStatus,
+)
 
 
 def audience_query(gate: Gate) -> Select[Any]:
@@ -182,6 +188,22 @@ async def counts(session: AsyncSession, campaign_id: int) -> dict[str, int]:
         .group_by(col(CampaignRecipient.status)),
     )
     return {str(status): int(n) for status, n in rows.all()}
+
+
+async def complaints(session: AsyncSession, campaign_id: int) -> int:
+    """Spam complaints counted against the campaign (service.inbound.complaints):
+    one per message complained about, kept after the person's erasure."""
+    return int(
+        (
+            await run(
+                session,
+                select(func.count()).where(
+                    col(DeliveryEventRecord.campaign_id) == campaign_id,
+                    col(DeliveryEventRecord.kind) == DeliveryEventKind.COMPLAINT.value,
+                ),
+            )
+        ).scalar_one()
+    )
 
 
 async def failures(session: AsyncSession, campaign_id: int) -> dict[str, int]:

@@ -146,6 +146,14 @@ class CampaignRead(BaseModel):
         description="Failed recipients by reason: render_error, address_not_deliverable, "
         "rejected, temporary_failures, unexpected_error.",
     )
+    complaints: int = Field(
+        default=0, description="Spam complaints about the campaign's messages (ARF, ESP events)."
+    )
+    complaint_rate: float = Field(
+        default=0.0,
+        description="complaints / messages sent (0 before any is sent); the campaign pauses "
+        "itself at CONSENTRY_COMPLAINT_PAUSE_RATE.",
+    )
     audience_at_build: dict[str, Any] | None
     list_built_at: datetime | None
     started_at: datetime | None

@@ -38,12 +38,13 @@ from service.campaigns.service import gate_for, renderer_for
 from service.consent.queries import eligible_among, tracking_context
 from service.crypto import DataCipher
 from service.db import SessionMaker, run, session_scope
-from service.delivery import batch, verp
+from service.delivery import batch, dkim, verp
 from service.delivery.batch import Chunk, Result, Stopped
 from service.delivery.email import EmailMessenger
 from service.delivery.journal import Journal
 from service.delivery.messenger import Outgoing, Unmakeable
 from service.delivery.smtp import SmtpPool
+from service.delivery.throttle import DomainThrottle
 from service.mail.message import build_message
 from service.mail.render import HEADER_UNSAFE, CampaignRenderer, Links
 from service.mail.views import Recipient
@@ -73,6 +74,8 @@ class Sender:
     smtp: SmtpPool | None
     signer: TokenSigner
     cipher: DataCipher
+    # Per receiving domain limits, shared by the worker's jobs (None: none).
+    throttle: DomainThrottle | None = None
     _renderers: dict[int, tuple[datetime, CampaignRenderer]] = field(default_factory=dict)
 
     @property
@@ -85,7 +88,11 @@ class Sender:
         reports go, is the inbound listener's bounce address."""
         if self.smtp is None:
             raise RuntimeError("no SMTP relay configured (CONSENTRY_SMTP_HOST)")
-        return EmailMessenger(self.smtp, envelope_from=self.settings.bounce_address)
+        return EmailMessenger(
+            self.smtp,
+            envelope_from=self.settings.bounce_address,
+            signer=dkim.signer_from_settings(self.settings),
+        )
 
     def renderer(self, campaign: Campaign) -> CampaignRenderer:
         assert campaign.id is not None
@@ -179,7 +186,9 @@ async def send_batch(
     """
     messenger = sender.messenger
     send_list = CampaignBatch(sender, campaign_id, first_id, last_id)
-    return await batch.run(send_list, messenger, first_id=first_id, lease=lease)
+    return await batch.run(
+        send_list, messenger, first_id=first_id, lease=lease, throttle=sender.throttle
+    )
 
 
 class CampaignBatch:

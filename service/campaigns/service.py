@@ -209,10 +209,13 @@ async def update_draft(
 async def read(session: AsyncSession, campaign: Campaign) -> CampaignRead:
     assert campaign.id is not None
     counts = await queries.counts(session, campaign.id)
+    complaints = await queries.complaints(session, campaign.id) if counts.get("sent") else 0
     return CampaignRead(
         **campaign.model_dump(),
         counts=Counts(**{k: v for k, v in counts.items() if k in Counts.model_fields}),
         failures=await queries.failures(session, campaign.id) if counts.get("failed") else {},
+        complaints=complaints,
+        complaint_rate=complaints / counts["sent"] if complaints else 0.0,
     )
 
 

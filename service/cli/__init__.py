@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from service import private
 from service.api_tokens import cli as token_commands
 from service.backup import cli as backup_commands
+from service.cli import dkim as dkim_commands
 from service.cli.common import EXIT_FAILED, EXIT_USAGE, CommandError, fail, run_db
 from service.cli.maintenance import (
     cmd_audit_verify,
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_commands.add_commands(commands, run_db)
     status_commands.add_commands(commands, run_db)
     notice_commands.add_commands(commands)
+    dkim_commands.add_commands(commands)
     return parser
 
 

@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from service import running, supervise
 from service.cli.common import interrupt, run_db
+from service.cli.dkim import signing_line
 from service.cli.servers import bounce_addresses
 from service.embedded import EmbeddedRedis, MailCatcher, check_can_listen
 from service.models import User
@@ -97,6 +98,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
             lines.append(f"  mail: caught, not delivered; kept in {catcher.outbox}/")
         else:
             lines.append(f"  mail: relayed through {settings.smtp_host}:{settings.smtp_port}")
+        lines.append(signing_line(settings))
         inbound_host, inbound_port = stack.enter_context(InboundServer(settings))
         lines.append(
             f"  inbound mail: {inbound_host}:{inbound_port}, for {settings.unsubscribe_address} "

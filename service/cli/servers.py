@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service import running
 from service.cli.common import CommandError, interrupt
+from service.cli.dkim import signing_line
 from service.embedded import check_can_listen
 from service.observability.logs import configure_logging
 from service.settings import Settings
@@ -40,6 +41,7 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
         )
     # arq's own command sets up its logging; run programmatically, we do it.
     configure_logging(settings.log_format, hooks=True)
+    signing_line(settings)
     # A send worker is event-loop bound (four SMTP conversations and a Redis
     # journal write per message); uvloop's loop does that work with less CPU.
     uvloop.install()

@@ -8,6 +8,8 @@ sending, the exactly-once journal, each recipient's outcome) is written once.
 - ``journal``: the Redis record of accepted messages that keeps a crash from
   sending twice;
 - ``batch``: the loop a campaign's batch (and any later send list) runs;
+- ``throttle``: per receiving domain concurrency and rate, slowed by 4xx
+  deferrals; a busy domain never holds up the others;
 - ``transactional``: system mail (notices, confirmations): never tracked,
   never capped, its own sender addresses.
 """

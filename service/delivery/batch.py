@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from service.delivery.journal import Journal
 from service.delivery.messenger import Delivery, Messenger, Outcome, Outgoing, Unmakeable
+from service.delivery.throttle import DomainThrottle, Slot
 from service.models.enums import FailureReason, RecipientStatus
 from service.queue import JobLease
 
@@ -62,13 +63,18 @@ class Stopped(Exception):
 
 
 class Row(Protocol):
-    """A queued recipient: its row id and how often it has been tried."""
+    """A queued recipient: its row id, how often it has been tried, and the
+    domain its message goes to (throttled per domain; None: no such thing,
+    as for a phone number)."""
 
     @property
     def id(self) -> int: ...
 
     @property
     def attempts(self) -> int: ...
+
+    @property
+    def domain(self) -> str | None: ...
 
 
 R = TypeVar("R", bound=Row)
@@ -135,16 +141,23 @@ class SendList(Protocol[R]):
 
 
 async def run(
-    send_list: SendList[R], messenger: Messenger, *, first_id: int, lease: JobLease | None
+    send_list: SendList[R],
+    messenger: Messenger,
+    *,
+    first_id: int,
+    lease: JobLease | None,
+    throttle: DomainThrottle | None = None,
 ) -> str:
     """Send one batch, from its first row id on; raise for failures of the whole batch.
 
     ``lease`` is the job's hold on its worker's lease (service.queue): no
     message goes out while it is stale, and the batch gives up (LeaseLost)
     once it has expired, since another worker may have taken the batch over.
+    ``throttle``: the worker's per-domain limits (None: only the messenger's).
     """
     await replay_journal(send_list)
     cursor, sent, temporary = first_id - 1, 0, 0
+    hold_at = math.inf if throttle is None else throttle.clock() + throttle.hold_after
     while True:
         try:
             chunk = await send_list.next_chunk(cursor)
@@ -153,10 +166,10 @@ async def run(
         if chunk is None:
             break
         cursor = chunk.last_id
-        progress = Progress(lease)
-        results = await send_all(send_list, messenger, chunk.rows, progress)
+        progress = Progress(lease, hold_at=hold_at)
+        results = await send_all(send_list, messenger, chunk.rows, progress, throttle)
         sent += sum(1 for r in results if r.delivery.outcome is Outcome.SENT)
-        temporary += await send_list.record(results, progress.recorded)
+        temporary += await send_list.record(results, progress.recorded) + progress.held
         if progress.stopped is not None:
             raise progress.stopped
         verdict = await send_list.after_chunk(results)
@@ -201,13 +214,26 @@ class Progress:
     recorded: set[int] = field(default_factory=set)
     # Set when the chunk must stop before its next message.
     stopped: Exception | None = None
+    # From this moment (the throttle's clock) rows of a slowed domain are not
+    # waited for: they stay queued, untried, for the batch's next run.
+    hold_at: float = math.inf
+    held: int = 0
 
 
 async def send_all(
-    send_list: SendList[R], messenger: Messenger, rows: Sequence[R], progress: Progress
+    send_list: SendList[R],
+    messenger: Messenger,
+    rows: Sequence[R],
+    progress: Progress,
+    throttle: DomainThrottle | None = None,
 ) -> list[Result[R]]:
-    """Send over as many connections as the messenger has, one message each at a time."""
-    pending = deque(rows)
+    """Send over as many connections as the messenger has, one message each at a time.
+
+    A free connection takes the earliest row whose receiving domain may have
+    one more message now (``throttle``); a domain at its limit never holds
+    up the others. When every row left waits for its domain, the connection
+    waits for a slot or a token, not polling."""
+    pending = _Pending(rows, throttle)
     results: list[Result[R]] = []
 
     async def connection() -> None:
@@ -215,14 +241,76 @@ async def send_all(
         # before their next message; what was sent is recorded all the same.
         try:
             while pending and progress.stopped is None:
-                row = pending.popleft()
-                results.append(await send_one(send_list, messenger, row, progress))
+                taken = pending.take()
+                if taken is None:
+                    await pending.wait(progress)
+                    continue
+                row, slot = taken
+                delivery: Delivery | None = None
+                try:
+                    result = await send_one(send_list, messenger, row, progress)
+                    delivery = result.delivery
+                finally:
+                    if slot is not None and throttle is not None:
+                        throttle.release(slot, delivery)
+                results.append(result)
         except Exception as exc:
             if progress.stopped is None:
                 progress.stopped = exc
 
     await asyncio.gather(*(connection() for _ in range(min(len(rows), messenger.concurrency))))
     return results
+
+
+class _Pending(Generic[R]):
+    """A chunk's rows not yet taken, in order, each with its throttling key."""
+
+    def __init__(self, rows: Sequence[R], throttle: DomainThrottle | None) -> None:
+        self.throttle = throttle
+        self.rows = [(row, None if throttle is None else throttle.key(row.domain)) for row in rows]
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def take(self) -> tuple[R, Slot | None] | None:
+        """The earliest row whose domain may have one more message now, with
+        its slot; None when every domain left is at its limit."""
+        blocked: set[str] = set()
+        for index, (row, key) in enumerate(self.rows):
+            slot = None
+            if key is not None:
+                if key in blocked:
+                    continue
+                assert self.throttle is not None
+                slot = self.throttle.try_acquire(key)
+                if slot is None:
+                    blocked.add(key)
+                    continue
+            del self.rows[index]
+            return row, slot
+        return None
+
+    async def wait(self, progress: Progress) -> None:
+        """Until a domain left may have a message, or the hold-back time;
+        from then on, rows of slowed domains are left for the next try."""
+        throttle = self.throttle
+        assert throttle is not None  # rows without a throttle are never held up
+        keys = {key for _, key in self.rows if key is not None}
+        now = throttle.clock()
+        if now >= progress.hold_at:
+            slowed = {key for key in keys if throttle.slowed(key)}
+            if slowed:
+                kept = [(row, key) for row, key in self.rows if key not in slowed]
+                held = len(self.rows) - len(kept)
+                progress.held += held
+                logger.info("%d recipients of slowed domains left for the next try", held)
+                self.rows = kept
+                return
+        timeout = math.inf if now >= progress.hold_at else progress.hold_at - now
+        ready = throttle.ready_in(keys)
+        if ready is not None:
+            timeout = min(timeout, ready)
+        await throttle.wait(None if math.isinf(timeout) else timeout)
 
 
 def failed(row: R, reason: FailureReason, exc: BaseException) -> Result[R]:

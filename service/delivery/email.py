@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.delivery.dkim import DkimSigner
 from service.delivery.messenger import Delivery, Outgoing
 from service.delivery.smtp import SmtpPool
 from service.models.enums import Channel
@@ -13,13 +14,19 @@ class EmailMessenger:
     The envelope sender is where delivery reports go: the inbound listener's
     bounce address for campaigns, the transactional Return-Path for system
     mail. Several messengers may share one pool; closing one closes the pool.
+
+    With a DKIM signer (service.delivery.dkim) every message is signed on its
+    way out, whichever path made it: campaigns and system mail alike.
     """
 
     channel = Channel.EMAIL
 
-    def __init__(self, pool: SmtpPool, *, envelope_from: str) -> None:
+    def __init__(
+        self, pool: SmtpPool, *, envelope_from: str, signer: DkimSigner | None = None
+    ) -> None:
         self.pool = pool
         self.envelope_from = envelope_from
+        self.signer = signer
 
     @property
     def concurrency(self) -> int:
@@ -29,10 +36,11 @@ class EmailMessenger:
         """Nothing to do: the pool connects on first use and keeps connections."""
 
     async def send(self, message: Outgoing) -> Delivery:
+        content = message.content if self.signer is None else self.signer.sign(message.content)
         return await self.pool.send(
             sender=message.envelope_from or self.envelope_from,
             recipient=message.recipient,
-            message=message.content,
+            message=content,
         )
 
     async def close(self) -> None:

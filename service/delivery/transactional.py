@@ -27,6 +27,7 @@ from typing import Any
 
 import jinja2
 
+from service.delivery import dkim
 from service.delivery.email import EmailMessenger
 from service.delivery.messenger import Delivery, Outgoing
 from service.delivery.smtp import SmtpPool
@@ -98,5 +99,9 @@ async def send(smtp: SmtpPool, mail: SystemMail, *, settings: Settings) -> Deliv
     domain = settings.transactional_from.rpartition("@")[2].rstrip(">")
     mid = message_id(mail.kind, domain)
     content = build(rendered, mail_from=settings.transactional_from, to=mail.to, message_id=mid)
-    messenger = EmailMessenger(smtp, envelope_from=settings.transactional_return_path)
+    messenger = EmailMessenger(
+        smtp,
+        envelope_from=settings.transactional_return_path,
+        signer=dkim.signer_from_settings(settings),
+    )
     return await messenger.send(Outgoing(recipient=mail.to, content=content, message_id=mid))

@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.crypto import DataCipher
 from service.db import SessionMaker, create_engine, create_sessionmaker, session_scope
 from service.delivery import verp
-from service.inbound import events, mailto
+from service.inbound import arf, complaints, events, mailto
 from service.inbound import service as inbound_service
 from service.inbound.bounce_mail import read_bounce
 from service.inbound.dsn import is_delivery_report
@@ -58,10 +58,16 @@ class Intent:
     sender_hashes: tuple[str, ...] = ()
     # Bounces read from a mail to the bounce address (or its VERP form).
     bounces: tuple[DeliveryEvent, ...] = ()
+    complaint: arf.Feedback | None = None  # an ARF report, to any of our addresses
 
     @property
     def empty(self) -> bool:
-        return self.token is None and not self.sender_hashes and not self.bounces
+        return (
+            self.token is None
+            and not self.sender_hashes
+            and not self.bounces
+            and self.complaint is None
+        )
 
 
 def plain_address(address: str) -> str:
@@ -144,6 +150,12 @@ class InboundHandler:
         token: tuple[int, int] | None = None
         hashes: tuple[str, ...] = ()
         bounces: tuple[DeliveryEvent, ...] = ()
+        bounce_to = [r for r in plain if self._is_bounce_address(r)]
+        if (bounce_to or plain & self.unsubscribe_addresses) and arf.is_feedback_report(message):
+            # A complaint, wherever the feedback loop sends it (the return
+            # path too); the original it quotes carries our unsubscribe link,
+            # which it must not be taken for.
+            return Intent(complaint=self._feedback(message))
         if plain & self.unsubscribe_addresses:
             if is_delivery_report(message):
                 log.info("inbound: a delivery report to the unsubscribe address was ignored")
@@ -151,7 +163,6 @@ class InboundHandler:
                 token = mailto.token_ids(message, self._signer)
                 if token is None:
                     hashes = self._sender_hashes(message, envelope_sender)
-        bounce_to = [r for r in plain if self._is_bounce_address(r)]
         if bounce_to:
             bounces = self._bounces(message, bounce_to)
         return Intent(token=token, sender_hashes=hashes, bounces=bounces)
@@ -183,6 +194,13 @@ class InboundHandler:
             log.info("inbound: a message to the bounce address that reports no bounce was ignored")
         return bounces
 
+    def _feedback(self, message: Message) -> arf.Feedback | None:
+        try:
+            return arf.parse_feedback(message)
+        except arf.MalformedFeedback as exc:
+            log.info("inbound: a malformed feedback report was ignored: %s", exc)
+            return None
+
     async def apply(self, session: AsyncSession, intent: Intent) -> str:
         done: list[str] = []
         if intent.token is not None:
@@ -205,7 +223,30 @@ class InboundHandler:
             )
         if intent.bounces:
             done.append(await self._apply_bounces(session, intent.bounces))
+        if intent.complaint is not None:
+            done.append(await self._apply_complaint(session, intent.complaint))
         return "; ".join(done)
+
+    async def _apply_complaint(self, session: AsyncSession, feedback: arf.Feedback) -> str:
+        event = arf.complaint_event(feedback)
+        if event is None:
+            return f"a feedback report ({feedback.type_for_log}) that is no complaint was ignored"
+        match = await complaints.match_original(
+            session, message_id=event.message_id, signer=self._signer
+        )
+        if match is None:
+            # Answered 250 all the same: a forger learns nothing about what we sent.
+            return "a complaint that refers to no message we sent was ignored"
+        return await complaints.record_complaint(
+            session,
+            contact_id=match.contact_id,
+            campaign_id=match.campaign_id,
+            recipient_id=match.recipient_id,
+            value_hash=match.value_hash,
+            source=event.source.value,
+            provider_event_id=match.event_id,
+            settings=self._settings,
+        )
 
     async def _apply_bounces(
         self, session: AsyncSession, bounces: tuple[DeliveryEvent, ...]

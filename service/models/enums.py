@@ -169,6 +169,7 @@ class SuppressionReason(StrEnum):
     SOFT_BOUNCE = "soft_bounce"  # "try later" too many times in a row
     ERASURE = "erasure"  # the person was erased
     OBJECTION = "objection"  # the person objected to direct marketing
+    COMPLAINT = "complaint"  # a spam complaint about our mail to the address
 
 
 class SuppressionKind(StrEnum):

@@ -56,6 +56,9 @@ _TEXT = {
         "merkitsevät toimimattomat osoitteet estolistalle (olematon osoite heti; täysi "
         "postilaatikko tai tilapäinen virhe {limit} kerran jälkeen; vastaanottavan palvelimen "
         "käytäntöihin perustuva torjunta ei koskaan).",
+        "complaints": "Kun vastaanottaja merkitsee viestimme roskapostiksi ja hänen "
+        "sähköpostipalvelunsa ilmoittaa siitä meille, sähköpostimarkkinoinnin suostumus "
+        "perutaan ja osoite merkitään estolistalle.",
         "tracking": "Viestien avaukset ja linkkien klikkaukset kirjataan henkilöittäin vain "
         "sähköpostiseurantaan suostuneilta.",
         "site": "Verkkosivuston ({origins}) käynnit kirjataan vain seurantaan suostuneilta ja "
@@ -102,6 +105,9 @@ _TEXT = {
         "suppression list (an address that does not exist at once; a full mailbox or a "
         "temporary failure after {limit} times; a refusal by the receiving server's policy "
         "never).",
+        "complaints": "When a recipient marks our message as spam and their mail provider "
+        "tells us so, their consent to email marketing is withdrawn and the address is put on "
+        "the suppression list.",
         "tracking": "Opens of messages and clicks on their links are recorded person by "
         "person only for those who consented to email tracking.",
         "site": "Visits to the website ({origins}) are recorded only for those who consented "
@@ -216,6 +222,7 @@ def sources(settings: Settings, lang: str, *, robinson: bool) -> tuple[list[str]
             bounce=bounce,
             limit=settings.soft_bounce_limit,
         ),
+        text["complaints"],
         text["tracking"],
         text["site"].format(origins=", ".join(settings.site_origins))
         if settings.site_origins

@@ -112,6 +112,8 @@ class Progress:
     failed: int
     send_at: str | None  # Helsinki time, as the schedule form takes it
     failures: tuple[tuple[str, int], ...] = ()  # (what went wrong, in words; how many)
+    complaints: int = 0
+    complaint_rate: float = 0.0  # complaints / sent
 
     @property
     def handled(self) -> int:
@@ -138,6 +140,8 @@ def progress_of(read: CampaignRead) -> Progress:
             if read.send_at
             else None
         ),
+        complaints=read.complaints,
+        complaint_rate=read.complaint_rate,
     )
 
 
