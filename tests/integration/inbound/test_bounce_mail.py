@@ -291,3 +291,20 @@ async def test_no_address_reaches_the_log(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "bounce mail: 1 bad address; 1 suppressed" in logged
     assert "@example.net" not in logged and "Traceback" not in caplog.text
+
+
+async def test_a_feedback_report_to_a_verp_return_path_is_a_complaint(
+    inbound: int, sessionmaker: SessionMaker
+) -> None:
+    """Some feedback loops send to the return path: the complaint is read there too."""
+    from tests.integration.inbound.test_complaints import report
+
+    address = "kaisa@example.net"
+    recipient_id, message_id = await sent_message(sessionmaker, await person(sessionmaker, address))
+    raw = report("yahoo.eml", message_id, address).replace("\r\n", "\n").replace("\n", "\r\n")
+    await send_dsn(inbound, raw, to=verp_address(message_id))
+    async with sessionmaker() as session:
+        rows = (await session.exec(select(DeliveryEventRecord))).all()
+    assert [(r.kind.value, r.recipient_id) for r in rows] == [("complaint", recipient_id)]
+    # A complaint is no bounce: the bounce counters are untouched.
+    assert await counter_of(sessionmaker, address) is None
