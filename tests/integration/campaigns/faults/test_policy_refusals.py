@@ -71,7 +71,9 @@ async def test_each_refusal_does_what_the_rule_says(
     assert (await admin.post(f"/api/v1/campaigns/{campaign_id}/send")).status_code == 202
     await drain(ctx)
 
-    assert (await campaign(admin, campaign_id))["status"] == "done"
+    done = await campaign(admin, campaign_id)
+    assert done["status"] == "done"
+    assert done["bounce_classes"] == {"bad_address": 1, "soft": 1, "policy": 1}
     assert [a for a, _ in sink.accepted] == ["ok@example.fi"]
     assert await suppressed(ctx) == {hashed("gone@example.fi"): "bounce"}
     # The blocked person did nothing wrong: nothing about their address changes.
