@@ -81,7 +81,7 @@ async def count_against_address(
                 "value_hash": value_hash,
                 "soft_count": 0,
                 "hard_count": 0,
-                "last_status": status,
+                "last_status": status[:16],
                 "last_at": now,
             },
         ),
