@@ -82,6 +82,9 @@ class DeliveryEvent:
 # -- recording ------------------------------------------------------------------
 
 
+_Found = tuple[tuple[bool, bool], str, DeliveryEvent, SentMessage | None]
+
+
 @dataclass(slots=True)
 class _Tally:
     """What a ``record`` call did, counted for its log line (no personal data)."""
@@ -134,10 +137,8 @@ async def record(
     reports about the same addresses lock their rows in the same order.
     """
     tally = _Tally()
-    found: dict[
-        tuple[object, ...], tuple[tuple[bool, bool], str, DeliveryEvent, SentMessage | None]
-    ]
-    found = {}
+    # (address hash, kind, message, provider id) → (rank, address hash, event, message)
+    found: dict[tuple[object, ...], _Found] = {}
     messages: dict[Original, SentMessage | None] = {}
     for event in events:
         target = await _resolve(session, event, cipher=cipher, signer=signer, messages=messages)
