@@ -159,6 +159,9 @@ class Settings:
     # is forwarded over the SMTP relay (None: counted in the log, not sent on).
     reply_to: str | None
     reply_forward_to: str | None
+    # Policy refusals (5.7.x, block lists) among a campaign's last 200
+    # messages that pause it (service.delivery.bounce_effects).
+    policy_pause_after: int
     # A campaign's complaints / messages sent at which it pauses itself.
     complaint_pause_rate: float
     # Backups (`consentry backup`, docs/backup.md): where the scheduled job
@@ -414,6 +417,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         soft_bounce_limit=read.number(environ, "SOFT_BOUNCE_LIMIT", 3, 1, 100),
         reply_to=read.address(environ, "REPLY_TO"),
         reply_forward_to=read.address(environ, "REPLY_FORWARD_TO"),
+        policy_pause_after=read.number(environ, "POLICY_PAUSE_AFTER", 10, 1, 200),
         complaint_pause_rate=_complaint_pause_rate(environ),
         backup_dir=Path(read.text(environ, "BACKUP_DIR") or var_dir / "backups"),
         backup_keep_days=read.number(environ, "BACKUP_KEEP_DAYS", 30, 1, 3650),

@@ -22,23 +22,29 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 from sqlalchemy import bindparam, exists, select, update
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
 from service.db import run, session_scope
 from service.delivery.batch import Result, status_after
+from service.delivery.bounce_effects import (
+    count_against_address,
+    pause_on_policy_spike,
+    write_event,
+)
+from service.delivery.bounces import status_of
 from service.delivery.journal import Journal, redis_command
 from service.delivery.messenger import Outcome
 from service.delivery.throttle import receiving_domain
 from service.mail.views import Recipient
 from service.models import Campaign, CampaignRecipient
 from service.models.enums import (
+    BounceClass,
     CampaignStatus,
+    DeliveryEventKind,
     FailureReason,
     RecipientStatus,
-    SuppressionKind,
-    SuppressionReason,
 )
-from service.suppressions import service as suppressions
 
 if TYPE_CHECKING:
     from service.campaigns.sending import Sender
@@ -104,15 +110,19 @@ async def record(
     ``recorded``: rows already written as sent (the journal was down)."""
     now = clock.now()
     params: list[dict[str, Any]] = []
-    suppress: list[str] = []
+    refused: list[tuple[str, Row, BounceClass, str]] = []
     retry = 0
     for result in results:
         row, delivery = result.row, result.delivery
         if row.id in recorded or delivery.relay_unavailable:
             continue  # written already, or untouched: the relay was not there
         status, why, reply = status_after(result)
-        if delivery.outcome is Outcome.PERMANENT and delivery.address_rejected:
-            suppress.append(sender.cipher.lookup_hash("email", row.email))
+        # A permanent refusal is a bounce under the one rule; a "try later"
+        # is retried by the loop and counts against nobody.
+        if delivery.outcome is Outcome.PERMANENT and delivery.bounce_class is not None:
+            value_hash = sender.cipher.lookup_hash("email", row.email)
+            code = status_of(delivery.reply) or f"{delivery.code or 5}"[:1] + ".0.0"
+            refused.append((value_hash, row, delivery.bounce_class, code))
         if status is RecipientStatus.QUEUED:
             retry += 1
         params.append(
@@ -142,13 +152,7 @@ async def record(
                 ),
                 params,
             )
-            for value_hash in suppress:
-                await suppressions.record(
-                    session,
-                    value_hash=value_hash,
-                    kind=SuppressionKind.EMAIL,
-                    reason=SuppressionReason.BOUNCE,
-                )
+            await record_refusals(sender, session, campaign_id, refused)
     delivered = [
         r.row.id for r in results if r.delivery.outcome is Outcome.SENT and r.row.id not in recorded
     ]
@@ -157,6 +161,43 @@ async def record(
     with contextlib.suppress(RedisError, OSError):
         await Journal(sender.redis, journal_key(campaign_id)).forget(delivered)
     return retry
+
+
+async def record_refusals(
+    sender: Sender,
+    session: AsyncSession,
+    campaign_id: int,
+    refused: Sequence[tuple[str, Row, BounceClass, str]],
+) -> None:
+    """The relay's permanent refusals, as the one bounce rule says: a bad
+    address is suppressed, a soft bounce counted against it, a policy block
+    counted against the campaign only (which a spike of them pauses).
+
+    In hash order, so two batches refusing the same addresses at once lock
+    their counter rows in the same order."""
+    settings = sender.settings
+    for value_hash, row, bounce_class, code in sorted(refused, key=lambda r: (r[0], r[1].id)):
+        await count_against_address(
+            session,
+            value_hash=value_hash,
+            bounce_class=bounce_class,
+            status=code,
+            soft_limit=settings.soft_bounce_limit,
+        )
+        await write_event(
+            session,
+            kind=DeliveryEventKind.BOUNCE,
+            source="smtp",
+            value_hash=value_hash,
+            bounce_class=bounce_class,
+            status=code,
+            campaign_id=campaign_id,
+            recipient_id=row.id,
+        )
+    if any(bounce_class is BounceClass.POLICY for _, _, bounce_class, _ in refused):
+        await pause_on_policy_spike(
+            session, campaign_id=campaign_id, pause_after=settings.policy_pause_after
+        )
 
 
 async def queued(sender: Sender, campaign_id: int, first_id: int, last_id: int) -> list[int]:

@@ -206,6 +206,21 @@ async def complaints(session: AsyncSession, campaign_id: int) -> int:
     )
 
 
+async def bounce_classes(session: AsyncSession, campaign_id: int) -> dict[str, int]:
+    """Bounces counted against the campaign by class (service.delivery.bounces):
+    refusals while sending and reports alike, kept after the person's erasure."""
+    rows = await run(
+        session,
+        select(col(DeliveryEventRecord.bounce_class), func.count())
+        .where(
+            col(DeliveryEventRecord.campaign_id) == campaign_id,
+            col(DeliveryEventRecord.kind) == DeliveryEventKind.BOUNCE.value,
+        )
+        .group_by(col(DeliveryEventRecord.bounce_class)),
+    )
+    return {str(bounce_class): int(n) for bounce_class, n in rows.all() if bounce_class}
+
+
 async def failures(session: AsyncSession, campaign_id: int) -> dict[str, int]:
     """Failed recipients by reason (service.models.enums.FailureReason).
 

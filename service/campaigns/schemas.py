@@ -223,6 +223,12 @@ class CampaignRead(BaseModel):
         description="complaints / messages sent (0 before any is sent); the campaign pauses "
         "itself at CONSENTRY_COMPLAINT_PAUSE_RATE.",
     )
+    bounce_classes: dict[str, int] = Field(
+        default_factory=dict,
+        description="Bounces counted against the campaign by class: bad_address (suppressed), "
+        "soft (counted per address), policy (our IP or content refused; a spike pauses the "
+        "campaign, CONSENTRY_POLICY_PAUSE_AFTER). Refusals while sending and reports alike.",
+    )
     audience_at_build: dict[str, Any] | None
     list_built_at: datetime | None
     started_at: datetime | None

@@ -38,7 +38,7 @@ from service.campaigns.service import gate_for, renderer_for
 from service.consent.queries import eligible_among, tracking_context
 from service.crypto import DataCipher
 from service.db import SessionMaker, run, session_scope
-from service.delivery import batch, dkim
+from service.delivery import batch, dkim, verp
 from service.delivery.batch import Chunk, Result, Stopped
 from service.delivery.email import EmailMessenger
 from service.delivery.journal import Journal
@@ -383,11 +383,12 @@ def prepare(sender: Sender, campaign: Campaign, renderer: CampaignRenderer, row:
         rendered = renderer.render(row.recipient, links)
     except Exception as exc:
         raise Unmakeable(FailureReason.RENDER_ERROR, exc) from exc
-    message_id = (
-        f"<c{campaign_id}.r{row.id}."
-        f"{sender.signer.message_tag(campaign_id, row.id, campaign.message_key)}"
-        f"@{sender.domain}>"
+    # The Message-ID and the VERP return path carry the same keyed token, so
+    # a bounce names its row whether it quotes the original or not.
+    verp_token = verp.token(
+        campaign_id, row.id, sender.signer.message_tag(campaign_id, row.id, campaign.message_key)
     )
+    message_id = f"<{verp_token}@{sender.domain}>"
     try:
         message = build_message(
             rendered,
@@ -408,7 +409,12 @@ def prepare(sender: Sender, campaign: Campaign, renderer: CampaignRenderer, row:
             else FailureReason.RENDER_ERROR
         )
         raise Unmakeable(reason, exc) from exc
-    return Outgoing(recipient=row.email, content=message, message_id=message_id)
+    return Outgoing(
+        recipient=row.email,
+        content=message,
+        message_id=message_id,
+        envelope_from=verp.address(sender.settings.bounce_address, verp_token),
+    )
 
 
 def deliverable(address: str) -> bool:

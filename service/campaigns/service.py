@@ -248,6 +248,9 @@ async def read(session: AsyncSession, campaign: Campaign) -> CampaignRead:
         failures=await queries.failures(session, campaign.id) if counts.get("failed") else {},
         complaints=complaints,
         complaint_rate=complaints / counts["sent"] if complaints else 0.0,
+        bounce_classes=await queries.bounce_classes(session, campaign.id)
+        if counts.get("sent") or counts.get("failed")
+        else {},
     )
 
 

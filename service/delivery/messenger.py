@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from service.models.enums import Channel, FailureReason
+from service.models.enums import BounceClass, Channel, FailureReason
 
 
 class Outcome(StrEnum):
@@ -33,6 +33,9 @@ class Delivery:
     # No session with the relay (refused, dropped, timed out, greeting or AUTH
     # refused): nothing was learnt about this message or its recipient.
     relay_unavailable: bool = False
+    # A refusal's class under the one bounce rule (service.delivery.bounces):
+    # only BAD_ADDRESS sets address_rejected; None when nothing was refused.
+    bounce_class: BounceClass | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ connection per message is 2-3x slower (stack-notes §7). Hence the reuse.
 
 `SmtpPool.send` never raises for an SMTP outcome. It returns a `Delivery`
 (service.delivery.messenger), and the caller decides whether to retry it
-(TEMPORARY), give up (PERMANENT) or suppress the address (`address_rejected`).
+(TEMPORARY), give up (PERMANENT) or suppress the address (`address_rejected`),
+and the refusal's class under the one bounce rule (`bounce_class`).
 
 Line endings and dot-stuffing are aiosmtplib's job (5.1.3,
 `SMTPProtocol.execute_data_command`): every lone CR or LF becomes CRLF, a final
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 from asyncio import sleep
 from dataclasses import dataclass, field
 from time import monotonic
@@ -38,7 +38,9 @@ from aiosmtplib import (
 )
 from aiosmtplib.email import parse_address
 
+from service.delivery.bounces import classify, reason, status_of
 from service.delivery.messenger import Delivery, Outcome
+from service.models.enums import BounceClass
 from service.settings import Settings, SmtpTls
 
 REPLY_LIMIT: Final = 500
@@ -49,11 +51,6 @@ MAX_IDLE_SECONDS: Final = 60.0
 # A server that hangs on QUIT must not hold up a worker's shutdown.
 QUIT_TIMEOUT: Final = 5.0
 
-# RFC 3463 enhanced status code at the start of the reply text, e.g. "5.1.1".
-_ENHANCED_STATUS: Final = re.compile(r"[245]\.\d{1,3}\.\d{1,3}(?![\d.])")
-# X.1.7 and X.1.8 are about the *sender's* address. Suppressing the recipient
-# for them would punish the contact for our own misconfiguration.
-_SENDER_ADDRESS_STATUSES: Final = frozenset({"5.1.7", "5.1.8"})
 _SMTPUTF8: Final = ("SMTPUTF8",)
 
 _Stage = Literal["MAIL", "RCPT", "DATA", "OTHER"]
@@ -84,30 +81,40 @@ class SmtpConfig:
 def _refusal(code: int, text: str, stage: _Stage) -> Delivery:
     """Classify a reply that aiosmtplib raised as an error."""
     if 400 <= code < 500:
-        return Delivery(Outcome.TEMPORARY, code, text[:REPLY_LIMIT], False)
+        return Delivery(
+            Outcome.TEMPORARY, code, text[:REPLY_LIMIT], False, bounce_class=BounceClass.SOFT
+        )
     if 500 <= code < 600:
-        rejected = _address_rejected(code, text, stage)
-        return Delivery(Outcome.PERMANENT, code, text[:REPLY_LIMIT], rejected)
+        bounce_class = refusal_class(code, text, stage)
+        rejected = bounce_class is BounceClass.BAD_ADDRESS
+        return Delivery(
+            Outcome.PERMANENT, code, text[:REPLY_LIMIT], rejected, bounce_class=bounce_class
+        )
     # Malformed replies (aiosmtplib uses -1) and unexpected codes (for example a
     # 250 where 354 was due) show that the session is out of step.
     reply = f"unexpected reply {code} {text}"[:REPLY_LIMIT]
     return Delivery(Outcome.TEMPORARY, None, reply, False)
 
 
-def _address_rejected(code: int, text: str, stage: _Stage) -> bool:
-    # A refused MAIL FROM is about our sender. EHLO and similar refusals are
-    # about our client. Neither says anything about the recipient.
+def refusal_class(code: int, text: str, stage: _Stage) -> BounceClass | None:
+    """A permanent refusal under the one bounce rule (service.delivery.bounces),
+    with what the stage of the conversation adds to it."""
+    # A refused MAIL FROM is about our sender: a policy matter, never the
+    # recipient's. EHLO and similar refusals are about our client: no bounce.
+    if stage == "MAIL":
+        return BounceClass.POLICY
     if stage not in ("RCPT", "DATA"):
-        return False
-    match = _ENHANCED_STATUS.match(text)
-    if match is None:
-        # Without an enhanced code, only a few RCPT replies mean "no such
-        # address". A bare 550/554 after DATA is usually about the content.
-        return stage == "RCPT" and code in (550, 551, 553)
-    status = match.group()
-    # There is one recipient per transaction, so a 5.1.x after DATA (a
-    # late recipient check) is about this address too.
-    return status.startswith("5.1.") and status not in _SENDER_ADDRESS_STATUSES
+        return None
+    if status_of(text) is None and reason(text) is None:
+        # Neither a code nor words we know: a bare 550/551/553 to RCPT means
+        # "no such address"; a bare refusal after DATA is usually about the
+        # content. There is one recipient per transaction, so whatever
+        # the rule says after DATA is about this address too.
+        if stage == "RCPT" and code in (550, 551, 553):
+            return BounceClass.BAD_ADDRESS
+        if stage == "DATA":
+            return BounceClass.POLICY
+    return classify(None, text, permanent=True)
 
 
 def _connection_failure(exc: Exception) -> Delivery:
@@ -301,7 +308,9 @@ class SmtpPool:
             if _unsafe(sender) or not _unsafe(recipient):
                 raise
             reply = f"invalid address: {exc}"[:REPLY_LIMIT]
-            return Delivery(Outcome.PERMANENT, None, reply, True)
+            return Delivery(
+                Outcome.PERMANENT, None, reply, True, bounce_class=BounceClass.BAD_ADDRESS
+            )
         except BaseException:
             # Cancelled (or a bug) part-way through a transaction: the session
             # state is unknown, so this connection must not be reused.

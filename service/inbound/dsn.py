@@ -18,7 +18,7 @@ import base64
 import binascii
 import quopri
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import HeaderParser
 from email.utils import collapse_rfc2231_value
@@ -53,6 +53,9 @@ class Bounce:
     address: str  # normalised as contacts' addresses are, so their hashes match
     status: str  # the RFC 3463 code alone, e.g. "5.1.1"
     severity: Severity
+    # The Diagnostic-Code, read to classify (service.delivery.bounces) and
+    # never stored: it often quotes the address.
+    diagnostic: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,8 @@ class Report:
     unreadable: int
     # From the returned original's Message-ID, when it is one of ours.
     original: Original | None = None
+    # That Message-ID as written, when it looks like one of ours.
+    message_id: str | None = None
 
 
 class MalformedReport(ValueError):
@@ -124,7 +129,8 @@ def parse_report(message: Message) -> Report:
             found[bounce.address] = bounce
     if unreadable == len(blocks):
         raise MalformedReport("no recipient block of the report could be read")
-    return Report(tuple(found.values()), unreadable, _original(parts))
+    message_id = _original_message_id(parts)
+    return Report(tuple(found.values()), unreadable, our_message(message_id), message_id)
 
 
 def _bounce(block: dict[str, str], action: str) -> Bounce | None:
@@ -135,7 +141,12 @@ def _bounce(block: dict[str, str], action: str) -> Bounce | None:
     if severity is None or address is None:
         return None
     # RFC 3464 requires a Status; a "delayed" without one is still temporary.
-    return Bounce(address=address, status=status or "4.0.0", severity=severity)
+    return Bounce(
+        address=address,
+        status=status or "4.0.0",
+        severity=severity,
+        diagnostic=block.get("diagnostic-code", "")[:1000],
+    )
 
 
 def _recipient_field(block: dict[str, str]) -> str:
@@ -220,7 +231,8 @@ def _raw_message(message: Message) -> bytes:
     return raw + (b"\n\n" + body if isinstance(body, bytes) and body.strip() else b"")
 
 
-def _original(parts: list[Message]) -> Original | None:
+def _original_message_id(parts: list[Message]) -> str | None:
+    """The returned original's Message-ID when it looks like one of ours."""
     original = next((p for p in parts if p.get_content_type() in ORIGINAL_PARTS), None)
     if original is None:
         return None
@@ -233,6 +245,14 @@ def _original(parts: list[Message]) -> Original | None:
     else:
         return None
     match = _OUR_MESSAGE_ID.search(str(message_id))
+    return None if match is None else match.group()
+
+
+def our_message(message_id: str | None) -> Original | None:
+    """What a Message-ID of ours names (campaign, send-list row, tag); None
+    when it is not in our shape. Whether the tag is genuine is checked
+    against the campaign's key later (service.inbound.service)."""
+    match = _OUR_MESSAGE_ID.search(message_id or "")
     if match is None:
         return None
     return Original(int(match.group(1)), int(match.group(2)), match.group(3))

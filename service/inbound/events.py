@@ -14,8 +14,28 @@ VERP return path, checked against our key).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.crypto import DataCipher
+from service.delivery import verp
+from service.delivery.bounce_effects import (
+    count_against_address,
+    pause_on_policy_spike,
+    write_event,
+)
+from service.delivery.bounces import classify, status_of
+from service.inbound.dsn import Original, our_message
+from service.inbound.service import SentMessage, mark_bounced, sent_message
+from service.models import Contact
+from service.models.enums import BounceClass, DeliveryEventKind
+from service.settings import Settings
+from service.tokens import TokenSigner
 
 
 class EventKind(StrEnum):
@@ -40,7 +60,9 @@ class Source(StrEnum):
 class DeliveryEvent:
     kind: EventKind
     source: Source
-    address: str  # the recipient the event is about, normalised like contacts' addresses
+    # The recipient the event is about, normalised like contacts' addresses;
+    # "" when a bounce mail names none (its VERP return path then names it).
+    address: str
     # The RFC 3463 status ("5.1.1") when the source gives one, else None.
     status: str | None = None
     # Whether the source calls the failure permanent; None when it does not say.
@@ -57,29 +79,35 @@ class DeliveryEvent:
     trusted: bool = False
 
 
-# placeholder: replaced by the bounce engineer's record() at merge
-# (service/hooks needs a record() to call; this one only stores each event and
-# suppresses the address of a complaint or a permanent bounce).
-from collections.abc import Sequence  # noqa: E402
-from typing import Any  # noqa: E402
+# -- recording ------------------------------------------------------------------
 
-from sqlmodel.ext.asyncio.session import AsyncSession  # noqa: E402
 
-from service import clock  # noqa: E402
-from service.crypto import DataCipher  # noqa: E402
-from service.db import insert_ignore, run  # noqa: E402
-from service.models import DeliveryEventRecord  # noqa: E402
-from service.models.enums import (  # noqa: E402
-    BounceClass,
-    DeliveryEventKind,
-    SuppressionKind,
-    SuppressionReason,
-)
-from service.settings import Settings  # noqa: E402
-from service.suppressions import service as suppressions  # noqa: E402
-from service.tokens import TokenSigner  # noqa: E402
+_Found = tuple[tuple[bool, bool], str, DeliveryEvent, SentMessage | None]
 
-_EVENTS: Any = DeliveryEventRecord.__table__  # type: ignore[attr-defined]
+
+@dataclass(slots=True)
+class _Tally:
+    """What a ``record`` call did, counted for its log line (no personal data)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    paused: set[int] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        order = ("bad_address", "soft", "policy", "complaint", "suppressed")
+        parts = [f"{self.counts[k]} {k.replace('_', ' ')}" for k in order if self.counts[k]]
+        if self.counts["merged"]:
+            parts.append(f"{self.counts['merged']} merged (one message)")
+        if self.counts["duplicate"]:
+            parts.append(f"{self.counts['duplicate']} recorded before")
+        if self.counts["ignored"]:
+            parts.append(
+                f"{self.counts['ignored']} ignored: it refers to no message we sent"
+                if self.counts["ignored"] == 1
+                else f"{self.counts['ignored']} ignored: they refer to no message we sent"
+            )
+        parts += [f"campaign {c} paused: refused by policy" for c in sorted(self.paused)]
+        return "; ".join(parts + self.notes) or "nothing to record"
 
 
 async def record(
@@ -90,40 +118,161 @@ async def record(
     signer: TokenSigner,
     settings: Settings,
 ) -> str:
-    taken = 0
+    """Record bounces and complaints, whatever their source, by the one rule;
+    return a summary for the log (counts and ids, never an address).
+
+    For each event: an untrusted one (mail) changes something only when it
+    returns a message we sent to that address (its Message-ID or VERP tag,
+    checked against the campaign's key); a VERP-linked one is about the row's
+    contact even when the report names no address or another (an alias). A
+    trusted one (an authenticated webhook) is believed by address, and linked
+    to its campaign and row when its Message-ID is ours. A bounce is classed
+    (service.delivery.bounces), written to ``delivery_events`` (once per
+    provider event id), and then: a bad address is suppressed, a soft bounce
+    counted and suppressed at ``soft_bounce_limit``, a policy block counted
+    against the campaign only (a spike pauses it); the row is marked bounced.
+    A complaint goes to service.inbound.complaints.
+
+    Never commits. Events are handled in the keyed hashes' order, so two
+    reports about the same addresses lock their rows in the same order.
+    """
+    tally = _Tally()
+    # (address hash, kind, message, provider id) → (rank, address hash, event, message)
+    found: dict[tuple[object, ...], _Found] = {}
+    messages: dict[Original, SentMessage | None] = {}
     for event in events:
-        value_hash = cipher.lookup_hash("email", event.address)
-        complaint = event.kind is EventKind.COMPLAINT
-        bounce_class = (
-            None
-            if complaint
-            else (BounceClass.BAD_ADDRESS if event.permanent else BounceClass.SOFT)
-        )
-        result = await run(
-            session,
-            insert_ignore(
-                session,
-                _EVENTS,
-                keys=["source", "provider_event_id"],
-                values={
-                    "received_at": clock.now(),
-                    "kind": DeliveryEventKind(event.kind.value).value,
-                    "source": event.source.value,
-                    "bounce_class": bounce_class.value if bounce_class else None,
-                    "status": event.status,
-                    "value_hash": value_hash,
-                    "provider_event_id": event.provider_event_id,
-                },
-            ),
-        )
-        if not result.rowcount:
-            continue  # the provider sent this event before
-        taken += 1
-        if event.trusted and (complaint or event.permanent):
-            await suppressions.record(
-                session,
-                value_hash=value_hash,
-                kind=SuppressionKind.EMAIL,
-                reason=SuppressionReason.OBJECTION if complaint else SuppressionReason.BOUNCE,
-            )
-    return f"{taken} of {len(events)} events recorded"
+        target = await _resolve(session, event, cipher=cipher, signer=signer, messages=messages)
+        if target is None:
+            tally.counts["ignored"] += 1
+            continue
+        value_hash, message = target
+        # One bounce mail is one failure of one message, however many
+        # addresses it lists: what it says about the row's contact counts
+        # once, the address it names itself (then a permanent failure) first.
+        # Provider events count each, and are kept apart by their ids.
+        key = (value_hash, event.kind, message, event.provider_event_id if event.trusted else None)
+        named = bool(event.address) and cipher.lookup_hash("email", event.address) == value_hash
+        rank = (named, event.permanent is not False)
+        if key in found:
+            tally.counts["merged"] += 1
+            if found[key][0] >= rank:
+                continue
+        found[key] = (rank, value_hash, event, message)
+    for _, value_hash, event, message in sorted(found.values(), key=lambda f: f[1]):
+        if event.kind is EventKind.COMPLAINT:
+            tally.notes.append(await _complaint(session, value_hash, event, message, settings))
+            tally.counts["complaint"] += 1
+        else:
+            await _bounce(session, value_hash, event, message, settings, tally)
+    return tally.summary()
+
+
+async def _resolve(
+    session: AsyncSession,
+    event: DeliveryEvent,
+    *,
+    cipher: DataCipher,
+    signer: TokenSigner,
+    messages: dict[Original, SentMessage | None],
+) -> tuple[str, SentMessage | None] | None:
+    """The address's keyed hash and the message the event returns, or None
+    when an event may change nothing. ``messages``: look-ups made already."""
+
+    async def look_up(original: Original) -> SentMessage | None:
+        if original not in messages:
+            messages[original] = await sent_message(session, original, signer)
+        return messages[original]
+
+    value_hash = cipher.lookup_hash("email", event.address) if event.address else None
+    by_verp, by_message_id = None, None
+    if (parsed := verp.parse(event.verp)) is not None:
+        by_verp = await look_up(Original(*parsed))
+    if by_verp is None and (original := our_message(event.message_id)) is not None:
+        by_message_id = await look_up(original)
+    message = by_verp or by_message_id
+    if message is not None and value_hash != message.email_hash:
+        if by_verp is not None and message.email_hash is not None and not event.trusted:
+            # The return path names the message: whatever address the report
+            # gives (none, an alias's), it is about the row's contact.
+            value_hash = message.email_hash
+        else:
+            # The Message-ID is ours but the address is not that row's.
+            message = None
+    if event.trusted:
+        return None if value_hash is None else (value_hash, message)
+    if message is None or value_hash is None:
+        return None
+    return value_hash, message
+
+
+async def _bounce(
+    session: AsyncSession,
+    value_hash: str,
+    event: DeliveryEvent,
+    message: SentMessage | None,
+    settings: Settings,
+    tally: _Tally,
+) -> None:
+    bounce_class = classify(event.status, event.diagnostic, permanent=event.permanent)
+    status = (
+        status_of(event.status or "")
+        or status_of(event.diagnostic)
+        or ("4.0.0" if event.permanent is False else "5.0.0")
+    )
+    new = await write_event(
+        session,
+        kind=DeliveryEventKind.BOUNCE,
+        source=event.source.value,
+        value_hash=value_hash,
+        bounce_class=bounce_class,
+        status=status,
+        campaign_id=None if message is None else message.campaign_id,
+        recipient_id=None if message is None else message.recipient_id,
+        provider_event_id=event.provider_event_id,
+    )
+    if not new:
+        tally.counts["duplicate"] += 1
+        return
+    tally.counts[bounce_class.value] += 1
+    if await count_against_address(
+        session,
+        value_hash=value_hash,
+        bounce_class=bounce_class,
+        status=status,
+        soft_limit=settings.soft_bounce_limit,
+    ):
+        tally.counts["suppressed"] += 1
+    if message is None:
+        return
+    await mark_bounced(session, message, status)
+    if bounce_class is BounceClass.POLICY and await pause_on_policy_spike(
+        session, campaign_id=message.campaign_id, pause_after=settings.policy_pause_after
+    ):
+        tally.paused.add(message.campaign_id)
+
+
+async def _complaint(
+    session: AsyncSession,
+    value_hash: str,
+    event: DeliveryEvent,
+    message: SentMessage | None,
+    settings: Settings,
+) -> str:
+    # Imported here: the complaints module reads this one's event shapes.
+    from service.inbound import complaints
+
+    contact_id = None if message is None else message.contact_id
+    if contact_id is None:
+        contact_id = (
+            await session.exec(select(col(Contact.id)).where(col(Contact.email_hash) == value_hash))
+        ).first()
+    return await complaints.record_complaint(
+        session,
+        contact_id=contact_id,
+        campaign_id=None if message is None else message.campaign_id,
+        recipient_id=None if message is None else message.recipient_id,
+        value_hash=value_hash,
+        source=event.source.value,
+        provider_event_id=event.provider_event_id,
+        settings=settings,
+    )

@@ -32,9 +32,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.crypto import DataCipher
 from service.db import SessionMaker, create_engine, create_sessionmaker, session_scope
-from service.inbound import arf, complaints, mailto, replies
+from service.delivery import verp
+from service.inbound import arf, complaints, events, mailto, replies
 from service.inbound import service as inbound_service
-from service.inbound.dsn import MalformedReport, Report, Severity, is_delivery_report, parse_report
+from service.inbound.bounce_mail import read_bounce
+from service.inbound.dsn import is_delivery_report
+from service.inbound.events import DeliveryEvent
 from service.settings import Settings
 from service.tokens import TokenSigner
 
@@ -53,7 +56,8 @@ class Intent:
 
     token: tuple[int, int] | None = None  # (contact id, campaign id)
     sender_hashes: tuple[str, ...] = ()
-    report: Report | None = None
+    # Bounces read from a mail to the bounce address (or its VERP form).
+    bounces: tuple[DeliveryEvent, ...] = ()
     complaint: arf.Feedback | None = None  # an ARF report, to any of our addresses
     reply: replies.Reply | None = None  # a person's reply to the From or Reply-To address
 
@@ -62,7 +66,7 @@ class Intent:
         return (
             self.token is None
             and not self.sender_hashes
-            and self.report is None
+            and not self.bounces
             and self.complaint is None
             and self.reply is None
         )
@@ -107,8 +111,10 @@ class InboundHandler:
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         plain = plain_address(address)
-        if not {plain} & (
-            self.unsubscribe_addresses | self.bounce_addresses | self.reply_addresses
+        if (
+            plain not in self.unsubscribe_addresses
+            and plain not in self.reply_addresses
+            and not self._is_bounce_address(plain)
         ):
             return NO_SUCH_RECIPIENT
         envelope.rcpt_tos.append(address)
@@ -152,13 +158,15 @@ class InboundHandler:
         plain = {plain_address(r) for r in recipients}
         token: tuple[int, int] | None = None
         hashes: tuple[str, ...] = ()
-        report: Report | None = None
+        bounces: tuple[DeliveryEvent, ...] = ()
         reply: replies.Reply | None = None
-        if plain & (self.bounce_addresses | self.unsubscribe_addresses | self.reply_addresses) and (
-            arf.is_feedback_report(message)
-        ):
-            # A complaint, wherever the feedback loop sends it; the original it
-            # quotes carries our unsubscribe link, which it must not be taken for.
+        bounce_to = [r for r in plain if self._is_bounce_address(r)]
+        if (
+            bounce_to or plain & (self.unsubscribe_addresses | self.reply_addresses)
+        ) and arf.is_feedback_report(message):
+            # A complaint, wherever the feedback loop sends it (the return
+            # path too); the original it quotes carries our unsubscribe link,
+            # which it must not be taken for.
             return Intent(complaint=self._feedback(message))
         if plain & self.unsubscribe_addresses:
             if is_delivery_report(message):
@@ -170,9 +178,14 @@ class InboundHandler:
         if plain & self.reply_addresses:
             # None for reports and auto-replies: they go the bounce address's way.
             reply = replies.read(message, content, envelope_sender, self._cipher)
-        if plain & self.bounce_addresses and reply is None:
-            report = self._report(message)
-        return Intent(token=token, sender_hashes=hashes, report=report, reply=reply)
+        if bounce_to and reply is None:
+            bounces = self._bounces(message, bounce_to)
+        return Intent(token=token, sender_hashes=hashes, bounces=bounces, reply=reply)
+
+    def _is_bounce_address(self, plain: str) -> bool:
+        return plain in self.bounce_addresses or verp.is_bounce_address(
+            plain, self._settings.bounce_address
+        )
 
     def _sender_hashes(self, message: Message, envelope_sender: str | None) -> tuple[str, ...]:
         if mailto.is_automatic(message):
@@ -181,15 +194,20 @@ class InboundHandler:
         addresses = mailto.sender_addresses(message, envelope_sender)
         return tuple(self._cipher.lookup_hash("email", address) for address in addresses)
 
-    def _report(self, message: Message) -> Report | None:
-        if not is_delivery_report(message):
-            log.info("inbound: a message to the bounce address that is no report was ignored")
-            return None
-        try:
-            return parse_report(message)
-        except MalformedReport as exc:
-            log.info("inbound: a malformed delivery report was ignored: %s", exc)
-            return None
+    def _bounces(self, message: Message, recipients: list[str]) -> tuple[DeliveryEvent, ...]:
+        # A bounce goes to one return path; the first VERP token found names it.
+        token = next(
+            (
+                t
+                for r in recipients
+                if (t := verp.token_of(r, self._settings.bounce_address)) is not None
+            ),
+            None,
+        )
+        bounces = read_bounce(message, token)
+        if not bounces:
+            log.info("inbound: a message to the bounce address that reports no bounce was ignored")
+        return bounces
 
     def _feedback(self, message: Message) -> arf.Feedback | None:
         try:
@@ -218,8 +236,8 @@ class InboundHandler:
                 if count
                 else "an unsubscribe mail with no valid token from no known contact was ignored"
             )
-        if intent.report is not None:
-            done.append(await self._apply_report(session, intent.report))
+        if intent.bounces:
+            done.append(await self._apply_bounces(session, intent.bounces))
         if intent.complaint is not None:
             done.append(await self._apply_complaint(session, intent.complaint))
         if intent.reply is not None:
@@ -248,32 +266,14 @@ class InboundHandler:
             settings=self._settings,
         )
 
-    async def _apply_report(self, session: AsyncSession, report: Report) -> str:
-        bounces = await inbound_service.our_bounces(
-            session, report=report, cipher=self._cipher, signer=self._signer
+    async def _apply_bounces(
+        self, session: AsyncSession, bounces: tuple[DeliveryEvent, ...]
+    ) -> str:
+        # Answered 250 whatever it did: a forger learns nothing about what we sent.
+        summary = await events.record(
+            session, bounces, cipher=self._cipher, signer=self._signer, settings=self._settings
         )
-        if report.original is None or not bounces:
-            # Answered 250 all the same: a forger learns nothing about what we sent.
-            return "a delivery report that refers to no message we sent was ignored"
-        suppressed = await inbound_service.record_bounces(
-            session,
-            bounces=bounces,
-            cipher=self._cipher,
-            soft_limit=self._settings.soft_bounce_limit,
-        )
-        linked = await inbound_service.link_to_recipient(
-            session,
-            original=report.original,
-            bounces=bounces,
-            cipher=self._cipher,
-            signer=self._signer,
-        )
-        permanent = sum(1 for b in bounces if b.severity is Severity.PERMANENT)
-        return (
-            f"delivery report: {permanent} permanent, {len(bounces) - permanent} temporary, "
-            f"{suppressed} suppressed, campaign {report.original.campaign_id} recipient "
-            f"{report.original.recipient_id}" + ("" if linked else " (already marked)")
-        )
+        return f"bounce mail: {summary}"
 
     # -- the engine, on the Controller's loop -------------------------------
 

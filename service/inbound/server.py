@@ -1,9 +1,9 @@
 """The inbound SMTP listener, run by ``consentry inbound`` and by ``consentry run``.
 
 It accepts mail for the unsubscribe address, the envelope sender (bounce)
-addresses and the reply addresses (MAIL_FROM, REPLY_TO) only, and nothing
-larger than 10 MB. In production it
-usually sits behind the organisation's MX, which forwards those addresses to
+addresses (the bounce address also with a VERP ``+token``) and the reply
+addresses (MAIL_FROM, REPLY_TO) only, and nothing larger than 10 MB. In
+production it usually sits behind the organisation's MX, which forwards those addresses to
 it; it speaks plain SMTP without TLS or authentication, so bind it to an
 address only that relay can reach.
 """

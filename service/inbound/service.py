@@ -1,11 +1,12 @@
 """What inbound mail changes: withdrawals asked for by mail, and bounces.
 
 A delivery report changes something only when it returns a message we sent:
-its original's Message-ID carries the campaign, the send-list row and a tag
-keyed with our secret for that row (TokenSigner.message_tag: a recipient
-knows their own, and cannot make another's), and the address it reports on
-must be that row's contact's. Anyone can send a report naming any address; without
-that link it would suppress the address of someone who never bounced.
+its original's Message-ID, or the VERP return path it was sent back to,
+carries the campaign, the send-list row and a tag keyed with our secret for
+that row (TokenSigner.message_tag: a recipient knows their own, and cannot
+make another's). Anyone can send a report naming any address; without that
+link it would suppress the address of someone who never bounced. What a
+linked bounce does is service.inbound.events.record's matter.
 
 Like every service these never commit; the inbound handler runs each message
 in one transaction and answers the sender only after it committed.
@@ -14,7 +15,7 @@ in one transaction and answers the sender only after it committed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import col, select
@@ -22,20 +23,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
 from service.consent.unsubscribe import Scope, unsubscribe
-from service.crypto import DataCipher
-from service.db import insert_ignore, run
-from service.inbound.dsn import Bounce, Original, Report, Severity
-from service.models import BounceCounter, Campaign, CampaignRecipient, Contact
-from service.models.enums import (
-    CaptureMethod,
-    RecipientStatus,
-    SuppressionKind,
-    SuppressionReason,
-)
-from service.suppressions import service as suppressions
+from service.db import run
+from service.inbound.dsn import Original
+from service.models import Campaign, CampaignRecipient, Contact
+from service.models.enums import CaptureMethod, RecipientStatus
 from service.tokens import TokenSigner
-
-COUNTERS: Any = BounceCounter.__table__  # type: ignore[attr-defined]
 
 
 async def unsubscribe_by_token(session: AsyncSession, *, contact_id: int, campaign_id: int) -> bool:
@@ -77,8 +69,9 @@ async def unsubscribe_by_sender(session: AsyncSession, *, email_hashes: Sequence
     return len(contact_ids)
 
 
-async def _genuine(session: AsyncSession, original: Original, signer: TokenSigner) -> bool:
-    """Whether the original's Message-ID is one we wrote for that recipient."""
+async def genuine(session: AsyncSession, original: Original, signer: TokenSigner) -> bool:
+    """Whether the tag (of a Message-ID or VERP return path) is one we wrote
+    for that campaign's row: keyed with our secret and the campaign's key."""
     message_key = (
         await session.exec(
             select(col(Campaign.message_key)).where(col(Campaign.id) == original.campaign_id)
@@ -89,129 +82,57 @@ async def _genuine(session: AsyncSession, original: Original, signer: TokenSigne
     )
 
 
-async def our_bounces(
-    session: AsyncSession, *, report: Report, cipher: DataCipher, signer: TokenSigner
-) -> tuple[Bounce, ...]:
-    """The report's bounce about the address we sent its original to, or ()
-    when the report refers to no message of ours: no Message-ID of ours, a
-    guessed key, a row not sent, or a reported address that is not the
-    contact's. Only what this returns may count or suppress an address."""
-    original = report.original
-    if original is None or not report.bounces:
-        return ()
-    if not await _genuine(session, original, signer):
-        return ()
-    by_hash = {cipher.lookup_hash("email", b.address): b for b in report.bounces}
-    found = await session.exec(
-        select(col(Contact.email_hash))
-        .join(CampaignRecipient, col(CampaignRecipient.contact_id) == col(Contact.id))
-        .join(Campaign, col(Campaign.id) == col(CampaignRecipient.campaign_id))
-        .where(
-            col(CampaignRecipient.id) == original.recipient_id,
-            col(Campaign.id) == original.campaign_id,
-            col(CampaignRecipient.status) == RecipientStatus.SENT.value,
-            col(Contact.email_hash).in_(list(by_hash)),
-        )
-    )
-    value_hash = found.first()
-    return () if value_hash is None else (by_hash[value_hash],)
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """The send-list row a genuine bounce or complaint returns, and its contact."""
+
+    campaign_id: int
+    recipient_id: int
+    contact_id: int | None
+    email_hash: str | None  # the contact's address's keyed hash; None once erased
 
 
-async def record_bounces(
-    session: AsyncSession, *, bounces: Sequence[Bounce], cipher: DataCipher, soft_limit: int
-) -> int:
-    """Count each bounce against its address and suppress the address on a
-    permanent failure or on the ``soft_limit``-th temporary one; return how many
-    addresses are suppressed now.
-
-    Give it only what :func:`our_bounces` returned: a report that refers to
-    no message we sent must change nothing. That is one address per report,
-    so the statements stay few; and no report makes an address mailable again.
-    """
-    now = clock.now()
-    suppressed = 0
-    # In hash order, so two reports about the same addresses that arrive at
-    # once lock their counter rows in the same order and cannot deadlock.
-    hashed = sorted(
-        ((cipher.lookup_hash("email", b.address), b) for b in bounces), key=lambda pair: pair[0]
-    )
-    for value_hash, bounce in hashed:
-        permanent = bounce.severity is Severity.PERMANENT
-        await run(
-            session,
-            insert_ignore(
-                session,
-                COUNTERS,
-                keys=["value_hash"],
-                values={
-                    "value_hash": value_hash,
-                    "soft_count": 0,
-                    "hard_count": 0,
-                    "last_status": bounce.status,
-                    "last_at": now,
-                },
-            ),
-        )
-        # Incremented in the database, so two reports for one address that
-        # arrive at once both count.
-        soft_count = (
-            await run(
-                session,
-                update(COUNTERS)
-                .where(COUNTERS.c.value_hash == value_hash)
-                .values(
-                    soft_count=COUNTERS.c.soft_count + (0 if permanent else 1),
-                    hard_count=COUNTERS.c.hard_count + (1 if permanent else 0),
-                    last_status=bounce.status,
-                    last_at=now,
-                )
-                .returning(COUNTERS.c.soft_count),
+async def sent_message(
+    session: AsyncSession, original: Original, signer: TokenSigner
+) -> SentMessage | None:
+    """The row ``original`` names when its tag is genuine and the row was
+    sent; None otherwise (a guessed tag, another campaign's row, a row not
+    sent): only then may a report change anything."""
+    if not await genuine(session, original, signer):
+        return None
+    found = (
+        await session.exec(
+            select(col(CampaignRecipient.contact_id), col(Contact.email_hash))
+            .join(Contact, col(Contact.id) == col(CampaignRecipient.contact_id), isouter=True)
+            .where(
+                col(CampaignRecipient.id) == original.recipient_id,
+                col(CampaignRecipient.campaign_id) == original.campaign_id,
+                col(CampaignRecipient.status) == RecipientStatus.SENT.value,
             )
-        ).scalar_one()
-        if permanent or soft_count >= soft_limit:
-            await suppressions.record(
-                session,
-                value_hash=value_hash,
-                kind=SuppressionKind.EMAIL,
-                reason=SuppressionReason.BOUNCE if permanent else SuppressionReason.SOFT_BOUNCE,
-            )
-            suppressed += 1
-    return suppressed
+        )
+    ).first()
+    if found is None:
+        return None
+    return SentMessage(original.campaign_id, original.recipient_id, found[0], found[1])
 
 
-async def link_to_recipient(
-    session: AsyncSession,
-    *,
-    original: Original,
-    bounces: Sequence[Bounce],
-    cipher: DataCipher,
-    signer: TokenSigner,
-) -> bool:
-    """Mark the campaign recipient a report returns as bounced; whether one was.
+async def mark_bounced(session: AsyncSession, message: SentMessage, status: str) -> bool:
+    """Mark the campaign recipient a bounce returns as bounced; whether it was.
 
-    Only when the Message-ID's key is the campaign's, the row was sent, and
-    its contact's address is one the report names: a forged or mistaken
-    report links nothing. A permanent failure replaces a temporary one (a
-    delay warning, then the final failure); nothing replaces a permanent one.
-    """
-    if not bounces or not await _genuine(session, original, signer):
-        return False
-    worst = max(bounces, key=lambda b: b.severity is Severity.PERMANENT)
-    hashes = [cipher.lookup_hash("email", b.address) for b in bounces]
-    addressed = select(col(Contact.id)).where(col(Contact.email_hash).in_(hashes))
+    A permanent failure replaces a temporary one (a delay warning, then the
+    final failure); nothing replaces a permanent one."""
     replaceable: ColumnElement[bool] = col(CampaignRecipient.bounced_at).is_(None)
-    if worst.severity is Severity.PERMANENT:
+    if status.startswith("5."):
         replaceable = or_(replaceable, col(CampaignRecipient.bounce_status).startswith("4."))
     result = await run(
         session,
         update(CampaignRecipient)
         .where(
-            col(CampaignRecipient.id) == original.recipient_id,
-            col(CampaignRecipient.campaign_id) == original.campaign_id,
-            col(CampaignRecipient.contact_id).in_(addressed),
+            col(CampaignRecipient.id) == message.recipient_id,
+            col(CampaignRecipient.campaign_id) == message.campaign_id,
             col(CampaignRecipient.status) == RecipientStatus.SENT.value,
             replaceable,
         )
-        .values(bounced_at=clock.now(), bounce_status=worst.status),
+        .values(bounced_at=clock.now(), bounce_status=status[:16]),
     )
     return bool(result.rowcount)

@@ -53,8 +53,9 @@ _TEXT = {
         "asetussivu, jolla suostumuksia voi antaa ja perua, ja profiilin siirron kieltäminen.",
         "inbound": "Osoitteeseen {unsubscribe} lähetetty viesti peruu "
         "sähköpostimarkkinoinnin. Palautusosoitteeseen ({bounce}) palaavat toimitusilmoitukset "
-        "merkitsevät toimimattomat osoitteet estolistalle (pysyvä virhe heti, tilapäinen "
-        "{limit} kerran jälkeen).",
+        "merkitsevät toimimattomat osoitteet estolistalle (olematon osoite heti; täysi "
+        "postilaatikko tai tilapäinen virhe {limit} kerran jälkeen; vastaanottavan palvelimen "
+        "käytäntöihin perustuva torjunta ei koskaan).",
         "complaints": "Kun vastaanottaja merkitsee viestimme roskapostiksi ja hänen "
         "sähköpostipalvelunsa ilmoittaa siitä meille, sähköpostimarkkinoinnin suostumus "
         "perutaan ja osoite merkitään estolistalle.",
@@ -101,7 +102,9 @@ _TEXT = {
         "of a profile.",
         "inbound": "Mail sent to {unsubscribe} withdraws email marketing. Delivery reports "
         "returning to the bounce address ({bounce}) put addresses that do not work on the "
-        "suppression list (a permanent failure at once, a temporary one after {limit} times).",
+        "suppression list (an address that does not exist at once; a full mailbox or a "
+        "temporary failure after {limit} times; a refusal by the receiving server's policy "
+        "never).",
         "complaints": "When a recipient marks our message as spam and their mail provider "
         "tells us so, their consent to email marketing is withdrawn and the address is put on "
         "the suppression list.",

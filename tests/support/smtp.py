@@ -1,7 +1,9 @@
 """A real SMTP server for tests whose answer depends on the recipient.
 
 ``gone@…`` is refused as an unknown mailbox (550 5.1.1), ``later@…`` gets a
-temporary 451, anything else is accepted and kept, in arrival order. It offers
+temporary 451, ``full@…`` a full mailbox (552 5.2.2), ``blocked@…`` a policy
+block of our IP (550 5.7.606); anything else is accepted and kept, in arrival
+order. It offers
 SMTPUTF8 (RFC 6531) only when asked to.
 """
 
@@ -29,6 +31,10 @@ class _Handler:
             return "550 5.1.1 no such user"
         if local.startswith("later"):
             return "451 4.3.0 try again later"
+        if local.startswith("full"):
+            return "552 5.2.2 mailbox full"
+        if local.startswith("blocked"):
+            return "550 5.7.606 Access denied, banned sending IP [192.0.2.1]"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -18,6 +18,7 @@ import service.delivery.smtp as smtp_module
 from service.delivery.messenger import Delivery, Outcome
 from service.delivery.smtp import SmtpConfig, SmtpPool, TokenBucket
 from service.embedded import MailCatcher, free_port
+from service.models.enums import BounceClass
 from service.settings import SmtpTls, load_settings
 
 HOST = "127.0.0.1"
@@ -39,12 +40,17 @@ class ScriptedHandler:
         "policy": "550 5.7.1 rejected by policy",
         "badsender": "553 5.1.8 sender domain does not exist",
         "closing": "421 4.7.0 shutting down",
+        "banned": "550 5.7.606 Access denied, banned sending IP [192.0.2.1]",
+        "listed": "550 Blocked: listed at zen.spamhaus.org",
+        "mystery": "553 no",
     }
     DATA = {
         "full": "552 5.2.2 mailbox full",
         "spam": "554 transaction failed",
         "grey": "451 4.7.1 greylisted",
         "late": "550 5.1.1 unknown user",
+        "toobig": "552 message size exceeds fixed maximum message size",
+        "nouser": "550 no such user here",
     }
 
     def __init__(self) -> None:
@@ -181,33 +187,50 @@ async def test_non_ascii_address_uses_smtputf8(tmp_path: Path, scripted: Scripte
         assert (await _send(pool, "ok@example.net")).outcome is Outcome.SENT
 
 
+BAD, SOFT, POLICY = BounceClass.BAD_ADDRESS, BounceClass.SOFT, BounceClass.POLICY
+
+
 @pytest.mark.parametrize(
-    ("recipient", "outcome", "code", "address_rejected"),
+    ("recipient", "outcome", "code", "bounce_class"),
     [
-        ("ok@example.net", Outcome.SENT, 250, False),
-        ("temp@example.net", Outcome.TEMPORARY, 451, False),
-        ("gone@example.net", Outcome.PERMANENT, 550, True),
-        ("bare550@example.net", Outcome.PERMANENT, 550, True),
-        ("policy@example.net", Outcome.PERMANENT, 550, False),
-        ("badsender@example.net", Outcome.PERMANENT, 553, False),
-        ("closing@example.net", Outcome.TEMPORARY, 421, False),
-        ("full@example.net", Outcome.PERMANENT, 552, False),
-        ("spam@example.net", Outcome.PERMANENT, 554, False),
-        ("grey@example.net", Outcome.TEMPORARY, 451, False),
-        ("late@example.net", Outcome.PERMANENT, 550, True),
+        ("ok@example.net", Outcome.SENT, 250, None),
+        ("temp@example.net", Outcome.TEMPORARY, 451, SOFT),
+        ("gone@example.net", Outcome.PERMANENT, 550, BAD),
+        ("bare550@example.net", Outcome.PERMANENT, 550, BAD),
+        ("policy@example.net", Outcome.PERMANENT, 550, POLICY),
+        ("badsender@example.net", Outcome.PERMANENT, 553, POLICY),
+        ("closing@example.net", Outcome.TEMPORARY, 421, SOFT),
+        # Our IP's problem, not the recipient's: never the address.
+        ("banned@example.net", Outcome.PERMANENT, 550, POLICY),
+        ("listed@example.net", Outcome.PERMANENT, 550, POLICY),
+        # A bare 553 to RCPT with no words: "no such address", as before.
+        ("mystery@example.net", Outcome.PERMANENT, 553, BAD),
+        ("full@example.net", Outcome.PERMANENT, 552, SOFT),
+        ("toobig@example.net", Outcome.PERMANENT, 552, SOFT),
+        # A bare refusal after DATA is about the content.
+        ("spam@example.net", Outcome.PERMANENT, 554, POLICY),
+        ("grey@example.net", Outcome.TEMPORARY, 451, SOFT),
+        ("late@example.net", Outcome.PERMANENT, 550, BAD),
+        ("nouser@example.net", Outcome.PERMANENT, 550, BAD),
     ],
 )
 async def test_replies_are_classified_and_the_connection_survives(
-    scripted: Scripted, recipient: str, outcome: Outcome, code: int, address_rejected: bool
+    scripted: Scripted,
+    recipient: str,
+    outcome: Outcome,
+    code: int,
+    bounce_class: BounceClass | None,
 ) -> None:
     sessions_before = len(scripted.handler.sessions)
     async with scripted.pool(size=1) as pool:
         delivery = await _send(pool, recipient)
-        assert (delivery.outcome, delivery.code, delivery.address_rejected) == (
+        assert (delivery.outcome, delivery.code, delivery.bounce_class) == (
             outcome,
             code,
-            address_rejected,
+            bounce_class,
         )
+        # Only a bad address is suppressed at send time.
+        assert delivery.address_rejected is (bounce_class is BAD)
         assert delivery.reply
         assert (await _send(pool, "ok@example.net")).outcome is Outcome.SENT
     # After an error reply aiosmtplib sends RSET and the session is reused.
@@ -221,7 +244,9 @@ async def test_refused_sender_is_permanent_but_not_the_recipients_fault(
 ) -> None:
     async with scripted.pool() as pool:
         delivery = await _send(pool, "ok@example.net", sender="refused@example.org")
-    assert delivery == Delivery(Outcome.PERMANENT, 550, "5.1.7 sender refused", False)
+    assert delivery == Delivery(
+        Outcome.PERMANENT, 550, "5.1.7 sender refused", False, bounce_class=BounceClass.POLICY
+    )
 
 
 async def test_unsafe_addresses(scripted: Scripted) -> None:

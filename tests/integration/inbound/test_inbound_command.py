@@ -134,7 +134,7 @@ def test_inbound_command_receives_until_sigterm(tmp_path: Path) -> None:
     assert out.read_text().rstrip().endswith("consentry: stopped")
     log = err.read_text()
     assert "Traceback" not in log
-    assert "delivery report: 1 permanent" in log
+    assert "bounce mail: 1 bad address; 1 suppressed" in log
     # Neither our lines nor aiosmtpd's name the address.
     assert "gone@example.net" not in log
 

@@ -100,9 +100,11 @@ async def test_a_display_name_from_goes_out_with_bare_addresses_elsewhere(
     assert parseaddr(str(message["From"])) == ("Ääkkönen Oy", "uutiset@firma.fi")
     assert message["From"].addresses[0].display_name == "Ääkkönen Oy"
 
-    # The envelope sender (where delivery reports go) is the bare address.
-    assert message["X-Envelope-From"] == "uutiset@firma.fi"
-    assert re.fullmatch(r"<c\d+\.r\d+\.\w+@firma\.fi>", message["Message-ID"])
+    # The envelope sender (where delivery reports go) is the bare address with
+    # the message's VERP token, the one its Message-ID carries.
+    token = re.fullmatch(r"<(c\d+\.r\d+\.\w+)@firma\.fi>", message["Message-ID"])
+    assert token is not None
+    assert message["X-Envelope-From"] == f"uutiset+{token.group(1)}@firma.fi"
     assert re.fullmatch(r"<campaign-\d+\.firma\.fi>", message["List-Id"])
     mailto = re.search(r"<mailto:([^?>]+)\?", message["List-Unsubscribe"])
     assert mailto is not None and mailto.group(1) == "unsubscribe@firma.fi"
