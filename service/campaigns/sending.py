@@ -401,6 +401,7 @@ def prepare(sender: Sender, campaign: Campaign, renderer: CampaignRenderer, row:
                 f"mailto:{sender.settings.unsubscribe_address}?subject=unsubscribe%20{unsubscribe}"
             ),
             reply_to=sender.settings.reply_to,
+            extra_headers=_esp_headers(sender.settings, message_id),
         )
     except Exception as exc:
         reason = (
@@ -415,6 +416,15 @@ def prepare(sender: Sender, campaign: Campaign, renderer: CampaignRenderer, row:
         message_id=message_id,
         envelope_from=verp.address(sender.settings.bounce_address, verp_token),
     )
+
+
+def _esp_headers(settings: Settings, message_id: str) -> dict[str, str]:
+    """What an ESP needs to hand our Message-ID back in its webhook events.
+    Postmark gives its own id to each message and returns only the metadata
+    set by ``X-PM-Metadata-*`` fields (service.hooks.postmark reads it)."""
+    if settings.hooks.postmark_user is not None:
+        return {"X-PM-Metadata-message-id": message_id}
+    return {}
 
 
 def deliverable(address: str) -> bool:

@@ -55,6 +55,7 @@ async def set_consent(
     ip: str | None,
     campaign_id: int | None = None,
     shown_text: str | None = None,
+    actor: Actor = Actor.PUBLIC_LINK,
 ) -> bool:
     """Record the person's choice unless it is already the current state."""
     assert contact.id is not None
@@ -72,7 +73,7 @@ async def set_consent(
             method=method,
             evidence=Evidence(text=shown_text, ip=ip),
         ),
-        actor=Actor.PUBLIC_LINK,
+        actor=actor,
         user_id=None,
         campaign_id=campaign_id,
     )
@@ -87,9 +88,12 @@ async def unsubscribe(
     scopes: set[Scope],
     method: CaptureMethod,
     ip: str | None,
+    actor: Actor = Actor.PUBLIC_LINK,
 ) -> bool:
     """Apply the scopes; False when the contact no longer exists (erased: the
-    suppression list already keeps them out)."""
+    suppression list already keeps them out). ``actor``: who wrote it down —
+    the person through a link or mail, or the system for a complaint a
+    mailbox provider reported."""
     if not await consent_service.lock_person(session, contact_id):
         return False
     contact = await session.get(Contact, contact_id)
@@ -105,6 +109,7 @@ async def unsubscribe(
             method=method,
             ip=ip,
             campaign_id=campaign_id,
+            actor=actor,
         )
     if Scope.SMS in scopes:
         await set_consent(
@@ -116,6 +121,7 @@ async def unsubscribe(
             method=method,
             ip=ip,
             campaign_id=campaign_id,
+            actor=actor,
         )
     if Scope.TRACKING in scopes:
         await set_consent(
@@ -127,6 +133,7 @@ async def unsubscribe(
             method=method,
             ip=ip,
             campaign_id=campaign_id,
+            actor=actor,
         )
     if Scope.ALL in scopes and not await consent_service.has_active_ban(
         session, contact_id=contact_id, kind=BanKind.DIRECT_MARKETING
@@ -141,7 +148,7 @@ async def unsubscribe(
                 method=method,
                 note="given through a link in a message",
             ),
-            actor=Actor.PUBLIC_LINK,
+            actor=actor,
             user_id=None,
             campaign_id=campaign_id,
         )

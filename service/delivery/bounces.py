@@ -11,8 +11,9 @@ into one of three classes (``BounceClass``) here and nowhere else:
   (4.x.x, 5.2.x, 5.3.4, an expired queue), or the cause unknown. Counted per
   address; suppressed at ``CONSENTRY_SOFT_BOUNCE_LIMIT``.
 * ``POLICY``: our IP, domain or content was refused (5.7.x, 5.6.x, 5.1.7/8,
-  block lists, spam and policy rejections). Counted against the campaign,
-  never against the address: the person did nothing wrong.
+  block lists, spam and policy rejections), or deferred for our reputation
+  (4.7.x, a listing in a 4xx). Counted against the campaign, never against
+  the address: the person did nothing wrong.
 
 The reasons and their wording follow sisimai (``Sisimai::Reason::*``:
 userunknown, hostunknown, hasmoved, mailboxfull, mesgtoobig, exceedlimit,
@@ -74,6 +75,10 @@ REASONS: Final[tuple[tuple[str, BounceClass, re.Pattern[str]], ...]] = (
             r"sender (?:domain|address) .{0,40}(?:not|does not|doesn't) exist",
             r"domain of sender address",
             r"please use the smtp server of your isp",
+            # Our authentication failed (SPF, DKIM, DMARC), whatever the code:
+            # Office 365 answers "550 5.1.0 … not allowed to send … per it's SPF".
+            r"not allowed to send",
+            r"\b(?:spf|dkim|dmarc)\b",
         ),
     ),
     (
@@ -166,9 +171,6 @@ REASONS: Final[tuple[tuple[str, BounceClass, re.Pattern[str]], ...]] = (
             r"content rejected",
             r"message (?:was )?rejected",
             r"prohibited",
-            r"\bdmarc\b",
-            r"\bspf\b",
-            r"\bdkim\b",
             r"relay(?:ing)? (?:access )?(?:denied|not permitted)",
             r"not authori[sz]ed",
             r"blocked",
@@ -222,9 +224,16 @@ def classify(status: str | None, text: str, *, permanent: bool | None) -> Bounce
     """
     status = status_of(status or "") or status_of(text)
     temporary = status[0] == "4" if status is not None else permanent is False
-    if temporary:
-        return BounceClass.SOFT
     found = reason(text)
+    if temporary:
+        # A reputation deferral ("421 4.7.0 … unusual rate of unsolicited
+        # mail", a block-list listing) is about us, like its permanent kin:
+        # counted against the campaign, never against the address.
+        if (status is not None and status.split(".")[1] == "7") or (
+            found is not None and found[0] in ("blocked", "rejected", "spamdetected")
+        ):
+            return BounceClass.POLICY
+        return BounceClass.SOFT
     if status in SENDER_STATUSES:
         return BounceClass.POLICY
     if found is not None and found[0] in ("blocked", "rejected"):

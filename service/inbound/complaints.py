@@ -38,6 +38,7 @@ from service.consent.unsubscribe import Scope, unsubscribe
 from service.db import insert_ignore, run
 from service.models import Campaign, CampaignRecipient, Contact, DeliveryEventRecord
 from service.models.enums import (
+    Actor,
     CampaignStatus,
     CaptureMethod,
     DeliveryEventKind,
@@ -147,6 +148,8 @@ async def record_complaint(
             scopes={Scope.EMAIL},
             method=CaptureMethod.COMPLAINT,
             ip=None,
+            # The person pressed "spam"; the mailbox provider told us.
+            actor=Actor.SYSTEM,
         ):
             withdrawn += 1
     if value_hash:

@@ -52,7 +52,8 @@ def children(pid: int) -> dict[int, list[str]]:
                 argv = Path(f"/proc/{child}/cmdline").read_bytes().decode().split("\0")[:-1]
             except OSError:
                 continue  # gone meanwhile
-            if alive(int(child)):
+            # A child between fork and exec, or a zombie, has no command line yet.
+            if argv and alive(int(child)):
                 found[int(child)] = argv
     return found
 

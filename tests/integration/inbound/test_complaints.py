@@ -201,7 +201,7 @@ async def test_a_providers_report_withdraws_suppresses_and_counts(
     await send_report(inbound, report(provider, message_id, recipient=address))
     assert await ledger(sessionmaker, contact_id) == [
         GRANTED,
-        (ConsentAction.WITHDRAW, CaptureMethod.COMPLAINT, Actor.PUBLIC_LINK, campaign_id),
+        (ConsentAction.WITHDRAW, CaptureMethod.COMPLAINT, Actor.SYSTEM, campaign_id),
     ]
     assert await suppression_of(sessionmaker, address) == "email:complaint"
     assert await events(sessionmaker) == [("complaint", "arf", campaign_id, _row(message_id))]
@@ -319,7 +319,7 @@ async def test_a_report_to_the_unsubscribe_address_is_a_complaint_not_a_mailto(
     await send_report(inbound, raw, to="unsubscribe@example.com")
     assert await ledger(sessionmaker, contact_id) == [
         GRANTED,
-        (ConsentAction.WITHDRAW, CaptureMethod.COMPLAINT, Actor.PUBLIC_LINK, campaign_id),
+        (ConsentAction.WITHDRAW, CaptureMethod.COMPLAINT, Actor.SYSTEM, campaign_id),
     ]
 
 
@@ -406,7 +406,7 @@ async def test_an_esp_event_by_address_withdraws_every_holder_and_counts_once(
     assert "campaign" in summaries[0] and "(paused)" in summaries[0]
     assert await ledger(sessionmaker, contact_id) == [
         GRANTED,
-        (ConsentAction.WITHDRAW, CaptureMethod.COMPLAINT, Actor.PUBLIC_LINK, campaign_id),
+        (ConsentAction.WITHDRAW, CaptureMethod.COMPLAINT, Actor.SYSTEM, campaign_id),
     ]
     assert await suppression_of(sessionmaker, address) == "email:complaint"
     assert await events(sessionmaker) == [("complaint", "mailgun", campaign_id, None)]

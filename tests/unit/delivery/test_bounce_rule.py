@@ -35,7 +35,7 @@ BAD, SOFT, POLICY = BounceClass.BAD_ADDRESS, BounceClass.SOFT, BounceClass.POLIC
         ("5.3.4", "552 5.3.4 Message size exceeds fixed limit", True, SOFT),
         ("4.2.2", "452 4.2.2 Over quota", False, SOFT),
         ("4.4.1", "Connection timed out", False, SOFT),
-        ("4.7.0", "Try again later, closing connection", False, SOFT),
+        ("4.4.2", "Try again later, closing connection", False, SOFT),
         ("4.1.1", "450 4.1.1 Recipient address rejected: unverified address", False, SOFT),
         (None, "452 Requested action not taken: insufficient system storage", True, SOFT),
         (None, "mailbox is full: retry timeout exceeded", True, SOFT),
@@ -46,6 +46,20 @@ BAD, SOFT, POLICY = BounceClass.BAD_ADDRESS, BounceClass.SOFT, BounceClass.POLIC
         (None, "", None, SOFT),
         (None, "User unknown", False, SOFT),  # a temporary failure stays temporary
         # Policy: our IP, domain or content.
+        # Reputation deferrals are ours too, not the address's (Yahoo's, Gmail's):
+        (
+            "4.7.0",
+            "421 4.7.0 [TSS04] Messages temporarily deferred due to user complaints",
+            False,
+            POLICY,
+        ),
+        (
+            "4.7.28",
+            "421 4.7.28 Our system has detected an unusual rate of unsolicited mail",
+            False,
+            POLICY,
+        ),
+        (None, "451 Temporarily rejected: listed at zen.spamhaus.org", False, POLICY),
         ("5.7.606", "550 5.7.606 Access denied, banned sending IP [192.0.2.1]", True, POLICY),
         ("5.7.1", "554 5.7.1 Message rejected", True, POLICY),
         ("5.7.1", "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked", True, POLICY),
