@@ -36,6 +36,7 @@ from bench import report
 from service.delivery.bounces import classify
 from service.inbound import arf
 from service.inbound.bounce_mail import read_bounce
+from service.inbound.dsn import MalformedReport, is_delivery_report, parse_report
 from service.models.enums import BounceClass
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,6 +158,18 @@ def ours(raw: bytes) -> str | None:
     return classify(first.status, first.diagnostic, permanent=first.permanent).value
 
 
+def dsn_alone(raw: bytes) -> bool:
+    """Whether an RFC 3464 reader alone finds a failure in the mail: all
+    Consentry read before issue 15 (the reference column)."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    if not is_delivery_report(message):
+        return False
+    try:
+        return bool(parse_report(message).bounces)
+    except MalformedReport:
+        return False
+
+
 def measure(corpus: Path, expected_dir: Path, family: str) -> dict[str, object]:
     expected = expectations(expected_dir, family)
     counts: Counter[str] = Counter()
@@ -167,6 +180,7 @@ def measure(corpus: Path, expected_dir: Path, family: str) -> dict[str, object]:
         except subprocess.CalledProcessError:
             continue
         counts["files"] += 1
+        counts["dsn_alone"] += dsn_alone(raw)
         got = ours(raw)
         want = CLASS_OF.get(reasons[0]) if reasons else None
         if got is not None:
@@ -205,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             [
                 str(result["family"]),
                 str(c["files"]),
+                f"{c['dsn_alone']} ({c['dsn_alone'] / c['files']:.0%})",
                 f"{c['read']} ({c['read'] / c['files']:.0%})",
                 f"{c['agree']} of {c['judged']}" if c["judged"] else "—",
                 str(c["suppressed_for_policy"]),
@@ -215,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         [
             "**all**",
             f"**{total['files']}**",
+            f"**{total['dsn_alone']} ({total['dsn_alone'] / max(1, total['files']):.0%})**",
             f"**{total['read']} ({total['read'] / max(1, total['files']):.0%})**",
             f"**{total['agree']} of {total['judged']} "
             f"({total['agree'] / max(1, total['judged']):.0%})**",
@@ -244,12 +260,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             "`filtered` is not judged). *Suppressed for policy*: a person's "
             "address we would suppress where sisimai sees our reputation or content at fault — "
             "the mistake the rule exists to avoid. *Dead as policy*: a missing mailbox we would "
-            "keep mailing.",
+            "keep mailing. The reference column, measured in the same run, is what an RFC 3464 "
+            "reader alone finds (service.inbound.dsn), all that was read before issue 15.",
             report.table(
                 [
                     "family",
                     "files",
-                    "read",
+                    "read by RFC 3464 alone (reference: before)",
+                    "read now",
                     "class agrees",
                     "suppressed for policy",
                     "dead as policy",
