@@ -83,6 +83,11 @@ class Algorithm(StrEnum):
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 
+class Unsignable(ValueError):
+    """dkimpy cannot read this message's header (a malformed field): that
+    message fails, the others go on. The text names the kind of error only."""
+
+
 class DkimKeyError(ValueError):
     """A key file that cannot be used; the message says why (never the key)."""
 
@@ -239,10 +244,14 @@ class DkimSigner:
         return signed
 
     def sign(self, message: bytes) -> bytes:
-        """The message with its signature fields in front."""
-        signer = OpenSslDkim(message)
-        include = self.signed_fields(signer.headers)
-        signatures = [signer.sign_with(key, include) for key in self.keys]
+        """The message with its signature fields in front; ``Unsignable``
+        when dkimpy cannot read its header."""
+        try:
+            signer = OpenSslDkim(message)
+            include = self.signed_fields(signer.headers)
+            signatures = [signer.sign_with(key, include) for key in self.keys]
+        except dkim.DKIMException as exc:
+            raise Unsignable(f"the message cannot be DKIM-signed ({type(exc).__name__})") from None
         # The first field is the one a verifier tries first: RSA, understood by all.
         return b"".join(signatures) + message
 

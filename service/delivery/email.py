@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from service.delivery.dkim import DkimSigner
-from service.delivery.messenger import Delivery, Outgoing
+from service.delivery.dkim import DkimSigner, Unsignable
+from service.delivery.messenger import Delivery, Outcome, Outgoing
 from service.delivery.smtp import SmtpPool
 from service.models.enums import Channel
 
@@ -36,7 +36,13 @@ class EmailMessenger:
         """Nothing to do: the pool connects on first use and keeps connections."""
 
     async def send(self, message: Outgoing) -> Delivery:
-        content = message.content if self.signer is None else self.signer.sign(message.content)
+        content = message.content
+        if self.signer is not None:
+            try:
+                content = self.signer.sign(content)
+            except Unsignable as exc:
+                # This message only: the others are signed and sent.
+                return Delivery(Outcome.PERMANENT, None, str(exc), False)
         return await self.pool.send(
             sender=message.envelope_from or self.envelope_from,
             recipient=message.recipient,

@@ -99,6 +99,17 @@ _MAX_TRACKED: Final = 10_000
 # mailbox rather than the sender (the reply's own "4.1.1", "4.2.2", …).
 _ENHANCED_STATUS: Final = re.compile(r"4\.\d{1,3}\.\d{1,3}(?![\d.])")
 _MAILBOX_STATUSES: Final = frozenset({"4.2.2", "4.3.4"})
+# Answers about the relay or the sending account, whatever the recipient:
+# the relay's own storage or shutdown (4.3.1, 4.3.2), an ESP's sending-rate
+# or quota limit (Amazon SES "454 4.7.0 Throttling failure: Maximum sending
+# rate exceeded"). Slowing the one domain the message was for would punish
+# it for everyone's mail; the global rate (CONSENTRY_SEND_RATE) is the knob.
+_RELAY_STATUSES: Final = frozenset({"4.3.1", "4.3.2"})
+_RELAY_WIDE: Final = re.compile(
+    r"throttling failure|maximum sending rate|sending quota|daily (?:message|sending) quota"
+    r"|insufficient system storage|too many messages from your account",
+    re.IGNORECASE,
+)
 
 
 def receiving_domain(address: str | None) -> str | None:
@@ -123,11 +134,17 @@ def is_deferral(delivery: Delivery) -> bool:
         or not 400 <= delivery.code < 500
     ):
         return False
+    if _RELAY_WIDE.search(delivery.reply):
+        return False
     match = _ENHANCED_STATUS.match(delivery.reply)
     if match is None:
         return True
     status = match.group()
-    return not status.startswith("4.1.") and status not in _MAILBOX_STATUSES
+    return (
+        not status.startswith("4.1.")
+        and status not in _MAILBOX_STATUSES
+        and status not in _RELAY_STATUSES
+    )
 
 
 @dataclass(frozen=True, slots=True)

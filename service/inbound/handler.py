@@ -92,7 +92,7 @@ class InboundHandler:
         self._cipher = DataCipher(settings.data_key)
         self.unsubscribe_addresses = frozenset({plain_address(settings.unsubscribe_address)})
         self.bounce_addresses = frozenset(
-            {plain_address(settings.mail_from), plain_address(settings.bounce_address)}
+            {plain_address(settings.mail_from_address), plain_address(settings.bounce_address)}
         )
         self.reply_addresses = frozenset(
             plain_address(a) for a in (settings.mail_from_address, settings.reply_to) if a

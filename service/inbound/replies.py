@@ -28,7 +28,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
 from service.crypto import DataCipher
-from service.delivery.messenger import Outcome
+from service.delivery import dkim
+from service.delivery.email import EmailMessenger
+from service.delivery.messenger import Outcome, Outgoing
 from service.delivery.smtp import SmtpConfig, SmtpPool
 from service.inbound import mailto
 from service.inbound.reply_text import stop_phrase, subject_words, what_they_wrote
@@ -180,8 +182,15 @@ async def forward(reply: Reply, settings: Settings) -> None:
     assert settings.reply_forward_to is not None
     wrapped = wrap(reply.content, settings=settings)
     async with SmtpPool(SmtpConfig.from_settings(settings), size=1) as pool:
-        delivery = await pool.send(
-            sender=settings.bounce_address, recipient=settings.reply_forward_to, message=wrapped
+        # Through the email messenger, so that the forward is DKIM-signed like
+        # all our mail: it goes From our own address.
+        messenger = EmailMessenger(
+            pool,
+            envelope_from=settings.bounce_address,
+            signer=dkim.signer_from_settings(settings),
+        )
+        delivery = await messenger.send(
+            Outgoing(recipient=settings.reply_forward_to, content=wrapped, message_id="")
         )
     if delivery.outcome is not Outcome.SENT:
         # The code only: the relay's text may quote an address.

@@ -10,6 +10,7 @@ import email.policy
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import aiosmtplib
@@ -21,6 +22,7 @@ from sqlmodel import col, select
 
 from service.crypto import DataCipher
 from service.db import SessionMaker
+from service.delivery import dkim
 from service.embedded import free_port
 from service.inbound.server import InboundServer
 from service.models import Ban, DataSubjectRequest, RequestAction, Suppression
@@ -439,3 +441,30 @@ async def test_many_replies_at_once_are_each_handled(
     )
     assert len(await requests_in(sessionmaker)) == 3
     assert len(sink.received) == 2
+
+
+async def test_a_forwarded_reply_is_dkim_signed(
+    settings_env: dict[str, str],
+    database_url: str,
+    sessionmaker: SessionMaker,
+    sink: RawSink,
+    frozen_clock: FrozenClock,
+    tmp_path: Path,
+) -> None:
+    """It goes From our own address, so it is signed like all our mail."""
+    key = dkim.SigningKey("cs1", MAIL_FROM.rpartition("@")[2], dkim.generate())
+    key_file = tmp_path / "dkim.pem"
+    key_file.write_bytes(dkim.pem(key.private))
+    settings = reply_settings(
+        settings_env,
+        database_url,
+        sink.port,
+        CONSENTRY_REPLY_FORWARD_TO=FORWARD_TO,
+        CONSENTRY_DKIM_SELECTOR="cs1",
+        CONSENTRY_DKIM_KEY_FILE=str(key_file),
+    )
+    with InboundServer(settings) as (_, port):
+        await send(port, reply("Do you deliver to Åland?"), to=REPLY_TO)
+    ((_, _, content),) = sink.received
+    assert content.startswith(b"DKIM-Signature: ")
+    assert dkim.verify(content, dkim.record_lookup(key.record_value()))

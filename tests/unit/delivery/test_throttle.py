@@ -155,6 +155,11 @@ def test_receiving_domains_and_deferrals() -> None:
     assert not is_deferral(Delivery(Outcome.TEMPORARY, 450, "4.1.1 unknown for now", False))
     assert not is_deferral(Delivery(Outcome.TEMPORARY, 452, "4.3.4 message too big", False))
     assert is_deferral(Delivery(Outcome.TEMPORARY, 452, "4.2.22 not a mailbox code", False))
+    # About the relay or the sending account, not the receiving domain.
+    ses = "454 4.7.0 Throttling failure: Maximum sending rate exceeded."
+    assert not is_deferral(Delivery(Outcome.TEMPORARY, 454, ses, False))
+    assert not is_deferral(Delivery(Outcome.TEMPORARY, 452, "4.3.1 Insufficient storage", False))
+    assert not is_deferral(Delivery(Outcome.TEMPORARY, 421, "4.3.2 System not accepting", False))
 
 
 # -- concurrency and rate ----------------------------------------------------------
