@@ -173,6 +173,12 @@ class _Domain:
         return max(1, self.concurrency >> self.level)
 
     @property
+    def shown(self) -> str:
+        """The domain as logs name it: a provider's domain that a rule names
+        (gmail.com); any other may be one person's own, so it is not named."""
+        return self.key if self.ruled else "(a domain without a rule)"
+
+    @property
     def current_rate(self) -> float | None:
         if self.level == 0:
             return self.rate
@@ -344,7 +350,7 @@ class DomainThrottle:
         state.tokens = min(state.tokens, 0.0)  # the next message waits a full interval
         logger.warning(
             "receiving domain %s deferred mail (%s): slowed to %d at once and %.2f a second",
-            state.key,
+            state.shown,
             code,
             state.limit,
             state.current_rate,
@@ -361,7 +367,7 @@ class DomainThrottle:
         rate = state.current_rate
         logger.info(
             "receiving domain %s recovering: %d at once and %s a second",
-            state.key,
+            state.shown,
             state.limit,
             "no limit" if rate is None else f"{rate:.2f}",
         )

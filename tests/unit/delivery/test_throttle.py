@@ -236,6 +236,12 @@ def test_a_deferral_halves_rate_and_concurrency_down_to_a_floor(
     now = limits.limits("a.fi")
     assert (now.concurrency, now.rate, now.level, now.in_flight) == (4, 2.0, 1, 1)
     assert "receiving domain a.fi deferred mail (451)" in caplog.text
+    # A domain no rule names may be one person's own: logs do not name it.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "service.delivery.throttle"):
+        limits.release(acquire(limits, clock, "maija-meikalainen.fi"), DEFERRED)
+    assert "(a domain without a rule) deferred mail (451)" in caplog.text
+    assert "meikalainen" not in caplog.text
     # Sent before the slow-down: its deferral was answered already.
     limits.release(also_before, DEFERRED)
     assert limits.limits("a.fi").level == 1
