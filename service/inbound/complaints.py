@@ -126,8 +126,9 @@ async def _sent_row(
     signer: TokenSigner,
     via: str,
 ) -> Match | None:
-    """The sent row (campaign, row) names when ``tag`` is the one we wrote for
-    it and its contact still exists; else None."""
+    """Row ``recipient_id`` of ``campaign_id`` and its contact, when the row was
+    sent, ``tag`` is the one we wrote for it and the contact still exists;
+    else None."""
     row = (
         await run(
             session,
