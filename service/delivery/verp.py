@@ -47,8 +47,9 @@ def token_of(recipient: str, bounce_address: str) -> str | None:
 
 
 def parse(verp_token: str | None) -> tuple[int, int, str] | None:
-    """(campaign id, send-list row id, tag) from a token, or None."""
-    match = TOKEN.fullmatch(verp_token or "")
+    """(campaign id, send-list row id, tag) from a token in any case (one
+    quoted in a report may have passed an MTA that changed it), or None."""
+    match = TOKEN.fullmatch((verp_token or "").strip().lower())
     if match is None:
         return None
     return int(match.group(1)), int(match.group(2)), match.group(3)

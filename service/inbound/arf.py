@@ -14,10 +14,12 @@ older JMRP mail, ``multipart/mixed`` from ``staff@hotmail.com`` holding only
 the original (tests/fixtures/arf/README.md cites each).
 
 Providers redact the recipient (Yahoo, AOL and JMRP strip ``To`` and
-``Original-Rcpt-To`` or replace them), so what identifies the person is the
-original's Message-ID: ours name the campaign and the send-list row with a
-keyed tag (service.inbound.complaints checks it). The address a report
-names is kept only as information.
+``Original-Rcpt-To`` or replace them), so what identifies the person is a
+message of ours: the original's Message-ID or, when that is redacted too,
+the VERP return path (the one the report was delivered to, or the one
+``Original-Mail-From`` quotes, kept here as ``verp``). Both name the
+campaign and the send-list row with a keyed tag (service.inbound.complaints
+checks it). The address a report names is kept only as information.
 
 Only ``abuse`` and ``fraud`` are complaints. ``not-spam``, ``virus``,
 ``auth-failure`` (DMARC forensic reports), ``opt-out`` and ``other`` say
@@ -148,7 +150,8 @@ def complaint_event(feedback: Feedback) -> DeliveryEvent | None:
         address=feedback.address or "",
         message_id=feedback.message_id,
         verp=feedback.verp,
-        # Anyone can send a report naming anyone: only a Message-ID of ours counts.
+        # Anyone can send a report naming anyone: only a Message-ID or VERP
+        # token of ours counts (service.inbound.complaints.match_original).
         trusted=False,
     )
 

@@ -16,16 +16,20 @@ A complaint already recorded (the same source and provider event id; for
 a report by mail, the same message) changes nothing the second time, so a
 provider that sends an event again, or a sender that retries, counts once.
 
-A report by mail is trusted only through the original's Message-ID:
-``match_original`` accepts it when the keyed tag is the one we wrote for
-that campaign's send-list row, so a guessed or foreign Message-ID changes
-nothing. Like every service these never commit.
+A report by mail is trusted only through a message of ours it names: the
+original's Message-ID or, when providers redacted that (Yahoo, AOL and
+Microsoft strip the original's headers), the VERP return path the report
+was delivered to or quotes in Original-Mail-From. ``match_original``
+accepts either when its keyed tag is the one we wrote for that campaign's
+send-list row and the row was sent, so a guessed or foreign Message-ID or
+return path changes nothing. Like every service these never commit.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +40,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import clock
 from service.consent.unsubscribe import Scope, unsubscribe
 from service.db import insert_ignore, run
+from service.delivery import verp
 from service.models import Campaign, CampaignRecipient, Contact, DeliveryEventRecord
 from service.models.enums import (
     Actor,
@@ -68,6 +73,8 @@ class Match:
     recipient_id: int
     contact_id: int
     value_hash: str  # the contact's email hash
+    # What named the row, for the log: "Message-ID" or "VERP return path".
+    via: str = "Message-ID"
 
     @property
     def event_id(self) -> str:
@@ -76,15 +83,52 @@ class Match:
 
 
 async def match_original(
-    session: AsyncSession, *, message_id: str | None, signer: TokenSigner
+    session: AsyncSession,
+    *,
+    message_id: str | None,
+    verp_tokens: Sequence[str | None] = (),
+    signer: TokenSigner,
 ) -> Match | None:
-    """The row and contact a complaint's original Message-ID names, or None when
-    it is not ours: not our shape, a wrong or guessed tag, a row not sent, or
-    a contact since erased."""
+    """The row and contact a complaint is about, or None when it names no
+    message of ours: not our shape, a wrong or guessed tag, a row not sent, or
+    a contact since erased.
+
+    The original's Message-ID is tried first; when it names no message of
+    ours (redacted, rewritten, forged), each VERP token in ``verp_tokens`` in
+    turn (the caller's order: the return path the report was delivered to,
+    then the one its Original-Mail-From quotes). Each is checked the same way,
+    so a token only we could have written is the only way in."""
     found = _OUR_MESSAGE_ID.match(message_id.strip()) if message_id else None
-    if found is None:
-        return None
-    campaign_id, recipient_id, tag = int(found.group(1)), int(found.group(2)), found.group(3)
+    candidates: list[tuple[int, int, str, str]] = []
+    if found is not None:
+        candidates.append((int(found.group(1)), int(found.group(2)), found.group(3), "Message-ID"))
+    candidates += [
+        (*parsed, "VERP return path")
+        for token in verp_tokens
+        if (parsed := verp.parse(token)) is not None
+    ]
+    tried: set[tuple[int, int, str]] = set()
+    for campaign_id, recipient_id, tag, via in candidates:
+        if (campaign_id, recipient_id, tag) in tried:
+            continue
+        tried.add((campaign_id, recipient_id, tag))
+        match = await _sent_row(session, campaign_id, recipient_id, tag, signer, via)
+        if match is not None:
+            return match
+    return None
+
+
+async def _sent_row(
+    session: AsyncSession,
+    campaign_id: int,
+    recipient_id: int,
+    tag: str,
+    signer: TokenSigner,
+    via: str,
+) -> Match | None:
+    """Row ``recipient_id`` of ``campaign_id`` and its contact, when the row was
+    sent, ``tag`` is the one we wrote for it and the contact still exists;
+    else None."""
     row = (
         await run(
             session,
@@ -108,7 +152,7 @@ async def match_original(
     message_key, contact_id, email_hash = row
     if email_hash is None or not signer.is_message_tag(tag, campaign_id, recipient_id, message_key):
         return None
-    return Match(campaign_id, recipient_id, int(contact_id), str(email_hash))
+    return Match(campaign_id, recipient_id, int(contact_id), str(email_hash), via)
 
 
 async def record_complaint(

@@ -59,6 +59,9 @@ class Intent:
     # Bounces read from a mail to the bounce address (or its VERP form).
     bounces: tuple[DeliveryEvent, ...] = ()
     complaint: arf.Feedback | None = None  # an ARF report, to any of our addresses
+    # The VERP token of the return path the report was delivered to, if any:
+    # it names the message complained about when the report redacts it.
+    complaint_verp: str | None = None
     reply: replies.Reply | None = None  # a person's reply to the From or Reply-To address
 
     @property
@@ -167,7 +170,9 @@ class InboundHandler:
             # A complaint, wherever the feedback loop sends it (the return
             # path too); the original it quotes carries our unsubscribe link,
             # which it must not be taken for.
-            return Intent(complaint=self._feedback(message))
+            return Intent(
+                complaint=self._feedback(message), complaint_verp=self._verp_token(bounce_to)
+            )
         if plain & self.unsubscribe_addresses:
             if is_delivery_report(message):
                 log.info("inbound: a delivery report to the unsubscribe address was ignored")
@@ -194,9 +199,9 @@ class InboundHandler:
         addresses = mailto.sender_addresses(message, envelope_sender)
         return tuple(self._cipher.lookup_hash("email", address) for address in addresses)
 
-    def _bounces(self, message: Message, recipients: list[str]) -> tuple[DeliveryEvent, ...]:
-        # A bounce goes to one return path; the first VERP token found names it.
-        token = next(
+    def _verp_token(self, recipients: list[str]) -> str | None:
+        # A report goes to one return path; the first VERP token found names it.
+        return next(
             (
                 t
                 for r in recipients
@@ -204,7 +209,9 @@ class InboundHandler:
             ),
             None,
         )
-        bounces = read_bounce(message, token)
+
+    def _bounces(self, message: Message, recipients: list[str]) -> tuple[DeliveryEvent, ...]:
+        bounces = read_bounce(message, self._verp_token(recipients))
         if not bounces:
             log.info("inbound: a message to the bounce address that reports no bounce was ignored")
         return bounces
@@ -239,23 +246,34 @@ class InboundHandler:
         if intent.bounces:
             done.append(await self._apply_bounces(session, intent.bounces))
         if intent.complaint is not None:
-            done.append(await self._apply_complaint(session, intent.complaint))
+            done.append(
+                await self._apply_complaint(session, intent.complaint, intent.complaint_verp)
+            )
         if intent.reply is not None:
             # A relay failure while forwarding raises: 451, and the sender retries.
             done.append(await replies.apply(session, reply=intent.reply, settings=self._settings))
         return "; ".join(done)
 
-    async def _apply_complaint(self, session: AsyncSession, feedback: arf.Feedback) -> str:
+    async def _apply_complaint(
+        self, session: AsyncSession, feedback: arf.Feedback, return_path: str | None
+    ) -> str:
         event = arf.complaint_event(feedback)
         if event is None:
             return f"a feedback report ({feedback.type_for_log}) that is no complaint was ignored"
+        # Providers often redact the original (Yahoo, AOL, Microsoft strip its
+        # headers): then the return path the report reached, or the one its
+        # Original-Mail-From quotes, names the message, checked like the
+        # Message-ID.
         match = await complaints.match_original(
-            session, message_id=event.message_id, signer=self._signer
+            session,
+            message_id=event.message_id,
+            verp_tokens=(return_path, feedback.verp),
+            signer=self._signer,
         )
         if match is None:
             # Answered 250 all the same: a forger learns nothing about what we sent.
             return "a complaint that refers to no message we sent was ignored"
-        return await complaints.record_complaint(
+        summary = await complaints.record_complaint(
             session,
             contact_id=match.contact_id,
             campaign_id=match.campaign_id,
@@ -265,6 +283,7 @@ class InboundHandler:
             provider_event_id=match.event_id,
             settings=self._settings,
         )
+        return f"{summary} (found by its {match.via})"
 
     async def _apply_bounces(
         self, session: AsyncSession, bounces: tuple[DeliveryEvent, ...]

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from service.campaigns import service as campaigns_service
 from service.crypto import DataCipher
 from service.db import SessionMaker, session_scope
+from service.delivery import verp
 from service.embedded import free_port
 from service.inbound.complaints import record_complaint
 from service.inbound.events import Source
@@ -373,6 +374,152 @@ async def test_hostile_reports_are_accepted_and_change_nothing(
     await send_report(inbound, genuine, to=MAIL_FROM)
     assert await suppression_of(sessionmaker, address) == "email:complaint"
     assert (await read_campaign(sessionmaker, campaign_id))[2] == 1
+
+
+# -- reports whose original is redacted: the VERP return path names it ----------
+
+
+def redacted(name: str, recipient: str = "someone@example.net") -> str:
+    """A report whose original lost its Message-ID, as Yahoo, AOL and
+    Microsoft often send them (the report's own Message-ID stays)."""
+    return re.sub(r"(?m)^Message-ID: *\n", "", report(name, "", recipient))
+
+
+def return_path(message_id: str) -> str:
+    """The VERP return path the message went out with (campaigns.sending)."""
+    return verp.address(BOUNCES, message_id.strip("<>").split("@")[0])
+
+
+def quoting(raw: str, original_mail_from: str) -> str:
+    """The report with ``original_mail_from`` as its Original-Mail-From."""
+    quoted, count = re.subn(
+        r"(?m)^Original-Mail-From: .*$", f"Original-Mail-From: <{original_mail_from}>", raw
+    )
+    assert count == 1
+    return quoted
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_redacted_report_to_the_verp_return_path_finds_its_message(
+    inbound: int, sessionmaker: SessionMaker, provider: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    address = "kaisa@example.net"
+    contact_id = await person(sessionmaker, address)
+    bystander = await person(sessionmaker, "liisa@example.net")
+    campaign_id, (message_id, _) = await campaign(
+        sessionmaker, [contact_id, bystander], also_sent=998
+    )
+    raw = redacted(provider)
+    assert "{{message_id}}" not in raw and message_id not in raw
+    with caplog.at_level("INFO", logger="service.inbound"):
+        await send_report(inbound, raw, to=return_path(message_id))
+    assert await ledger(sessionmaker, contact_id) == [
+        GRANTED,
+        (ConsentAction.WITHDRAW, CaptureMethod.COMPLAINT, Actor.SYSTEM, campaign_id),
+    ]
+    assert await suppression_of(sessionmaker, address) == "email:complaint"
+    assert await events(sessionmaker) == [("complaint", "arf", campaign_id, _row(message_id))]
+    assert await read_campaign(sessionmaker, campaign_id) == ("sending", None, 1, 0.001)
+    assert await ledger(sessionmaker, bystander) == [GRANTED]
+    assert await suppression_of(sessionmaker, "liisa@example.net") is None
+    assert any("found by its VERP return path" in r.getMessage() for r in caplog.records)
+    assert not any(address in r.getMessage() for r in caplog.records)
+    # The same message reported again, by its Message-ID this time: counted once.
+    await send_report(inbound, report(provider, message_id))
+    assert len(await events(sessionmaker)) == 1
+    assert len(await ledger(sessionmaker, contact_id)) == 2
+
+
+async def test_a_redacted_report_to_a_forged_verp_return_path_changes_nothing(
+    inbound: int, sessionmaker: SessionMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    address = "kaisa@example.net"
+    contact_id = await person(sessionmaker, address)
+    other = await person(sessionmaker, "liisa@example.net")
+    queued = await person(sessionmaker, "maija@example.net")
+    campaign_id, (message_id, others_id, queued_id) = await campaign(
+        sessionmaker, [contact_id, other, queued]
+    )
+    async with session_scope(sessionmaker) as session:
+        key = (await session.get(Campaign, campaign_id)).message_key  # type: ignore[union-attr]
+        not_sent = await session.get(CampaignRecipient, _row(queued_id))
+        assert not_sent is not None
+        not_sent.status = RecipientStatus.QUEUED
+        session.add(not_sent)
+    row, tag = _row(message_id), message_id.split(".")[2].split("@")[0]
+    their_tag = others_id.split(".")[2].split("@")[0]
+    forged = [
+        verp.token(campaign_id, row, "0" * 20),
+        verp.token(campaign_id, row, their_tag),  # what the other recipient knows
+        verp.token(campaign_id, row, key[:64].lower()),
+        verp.token(campaign_id, row + 1000, tag),
+        verp.token(campaign_id + 1, row, tag),
+        queued_id.strip("<>").split("@")[0],  # genuine, but that row was not sent
+    ]
+    with caplog.at_level("INFO", logger="service.inbound"):
+        for token in forged:
+            # Delivered to the forged return path, and quoting it too; the
+            # report names the address as well: an address alone proves nothing.
+            raw = quoting(redacted("generic-abuse.eml", address), verp.address(BOUNCES, token))
+            await send_report(inbound, raw, to=verp.address(BOUNCES, token))
+    for someone, their_address in ((contact_id, address), (queued, "maija@example.net")):
+        assert await ledger(sessionmaker, someone) == [GRANTED]
+        assert await suppression_of(sessionmaker, their_address) is None
+    assert await events(sessionmaker) == []
+    ignored = [r for r in caplog.records if "refers to no message we sent" in r.getMessage()]
+    assert len(ignored) == len(forged)
+    assert not any(address in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("provider", ["yahoo.eml", "generic-abuse.eml"])
+async def test_a_redacted_report_quoting_the_verp_return_path_finds_its_message(
+    inbound: int, sessionmaker: SessionMaker, provider: str
+) -> None:
+    """Delivered to the plain bounce address (a feedback loop registered for
+    it), its Original-Mail-From is the return path the message went out with."""
+    address = "kaisa@example.net"
+    contact_id = await person(sessionmaker, address)
+    campaign_id, (message_id,) = await campaign(sessionmaker, [contact_id], also_sent=999)
+    # The recipient it names is an alias of the person's: the row decides.
+    raw = quoting(redacted(provider, "k.alias@example.net"), return_path(message_id))
+    await send_report(inbound, raw, to=BOUNCES)
+    assert await ledger(sessionmaker, contact_id) == [
+        GRANTED,
+        (ConsentAction.WITHDRAW, CaptureMethod.COMPLAINT, Actor.SYSTEM, campaign_id),
+    ]
+    assert await suppression_of(sessionmaker, address) == "email:complaint"
+    assert await suppression_of(sessionmaker, "k.alias@example.net") is None
+    assert await events(sessionmaker) == [("complaint", "arf", campaign_id, _row(message_id))]
+
+
+async def test_a_forged_return_path_does_not_hide_a_genuine_quoted_one(
+    inbound: int, sessionmaker: SessionMaker
+) -> None:
+    """The return path the report reached is tried first, then the one it
+    quotes; a guessed first one only falls through to the second."""
+    contact_id = await person(sessionmaker, "kaisa@example.net")
+    campaign_id, (message_id,) = await campaign(sessionmaker, [contact_id])
+    guessed = verp.address(BOUNCES, verp.token(campaign_id, _row(message_id), "f" * 20))
+    raw = quoting(redacted("yahoo.eml"), return_path(message_id).upper())
+    await send_report(inbound, raw, to=guessed)
+    assert await events(sessionmaker) == [("complaint", "arf", campaign_id, _row(message_id))]
+
+
+async def test_a_redacted_report_with_no_verp_anywhere_changes_nothing(
+    inbound: int, sessionmaker: SessionMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    address = "kaisa@example.net"
+    contact_id = await person(sessionmaker, address)
+    await campaign(sessionmaker, [contact_id])
+    with caplog.at_level("INFO", logger="service.inbound"):
+        # Original-Mail-From is the plain From address; the report names the person.
+        for provider in ("yahoo.eml", "generic-abuse.eml", "returnpath-no-report-type.eml"):
+            await send_report(inbound, redacted(provider, address), to=BOUNCES)
+    assert await ledger(sessionmaker, contact_id) == [GRANTED]
+    assert await suppression_of(sessionmaker, address) is None
+    assert await events(sessionmaker) == []
+    ignored = [r for r in caplog.records if "refers to no message we sent" in r.getMessage()]
+    assert len(ignored) == 3
 
 
 # -- record_complaint as the ESP webhooks call it --------------------------------

@@ -42,3 +42,9 @@ def test_which_addresses_are_the_bounce_address() -> None:
     assert not verp.is_bounce_address("bouncesx@example.com", BOUNCES)
     assert not verp.is_bounce_address("bounces+x@example.com.evil.example", BOUNCES)
     assert verp.parse(None) is None and verp.parse("garbage") is None
+
+
+def test_a_token_quoted_in_another_case_reads_the_same() -> None:
+    """A token quoted in a report (Original-Mail-From) may have passed an MTA
+    that changed its case; the tag is lower-case hex, so nothing is lost."""
+    assert verp.parse(" C12.R345.0F3A9B8C7D6E5F4A3B2C ") == (12, 345, "0f3a9b8c7d6e5f4a3b2c")
