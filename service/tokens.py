@@ -8,6 +8,15 @@ working until the old secret is dropped from ``previous_secrets``.
 
 Format: ``<kid>.<payload>.<mac>``, each part URL-safe base64 without padding;
 payload is ``purpose:id:id…``.
+
+A *compact* token (``sign_compact``) is for links that must be short, such as
+an SMS's opt-out link, where every character is paid for: the ids as unsigned
+LEB128 varints, then an 80-bit truncated HMAC-SHA256, one URL-safe base64 string
+without padding and without a dot (22 characters for a contact id under 2**28
+and a campaign id under 2**14), so it is never taken for a long token. The
+purpose is not carried but signed (in the MAC input, under a key of its own),
+so a compact token verifies only for the purpose it was made for; the key id is
+not carried either: each known key is tried, the current one first.
 """
 
 from __future__ import annotations
@@ -21,6 +30,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _MAC_BYTES = 16  # 128-bit tags: forging one is out of reach, and links stay short
+# 80 bits: a compact link can only be guessed online, one request a try, and
+# what a guess wins is withdrawing someone's consent; 2**80 tries is out of reach.
+_COMPACT_MAC_BYTES = 10
+_MAX_VARINT_BYTES = 10  # 64-bit ids
 
 
 class InvalidToken(ValueError):
@@ -43,11 +56,59 @@ def _key(secret: str) -> tuple[str, bytes]:
     return kid, key
 
 
+def _compact_key(secret: str) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"consentry/compact-tokens/v1"
+    ).derive(secret.encode())
+
+
+def _varint(number: int) -> bytes:
+    if number < 0:
+        raise ValueError("a compact token holds non-negative ids only")
+    out = bytearray()
+    while True:
+        low, number = number & 0x7F, number >> 7
+        if not number:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
+
+
+def _unvarints(raw: bytes) -> tuple[int, ...]:
+    """The ids of a payload; ValueError if it ends inside one or one is
+    longer than 64 bits."""
+    ids: list[int] = []
+    number = shift = length = 0
+    for byte in raw:
+        number |= (byte & 0x7F) << shift
+        shift, length = shift + 7, length + 1
+        if length > _MAX_VARINT_BYTES:
+            raise ValueError("an id is too long")
+        if not byte & 0x80:
+            ids.append(number)
+            number = shift = length = 0
+    if length:
+        raise ValueError("the last id is cut short")
+    return tuple(ids)
+
+
+def _compact_mac(key: bytes, purpose: str, payload: bytes) -> bytes:
+    message = purpose.encode() + b"\0" + payload
+    return hmac.new(key, message, hashlib.sha256).digest()[:_COMPACT_MAC_BYTES]
+
+
+def is_compact(token: str) -> bool:
+    """Whether ``token`` is of the compact form: a long token always has two dots."""
+    return "." not in token
+
+
 class TokenSigner:
     def __init__(self, secret: str, previous_secrets: Iterable[str] = ()) -> None:
         self._kid, self._key = _key(secret)
         self._keys = dict([_key(old) for old in previous_secrets])
         self._keys[self._kid] = self._key
+        # The current key first: a link signed today verifies at the first try.
+        self._compact_keys = [_compact_key(secret)] + [_compact_key(s) for s in previous_secrets]
 
     def sign(self, purpose: str, *ids: int) -> str:
         payload = ":".join([purpose, *(str(int(i)) for i in ids)]).encode()
@@ -93,3 +154,32 @@ class TokenSigner:
         if name != purpose or not all(i.isascii() and i.isdigit() for i in ids):
             raise InvalidToken("not a valid link")
         return tuple(int(i) for i in ids)
+
+    def sign_compact(self, purpose: str, *ids: int) -> str:
+        """A short token for ``purpose`` naming ``ids`` (non-negative integers)."""
+        if "\0" in purpose:
+            raise ValueError("a purpose is a plain name")
+        payload = b"".join(_varint(int(i)) for i in ids)
+        return _b64(payload + _compact_mac(self._compact_keys[0], purpose, payload))
+
+    def verify_compact(self, token: str, purpose: str) -> tuple[int, ...]:
+        """The ids of a compact token made for ``purpose`` under the current
+        secret or a previous one; InvalidToken otherwise."""
+        try:
+            raw = _unb64(token)
+        except ValueError:
+            raise InvalidToken("not a valid link") from None
+        # Only the one spelling we write: base64 decoding skips characters
+        # outside its alphabet and ignores a last character's spare bits.
+        if _b64(raw) != token or len(raw) <= _COMPACT_MAC_BYTES:
+            raise InvalidToken("not a valid link")
+        payload, mac = raw[:-_COMPACT_MAC_BYTES], raw[-_COMPACT_MAC_BYTES:]
+        if not any(
+            hmac.compare_digest(_compact_mac(key, purpose, payload), mac)
+            for key in self._compact_keys
+        ):
+            raise InvalidToken("not a valid link")
+        try:
+            return _unvarints(payload)
+        except ValueError:
+            raise InvalidToken("not a valid link") from None

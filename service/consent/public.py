@@ -35,7 +35,7 @@ from service.models.enums import (
     Purpose,
 )
 from service.settings import Settings
-from service.tokens import InvalidToken, TokenSigner
+from service.tokens import InvalidToken, TokenSigner, is_compact
 
 Session = NamedDependency[AsyncSession]
 PublicRequest = Request[Any, Any, State]
@@ -123,12 +123,11 @@ class PublicController(Controller):
     ) -> Response[str]:
         """``?only=tracking`` (the stop-tracking link in a message) preselects
         just that choice."""
-        try:
-            contact_id, campaign_id = _signer(request).verify(token, "unsubscribe")
-        except InvalidToken:
+        link = await _unsubscribe_link(request, db_session, token)
+        if link is None:
             return _invalid(request)
+        contact_id, _campaign_id, channel = link
         contact = await db_session.get(Contact, contact_id)
-        channel = await _channel_of(db_session, campaign_id)
         return _page(
             request,
             "unsubscribe",
@@ -156,11 +155,10 @@ class PublicController(Controller):
         with no body at all). The page's own form may also choose
         ``scope=all`` (no direct marketing on any channel) and, from an email,
         ``scope=tracking``."""
-        try:
-            contact_id, campaign_id = _signer(request).verify(token, "unsubscribe")
-        except InvalidToken:
+        link = await _unsubscribe_link(request, db_session, token)
+        if link is None:
             return _invalid(request)
-        channel = await _channel_of(db_session, campaign_id)
+        contact_id, campaign_id, channel = link
         own = actions.Scope.SMS if channel is Channel.SMS else actions.Scope.EMAIL
         allowed = {own, actions.Scope.ALL} | (
             {actions.Scope.TRACKING} if channel is Channel.EMAIL else set()
@@ -246,6 +244,24 @@ def _shown(lang: str, pair: tuple[Channel, Purpose], action: ConsentAction) -> s
     """The evidence of a choice: the words the person saw and picked."""
     answer = PAGE_TEXT[lang]["yes" if action is ConsentAction.GRANT else "no"]
     return f"{CHOICE_LABELS[lang][pair]}: {answer}"
+
+
+async def _unsubscribe_link(
+    request: PublicRequest, session: AsyncSession, token: str
+) -> tuple[int, int, Channel] | None:
+    """``(contact_id, campaign_id, channel)`` of an unsubscribe token, None
+    when it is not one. Either form is bound to a channel: the long form (an
+    email's) to its campaign's, the compact form (an SMS's) to SMS by the
+    purpose it is signed for."""
+    signer = _signer(request)
+    try:
+        if is_compact(token):
+            contact_id, campaign_id = signer.verify_compact(token, actions.SMS_UNSUBSCRIBE)
+            return contact_id, campaign_id, Channel.SMS
+        contact_id, campaign_id = signer.verify(token, "unsubscribe")
+    except (InvalidToken, ValueError):  # ValueError: not two ids
+        return None
+    return contact_id, campaign_id, await _channel_of(session, campaign_id)
 
 
 async def _channel_of(session: AsyncSession, campaign_id: int) -> Channel:

@@ -29,6 +29,11 @@ from service.models.enums import (
     Source,
 )
 
+# The purpose of the compact token in an SMS's opt-out link
+# (service.tokens.TokenSigner.sign_compact): it names contact and campaign, and
+# being signed for this purpose binds it to the SMS channel.
+SMS_UNSUBSCRIBE = "unsubscribe/sms"
+
 
 class Scope(StrEnum):
     EMAIL = "email"  # no more marketing email

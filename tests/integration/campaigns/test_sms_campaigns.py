@@ -16,12 +16,13 @@ from sqlmodel import select
 
 from service.app import create_app
 from service.campaigns import sending
+from service.consent.unsubscribe import SMS_UNSUBSCRIBE
 from service.db import SessionMaker
 from service.delivery.batch import RelayUnavailable, TemporaryFailures
 from service.delivery.sms_catcher import HttpResponse
 from service.models import CampaignRecipient, Contact, Suppression
 from service.settings import Settings, load_settings
-from service.tokens import TokenSigner
+from service.tokens import TokenSigner, is_compact
 from tests.conftest import TEST_SECRET
 from tests.integration.campaigns.test_campaigns import Client, campaign
 from tests.support.factories import SERVED, add_campaign, add_contact, ban, grant
@@ -138,9 +139,17 @@ async def test_reaches_exactly_the_opted_in_with_the_opt_out_and_stop(
     assert finnish.endswith(" tai vastaa STOP")
     assert swedish.startswith("Hej Åsa Berg! Höstkurserna börjar.\nAvsluta: https://")
     assert swedish.endswith(" eller svara STOP")
-    # Each message names its recipient and carries its own signed link.
+    # Each message names its recipient and carries its own signed link, the
+    # compact one: the whole opt-out line is under half a segment.
     tokens = {LINK.search(r.text).group(1) for r in gateway.received}  # type: ignore[union-attr]
     assert len(tokens) == 2
+    assert all(is_compact(t) and len(t) <= 24 for t in tokens)
+    signer = TokenSigner(TEST_SECRET)
+    assert {signer.verify_compact(t, SMS_UNSUBSCRIBE) for t in tokens} == {
+        (fi, campaign_id),
+        (sv, campaign_id),
+    }
+    assert len(finnish.splitlines()[-1]) <= len(f"Lopeta: {PUBLIC_URL}/u/ tai vastaa STOP") + 24
     assert len({r.message_id for r in gateway.received}) == 2
     assert all(re.fullmatch(r"c\d+\.r\d+\.[0-9a-f]{20}", r.message_id) for r in gateway.received)
 
@@ -261,6 +270,7 @@ async def test_the_link_in_an_sms_withdraws_sms_consent_not_email(
     (message,) = gateway.received
     match = LINK.search(message.text)
     assert match is not None
+    assert is_compact(match.group(1))
     url = f"/u/{match.group(1)}"
     anonymous = {"Authorization": ""}
 
@@ -280,6 +290,54 @@ async def test_the_link_in_an_sms_withdraws_sms_consent_not_email(
     assert (history[-1]["channel"], history[-1]["campaign_id"]) == ("sms", campaign_id)
     eligibility = await admin.get(f"/api/v1/contacts/{contact_id}/eligibility?channel=sms")
     assert eligibility.json()["reasons"] == ["consent_withdrawn"]
+
+
+async def test_a_long_link_sent_before_the_compact_one_still_withdraws_sms_consent(
+    admin: Client,
+) -> None:
+    contact_id = await texter(admin, "0409999998", email="old@example.fi")
+    await grant(admin, contact_id)
+    campaign_id = await sms_campaign(admin)
+    url = f"/u/{TokenSigner(TEST_SECRET).sign('unsubscribe', contact_id, campaign_id)}"
+    assert (await admin.post(url, headers={"Authorization": ""})).status_code == 200
+    assert await consents(admin, contact_id) == {
+        ("email", "direct_marketing"): "grant",
+        ("sms", "direct_marketing"): "withdraw",
+    }
+
+
+def _forgeries(contact_id: int, campaign_id: int) -> list[str]:
+    signer = TokenSigner(TEST_SECRET)
+    real = signer.sign_compact(SMS_UNSUBSCRIBE, contact_id, campaign_id)
+    forged = TokenSigner("another-secret-" + "x" * 40)
+    return [
+        forged.sign_compact(SMS_UNSUBSCRIBE, contact_id, campaign_id),  # another key
+        signer.sign_compact("unsubscribe", contact_id, campaign_id),  # another purpose
+        signer.sign_compact(SMS_UNSUBSCRIBE, contact_id),  # signed, but one id only
+        real[:-2] + ("AA" if not real.endswith("AA") else "BB"),  # damaged tag
+        real[1:],  # cut short
+        real + "A",
+    ]
+
+
+async def test_a_forged_or_damaged_compact_link_changes_nothing(admin: Client) -> None:
+    contact_id = await texter(admin, "0409999997", email="forged@example.fi")
+    await grant(admin, contact_id)
+    campaign_id = await sms_campaign(admin)
+    anonymous = {"Authorization": ""}
+    for token in _forgeries(contact_id, campaign_id):
+        url = f"/u/{token}"
+        assert (await admin.get(url, headers=anonymous)).status_code == 400
+        for body in ({}, {"List-Unsubscribe": "One-Click"}, {"via": "page", "scope": "all"}):
+            refused = await admin.post(url, data=body, headers=anonymous)
+            assert refused.status_code == 400, token
+            assert "not valid" in refused.text
+    assert await consents(admin, contact_id) == {
+        ("email", "direct_marketing"): "grant",
+        ("sms", "direct_marketing"): "grant",
+    }
+    history = (await admin.get(f"/api/v1/contacts/{contact_id}/consents")).json()["history"]
+    assert [e["action"] for e in history] == ["grant", "grant"]
 
 
 async def test_a_stop_reply_after_the_list_was_built_is_honoured(
@@ -415,3 +473,17 @@ async def test_segments_of_each_version_and_the_preview(admin: Client) -> None:
     assert body["sms"]["encoding"] == "gsm7" and body["eligible"] is True
     email_id = await add_campaign(admin)
     assert (await admin.get(f"/api/v1/campaigns/{email_id}/sms-segments")).status_code == 409
+
+
+async def test_the_opt_out_line_leaves_most_of_one_segment(admin: Client) -> None:
+    # 80 characters of text and the opt-out line fit one GSM-7 message (160);
+    # with an email's long token (about 58 characters) they took two.
+    campaign_id = await sms_campaign(admin, body_text="x" * 80, translations={})
+    sizes = (await admin.get(f"/api/v1/campaigns/{campaign_id}/sms-segments")).json()
+    default = sizes["versions"]["default"]
+    assert (default["encoding"], default["segments"]) == ("gsm7", 1)
+    line = sizes["text"]["default"].splitlines()[-1]
+    assert line.startswith(f"Lopeta: {PUBLIC_URL}/u/") and line.endswith(" tai vastaa STOP")
+    token = line.removeprefix(f"Lopeta: {PUBLIC_URL}/u/").removesuffix(" tai vastaa STOP")
+    # 22 characters for a campaign id over 127 and a contact id of seven digits.
+    assert len(token) <= 22 and len(line) <= 77

@@ -11,7 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from service.consent.unsubscribe import Scope, unsubscribe
+from service.consent.unsubscribe import SMS_UNSUBSCRIBE, Scope, unsubscribe
 from service.db import SessionMaker, session_scope
 from service.models.enums import CaptureMethod
 from service.tokens import TokenSigner
@@ -137,6 +137,13 @@ async def test_the_page_offers_every_channel_and_stopping_tracking(admin: Client
         lambda t: TokenSigner("another-secret-" + "x" * 40).sign("unsubscribe", 1, 1),  # forged
         lambda t: SIGNER.sign("preferences", 1),  # a token of another purpose
         lambda t: "",
+        # Compact (an SMS's) tokens: forged, of another purpose, damaged.
+        lambda t: TokenSigner("another-secret-" + "x" * 40).sign_compact(SMS_UNSUBSCRIBE, 1, 1),
+        lambda t: SIGNER.sign_compact("unsubscribe", 1, 1),
+        lambda t: (lambda c: c[:-1] + ("A" if c[-1] != "A" else "B"))(
+            SIGNER.sign_compact(SMS_UNSUBSCRIBE, 1, 1)
+        ),
+        lambda t: SIGNER.sign_compact(SMS_UNSUBSCRIBE, 1),
     ],
 )
 async def test_forged_or_damaged_tokens_get_one_generic_page_and_change_nothing(
@@ -161,6 +168,25 @@ async def test_a_post_without_the_one_click_body_changes_nothing(admin: Client) 
     bad_scope = {"via": "page", "scope": "everything"}
     assert_plain_answer(await admin.post(f"/u/{token}", data=bad_scope), 400)
     assert [e["action"] for e in await ledger(admin, contact_id)] == ["grant"]
+
+
+async def test_a_compact_token_withdraws_sms_consent_only(admin: Client) -> None:
+    contact_id = await add_contact(admin, consent=MARKETING, phone="0401234567")
+    await grant(admin, contact_id, channel="sms")
+    url = f"/u/{SIGNER.sign_compact(SMS_UNSUBSCRIBE, contact_id, 7)}"
+    anonymous = {"Authorization": ""}
+    page = await admin.get(url, headers=anonymous)
+    assert_plain_answer(page)
+    assert 'value="sms" checked' in page.text and 'value="email"' not in page.text
+    for bound_to_sms in ({"via": "page", "scope": "email"}, {"via": "page", "scope": "tracking"}):
+        assert_plain_answer(await admin.post(url, data=bound_to_sms, headers=anonymous), 400)
+    assert_plain_answer(await admin.post(url, data=ONE_CLICK, headers=anonymous))
+    events = await ledger(admin, contact_id)
+    assert [(e["channel"], e["action"], e["method"], e["campaign_id"]) for e in events] == [
+        ("email", "grant", "web_form", None),
+        ("sms", "grant", "web_form", None),
+        ("sms", "withdraw", "one_click", 7),
+    ]
 
 
 async def test_tokens_carry_no_personal_data_and_old_keys_still_verify() -> None:
