@@ -57,7 +57,7 @@ async def sent_an_hour_ago(sessionmaker: SessionMaker, contact_id: int) -> tuple
             update(CampaignRecipient)
             .where(col(CampaignRecipient.id) == recipient_id)
             .values(sent_at=clock.now() - timedelta(hours=1))
-        )  # type: ignore[call-overload]
+        )
     return recipient_id, message_id
 
 
