@@ -32,9 +32,9 @@ from service.delivery.bounce_effects import (
     pause_on_policy_spike,
     write_event,
 )
-from service.delivery.bounces import status_of
+from service.delivery.bounces import classify, status_of
 from service.delivery.journal import Journal, redis_command
-from service.delivery.messenger import Outcome
+from service.delivery.messenger import Delivery, Outcome
 from service.delivery.throttle import receiving_domain
 from service.mail.views import Recipient
 from service.models import Campaign, CampaignRecipient
@@ -118,11 +118,13 @@ async def record(
             continue  # written already, or untouched: the relay was not there
         status, why, reply = status_after(result)
         # A permanent refusal is a bounce under the one rule; a "try later"
-        # is retried by the loop and counts against nobody.
+        # is retried by the loop and counts only once the loop gives up.
         if delivery.outcome is Outcome.PERMANENT and delivery.bounce_class is not None:
             value_hash = sender.cipher.lookup_hash("email", row.email)
             code = status_of(delivery.reply) or f"{delivery.code or 5}"[:1] + ".0.0"
             refused.append((value_hash, row, delivery.bounce_class, code))
+        elif why is FailureReason.TEMPORARY_FAILURES and (given_up := _given_up(delivery)):
+            refused.append((sender.cipher.lookup_hash("email", row.email), row, *given_up))
         if status is RecipientStatus.QUEUED:
             retry += 1
         params.append(
@@ -163,13 +165,26 @@ async def record(
     return retry
 
 
+def _given_up(delivery: Delivery) -> tuple[BounceClass, str] | None:
+    """The class and status of a recipient given up after its temporary tries,
+    read from the relay's last reply by the one rule: a full mailbox is soft
+    (counted against the address), a reputation deferral (4.7.x) policy
+    (counted against the campaign). None when the relay said nothing about
+    the message (no 4xx reply: an out-of-step session, an SMS gateway)."""
+    if delivery.bounce_class is None or delivery.code is None or not 400 <= delivery.code < 500:
+        return None
+    text = f"{delivery.code} {delivery.reply}"
+    return classify(None, text, permanent=False), status_of(delivery.reply) or "4.0.0"
+
+
 async def record_refusals(
     sender: Sender,
     session: AsyncSession,
     campaign_id: int,
     refused: Sequence[tuple[str, Row, BounceClass, str]],
 ) -> None:
-    """The relay's permanent refusals, as the one bounce rule says: a bad
+    """The relay's permanent refusals, and the last answer to a recipient
+    given up after its temporary tries, as the one bounce rule says: a bad
     address is suppressed, a soft bounce counted against it, a policy block
     counted against the campaign only (which a spike of them pauses).
 

@@ -14,7 +14,9 @@ The VERP return path a bounce was sent to names the message whatever the
 report says: when nothing in the mail can be read but the text still reads
 as a bounce (a status code or a reason the rule knows), one event about
 the row's contact is made. A vacation reply to the return path names no
-reason and makes none.
+reason and makes none, and neither does a delay warning (a DSN's action
+"delayed", flufl.bounce's temporary failures): the message is still being
+tried, and only its final failure may count against the address.
 
 Nothing here raises with report content, and nothing is logged but the
 kind of mail.
@@ -68,6 +70,10 @@ def read_bounce(message: Message, verp_token: str | None) -> tuple[DeliveryEvent
         except MalformedReport as exc:
             log.info("inbound: a malformed delivery report: %s", exc)
         else:
+            if any(bounce.delayed for bounce in report.bounces):
+                # A delay warning: the message is still being tried, so it
+                # says nothing about the address yet; the final report will.
+                log.info("inbound: a delay warning changes nothing")
             return tuple(
                 DeliveryEvent(
                     kind=EventKind.BOUNCE,
@@ -80,6 +86,7 @@ def read_bounce(message: Message, verp_token: str | None) -> tuple[DeliveryEvent
                     verp=verp_token,
                 )
                 for bounce in report.bounces
+                if not bounce.delayed
             )
     return _other_bounce(message, verp_token)
 
@@ -94,8 +101,12 @@ def _other_bounce(message: Message, verp_token: str | None) -> tuple[DeliveryEve
         # A detector choking on odd input: the mail is still read by VERP.
         log.info("inbound: the bounce library could not read a mail")
         temporary, permanent = frozenset(), frozenset()
+    # flufl.bounce's temporary failures are delay warnings (the message is
+    # still being tried): like a DSN's "delayed", they change nothing.
     failed: list[tuple[bytes | str, bool]] = [(a, True) for a in sorted(permanent)]
-    failed += [(a, False) for a in sorted(temporary - permanent)]
+    if temporary and not permanent:
+        log.info("inbound: a delay warning changes nothing")
+        return ()
     if not failed and (gmail := _GMAIL.search(text)) is not None:
         failed = [(gmail.group(1), True)]
     events = []

@@ -41,6 +41,7 @@ from service import clock
 from service.consent.unsubscribe import Scope, unsubscribe
 from service.db import insert_ignore, run
 from service.delivery import verp
+from service.inbound.service import address_changed_since
 from service.models import Campaign, CampaignRecipient, Contact, DeliveryEventRecord
 from service.models.enums import (
     Actor,
@@ -72,7 +73,9 @@ class Match:
     campaign_id: int
     recipient_id: int
     contact_id: int
-    value_hash: str  # the contact's email hash
+    # The contact's email hash; "" when their address changed after the
+    # message was sent (the complaint then suppresses no address).
+    value_hash: str
     # What named the row, for the log: "Message-ID" or "VERP return path".
     via: str = "Message-ID"
 
@@ -136,6 +139,7 @@ async def _sent_row(
                 col(Campaign.message_key),
                 col(CampaignRecipient.contact_id),
                 col(Contact.email_hash),
+                col(CampaignRecipient.sent_at),
             )
             .select_from(CampaignRecipient)
             .join(Campaign, col(Campaign.id) == col(CampaignRecipient.campaign_id))
@@ -149,9 +153,13 @@ async def _sent_row(
     ).first()
     if row is None:
         return None
-    message_key, contact_id, email_hash = row
+    message_key, contact_id, email_hash, sent_at = row
     if email_hash is None or not signer.is_message_tag(tag, campaign_id, recipient_id, message_key):
         return None
+    if await address_changed_since(session, int(contact_id), sent_at):
+        # The person complained, but about a message sent to their former
+        # address: their consent is withdrawn, their new address not suppressed.
+        email_hash = ""
     return Match(campaign_id, recipient_id, int(contact_id), str(email_hash), via)
 
 

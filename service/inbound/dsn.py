@@ -56,6 +56,9 @@ class Bounce:
     # The Diagnostic-Code, read to classify (service.delivery.bounces) and
     # never stored: it often quotes the address.
     diagnostic: str = field(default="", compare=False)
+    # Action "delayed": a warning, the message is still being tried. It says
+    # nothing final about the address (service.inbound.bounce_mail drops it).
+    delayed: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +128,11 @@ def parse_report(message: Message) -> Report:
             continue
         # One report may list an address twice; the worse outcome counts, once.
         known = found.get(bounce.address)
-        if known is None or known.severity is Severity.TEMPORARY:
+        if (
+            known is None
+            or known.delayed
+            or (known.severity is Severity.TEMPORARY and not bounce.delayed)
+        ):
             found[bounce.address] = bounce
     if unreadable == len(blocks):
         raise MalformedReport("no recipient block of the report could be read")
@@ -146,6 +153,7 @@ def _bounce(block: dict[str, str], action: str) -> Bounce | None:
         status=status or "4.0.0",
         severity=severity,
         diagnostic=block.get("diagnostic-code", "")[:1000],
+        delayed=action == "delayed",
     )
 
 

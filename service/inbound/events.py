@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,7 +33,7 @@ from service.delivery.bounce_effects import (
 from service.delivery.bounces import classify, status_of
 from service.inbound.dsn import Original, our_message
 from service.inbound.service import SentMessage, mark_bounced, sent_message
-from service.models import Contact
+from service.models import Contact, DeliveryEventRecord
 from service.models.enums import BounceClass, DeliveryEventKind
 from service.settings import Settings
 from service.tokens import TokenSigner
@@ -79,6 +80,9 @@ class DeliveryEvent:
     trusted: bool = False
 
 
+# Bounce reports that arrive by mail: each counts once per message, whichever it is.
+MAIL_REPORTS: Final = (Source.DSN.value, Source.MAIL.value)
+
 # -- recording ------------------------------------------------------------------
 
 
@@ -96,6 +100,10 @@ class _Tally:
     def summary(self) -> str:
         order = ("bad_address", "soft", "policy", "complaint", "suppressed")
         parts = [f"{self.counts[k]} {k.replace('_', ' ')}" for k in order if self.counts[k]]
+        if self.counts["uncharged"]:
+            parts.append(
+                f"{self.counts['uncharged']} charged to no address: it changed after the send"
+            )
         if self.counts["merged"]:
             parts.append(f"{self.counts['merged']} merged (one message)")
         if self.counts["duplicate"]:
@@ -126,9 +134,12 @@ async def record(
     checked against the campaign's key); a VERP-linked one is about the row's
     contact even when the report names no address or another (an alias). A
     trusted one (an authenticated webhook) is believed by address, and linked
-    to its campaign and row when its Message-ID is ours. A bounce is classed
+    to its campaign and row when its Message-ID is ours. A report by mail
+    that names no address is charged to no address when the contact's email
+    changed after the message was sent. A bounce is classed
     (service.delivery.bounces), written to ``delivery_events`` (once per
-    provider event id), and then: a bad address is suppressed, a soft bounce
+    provider event id; a report by mail once per message, whatever its
+    format), and then: a bad address is suppressed, a soft bounce
     counted and suppressed at ``soft_bounce_limit``, a policy block counted
     against the campaign only (a spike pauses it); the row is marked bounced.
     A complaint goes to service.inbound.complaints.
@@ -190,6 +201,12 @@ async def _resolve(
     if by_verp is None and (original := our_message(event.message_id)) is not None:
         by_message_id = await look_up(original)
     message = by_verp or by_message_id
+    if message is not None and message.address_changed and not event.trusted:
+        # The contact's address changed after this message went out: the
+        # report is about the message (the campaign's to count), and about
+        # no address we hold now. Charging the current one would suppress a
+        # working address for its predecessor's failure.
+        return "", message
     if message is not None and value_hash != message.email_hash:
         if by_verp is not None and message.email_hash is not None and not event.trusted:
             # The return path names the message: whatever address the report
@@ -219,6 +236,15 @@ async def _bounce(
         or status_of(event.diagnostic)
         or ("4.0.0" if event.permanent is False else "5.0.0")
     )
+    provider_event_id = event.provider_event_id
+    if not event.trusted and message is not None:
+        # A report by mail is about one message: it counts once against the
+        # address, however often the remote MTA sends it and in whichever
+        # format (a DSN, then an Exim notice about the same message).
+        provider_event_id = message.event_id
+        if await _reported_before(session, provider_event_id):
+            tally.counts["duplicate"] += 1
+            return
     new = await write_event(
         session,
         kind=DeliveryEventKind.BOUNCE,
@@ -228,13 +254,15 @@ async def _bounce(
         status=status,
         campaign_id=None if message is None else message.campaign_id,
         recipient_id=None if message is None else message.recipient_id,
-        provider_event_id=event.provider_event_id,
+        provider_event_id=provider_event_id,
     )
     if not new:
         tally.counts["duplicate"] += 1
         return
     tally.counts[bounce_class.value] += 1
-    if await count_against_address(
+    if not value_hash:
+        tally.counts["uncharged"] += 1
+    elif await count_against_address(
         session,
         value_hash=value_hash,
         bounce_class=bounce_class,
@@ -249,6 +277,21 @@ async def _bounce(
         session, campaign_id=message.campaign_id, pause_after=settings.policy_pause_after
     ):
         tally.paused.add(message.campaign_id)
+
+
+async def _reported_before(session: AsyncSession, event_id: str) -> bool:
+    """Whether a bounce report by mail (any of its formats) about the message
+    ``event_id`` names was recorded already. Reports by mail share the id, so
+    a report in one format is found when the other arrives; the unique
+    (source, provider_event_id) catches the same report twice at once."""
+    found = await session.exec(
+        select(col(DeliveryEventRecord.id)).where(
+            col(DeliveryEventRecord.kind) == DeliveryEventKind.BOUNCE.value,
+            col(DeliveryEventRecord.source).in_(MAIL_REPORTS),
+            col(DeliveryEventRecord.provider_event_id) == event_id,
+        )
+    )
+    return found.first() is not None
 
 
 async def _complaint(

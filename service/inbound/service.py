@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import col, select
@@ -25,7 +26,7 @@ from service import clock
 from service.consent.unsubscribe import Scope, unsubscribe
 from service.db import run
 from service.inbound.dsn import Original
-from service.models import Campaign, CampaignRecipient, Contact
+from service.models import Campaign, CampaignRecipient, Contact, ContactChange
 from service.models.enums import CaptureMethod, RecipientStatus
 from service.tokens import TokenSigner
 
@@ -90,6 +91,15 @@ class SentMessage:
     recipient_id: int
     contact_id: int | None
     email_hash: str | None  # the contact's address's keyed hash; None once erased
+    # The contact's address was changed after the message was sent: their
+    # current address is not the one it went to, and is charged nothing.
+    address_changed: bool = False
+
+    @property
+    def event_id(self) -> str:
+        """The id a report by mail about this message is recorded with: one
+        per message sent, so a report sent again counts once."""
+        return f"c{self.campaign_id}.r{self.recipient_id}"
 
 
 async def sent_message(
@@ -102,7 +112,11 @@ async def sent_message(
         return None
     found = (
         await session.exec(
-            select(col(CampaignRecipient.contact_id), col(Contact.email_hash))
+            select(
+                col(CampaignRecipient.contact_id),
+                col(Contact.email_hash),
+                col(CampaignRecipient.sent_at),
+            )
             .join(Contact, col(Contact.id) == col(CampaignRecipient.contact_id), isouter=True)
             .where(
                 col(CampaignRecipient.id) == original.recipient_id,
@@ -113,7 +127,25 @@ async def sent_message(
     ).first()
     if found is None:
         return None
-    return SentMessage(original.campaign_id, original.recipient_id, found[0], found[1])
+    contact_id, email_hash, sent_at = found
+    changed = contact_id is not None and await address_changed_since(session, contact_id, sent_at)
+    return SentMessage(original.campaign_id, original.recipient_id, contact_id, email_hash, changed)
+
+
+async def address_changed_since(
+    session: AsyncSession, contact_id: int, sent_at: datetime | None
+) -> bool:
+    """Whether the contact's email address was changed after ``sent_at`` (or
+    at all, when the send time is unknown): then their current address is
+    not the one a message sent before went to, and a report about that
+    message that names no address must not be charged to it.
+
+    Read from the rectification log (``ContactChange``), which
+    service.contacts.service.update writes with every changed field."""
+    query = select(ContactChange.fields).where(col(ContactChange.contact_id) == contact_id)
+    if sent_at is not None:
+        query = query.where(col(ContactChange.changed_at) >= sent_at)
+    return any("email" in (fields or ()) for fields in (await session.exec(query)).all())
 
 
 async def mark_bounced(session: AsyncSession, message: SentMessage, status: str) -> bool:

@@ -1,9 +1,10 @@
 """A real SMTP server for tests whose answer depends on the recipient.
 
 ``gone@…`` is refused as an unknown mailbox (550 5.1.1), ``later@…`` gets a
-temporary 451, ``full@…`` a full mailbox (552 5.2.2), ``blocked@…`` a policy
-block of our IP (550 5.7.606); anything else is accepted and kept, in arrival
-order. It offers
+temporary 451, ``quota@…`` a temporarily full mailbox (452 4.2.2),
+``deferred@…`` a reputation deferral (421 4.7.0), ``full@…`` a full mailbox
+(552 5.2.2), ``blocked@…`` a policy block of our IP (550 5.7.606); anything
+else is accepted and kept, in arrival order. It offers
 SMTPUTF8 (RFC 6531) only when asked to.
 """
 
@@ -31,6 +32,13 @@ class _Handler:
             return "550 5.1.1 no such user"
         if local.startswith("later"):
             return "451 4.3.0 try again later"
+        if local.startswith("quota"):
+            return "452 4.2.2 mailbox over quota, try again later"
+        if local.startswith("deferred"):
+            return (
+                "421 4.7.0 [192.0.2.1] Our system has detected an unusual rate of"
+                " unsolicited mail originating from your IP address"
+            )
         if local.startswith("full"):
             return "552 5.2.2 mailbox full"
         if local.startswith("blocked"):

@@ -213,13 +213,14 @@ async def test_a_policy_block_never_touches_the_address(
     inbound: int, sessionmaker: SessionMaker
 ) -> None:
     address = "blocked@example.net"
-    recipient_id, message_id = await sent_message(sessionmaker, await person(sessionmaker, address))
-    for _ in range(4):
+    contact_id = await person(sessionmaker, address)
+    sent = [await sent_message(sessionmaker, contact_id) for _ in range(4)]
+    for _, message_id in sent:
         await send_dsn(inbound, dsn(address, "failed", "5.7.1", message_id))
     assert await suppression_of(sessionmaker, address) is None
     assert await counter_of(sessionmaker, address) is None
-    assert await events_of(sessionmaker) == [("dsn", "policy", recipient_id)] * 4
-    assert await bounce_of(sessionmaker, recipient_id) == "5.7.1"
+    assert await events_of(sessionmaker) == [("dsn", "policy", rid) for rid, _ in sent]
+    assert await bounce_of(sessionmaker, sent[0][0]) == "5.7.1"
 
 
 async def sending_campaign(sessionmaker: SessionMaker, contact_ids: list[int]) -> list[str]:

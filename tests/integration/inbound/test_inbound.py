@@ -254,9 +254,10 @@ async def test_a_hard_bounce_suppresses_the_address(
     await send_dsn(inbound, dsn("Gone@Example.net", "failed", "5.1.1", message_id))
     assert await suppression_of(sessionmaker, "gone@example.net") == "email:bounce"
     assert await counter_of(sessionmaker, "gone@example.net") == (0, 1, "5.1.1")
-    # Again: counted, and the suppression stays one row.
+    # The same report again (a remote MTA that sends it twice): one message
+    # counts once, and the suppression stays one row.
     await send_dsn(inbound, dsn("gone@example.net", "failed", "5.1.1", message_id))
-    assert await counter_of(sessionmaker, "gone@example.net") == (0, 2, "5.1.1")
+    assert await counter_of(sessionmaker, "gone@example.net") == (0, 1, "5.1.1")
 
 
 async def test_soft_bounces_suppress_on_reaching_the_limit(
@@ -265,11 +266,11 @@ async def test_soft_bounces_suppress_on_reaching_the_limit(
     address = "full@example.net"
     contact_id = await person(sessionmaker, address)
     messages = [(await sent_message(sessionmaker, contact_id))[1] for _ in range(3)]
-    await send_dsn(inbound, dsn(address, "delayed", "4.4.1", messages[0]))
+    await send_dsn(inbound, dsn(address, "failed", "4.4.1", messages[0]))
     await send_dsn(inbound, dsn(address, "failed", "4.2.2", messages[1]))
     assert await suppression_of(sessionmaker, address) is None
     assert await counter_of(sessionmaker, address) == (2, 0, "4.2.2")
-    await send_dsn(inbound, dsn(address, "delayed", "4.4.7", messages[2]), to=MAIL_FROM.upper())
+    await send_dsn(inbound, dsn(address, "failed", "4.4.7", messages[2]), to=MAIL_FROM.upper())
     assert await suppression_of(sessionmaker, address) == "email:soft_bounce"
     assert await counter_of(sessionmaker, address) == (3, 0, "4.4.7")
 
@@ -355,9 +356,9 @@ async def test_a_report_is_linked_to_the_message_it_returns(
     await send_dsn(inbound, dsn("other@example.net", "failed", "5.1.1", message_id))
     assert await bounce_of(sessionmaker, recipient_id) is None
 
+    # A delay warning: the message is still being tried, nothing is marked.
     await send_dsn(inbound, dsn("gone@example.net", "delayed", "4.4.1", message_id))
-    assert await bounce_of(sessionmaker, recipient_id) == "4.4.1"
-    # A permanent failure after a delay replaces it; nothing replaces a permanent one.
+    assert await bounce_of(sessionmaker, recipient_id) is None
     await send_dsn(inbound, dsn("gone@example.net", "failed", "5.1.1", message_id))
     assert await bounce_of(sessionmaker, recipient_id) == "5.1.1"
     await send_dsn(inbound, dsn("gone@example.net", "delayed", "4.4.7", message_id))

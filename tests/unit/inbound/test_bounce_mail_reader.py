@@ -77,3 +77,35 @@ def test_hostile_mail_raises_nothing(raw: bytes) -> None:
         events = read_bounce(message, token)
         assert all(e.address == "" or "@" in e.address for e in events)
         assert len(events) <= 1
+
+
+def _report(blocks: str) -> Message:
+    raw = (
+        "From: MAILER-DAEMON@mx.example.net\r\nTo: news@example.com\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B0"\r\n'
+        "\r\n--B0\r\nContent-Type: text/plain\r\n\r\nDelayed or failed.\r\n"
+        "--B0\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.net\r\n\r\n"
+        f"{blocks}"
+        "\r\n--B0\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {OURS}\r\n\r\n--B0--\r\n"
+    )
+    return email.message_from_string(raw, policy=email.policy.default)
+
+
+def test_a_delay_warning_is_no_bounce_even_by_verp() -> None:
+    """The message is still being tried: only its final failure may count."""
+    warning = _report(
+        "Final-Recipient: rfc822; late@example.net\r\nAction: delayed\r\nStatus: 4.4.7\r\n"
+    )
+    assert read_bounce(warning, None) == ()
+    assert read_bounce(warning, TOKEN) == ()
+    # In one report with a final failure, only the failure is an event.
+    mixed = _report(
+        "Final-Recipient: rfc822; late@example.net\r\nAction: delayed\r\nStatus: 4.4.7\r\n\r\n"
+        "Final-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+    )
+    assert [(e.address, e.status) for e in read_bounce(mixed, None)] == [
+        ("gone@example.net", "5.1.1")
+    ]
