@@ -1,10 +1,13 @@
 """Bounces and complaints, whichever way they arrive, in one shape.
 
-A delivery report or an ARF complaint by mail (the inbound listener), an
-SMTP-time refusal, and an ESP's webhook event (Amazon SES, SendGrid,
-Postmark, Mailgun) are each turned into ``DeliveryEvent``s and recorded by
-one function, so that one rule decides what each does to the address and to
-the campaign.
+A bounce by mail (the inbound listener: RFC 3464 reports, other bounce
+formats, VERP) and an ESP's webhook event (Amazon SES, SendGrid, Postmark,
+Mailgun) are each turned into ``DeliveryEvent``s and recorded by ``record``
+here; complaints go on to service.inbound.complaints, where ARF reports by
+mail go too. The relay's refusals while sending are recorded with the
+campaign's outcomes (service.campaigns.outcomes). All of them are classed by
+the one rule (service.delivery.bounces) and counted by the same effects
+(service.delivery.bounce_effects).
 
 ``trusted`` says whether the address itself can be believed: an
 authenticated ESP webhook can; a mail report cannot, and changes something
