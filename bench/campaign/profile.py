@@ -22,6 +22,7 @@ from bench.campaign.results import ProfileResult
 from bench.cli import say
 from bench.procs import REPO
 from service import queue
+from service.campaigns import email as campaign_email
 from service.campaigns import outcomes, queries, sending
 from service.campaigns import service as campaigns
 from service.crypto import DataCipher
@@ -41,7 +42,7 @@ from service.tokens import TokenSigner
 # here instead of showing as 0.
 KEY_FUNCTIONS: tuple[tuple[Callable[..., Any], str, bool], ...] = (
     (batch.send_one, "batch.send_one (prepare, messenger, journal `HSET`)", False),
-    (sending.prepare, "sending.prepare (sign, render, build)", True),
+    (campaign_email.prepare, "email.prepare (sign, render, build)", True),
     (CampaignRenderer.render, "CampaignRenderer.render", True),
     (build_message, "build_message", True),
     (TokenSigner.sign, "TokenSigner.sign", True),

@@ -16,7 +16,7 @@ from bench.campaign.context import Bench, campaign_content
 from bench.campaign.results import WindowResult
 from bench.cli import say
 from service import clock, queue
-from service.campaigns import outcomes, sending
+from service.campaigns import email, outcomes, sending
 from service.campaigns.service import recipient_of
 from service.crypto import DataCipher
 from service.delivery import batch
@@ -70,7 +70,7 @@ class _TimedRedis:
 
 class _WindowList:
     """What `batch.send_all` asks of a campaign's batch, without its database:
-    each message made by `sending.prepare` (as `CampaignBatch.prepare` does),
+    each message made by `email.prepare` (as `CampaignBatch.prepare` does),
     each acceptance into the campaign's journal. The rows are made up, so
     nothing is recorded."""
 
@@ -80,7 +80,7 @@ class _WindowList:
         self.journal = Journal(sender.redis, outcomes.journal_key(campaign.id))
 
     def prepare(self, row: outcomes.Row) -> Outgoing:
-        return sending.prepare(self.sender, self.campaign, self.renderer, row)
+        return email.prepare(self.sender, self.campaign, self.renderer, row)
 
     async def record_sent_now(self, row_id: int) -> None:
         raise RuntimeError("bench: the journal failed during the window measurement")
@@ -193,7 +193,7 @@ async def measure_window(bench: Bench) -> None:
 def _pieces(
     sender: sending.Sender, campaign: Campaign, renderer: Any, repeat: int = 2_000
 ) -> list[tuple[str, float]]:
-    """CPU per message of the steps `sending.prepare` takes before SMTP, timed alone."""
+    """CPU per message of the steps `email.prepare` takes before SMTP, timed alone."""
     settings = sender.settings
     contact = _contact(1)
     public = settings.public_url

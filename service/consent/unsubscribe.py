@@ -85,6 +85,14 @@ async def set_consent(
     return True
 
 
+# What each scope withdraws (Scope.ALL is a ban, below).
+_WITHDRAWS: dict[Scope, tuple[Channel, Purpose]] = {
+    Scope.EMAIL: (Channel.EMAIL, Purpose.DIRECT_MARKETING),
+    Scope.SMS: (Channel.SMS, Purpose.DIRECT_MARKETING),
+    Scope.TRACKING: (Channel.EMAIL, Purpose.EMAIL_TRACKING),
+}
+
+
 async def unsubscribe(
     session: AsyncSession,
     *,
@@ -104,42 +112,19 @@ async def unsubscribe(
     contact = await session.get(Contact, contact_id)
     if contact is None:
         return False
-    if Scope.EMAIL in scopes:
-        await set_consent(
-            session,
-            contact=contact,
-            channel=Channel.EMAIL,
-            purpose=Purpose.DIRECT_MARKETING,
-            action=ConsentAction.WITHDRAW,
-            method=method,
-            ip=ip,
-            campaign_id=campaign_id,
-            actor=actor,
-        )
-    if Scope.SMS in scopes:
-        await set_consent(
-            session,
-            contact=contact,
-            channel=Channel.SMS,
-            purpose=Purpose.DIRECT_MARKETING,
-            action=ConsentAction.WITHDRAW,
-            method=method,
-            ip=ip,
-            campaign_id=campaign_id,
-            actor=actor,
-        )
-    if Scope.TRACKING in scopes:
-        await set_consent(
-            session,
-            contact=contact,
-            channel=Channel.EMAIL,
-            purpose=Purpose.EMAIL_TRACKING,
-            action=ConsentAction.WITHDRAW,
-            method=method,
-            ip=ip,
-            campaign_id=campaign_id,
-            actor=actor,
-        )
+    for scope, (channel, purpose) in _WITHDRAWS.items():
+        if scope in scopes:
+            await set_consent(
+                session,
+                contact=contact,
+                channel=channel,
+                purpose=purpose,
+                action=ConsentAction.WITHDRAW,
+                method=method,
+                ip=ip,
+                campaign_id=campaign_id,
+                actor=actor,
+            )
     if Scope.ALL in scopes and not await consent_service.has_active_ban(
         session, contact_id=contact_id, kind=BanKind.DIRECT_MARKETING
     ):

@@ -35,7 +35,8 @@ from dkim.canonicalization import CanonicalizationPolicy
 from dkim.crypto import HASH_ALGORITHMS
 from dkim.util import parse_tag_value
 
-from service.settings import DkimSettings, Settings
+from service.settings import Settings
+from service.settings_delivery import DkimSettings
 
 # RFC 6376 §5.4.1's list, the unsubscribe fields of RFC 2369 and RFC 8058, and
 # what our mail carries besides; only those present are signed.

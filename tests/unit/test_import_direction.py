@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, ...]] = [
         "settings_keys",
         "settings_hooks",
         "settings_readers",
+        "settings_delivery",
         "clock",
         "errors",
         "crypto",

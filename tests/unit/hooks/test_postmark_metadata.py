@@ -9,7 +9,7 @@ import email.policy
 import json
 from pathlib import Path
 
-from service.campaigns.sending import _esp_headers
+from service.campaigns.email import _esp_headers
 from service.hooks import postmark
 from service.mail.message import build_message
 from service.mail.render import Rendered
