@@ -24,6 +24,7 @@ class Rule(StrEnum):
     ENGAGEMENT_EVENTS = "engagement_events"
     CALL_LISTS = "call_lists"
     CLOSED_REQUESTS = "closed_requests"
+    UNCONFIRMED_SIGNUPS = "unconfirmed_signups"
 
 
 # "The latest service contact or contact initiative + 5 years."

@@ -130,6 +130,9 @@ class Settings:
     session_max_hours: int
     # Lifetime of the visitor cookie a tracked click sets (at most 13 months).
     visit_cookie_days: int
+    # Signup forms (double opt-in): an unconfirmed signup is deleted this many
+    # days after it was made, with the contact it created.
+    doi_expiry_days: int
     # Behavioural profiles (notice §6): where the export packages handed to the
     # profile vendor are written, the vendor's name in the notice to the
     # person, and how many days before the transfer that notice goes out.
@@ -351,6 +354,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         session_idle_minutes=read.number(environ, "SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
         session_max_hours=read.number(environ, "SESSION_MAX_HOURS", 12, 1, 7 * 24),
         visit_cookie_days=read.number(environ, "VISIT_COOKIE_DAYS", 395, 1, MAX_VISIT_COOKIE_DAYS),
+        doi_expiry_days=read.number(environ, "DOI_EXPIRY_DAYS", 7, 1, 90),
         profile_transfer_dir=Path(
             read.text(environ, "PROFILE_TRANSFER_DIR") or var_dir / "profile-transfers"
         ),

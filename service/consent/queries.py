@@ -24,6 +24,8 @@ GDPR 18, 21; the privacy notice §6):
 * every channel and purpose: no direct-marketing ban for the channel or for
   all channels, no objection, no restriction, within retention, not on the
   suppression list, an address for the channel;
+* every channel and purpose: not a contact a signup form made and the
+  person has not confirmed yet (double opt-in);
 * phone calls for direct marketing: the number is not in the loaded Robinson
   extract (ASML's do-not-call register; docs/robinson.md), whatever the
   person's consent or customer status.
@@ -155,6 +157,8 @@ class Gate:
             Reason.RETENTION_EXPIRED: self._retention_expired(),
             Reason.SUPPRESSED: self._suppressed(),
             Reason.NO_ADDRESS: self._no_address(),
+            # A signup not confirmed yet: nothing it brought may be used.
+            Reason.UNCONFIRMED: col(Contact.pending_since).is_not(None),
         }
         if context.channel is Channel.PHONE and context.purpose is Purpose.DIRECT_MARKETING:
             self.reasons[Reason.ROBINSON_LISTED] = self._robinson_listed()

@@ -10,6 +10,15 @@ from service.models.campaigns import (
     Campaign,
     CampaignRecipient,
 )
+from service.models.collection import (
+    ConsentText,
+    FormVersion,
+    PortalLink,
+    PublicAttempt,
+    Signup,
+    SignupForm,
+    SiteConsentEvent,
+)
 from service.models.consent import Ban, ConsentEvent, ConsentState, Suppression
 from service.models.contacts import Contact, ContactTag
 from service.models.engagement import EngagementEvent
@@ -42,6 +51,7 @@ __all__ = [
     "CampaignRecipient",
     "ConsentEvent",
     "ConsentState",
+    "ConsentText",
     "Contact",
     "ContactChange",
     "ContactTag",
@@ -50,17 +60,23 @@ __all__ = [
     "Disclosure",
     "EngagementEvent",
     "Erasure",
+    "FormVersion",
     "Interaction",
     "LegalHold",
     "LoginAttempt",
     "Objection",
+    "PortalLink",
     "Profile",
+    "PublicAttempt",
     "RecoveryCode",
     "RequestAction",
     "Restriction",
     "RetentionAction",
     "RobinsonExtract",
     "RobinsonNumber",
+    "Signup",
+    "SignupForm",
+    "SiteConsentEvent",
     "StaffSession",
     "Suppression",
     "User",

@@ -36,7 +36,7 @@ class ConsentEvent(SQLModel, table=True):
 
     __tablename__ = "consent_events"
     __table_args__ = (Index("ix_consent_events_key", "contact_id", "channel", "purpose", "id"),)
-    __pii_columns__: ClassVar[tuple[str, ...]] = ("evidence_text", "evidence_ip")
+    __pii_columns__: ClassVar[tuple[str, ...]] = ("evidence_text", "evidence_ip", "submission_ip")
 
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(sa_column=_contact_fk())
@@ -54,6 +54,24 @@ class ConsentEvent(SQLModel, table=True):
     actor: Actor = enum_field(Actor)
     recorded_by_user_id: int | None = Field(default=None, sa_column=_user_fk())
     occurred_at: datetime = Field(default_factory=utcnow)
+    # Consent collected by Consentry itself (a signup form, the preference
+    # centre, the portal): the archived text the person was shown
+    # (consent_texts), in which language, and for a form the form and its
+    # version. A double opt-in grant also keeps when and from where the form
+    # was submitted; its own time and IP are those of the confirmation.
+    text_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("consent_texts.id"), nullable=True)
+    )
+    language: str | None = Field(default=None, max_length=2)
+    form_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("signup_forms.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
+    form_version: int | None = Field(default=None)
+    submitted_at: datetime | None = Field(default=None)
+    submission_ip: str | None = Field(default=None, max_length=64)
 
 
 class ConsentState(SQLModel, table=True):

@@ -66,6 +66,11 @@ class Contact(SQLModel, table=True):
     # Set by the rights workflows (restriction, Art. 21 objection); read by the gate.
     restricted_at: datetime | None = Field(default=None)
     objected_at: datetime | None = Field(default=None)
+    # Made by a signup form and not confirmed yet (double opt-in): the gate
+    # leaves the contact out on every channel until the person confirms, and
+    # the retention rule ``unconfirmed_signups`` deletes it when the signup
+    # expires unconfirmed.
+    pending_since: datetime | None = Field(default=None)
     recorded_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -91,6 +91,8 @@ class CaptureMethod(StrEnum):
     PREFERENCE_CENTRE = "preference_centre"
     COMPLAINT = "complaint"  # a spam complaint (ARF report or an ESP's event)
     SMS = "sms"  # a text message (a STOP reply through the SMS gateway)
+    DOUBLE_OPT_IN = "double_opt_in"  # a signup form, confirmed from the mail it sent
+    PRIVACY_PORTAL = "privacy_portal"  # the person's own page at /me
 
 
 class Actor(StrEnum):
@@ -118,6 +120,13 @@ class Reason(StrEnum):
     ROBINSON_LISTED = "robinson_listed"
     FREQUENCY_CAP = "frequency_cap"
     OUTSIDE_SEGMENT = "outside_segment"
+    # A signup form made the contact and the person has not confirmed it yet.
+    UNCONFIRMED = "unconfirmed"
+    # Soft opt-in (an existing customer, similar products) without its evidence:
+    # no purchase recorded through which the address was obtained, or no record
+    # that the person was told then that they may refuse.
+    NO_PURCHASE_RECORD = "no_purchase_record"
+    NO_REFUSAL_NOTICE = "no_refusal_notice"
 
 
 class Role(StrEnum):
@@ -238,6 +247,8 @@ class VerificationMethod(StrEnum):
     REGISTERED_EMAIL_REPLY = "registered_email_reply"
     STRONG_IDENTIFICATION = "strong_identification"
     IN_PERSON_ID_DOCUMENT = "in_person_id_document"
+    # A one-time link mailed to the registered address (the privacy portal).
+    EMAIL_LINK = "email_link"
 
 
 class ObjectionScope(StrEnum):

@@ -57,7 +57,7 @@ class Interaction(SQLModel, table=True):
     The latest one sets the contact's ``last_service_contact_at``."""
 
     __tablename__ = "interactions"
-    __pii_columns__: ClassVar[tuple[str, ...]] = ("note", "details")
+    __pii_columns__: ClassVar[tuple[str, ...]] = ("note", "details", "product_group")
 
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(sa_column=_contact_fk())
@@ -67,6 +67,13 @@ class Interaction(SQLModel, table=True):
     # Purchase details (product, amount …); never stored under a
     # purchase-registration ban.
     details: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # Soft opt-in's evidence (SVPL 200 § 3): a purchase's product group, that
+    # the address was obtained in it, and that the person was told then that
+    # they may refuse marketing. The gate reads these (Reason.NO_PURCHASE_RECORD,
+    # Reason.NO_REFUSAL_NOTICE).
+    product_group: str | None = Field(default=None, max_length=100)
+    address_collected: bool = Field(default=False)
+    refusal_offered: bool = Field(default=False)
     recorded_by_user_id: int | None = Field(default=None, sa_column=_user_fk())
     recorded_at: datetime = Field(default_factory=utcnow)
 

@@ -190,6 +190,9 @@ COLUMNS: dict[tuple[str, str], Described] = {
     ("interactions", "details"): _d(
         _REL, "ostojen ja palvelukontaktien tiedot", "details of purchases and service contacts"
     ),
+    ("interactions", "product_group"): _d(
+        _REL, "ostettujen tuotteiden tuoteryhmä", "the product group of a purchase"
+    ),
     ("consent_events", "evidence_text"): _d(
         _CH, "suostumusta pyydettäessä näytetty teksti", "the text shown when consent was asked"
     ),
@@ -197,6 +200,31 @@ COLUMNS: dict[tuple[str, str], Described] = {
         _CH,
         "verkko, josta suostumus annettiin (lyhennetty IP-osoite)",
         "the network consent was given from (a truncated IP address)",
+    ),
+    ("consent_events", "submission_ip"): _d(
+        _CH,
+        "verkko, josta tilauslomake lähetettiin (lyhennetty IP-osoite)",
+        "the network a signup form was sent from (a truncated IP address)",
+    ),
+    ("signups", "submission_ip"): _d(
+        _CH,
+        "verkko, josta tilauslomake lähetettiin (lyhennetty IP-osoite)",
+        "the network a signup form was sent from (a truncated IP address)",
+    ),
+    ("signups", "confirmation_ip"): _d(
+        _CH,
+        "verkko, josta tilaus vahvistettiin (lyhennetty IP-osoite)",
+        "the network a signup was confirmed from (a truncated IP address)",
+    ),
+    ("site_consent_events", "visitor"): _d(
+        _CH,
+        "verkkosivuston evästevalintojen satunnainen tunniste",
+        "the random identifier of a website visitor's cookie choices",
+    ),
+    ("site_consent_events", "ip_network"): _d(
+        _CH,
+        "verkko, josta evästevalinta tehtiin (lyhennetty IP-osoite)",
+        "the network a cookie choice was made from (a truncated IP address)",
     ),
     ("bans", "note"): _d(_CH, "kieltojen lisätiedot", "notes on bans"),
     ("bans", "lift_note"): _d(_CH, "kieltojen lisätiedot", "notes on bans"),

@@ -204,6 +204,9 @@ RETENTION: dict[str, dict[Rule, str]] = {
         Rule.CALL_LISTS: "Puhelinmarkkinoinnin soittolistat: {days} päivää laatimisesta.",
         Rule.CLOSED_REQUESTS: "Tietosuojapyyntöjen käsittelytiedot: {days} päivää pyynnön "
         "käsittelyn päättymisestä.",
+        Rule.UNCONFIRMED_SIGNUPS: "Vahvistamattomat tilaukset: jos tilauslomakkeen lähettäjä ei "
+        "vahvista tilausta sähköpostiin lähetetystä linkistä, tilaus ja sen tuomat tiedot "
+        "poistetaan {days} päivän kuluttua.",
     },
     "en": {
         Rule.CONTACT_5_YEARS: "The customer and marketing register keeps a person's data until "
@@ -226,6 +229,9 @@ RETENTION: dict[str, dict[Rule, str]] = {
         Rule.CALL_LISTS: "Telephone marketing call lists: {days} days after they are made.",
         Rule.CLOSED_REQUESTS: "Records of data-subject requests: {days} days after the "
         "request was closed.",
+        Rule.UNCONFIRMED_SIGNUPS: "Unconfirmed signups: when whoever sent a signup form does "
+        "not confirm it from the link mailed to them, the signup and the data it brought are "
+        "deleted after {days} days.",
     },
 }
 
@@ -260,12 +266,16 @@ VERIFICATION: dict[str, dict[VerificationMethod, str]] = {
         VerificationMethod.STRONG_IDENTIFICATION: "vahva sähköinen tunnistautuminen",
         VerificationMethod.IN_PERSON_ID_DOCUMENT: "käynti paikan päällä "
         "henkilöllisyystodistuksen kanssa",
+        VerificationMethod.EMAIL_LINK: "kertakäyttöinen linkki rekisterissä olevaan "
+        "sähköpostiosoitteeseen (tietosuojasivu)",
     },
     "en": {
         VerificationMethod.REGISTERED_EMAIL_REPLY: "a reply to a message sent to the email "
         "address in the register",
         VerificationMethod.STRONG_IDENTIFICATION: "strong electronic identification",
         VerificationMethod.IN_PERSON_ID_DOCUMENT: "a visit in person with an identity document",
+        VerificationMethod.EMAIL_LINK: "a one-time link sent to the email address in the "
+        "register (the privacy page)",
     },
 }
 

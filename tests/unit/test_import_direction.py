@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("web", "observability"),
     ("tracking", "hooks"),
     ("campaigns", "retention", "backup", "inbound", "notice"),
+    ("forms", "portal"),
     ("rights",),
     ("exports",),
     ("imports",),
@@ -55,6 +56,8 @@ LAYERS: list[tuple[str, ...]] = [
         "security",
         "validation",
         "rules",
+        "onetime",
+        "public_limits",
     ),
 ]
 
