@@ -9,6 +9,8 @@ restore putting back a withdrawal an older copy lacks (``replay_withdrawal``).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -63,6 +65,21 @@ async def lock_person(session: AsyncSession, contact_id: int) -> bool:
     return bool(result.rowcount)
 
 
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """How Consentry itself collected a choice: the archived text shown
+    (``consent_texts``), its language, and for a signup form the form, its
+    version, and when and from which network it was submitted (a double
+    opt-in grant's own time and IP are those of the confirmation)."""
+
+    text_id: int | None = None
+    language: str | None = None
+    form_id: int | None = None
+    form_version: int | None = None
+    submitted_at: datetime | None = None
+    submission_ip: str | None = None
+
+
 async def record_consent(
     session: AsyncSession,
     *,
@@ -71,10 +88,12 @@ async def record_consent(
     actor: Actor,
     user_id: int | None,
     campaign_id: int | None = None,
+    collected: Collected | None = None,
 ) -> ConsentEvent:
     """Append a grant or withdrawal and move the current state to it, in one transaction."""
     assert contact.id is not None
     evidence = data.evidence
+    collected = collected or Collected()
     event = ConsentEvent(
         contact_id=contact.id,
         channel=data.channel,
@@ -88,6 +107,12 @@ async def record_consent(
         campaign_id=campaign_id,
         actor=actor,
         recorded_by_user_id=user_id,
+        text_id=collected.text_id,
+        language=collected.language,
+        form_id=collected.form_id,
+        form_version=collected.form_version,
+        submitted_at=collected.submitted_at,
+        submission_ip=collected.submission_ip,
     )
     session.add(event)
     await session.flush()
