@@ -30,6 +30,8 @@ class Permission(StrEnum):
     CONTACTS_EXPORT = "contacts:export"
     ROBINSON_READ = "robinson:read"
     ROBINSON_MANAGE = "robinson:manage"
+    FORMS_READ = "forms:read"
+    FORMS_WRITE = "forms:write"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -46,6 +48,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.TOKENS_OWN,
             Permission.CONTACTS_EXPORT,
             Permission.ROBINSON_READ,
+            Permission.FORMS_READ,
+            Permission.FORMS_WRITE,
         }
     ),
     Role.PRIVACY_OFFICER: frozenset(
@@ -61,6 +65,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.TOKENS_OWN,
             Permission.ROBINSON_READ,
             Permission.ROBINSON_MANAGE,
+            Permission.FORMS_READ,
+            Permission.FORMS_WRITE,
         }
     ),
     Role.CALLER: frozenset({Permission.CALL_LISTS_DOWNLOAD, Permission.TOKENS_OWN}),
@@ -71,6 +77,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.STATISTICS_READ,
             Permission.TOKENS_OWN,
             Permission.ROBINSON_READ,
+            Permission.FORMS_READ,
         }
     ),
 }
