@@ -41,7 +41,6 @@ from service.models import Contact
 from service.models.enums import ConsentAction
 from service.portal import service
 from service.portal.texts import CHOICES, LANGUAGES, PAGE_TEXT, choice_label
-from service.rights import article15, export
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -290,8 +289,9 @@ class PortalController(Controller):
     async def download(
         self, request: PublicRequest, db_session: Session, cipher: Cipher
     ) -> Response[Any]:
-        """The same JSON the staff access export gives, as an attachment;
-        recorded in the audit trail as the person's own download."""
+        """The same JSON the staff access export gives (less any trace of
+        an identity code), as an attachment; recorded in the audit trail as
+        the person's own download."""
         try:
             _link, contact = await service.current(db_session, request.cookies.get(COOKIE))
         except service.Ended:
@@ -299,12 +299,8 @@ class PortalController(Controller):
         assert contact.id is not None
         trail.note(db_session, request, action="portal.export", status_code=200)
         trail.annotate(db_session, contact_id=contact.id)
-        body = await export.gather(
-            db_session,
-            contact=contact,
-            cipher=cipher,
-            settings=_settings(request),
-            lang=article15.language_for(contact, None),
+        body = await service.access_export(
+            db_session, contact=contact, cipher=cipher, settings=_settings(request)
         )
         return Response(
             body.model_dump_json(indent=2),

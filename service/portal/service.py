@@ -57,8 +57,9 @@ from service.public_limits import Limit, allow
 from service.requests import deadlines
 from service.requests import service as requests
 from service.requests.schemas import RequestClose, RequestCreate
+from service.rights import article15, export
 from service.rights import service as rights
-from service.rights.schemas import ObjectionCreate
+from service.rights.schemas import AccessExport, ObjectionCreate
 from service.settings import Settings
 from service.validation import InvalidValue, normalize_email
 
@@ -248,6 +249,35 @@ def held(contact: Contact) -> list[tuple[str, str | None]]:
         ("field_address", address or None),
         ("field_language", contact.language.value),
     ]
+
+
+IDENTITY_CODE = "personal_identity_code"
+
+
+async def access_export(
+    session: AsyncSession, *, contact: Contact, cipher: DataCipher, settings: Settings
+) -> AccessExport:
+    """The staff access export (service.rights.export), less every trace of
+    an identity code: its masked form, its name among rectified fields, and
+    reads of it in the access log. Whoever holds the mailbox gets this file,
+    so it must not tell them even that a code is held; the person can ask
+    the privacy contact for it."""
+    body = await export.gather(
+        session,
+        contact=contact,
+        cipher=cipher,
+        settings=settings,
+        lang=article15.language_for(contact, None),
+    )
+    body.contact = body.contact.model_copy(update={IDENTITY_CODE: None})
+    body.rectifications = [
+        change.model_copy(update={"fields": [f for f in change.fields if f != IDENTITY_CODE]})
+        for change in body.rectifications
+        if change.fields != [IDENTITY_CODE]
+    ]
+    log = body.accesses.access_log
+    log.events = [event for event in log.events if "identity_code" not in event.action]
+    return body
 
 
 # -- consents ------------------------------------------------------------------------
