@@ -39,6 +39,7 @@ from service.crypto import DataCipher
 from service.mail.render import Controller as ControllerIdentity
 from service.models import Contact
 from service.models.enums import ConsentAction
+from service.openapi import error_responses
 from service.portal import service
 from service.portal.texts import CHOICES, LANGUAGES, PAGE_TEXT, choice_label
 from service.settings import Settings
@@ -53,6 +54,16 @@ PORTAL_HEADERS = {**HEADERS, "Referrer-Policy": "same-origin"}
 # A form field longer than any real value is refused before it is parsed
 # as an address (the request body limit bounds the rest).
 MAX_FIELD = 1000
+
+_ENDED = "No portal session, or it has ended: a page linking to /me. Nothing was changed."
+_REFUSED = (
+    "The POST did not come from a page of the public URL (its Origin or Referer; "
+    "CSRF): a page saying so. Nothing was changed."
+)
+_BAD_CHOICE = "A field holds a value the page never offers: a page saying so. Nothing changed."
+_LINK = "The link is unknown, used or expired: a page saying so and linking to /me."
+SESSION_ONLY = error_responses({401: _ENDED}, MediaType.HTML)
+SESSION_POST = error_responses({400: _BAD_CHOICE, 401: _ENDED, 403: _REFUSED}, MediaType.HTML)
 
 _pages = jinja2.Environment(
     loader=jinja2.FileSystemLoader(PAGES), autoescape=True, undefined=jinja2.StrictUndefined
@@ -183,7 +194,12 @@ class PortalController(Controller):
             await _queue_link(request, contact.id, lang)
         return sent
 
-    @get("/page", summary="The person's own page", media_type=MediaType.HTML)
+    @get(
+        "/page",
+        summary="The person's own page",
+        media_type=MediaType.HTML,
+        responses=SESSION_ONLY,
+    )
     async def own_page(
         self,
         request: PublicRequest,
@@ -233,7 +249,13 @@ class PortalController(Controller):
             objected=await service.objection_in_force(db_session, contact),
         )
 
-    @post("/consents", status_code=303, summary="Change consents", media_type=MediaType.HTML)
+    @post(
+        "/consents",
+        status_code=303,
+        summary="Change consents",
+        media_type=MediaType.HTML,
+        responses=SESSION_POST,
+    )
     async def save_consents(self, request: PublicRequest, db_session: Session) -> Response[str]:
         """One field per choice, named ``CHANNEL.PURPOSE``, ``grant`` or
         ``withdraw``; choices left out stay as they are."""
@@ -260,7 +282,13 @@ class PortalController(Controller):
         )
         return _redirect(f"/me/page?lang={lang}&saved=1")
 
-    @post("/requests", status_code=303, summary="Ask for erasure, rectification, …")
+    @post(
+        "/requests",
+        status_code=303,
+        summary="Ask for erasure, rectification, restriction; object",
+        media_type=MediaType.HTML,
+        responses=SESSION_POST,
+    )
     async def ask(self, request: PublicRequest, db_session: Session) -> Response[str]:
         """``kind``: ``erasure``, ``rectification`` (with ``description``:
         what is wrong), ``restriction`` or ``objection`` (to direct
@@ -285,6 +313,7 @@ class PortalController(Controller):
         "/export",
         summary="Download everything held (the access export)",
         media_type=MediaType.JSON,
+        responses=SESSION_ONLY,
     )
     async def download(
         self, request: PublicRequest, db_session: Session, cipher: Cipher
@@ -311,7 +340,13 @@ class PortalController(Controller):
             },
         )
 
-    @post("/logout", status_code=200, summary="End the portal session", media_type=MediaType.HTML)
+    @post(
+        "/logout",
+        status_code=200,
+        summary="End the portal session",
+        media_type=MediaType.HTML,
+        responses=error_responses({403: _REFUSED}, MediaType.HTML),
+    )
     async def logout(self, request: PublicRequest, db_session: Session) -> Response[str]:
         lang = _language(request)
         if not _from_our_pages(request):
@@ -330,7 +365,12 @@ class PortalController(Controller):
             cookies=[_cookie(_settings(request), None)],
         )
 
-    @get("/{token:str}", summary="A one-time link's page (changes nothing)", media_type="text/html")
+    @get(
+        "/{token:str}",
+        summary="A one-time link's page (changes nothing)",
+        media_type=MediaType.HTML,
+        responses=error_responses({400: _LINK}, MediaType.HTML),
+    )
     async def link_page(
         self, request: PublicRequest, db_session: Session, token: FromPath[str]
     ) -> Response[str]:
@@ -339,7 +379,13 @@ class PortalController(Controller):
             return _message(request, lang, "invalid", 400)
         return _page(request, "portal_open", lang, title="open_title")
 
-    @post("/{token:str}", status_code=303, summary="Use a one-time link: open the session")
+    @post(
+        "/{token:str}",
+        status_code=303,
+        summary="Use a one-time link: open the session",
+        media_type=MediaType.HTML,
+        responses=error_responses({400: _LINK, 403: _REFUSED}, MediaType.HTML),
+    )
     async def use_link(
         self, request: PublicRequest, db_session: Session, token: FromPath[str]
     ) -> Response[str]:

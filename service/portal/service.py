@@ -340,7 +340,9 @@ async def save_choices(
                     action=action,
                     source=Source.SELF,
                     method=CaptureMethod.PRIVACY_PORTAL,
-                    evidence=Evidence(text=f"{label}: {answer}", ip=network),
+                    # Built as is: ``network`` is already cut to the
+                    # configured prefix, which Evidence would read as an IP.
+                    evidence=Evidence.model_construct(text=f"{label}: {answer}", ip=network),
                 ),
                 actor=Actor.PUBLIC_LINK,
                 user_id=None,
