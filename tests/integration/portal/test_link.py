@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -24,6 +25,7 @@ from tests.integration.portal.conftest import OURS, PUBLIC_URL, Client, link_for
 from tests.support.clock import FrozenClock
 from tests.support.factories import add_contact, unique_email
 from tests.support.worker import drain, worker_context
+from workers.portal import send_portal_link
 
 
 async def portal_jobs(redis: ArqRedis) -> list[tuple[object, ...]]:
@@ -195,3 +197,19 @@ async def test_without_a_queue_nothing_is_sent_and_the_answer_is_the_same(
         client.app.state.queue = kept
     assert without.status_code == 200 and without.content == with_queue.content
     assert "no queue configured" in caplog.text and address not in caplog.text
+
+
+async def test_the_job_makes_no_link_for_a_contact_gone_or_without_a_relay(
+    admin: Client, settings: Settings, sessionmaker: SessionMaker
+) -> None:
+    contact_id = await add_contact(admin, email=unique_email("gone"))
+    assert (await admin.delete(f"/api/v1/contacts/{contact_id}")).status_code == 204
+    async with worker_context(settings, sessionmaker) as ctx:
+        assert await send_portal_link(ctx, contact_id, "fi") == "gone"
+        kept = ctx["sender"]
+        ctx["sender"] = replace(kept, smtp=None)
+        try:
+            assert await send_portal_link(ctx, contact_id, "fi") == "no_relay"
+        finally:
+            ctx["sender"] = kept
+    assert await links(sessionmaker) == []
