@@ -50,6 +50,7 @@ from service.json_limits import NOT_AN_OBJECT
 from service.observability.controllers import HealthController, MetricsController
 from service.observability.wiring import attach as attach_observability
 from service.openapi import document_errors
+from service.portal.public import PortalController
 from service.profiles.controllers import (
     ContactProfileController,
     InteractionController,
@@ -106,6 +107,7 @@ PUBLIC: list[type[Controller]] = [
     HealthController,
     MetricsController,
     SmsHookController,
+    PortalController,
 ]
 
 # The largest request body any route takes unless it says otherwise (the CSV

@@ -145,12 +145,18 @@ def _mark_objected(contact: Contact, when: datetime) -> None:
 
 
 async def object_(
-    session: AsyncSession, *, contact: Contact, data: ObjectionCreate, user_id: int | None
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    data: ObjectionCreate,
+    user_id: int | None,
+    actor: Actor = Actor.STAFF,
 ) -> Objection:
     """Record an objection. To direct marketing it is absolute (GDPR 21(3)):
     upheld at once, a direct-marketing ban on all channels, and the email and
     phone on the suppression list so that a re-import cannot bring them back.
-    To other processing it waits for a decision (21(1))."""
+    To other processing it waits for a decision (21(1)). ``actor``: who
+    wrote the ban down (staff, or the person in the privacy portal)."""
     assert contact.id is not None
     request = None
     if data.request_id is not None:
@@ -185,7 +191,7 @@ async def object_(
                 note=f"objection {objection.id}",
             )
             await consent_service.record_ban(
-                session, contact=contact, data=ban, actor=Actor.STAFF, user_id=user_id
+                session, contact=contact, data=ban, actor=actor, user_id=user_id
             )
         _mark_objected(contact, now)
         session.add(contact)
