@@ -208,11 +208,11 @@ class _Definition(BaseModel):
                 spec = by_name.get(needed)
                 if spec is None:
                     raise ValueError(
-                        f"a {offer.channel.value} offer needs the field {needed!r}, required"
+                        f"an offer on {offer.channel.value} needs the field {needed!r}, required"
                     )
                 if "required" in spec.model_fields_set and not spec.required:
                     raise ValueError(
-                        f"{needed!r} must be required: a {offer.channel.value} offer needs it"
+                        f"{needed!r} must be required: an offer on {offer.channel.value} needs it"
                     )
                 spec.required = True
         return self
