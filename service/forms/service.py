@@ -11,7 +11,8 @@ definition in ``form_versions``, so what a person was shown at any version
 stays readable.
 
 The public side (service.forms.public, signup) reads forms through
-:func:`by_slug` and the ``SignupForm`` fields directly:
+:func:`by_slug` (and :func:`offers_in` for an offer's words in a language)
+and the ``SignupForm`` fields directly:
 
 - ``languages``: the language codes the form is shown in, the first the default;
 - ``offers``: as above; an offer's value in a submission is ``CHANNEL.PURPOSE``;
@@ -304,6 +305,20 @@ async def version(session: AsyncSession, form: SignupForm, number: int) -> FormV
         created_by_user_id=row.created_by_user_id,
         definition=await _definition(session, form.id, row.version, row.definition),
     )
+
+
+async def offers_in(
+    session: AsyncSession, form: SignupForm, language: str
+) -> list[tuple[str, str, ConsentText]]:
+    """The form's offers as shown in ``language`` (one of ``form.languages``),
+    in order: ``(channel, purpose, archived text)``. For the hosted page and a
+    submission, which records the text's id."""
+    texts = await archive.many(session, _text_ids(form.offers))
+    return [
+        (offer["channel"], offer["purpose"], texts[int(offer["texts"][language])])
+        for offer in form.offers
+        if language in offer["texts"]
+    ]
 
 
 async def consent_texts(

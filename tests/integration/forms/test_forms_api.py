@@ -13,6 +13,8 @@ from litestar.testing import AsyncTestClient
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db import SessionMaker, session_scope
+from service.forms import service
 from service.models import ConsentText, FormVersion, SignupForm
 from service.models.enums import Role
 from tests.conftest import TokenFactory
@@ -281,3 +283,24 @@ async def test_the_archive_read_api(admin: Client) -> None:
     assert (await admin.get("/api/v1/consent-texts")).status_code == 400
     assert (await admin.get("/api/v1/consent-texts?key=nothing")).json() == []
     assert (await admin.get("/api/v1/consent-texts?key=x&language=de")).status_code == 422
+
+
+async def test_the_public_side_reads_a_form_by_its_slug(
+    admin: Client, sessionmaker: SessionMaker
+) -> None:
+    created = (await admin.post(FORMS, json=form_body())).json()
+    async with session_scope(sessionmaker) as session:
+        assert await service.by_slug(session, "nothing") is None
+        form = await service.by_slug(session, "news")
+        assert form is not None and form.id == created["id"]
+        assert form.fields == {"full_name": False, "email": True, "employer": False}
+        assert form.offers == [
+            {
+                "channel": "email",
+                "purpose": "direct_marketing",
+                "texts": {lang: t["id"] for lang, t in created["offers"][0]["texts"].items()},
+            }
+        ]
+        ((channel, purpose, text),) = await service.offers_in(session, form, "en")
+        assert (channel, purpose, text.body) == ("email", "direct_marketing", EMAIL_TEXT["en"])
+        assert await service.offers_in(session, form, "sv") == []
