@@ -44,6 +44,7 @@ from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
 from service.errors import Conflict, DomainError
 from service.exports.controllers import ExportController
+from service.forms.controllers import ConsentTextController, FormController
 from service.hooks.public import HookController
 from service.imports.controllers import ImportController
 from service.json_limits import NOT_AN_OBJECT
@@ -90,6 +91,8 @@ STAFF_API: list[type[Controller]] = [
     ExportController,
     RobinsonController,
     RetentionController,
+    FormController,
+    ConsentTextController,
     AuditController,
     TokenController,
     OwnTokenController,

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.consent import unsubscribe as actions
 from service.consent.queries import needs_consent
+from service.consent.service import Collected
 from service.consent.texts import CHOICE_LABELS, PAGE_TEXT
 from service.ip import truncate_ip
 from service.mail.render import Controller as ControllerIdentity
@@ -164,6 +165,7 @@ class PublicController(Controller):
             {actions.Scope.TRACKING} if channel is Channel.EMAIL else set()
         )
         form = await request.form()
+        texts: dict[actions.Scope, Collected] = {}  # the page's words, when there was one
         if form.get("List-Unsubscribe") == "One-Click":
             scopes, method = {own}, CaptureMethod.ONE_CLICK
         elif form.get("via") == "page":
@@ -174,6 +176,7 @@ class PublicController(Controller):
             if not scopes <= allowed:  # a token is bound to its channel
                 return _invalid(request)
             method = CaptureMethod.LINK_PAGE
+            texts = await _scope_texts(db_session, contact_id, scopes, request)
         elif channel is Channel.SMS and not form:
             scopes, method = {own}, CaptureMethod.LINK_PAGE
         else:
@@ -185,6 +188,7 @@ class PublicController(Controller):
             scopes=scopes,
             method=method,
             ip=_client_ip(request),
+            texts=texts,
         )
         contact = await db_session.get(Contact, contact_id)
         return _page(
@@ -236,6 +240,12 @@ class PublicController(Controller):
                     method=CaptureMethod.PREFERENCE_CENTRE,
                     ip=_client_ip(request),
                     shown_text=_shown(lang, (channel, purpose), action),
+                    collected=await actions.shown(
+                        db_session,
+                        key=f"preferences:{channel.value}.{purpose.value}",
+                        language=lang,
+                        words=CHOICE_LABELS[lang][(channel, purpose)],
+                    ),
                 )
         return await _preferences(request, db_session, contact, saved=True)
 
@@ -244,6 +254,25 @@ def _shown(lang: str, pair: tuple[Channel, Purpose], action: ConsentAction) -> s
     """The evidence of a choice: the words the person saw and picked."""
     answer = PAGE_TEXT[lang]["yes" if action is ConsentAction.GRANT else "no"]
     return f"{CHOICE_LABELS[lang][pair]}: {answer}"
+
+
+async def _scope_texts(
+    session: AsyncSession, contact_id: int, scopes: set[actions.Scope], request: PublicRequest
+) -> dict[actions.Scope, Collected]:
+    """The archived words of the page's choices the person ticked, in the
+    language the page was shown in. A ban (``all``) is not a ledger event and
+    keeps its own note."""
+    lang = _language(await session.get(Contact, contact_id), request)
+    return {
+        scope: await actions.shown(
+            session,
+            key=f"unsubscribe:{scope.value}",
+            language=lang,
+            words=PAGE_TEXT[lang][f"scope_{scope.value}"],
+        )
+        for scope in sorted(scopes)
+        if scope is not actions.Scope.ALL
+    }
 
 
 async def _unsubscribe_link(

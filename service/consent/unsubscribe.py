@@ -6,6 +6,12 @@ Every change is a ledger event (or a ban) recorded as the person's own act
 ``mailto``, ``preference_centre``), the campaign whose message carried the
 link, and the IP truncated to its network. Repeating a request changes
 nothing and records nothing new.
+
+A choice made on a page (the unsubscribe page's checkboxes, the preference
+centre) also points at the archived words the person saw
+(service.consent.archive, keys ``unsubscribe:{scope}`` and
+``preferences:{channel}.{purpose}``, in the page's language). A one-click
+unsubscribe shows no words, so it has none.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from enum import StrEnum
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.consent import archive
 from service.consent import service as consent_service
 from service.consent.schemas import BanCreate, ConsentCreate, Evidence
 from service.models import ConsentState, Contact
@@ -61,8 +68,10 @@ async def set_consent(
     campaign_id: int | None = None,
     shown_text: str | None = None,
     actor: Actor = Actor.PUBLIC_LINK,
+    collected: consent_service.Collected | None = None,
 ) -> bool:
-    """Record the person's choice unless it is already the current state."""
+    """Record the person's choice unless it is already the current state.
+    ``collected``: the archived words shown, when there was a page."""
     assert contact.id is not None
     await consent_service.lock_person(session, contact.id)
     if await current_state(session, contact.id, channel, purpose) is action:
@@ -81,8 +90,18 @@ async def set_consent(
         actor=actor,
         user_id=None,
         campaign_id=campaign_id,
+        collected=collected,
     )
     return True
+
+
+async def shown(
+    session: AsyncSession, *, key: str, language: str, words: str
+) -> consent_service.Collected:
+    """The archived version of the words a page showed for a choice, as the
+    event records it."""
+    text = await archive.archive(session, key=key, language=language, body=words)
+    return consent_service.Collected(text_id=text.id, language=language)
 
 
 # What each scope withdraws (Scope.ALL is a ban, below).
@@ -102,11 +121,13 @@ async def unsubscribe(
     method: CaptureMethod,
     ip: str | None,
     actor: Actor = Actor.PUBLIC_LINK,
+    texts: dict[Scope, consent_service.Collected] | None = None,
 ) -> bool:
     """Apply the scopes; False when the contact no longer exists (erased: the
     suppression list already keeps them out). ``actor``: who wrote it down —
     the person through a link or mail, or the system for a complaint a
-    mailbox provider reported."""
+    mailbox provider reported. ``texts``: the archived words of each scope's
+    choice, when the person chose on the page."""
     if not await consent_service.lock_person(session, contact_id):
         return False
     contact = await session.get(Contact, contact_id)
@@ -124,6 +145,7 @@ async def unsubscribe(
                 ip=ip,
                 campaign_id=campaign_id,
                 actor=actor,
+                collected=(texts or {}).get(scope),
             )
     if Scope.ALL in scopes and not await consent_service.has_active_ban(
         session, contact_id=contact_id, kind=BanKind.DIRECT_MARKETING

@@ -19,6 +19,7 @@ from service.web.campaign_stats import StatisticsPages
 from service.web.campaigns import CampaignPages
 from service.web.contact_actions import ContactActionsController
 from service.web.contacts import ContactPagesController
+from service.web.forms import FormPages
 from service.web.login import LOGIN, LoginController, LogoutController
 from service.web.pages import HomeController
 from service.web.privacy import PrivacyController
@@ -59,6 +60,7 @@ def web_router() -> Router:
             CampaignPages,
             SendingPages,
             StatisticsPages,
+            FormPages,
             static,
         ],
         middleware=[SessionMiddleware()],
