@@ -24,7 +24,7 @@ from service.observability.logs import configure_logging
 from service.queue import QUEUE_NAME, WorkerLease
 from service.settings import Settings, backup_time, get_settings
 from service.tokens import TokenSigner
-from workers import backup, campaigns, heartbeat, retention, tracking
+from workers import backup, campaigns, forms, heartbeat, retention, tracking
 
 # Used only when the worker is started with plain `arq` and no URL is set; the
 # `consentry` commands always pass the URL they resolved.
@@ -61,6 +61,8 @@ def functions(send_job_timeout: int = DEFAULT_SEND_JOB_TIMEOUT) -> list[Any]:
         func(campaigns.build_call_list, keep_result=0, max_tries=5),
         func(drain_engagement, keep_result=0),
         func(retention.retention_continue, name=retention.CONTINUE, keep_result=0),
+        # Kept no result: a second submission queues the same id again.
+        func(forms.send_signup_confirmation, keep_result=0, max_tries=forms.MAX_TRIES),
     ]
 
 
