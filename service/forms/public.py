@@ -21,12 +21,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
-from litestar import Controller, Request, Response, get, post, route
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.enums import HttpMethod, MediaType
+from litestar.enums import MediaType
 from litestar.exceptions import ClientException
 from litestar.params import FromPath, FromQuery
+from litestar.types import ASGIApp, Receive, Scope, Send
 from redis.exceptions import RedisError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -282,7 +283,7 @@ async def _read(request: PublicRequest) -> signups.Submission:
             posted = await request.form()
         except Exception:  # a body the form parser cannot read, whatever its fault
             raise ClientException("the form cannot be read") from None
-        consents = [str(value) for value in posted.getall("consent")]
+        consents = [str(value) for value in posted.getall("consent", [])]
         fields = {
             str(name): value
             for name, value in posted.items()
@@ -309,9 +310,39 @@ async def _queue_confirmation(request: PublicRequest, signup_id: int) -> None:
         logger.warning("a signup's confirmation mail could not be queued (signup %d)", signup_id)
 
 
+def _preflight(app: ASGIApp) -> ASGIApp:
+    """CORS preflight (``OPTIONS /s/{slug}``) for a JSON POST from one of the
+    form's own origins. Litestar answers OPTIONS itself (its handler cannot be
+    replaced), so the answer is made here, around it: 204, and the allowing
+    headers only for a listed origin."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") != "OPTIONS":
+            await app(scope, receive, send)
+            return
+        slug = str(scope.get("path_params", {}).get("slug", ""))
+        origin = next((v for k, v in scope["headers"] if k == b"origin"), b"").decode("latin-1")
+        headers = [(b"vary", b"Origin"), (b"cache-control", b"no-store")]
+        if slug and origin:
+            async with scope["app"].state.sessionmaker() as session:
+                form = await signups.active_form(session, slug)
+            if form is not None and origin in form.origins:
+                headers += [
+                    (b"access-control-allow-origin", origin.encode("latin-1")),
+                    (b"access-control-allow-methods", b"POST"),
+                    (b"access-control-allow-headers", b"content-type"),
+                    (b"access-control-max-age", b"600"),
+                ]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return middleware
+
+
 class SignupFormController(Controller):
     path = "/"
     tags = ["signup forms"]
+    middleware = [_preflight]
 
     @get("/s/{slug:str}", summary="A hosted signup form", media_type=MediaType.HTML)
     async def form_page(
@@ -327,28 +358,6 @@ class SignupFormController(Controller):
             return _missing(request)
         language = signups.choose_language(form, lang, request.headers.get("accept-language", ""))
         return await _form_page(request, db_session, form, language)
-
-    @route(
-        "/s/{slug:str}",
-        http_method=[HttpMethod.OPTIONS],
-        status_code=204,
-        include_in_schema=False,
-    )
-    async def preflight(
-        self, request: PublicRequest, db_session: Session, slug: FromPath[str]
-    ) -> Response[None]:
-        """CORS preflight for a JSON POST from one of the form's origins."""
-        form = await signups.active_form(db_session, slug)
-        headers = {"Vary": "Origin"}
-        if form is not None:
-            headers = _cors(request, form)
-            if "Access-Control-Allow-Origin" in headers:
-                headers |= {
-                    "Access-Control-Allow-Methods": "POST",
-                    "Access-Control-Allow-Headers": "content-type",
-                    "Access-Control-Max-Age": "600",
-                }
-        return Response(None, status_code=204, headers=headers)
 
     @post(
         "/s/{slug:str}",
