@@ -41,6 +41,7 @@ from service.forms.texts import FIELD_LABELS, FIELD_ORDER, LANGUAGES, PAGE_TEXT
 from service.ip import truncate_ip
 from service.mail.render import Controller as ControllerIdentity
 from service.models import Signup, SignupForm
+from service.openapi import error_responses
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,13 @@ _AUTOCOMPLETE = {
     "country": "country",
 }
 _INPUT_TYPE = {"email": "email", "phone": "tel"}
+NO_FORM = "No active form has this slug: a page saying so."
+FORM_ERRORS = (
+    "The form has errors: the form again with each one named (a JSON request gets "
+    "`{status_code, detail, fields}` instead), or the body cannot be read. Nothing was kept."
+)
+_FORM_PAGES = error_responses({404: NO_FORM}, MediaType.HTML)
+_SUBMIT_PAGES = error_responses({400: FORM_ERRORS, 404: NO_FORM}, MediaType.HTML)
 
 
 def confirmation_job_id(signup_id: int) -> str:
@@ -344,7 +352,12 @@ class SignupFormController(Controller):
     tags = ["signup forms"]
     middleware = [_preflight]
 
-    @get("/s/{slug:str}", summary="A hosted signup form", media_type=MediaType.HTML)
+    @get(
+        "/s/{slug:str}",
+        summary="A hosted signup form",
+        media_type=MediaType.HTML,
+        responses=_FORM_PAGES,
+    )
     async def form_page(
         self,
         request: PublicRequest,
@@ -364,6 +377,7 @@ class SignupFormController(Controller):
         status_code=200,
         summary="Submit a signup form (form-encoded or JSON)",
         media_type=MediaType.HTML,
+        responses=_SUBMIT_PAGES,
     )
     async def submit(
         self,
@@ -433,7 +447,11 @@ class SignupFormController(Controller):
             else text["thanks_direct"],
         )
 
-    @get("/c/{token:str}", summary="A signup's confirmation page (changes nothing)")
+    @get(
+        "/c/{token:str}",
+        summary="A signup's confirmation page (changes nothing)",
+        media_type=MediaType.HTML,
+    )
     async def confirm_page(
         self, request: PublicRequest, db_session: Session, token: FromPath[str]
     ) -> Response[str]:
