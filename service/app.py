@@ -45,6 +45,7 @@ from service.db import create_engine, create_sessionmaker
 from service.errors import Conflict, DomainError
 from service.exports.controllers import ExportController
 from service.forms.controllers import ConsentTextController, FormController
+from service.forms.public import SignupFormController
 from service.hooks.public import HookController
 from service.imports.controllers import ImportController
 from service.json_limits import NOT_AN_OBJECT
@@ -99,11 +100,13 @@ STAFF_API: list[type[Controller]] = [
 ]
 
 # No login: unsubscribe and preferences (signed tokens), engagement tracking,
-# the transfer-notice refusal, the ESP webhooks (each provider's own
+# signup forms and their confirmation links (one-time tokens), the
+# transfer-notice refusal, the ESP webhooks (each provider's own
 # signature), the SMS gateway's hook (its shared secret), and health and
 # metrics (/metrics checks its own token or the client's address).
 PUBLIC: list[type[Controller]] = [
     PublicController,
+    SignupFormController,
     TrackingController,
     ForbidTransferController,
     HookController,

@@ -24,7 +24,7 @@ from service.observability.logs import configure_logging
 from service.queue import QUEUE_NAME, WorkerLease
 from service.settings import Settings, backup_time, get_settings
 from service.tokens import TokenSigner
-from workers import backup, campaigns, heartbeat, portal, retention, tracking
+from workers import backup, campaigns, forms, heartbeat, portal, retention, tracking
 
 # Used only when the worker is started with plain `arq` and no URL is set; the
 # `consentry` commands always pass the URL they resolved.
@@ -62,6 +62,8 @@ def functions(send_job_timeout: int = DEFAULT_SEND_JOB_TIMEOUT) -> list[Any]:
         func(drain_engagement, keep_result=0),
         func(retention.retention_continue, name=retention.CONTINUE, keep_result=0),
         func(portal.send_portal_link, keep_result=0, max_tries=portal.MAX_TRIES),
+        # Kept no result: a second submission queues the same id again.
+        func(forms.send_signup_confirmation, keep_result=0, max_tries=forms.MAX_TRIES),
     ]
 
 

@@ -30,6 +30,7 @@ from service.models import (
     EngagementEvent,
     Profile,
     RetentionAction,
+    Signup,
 )
 from service.models.enums import CallListStatus, ProfileState, SuppressionReason
 from service.profiles.service import open_sealed
@@ -39,6 +40,7 @@ from service.retention.plan import (
     contact_item,
     counted,
     no_account_item,
+    signup_item,
     vendor_profile_item,
 )
 from service.retention.schemas import Action, Outcome, PlanItem
@@ -109,6 +111,8 @@ async def carry_out(session: AsyncSession, item: PlanItem, *, today: date, tools
         return await _delete_engagement(session, item, today=today, settings=tools.settings)
     if item.rule is Rule.CALL_LISTS:
         return await _delete_call_lists(session, item, today=today)
+    if item.rule is Rule.UNCONFIRMED_SIGNUPS:
+        return await _delete_signup(session, item, today=today)
     return await _delete_closed_requests(session, item, today=today, settings=tools.settings)
 
 
@@ -314,6 +318,41 @@ async def _send_notice(
         f"the relay did not accept the notice ({delivery.outcome.value}, "
         f"{delivery.code or 'no reply code'}); the next run tries again",
     )
+
+
+# -- unconfirmed signups ----------------------------------------------------------
+
+
+async def _delete_signup(session: AsyncSession, item: PlanItem, *, today: date) -> Result:
+    """Delete an expired, unconfirmed signup, and the contact it made if
+    that is still pending and has no signup left. Recorded by ids only."""
+    signup_id = item.subject.id
+    assert signup_id is not None
+    rows = await queries.expired_signups(
+        session, before=rules.local_midnight(today), signup_id=signup_id
+    )
+    current = signup_item(rows[0], as_of=today) if rows else None
+    if (stop := _still(current, item)) is not None:
+        return stop
+    contact_id = rows[0].contact_id
+    # The delete's own conditions decide: a confirmation at this moment
+    # either comes first (nothing deleted) or finds the link gone.
+    deleted = await run(
+        session,
+        delete(Signup).where(
+            col(Signup.id) == signup_id,
+            *queries.expired_signups_conditions(rules.local_midnight(today)),
+        ),
+    )
+    if deleted.rowcount != 1:
+        return NO_LONGER_DUE
+    reference = item.reference
+    if await queries.contact_left_pending(session, contact_id):
+        await run(session, delete(Contact).where(col(Contact.id) == contact_id))
+        reference = f"{item.reference} and contact {contact_id}, which it made"
+    _record(session, item, reference)
+    await session.flush()
+    return Result(Outcome.DONE, reference=reference)
 
 
 # -- rows kept for a number of days ---------------------------------------------

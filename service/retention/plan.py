@@ -19,6 +19,12 @@ How the rules read (the notice §6, decided where the notice is silent):
   after completion, deadline 30 June of that year.
 * engagement_events, closed_requests: rows older than their configured days.
 * call_lists: entries of lists whose expiry passed on an earlier day.
+* unconfirmed_signups: a signup never confirmed, whose link expired
+  (``CONSENTRY_DOI_EXPIRY_DAYS`` after it was sent) on an earlier day, is
+  deleted with the contact it made if that contact is still pending and has
+  no other signup (never a contact that existed before, or that confirmed).
+  The link stops working the moment it expires; the row waits at most for
+  the next night's run.
 
 Contacts under a legal hold or a restriction are listed, with the action
 they would otherwise be due for, but skipped (rules 1-3).
@@ -256,6 +262,20 @@ async def _bulk_items(session: AsyncSession, *, as_of: date, settings: Settings)
     return items
 
 
+def signup_item(row: Any, *, as_of: date) -> PlanItem:
+    """The deletion a row of ``queries.expired_signups`` is due for."""
+    due_on = rules.local_date(row.expires_at) + timedelta(days=1)
+    return _item(
+        rule=Rule.UNCONFIRMED_SIGNUPS,
+        action=Action.DELETE,
+        subject=Subject(kind="signup", id=row.id),
+        reference=f"signup {row.id}",
+        due_on=due_on,
+        deadline=due_on,
+        as_of=as_of,
+    )
+
+
 def call_list_reference(entries: int, lists: int) -> str:
     return (
         f"{counted(entries, 'call-list entry', 'call-list entries')} of "
@@ -283,6 +303,10 @@ async def plan(session: AsyncSession, *, as_of: date, settings: Settings) -> Pla
     items += [
         no_account_item(row, as_of=as_of)
         for row in await queries.no_account_profiles_due(session, as_of=as_of)
+    ]
+    items += [
+        signup_item(row, as_of=as_of)
+        for row in await queries.expired_signups(session, before=rules.local_midnight(as_of))
     ]
     items += await _bulk_items(session, as_of=as_of, settings=settings)
     items.sort(key=lambda item: (RULE_ORDER[item.rule], item.due_on, item.subject.id or 0))

@@ -26,6 +26,7 @@ from service.models import (
     EngagementEvent,
     LegalHold,
     Profile,
+    Signup,
 )
 from service.models.enums import CallListStatus, ProfileState
 from service.suppressions import service as suppressions
@@ -197,6 +198,37 @@ async def old_closed_requests(
     query = select(func.count(), func.min(closed)).where(closed.is_not(None), closed < before)
     count, oldest = (await run(session, query)).one()
     return int(count), _aware(oldest)
+
+
+def expired_signups_conditions(before: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Signups never confirmed whose expiry passed before ``before``."""
+    return (col(Signup.confirmed_at).is_(None), col(Signup.expires_at) < before)
+
+
+async def expired_signups(
+    session: AsyncSession, *, before: datetime, signup_id: int | None = None
+) -> Sequence[Any]:
+    """Rule unconfirmed_signups: signups not confirmed whose expiry passed
+    before ``before``. Columns: id, contact_id, expires_at."""
+    query = select(col(Signup.id), col(Signup.contact_id), col(Signup.expires_at)).where(
+        *expired_signups_conditions(before)
+    )
+    if signup_id is not None:
+        query = query.where(col(Signup.id) == signup_id)
+    rows: Sequence[Any] = (await run(session, query.order_by(col(Signup.id)))).all()
+    return rows
+
+
+async def contact_left_pending(session: AsyncSession, contact_id: int) -> bool:
+    """The contact was made by a signup, never confirmed, has no signup left
+    and no legal hold: it goes with its last expired signup."""
+    query = select(col(Contact.id)).where(
+        col(Contact.id) == contact_id,
+        col(Contact.pending_since).is_not(None),
+        ~exists().where(col(Signup.contact_id) == contact_id),
+        ~_held(contact_id),
+    )
+    return (await run(session, query)).first() is not None
 
 
 def _aware(value: datetime | None) -> datetime | None:

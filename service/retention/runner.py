@@ -35,6 +35,7 @@ RUN_ORDER = {
             Rule.PROFILE_TRANSFER_2_YEARS,
             Rule.PROFILE_NO_ACCOUNT,
             Rule.CONTACT_5_YEARS,
+            Rule.UNCONFIRMED_SIGNUPS,
             Rule.ENGAGEMENT_EVENTS,
             Rule.CALL_LISTS,
             Rule.CLOSED_REQUESTS,

@@ -1,0 +1,112 @@
+"""A signup's confirmation mail (double opt-in), made by the worker job
+``send_signup_confirmation`` (workers/forms.py), never by the request: the
+random token is made here, its hash stored on the signup, and the token
+itself goes only into the mail — it never travels through Redis.
+
+The mail is system mail (service.delivery.transactional): no tracking, no
+marketing content; in the submission's language it quotes word for word the
+texts the person agreed to, each with its version and SHA-256, holds the one
+link ``{PUBLIC_URL}/c/{token}``, says how long it is valid, and what happens
+if it was not them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import clock, onetime, rules
+from service.delivery import transactional
+from service.delivery.messenger import Delivery
+from service.delivery.smtp import SmtpPool
+from service.delivery.transactional import SystemMail
+from service.forms import signup as signups
+from service.forms.texts import LANGUAGES, MAIL_TEXT
+from service.mail.render import Controller
+from service.models import Contact, Signup, SignupForm
+from service.models.enums import Channel
+from service.settings import Settings
+
+TEMPLATE = "signup_confirmation"
+KIND = "signup-confirmation"
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def confirm_url(settings: Settings, token: str) -> str:
+    return f"{settings.public_url}/c/{token}"
+
+
+def _format_day(moment: datetime, lang: str) -> str:
+    """1.3.2027 in Finnish and Swedish (as written in Finland), 1 March 2027 in English."""
+    day = rules.local_date(moment)
+    if lang == "en":
+        return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return f"{day.day}.{day.month}.{day.year}"
+
+
+async def prepare(
+    session: AsyncSession, signup_id: int, *, settings: Settings
+) -> SystemMail | None:
+    """Give the signup a fresh link and make its mail; None when no mail is
+    due any more (confirmed, expired, gone, no email address, or the address
+    may no longer get anything). The caller commits before sending, so the
+    link in the mail always works."""
+    signup = await session.get(Signup, signup_id)
+    if signup is None or signup.confirmed_at is not None:
+        return None
+    expires_at = signups._aware(signup.expires_at)
+    if expires_at <= clock.now():
+        return None
+    contact = await session.get(Contact, signup.contact_id)
+    form = await session.get(SignupForm, signup.form_id)
+    if contact is None or form is None or not contact.email:
+        return None
+    channels = {Channel(offer["channel"]) for offer in signup.offers}
+    if await signups.blocked(session, contact, channels):
+        return None
+    token, token_hash = onetime.new_token()
+    signup.token_hash = token_hash
+    session.add(signup)
+    await session.flush()
+    lang = signup.language if signup.language in LANGUAGES else "en"
+    words = dict(MAIL_TEXT[lang])
+    days = settings.doi_expiry_days
+    words["asked"] = words["asked"].format(form=form.name)
+    words["valid"] = words["valid"].format(until=_format_day(expires_at, lang), days=days)
+    words["not_you"] = words["not_you"].format(days=days)
+    texts = [
+        {**text, "version_line": words["version"].format(**text)}
+        for text in await signups.shown_texts(session, signup)
+    ]
+    return SystemMail(
+        template=TEMPLATE,
+        to=contact.email,
+        subject=words["subject"],
+        language=lang,
+        values={
+            "lang": lang,
+            "t": words,
+            "texts": texts,
+            "confirm_url": confirm_url(settings, token),
+            "controller": Controller.from_settings(settings),
+        },
+        kind=KIND,
+    )
+
+
+async def send(smtp: SmtpPool, mail: SystemMail, *, settings: Settings) -> Delivery:
+    return await transactional.send(smtp, mail, settings=settings)
