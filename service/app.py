@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from litestar import Controller, Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -26,7 +27,7 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import __doc__ as product_summary
@@ -204,6 +205,15 @@ def _out_of_range(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[st
     return _error(422, "a value in the request is out of range; nothing was changed")
 
 
+def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    # asyncpg refuses a parameter beyond the column's integer range before the
+    # query is sent (an id such as 2**40) with its DataError, which SQLAlchemy
+    # hands on as a plain DBAPIError: the same answer as SQLite's OverflowError.
+    if isinstance(getattr(exc.orig, "__cause__", None), asyncpg.exceptions.DataError):
+        return _out_of_range(request, exc)
+    return _unexpected_error(request, exc)
+
+
 def _unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     # The exception type and where it was raised, never its message: database
     # errors quote the values they failed on, and those can be personal data.
@@ -284,6 +294,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             IntegrityError: _integrity_error,
             OverflowError: _out_of_range,
             DataError: _out_of_range,
+            DBAPIError: _database_error,
             Exception: _unexpected_error,
         },
         openapi_config=OpenAPIConfig(

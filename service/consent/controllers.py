@@ -15,9 +15,17 @@ from service import clock
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
-from service.consent import service
+from service.consent import receipts, service
 from service.consent.queries import GateContext
-from service.consent.schemas import BanCreate, BanRead, ConsentCreate, ConsentLedger, Eligibility
+from service.consent.schemas import (
+    BanCreate,
+    BanRead,
+    ConsentCreate,
+    ConsentLedger,
+    Eligibility,
+    Receipt,
+)
+from service.crypto import DataCipher
 from service.db import get_or_404
 from service.errors import InvalidInput
 from service.models import Contact
@@ -25,6 +33,7 @@ from service.models.enums import Actor, Channel, ConsentAction, Purpose
 from service.requests import linking
 
 Session = NamedDependency[AsyncSession]
+Cipher = NamedDependency[DataCipher]
 StaffRequest = Request[Principal, Any, Any]
 RequestId = Annotated[
     int | None,
@@ -49,6 +58,30 @@ class ConsentController(Controller):
         """The current state per channel and purpose, and the full history, oldest first."""
         contact = await _contact(db_session, contact_id)
         return await service.ledger(db_session, contact=contact)
+
+    @get(
+        "/{contact_id:int}/consents/{event_id:int}/receipt",
+        guards=[requires(Permission.CONTACTS_READ)],
+        opt={"audit": "consent_receipt.read"},
+    )
+    async def get_receipt(
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        cipher: Cipher,
+        contact_id: FromPath[int],
+        event_id: FromPath[int],
+    ) -> Receipt:
+        """The consent receipt of one ledger event (ISO/IEC TS 27560 fields; see
+        docs/receipts.md): 404 unless the event is this contact's."""
+        contact = await _contact(db_session, contact_id)
+        return await receipts.for_event(
+            db_session,
+            contact=contact,
+            event_id=event_id,
+            settings=request.app.state.settings,
+            cipher=cipher,
+        )
 
     @post(
         "/{contact_id:int}/consents",

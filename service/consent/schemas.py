@@ -92,6 +92,14 @@ class ConsentEventRead(BaseModel):
     actor: Actor
     recorded_by_user_id: int | None
     occurred_at: datetime
+    # How Consentry collected it, where it did (a form, the preference centre,
+    # the portal): the archived text version, its language, the form (slug)
+    # and its version, and when the form was submitted.
+    text_id: int | None = None
+    language: str | None = None
+    form: str | None = Field(default=None, description="The signup form's slug, where used.")
+    form_version: int | None = None
+    submitted_at: datetime | None = None
 
 
 class ConsentStateRead(BaseModel):
@@ -146,3 +154,66 @@ class BanRead(BaseModel):
 class Eligibility(BaseModel):
     eligible: bool
     reasons: list[Reason]
+
+
+# -- consent receipts (ISO/IEC TS 27560:2023; docs/receipts.md) -------------------
+
+
+class ReceiptController(BaseModel):
+    """The PII controller (27560 ``pii_controllers``: party name, address, contact)."""
+
+    name: str
+    business_id: str
+    address: str
+    privacy_contact: str
+
+
+class ReceiptText(BaseModel):
+    """One text the person was shown when they decided (27560 ``privacy_notice``
+    / the consent notice). ``version`` is null for free text a caller sent
+    without an archived version; ``hash`` is the SHA-256 of ``text`` (UTF-8)."""
+
+    key: str | None
+    language: str | None
+    version: int | None
+    hash: str
+    text: str
+
+
+class LegalBasis(BaseModel):
+    basis: str = Field(description="consent, or withdrawal of consent")
+    reference: str = Field(description="The articles of law it rests on.")
+
+
+class Receipt(BaseModel):
+    """A consent receipt for one ledger event: the person's copy of the record
+    (ISO/IEC TS 27560:2023, grown from the Kantara Consent Receipt v1.1)."""
+
+    receipt_id: str = Field(description="Stable for the event; not derivable without the key.")
+    schema_version: str
+    conforms_to: list[str]
+    issued_at: datetime
+    record_id: int = Field(description="The ledger event this receipt is of.")
+    jurisdiction: str
+    controller: ReceiptController
+    subject_id: str = Field(description="Pseudonymous: a keyed hash of the contact, not the email.")
+    purpose: Purpose
+    purpose_description: str
+    channel: Channel
+    action: ConsentAction
+    legal_basis: LegalBasis
+    method: CaptureMethod
+    source: Source
+    actor: str = Field(description="person, staff, import or system")
+    affirmative_action: str
+    form: str | None = Field(description="The signup form's slug, or null.")
+    form_version: int | None
+    texts: list[ReceiptText]
+    notice_version: str | None
+    language: str | None
+    submitted_at: datetime | None
+    submission_network: str | None
+    confirmed_at: datetime | None
+    recorded_at: datetime
+    collection_network: str | None
+    how_to_withdraw: list[str]

@@ -29,7 +29,7 @@ from service.consent.schemas import (
 )
 from service.db import insert_returning_ids, run, upsert, upsert_many
 from service.errors import Conflict, NotFound
-from service.models import Ban, ConsentEvent, ConsentState, Contact
+from service.models import Ban, ConsentEvent, ConsentState, Contact, SignupForm
 from service.models.base import utcnow
 from service.models.enums import (
     Actor,
@@ -248,9 +248,12 @@ def grant_refused(
 
 
 async def ledger(session: AsyncSession, *, contact: Contact) -> ConsentLedger:
+    """The current state per pair and every event, oldest first; an event
+    collected on a signup form names the form by its slug (one join)."""
     events = (
         await session.exec(
-            select(ConsentEvent)
+            select(ConsentEvent, SignupForm.slug)
+            .outerjoin(SignupForm, col(SignupForm.id) == col(ConsentEvent.form_id))
             .where(ConsentEvent.contact_id == contact.id)
             .order_by(col(ConsentEvent.id))
         )
@@ -273,7 +276,10 @@ async def ledger(session: AsyncSession, *, contact: Contact) -> ConsentLedger:
             )
             for s in states
         ],
-        history=[ConsentEventRead.model_validate(e, from_attributes=True) for e in events],
+        history=[
+            ConsentEventRead.model_validate({**event.model_dump(), "form": slug})
+            for event, slug in events
+        ],
     )
 
 

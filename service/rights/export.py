@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
 from service.audit import service as audit_service
+from service.consent import receipts
 from service.consent import service as consent_service
 from service.contacts import service as contacts_service
 from service.crypto import DataCipher
@@ -206,6 +207,9 @@ async def gather(
         generated_at=clock.now(),
         contact=await contacts_service.to_read(session, contact, cipher),
         consents=await consent_service.ledger(session, contact=contact),
+        consent_receipts=await receipts.for_events(
+            session, contact=contact, event_ids=None, settings=settings, cipher=cipher
+        ),
         bans=[
             consent_service.ban_read(ban)
             for ban in await consent_service.list_bans(session, contact=contact)

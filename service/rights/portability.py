@@ -133,6 +133,15 @@ def build_zip(export: AccessExport) -> bytes:
             "information.json",
             json.dumps(export.information.model_dump(mode="json"), ensure_ascii=False, indent=2),
         )
+        # Receipts nest (controller, texts): JSON, not a CSV.
+        archive.writestr(
+            "consent_receipts.json",
+            json.dumps(
+                [receipt.model_dump(mode="json") for receipt in export.consent_receipts],
+                ensure_ascii=False,
+                indent=2,
+            ),
+        )
         for name, text in sections.items():
             archive.writestr(name, text)
     return buffer.getvalue()

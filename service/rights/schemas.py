@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from service.consent.schemas import BanRead, ConsentLedger
+from service.consent.schemas import BanRead, ConsentLedger, Receipt
 from service.contacts.schemas import ContactRead
 from service.models.engagement import EngagementKind
 from service.models.enums import (
@@ -305,6 +305,9 @@ class AccessExport(BaseModel):
     generated_at: datetime
     contact: ContactRead
     consents: ConsentLedger
+    consent_receipts: list[Receipt] = Field(
+        description="A receipt (docs/receipts.md) for every event of the consent ledger."
+    )
     bans: list[BanRead]
     engagement: list[EngagementRead]
     messages: list[MessageRead]

@@ -8,6 +8,7 @@ service.web.contact_actions.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import clock
 from service.audit import trail
 from service.auth.service import Principal
+from service.consent import receipts
 from service.consent import service as consent_service
 from service.consent.queries import GateContext
 from service.contacts import service as contacts_service
@@ -86,20 +88,28 @@ class Entry:
     title: str
     facts: list[tuple[str, str]]
     lift: str | None = None  # the path of the form that lifts it, while it is in force
+    receipt: str | None = None  # a ledger event's receipt page
 
     @property
     def when(self) -> str:
         return local_time(self.at)
 
 
-def _entry(at: datetime, kind: str, title: str, lift: str | None = None, **facts: Any) -> Entry:
+def _entry(
+    at: datetime,
+    kind: str,
+    title: str,
+    lift: str | None = None,
+    receipt: str | None = None,
+    **facts: Any,
+) -> Entry:
     """An entry; a vocabulary word is shown in words, what a person wrote as written."""
     shown = [
         (name.replace("_", " "), v.replace("_", " ") if isinstance(v, StrEnum) else str(v))
         for name, v in facts.items()
         if v is not None and v != ""
     ]
-    return Entry(_aware(at), kind, title, shown, lift)
+    return Entry(_aware(at), kind, title, shown, lift, receipt)
 
 
 def _timeline(record: AccessExport, contact_id: int) -> list[Entry]:
@@ -112,8 +122,10 @@ def _timeline(record: AccessExport, contact_id: int) -> list[Entry]:
             e.action.value,
             f"Consent {'granted' if e.action == 'grant' else 'withdrawn'}: "
             f"{e.channel.value}, {e.purpose.value.replace('_', ' ')}",
+            receipt=f"{here}/consents/{e.id}/receipt",
             Source=e.source,
             Method=e.method,
+            Form=e.form,
             Evidence=e.evidence_text,
             Notice_version=e.notice_version,
             From_network=e.evidence_ip,
@@ -233,4 +245,36 @@ async def contact_page(
         errors=errors or {},
         values=values or {},
         options=OPTIONS,
+    )
+
+
+async def receipt_page(
+    request: StaffRequest,
+    db_session: AsyncSession,
+    cipher: DataCipher,
+    contact_id: int,
+    event_id: int,
+) -> Response[str]:
+    """One ledger event's consent receipt, as ``GET …/consents/{id}/receipt`` returns it."""
+    try:
+        contact = await contacts_service.get(db_session, contact_id)
+        receipt = await receipts.for_event(
+            db_session,
+            contact=contact,
+            event_id=event_id,
+            settings=request.app.state.settings,
+            cipher=cipher,
+        )
+    except NotFound:
+        return page(request, "contacts/missing", title="No such consent event", status=404)
+    trail.note(db_session, request, action="consent_receipt.read", status_code=200)
+    body = receipt.model_dump(mode="json")
+    return page(
+        request,
+        "contacts/receipt",
+        title=f"Consent receipt, contact {contact_id}",
+        contact_id=contact_id,
+        receipt=receipt,
+        local_time=local_time,
+        json=json.dumps(body, ensure_ascii=False, indent=2),
     )

@@ -41,6 +41,7 @@ from service.web.contact_page import (
     Session,
     StaffRequest,
     contact_page,
+    receipt_page,
 )
 from service.web.render import page
 from service.web.session import verified_form
@@ -208,3 +209,14 @@ class ContactPagesController(Controller):
         self, request: StaffRequest, db_session: Session, cipher: Cipher, contact_id: FromPath[int]
     ) -> Response[str]:
         return await contact_page(request, db_session, cipher, contact_id)
+
+    @get("/{contact_id:int}/consents/{event_id:int}/receipt")
+    async def receipt(
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        cipher: Cipher,
+        contact_id: FromPath[int],
+        event_id: FromPath[int],
+    ) -> Response[str]:
+        return await receipt_page(request, db_session, cipher, contact_id, event_id)
