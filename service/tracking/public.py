@@ -284,9 +284,12 @@ class TrackingController(Controller):
         summary="A visitor's decision in the site's cookie banner (OPTIONS: the CORS preflight)",
         status_code=200,
         request_max_body_size=site_consent.MAX_DECISION_BYTES,
-        responses=error_responses(
-            {403: "Website consent is off, or the request comes from another site."}
-        ),
+        responses={
+            204: ResponseSpec(None, description="The CORS preflight, for the site's origins."),
+            **error_responses(
+                {403: "Website consent is off, or the request comes from another site."}
+            ),
+        },
     )
     async def consent(self, request: PublicRequest) -> Response[Any]:
         """Body (JSON): `{"language": "fi", "categories": {"analytics": true,
@@ -339,7 +342,7 @@ class TrackingController(Controller):
 def _preflight(request: PublicRequest) -> Response[Any]:
     cors = _cors(request)
     if cors is None:
-        return Response(b"", status_code=403, headers=NO_STORE)
+        return _answer(403, "decisions are accepted only from the site's own pages")
     return Response(
         b"",
         status_code=204,

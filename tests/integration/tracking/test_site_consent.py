@@ -4,7 +4,9 @@ and network, and page views stored only under a recorded analytics grant."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -407,6 +409,11 @@ async def test_the_decisions_are_in_the_access_export_and_go_with_erasure(
     ]
     assert consents[0]["text_version"] == 1
     assert consents[0]["visitor"] == browser
+    packed = await admin.get(f"/api/v1/contacts/{tracked}/export.zip")
+    with zipfile.ZipFile(io.BytesIO(packed.content)) as package:
+        lines = package.read("site_consents.csv").decode().splitlines()
+    assert lines[0].startswith("id,visitor,category,action,text_id,text_version,text_hash")
+    assert len(lines) == 3
 
     assert (await admin.delete(f"/api/v1/contacts/{tracked}")).status_code == 204
     assert await recorded(sessionmaker) == []
