@@ -67,6 +67,7 @@ from service.robinson.controllers import RobinsonController
 from service.security import security_headers
 from service.settings import Settings, get_settings
 from service.tokens import TokenSigner
+from service.tracking.controllers import SiteConsentController
 from service.tracking.public import TrackingController
 from service.web.routes import web_router
 
@@ -92,6 +93,7 @@ STAFF_API: list[type[Controller]] = [
     ImportController,
     ExportController,
     RobinsonController,
+    SiteConsentController,
     RetentionController,
     FormController,
     ConsentTextController,

@@ -158,10 +158,13 @@ class PortalLink(SQLModel, table=True):
 class SiteConsentEvent(SQLModel, table=True):
     """A website visitor's cookie-banner decision for one category
     (``POST /t/consent``): the website-tracking part of the consent ledger.
-    Rows are only ever inserted. ``visitor`` is the random id in the
-    visitor's consent cookie; ``contact_id`` is filled once the visitor is
-    known (they arrived through a tracked link). Page views are stored only
-    while the visitor's latest decision for ``analytics`` is a grant."""
+    ``visitor`` is the random id in the visitor's consent cookie;
+    ``contact_id`` is filled once the visitor is known (they arrived through
+    a tracked link). Rows are only ever inserted, with one exception: once
+    the visitor is known, their rows recorded without a contact get its id
+    (``service.tracking.site_consent.link``) — nothing else is ever changed.
+    Page views are stored only while the visitor's latest decision for
+    ``analytics`` is a grant (``site_consent.allows_analytics``)."""
 
     __tablename__ = "site_consent_events"
     __table_args__ = (Index("ix_site_consent_events_visitor", "visitor", "category", "id"),)

@@ -62,8 +62,11 @@ _TEXT = {
         "tracking": "Viestien avaukset ja linkkien klikkaukset kirjataan henkilöittäin vain "
         "sähköpostiseurantaan suostuneilta.",
         "site": "Verkkosivuston ({origins}) käynnit kirjataan vain seurantaan suostuneilta ja "
-        "vain, kun sivuston evästesuostumus on annettu, eikä lainkaan, jos selain pyytää olemaan "
-        "seuraamatta (Do Not Track, Global Privacy Control).",
+        "vain, kun heidän sivuston evästebannerissa antamansa suostumus analytiikkaevästeisiin "
+        "on kirjattu ja voimassa, eikä lainkaan, jos selain pyytää olemaan seuraamatta (Do Not "
+        "Track, Global Privacy Control). Evästevalinnat kirjataan suostumuksen todisteeksi: "
+        "luokka, valinta, näytetyn tekstin versio, selaimen satunnainen tunniste ja lyhennetty "
+        "IP-osoite.",
         "no_site": "Verkkosivuston käyntejä ei kirjata.",
         "robinson": "Suomen Asiakkuusmarkkinointiliiton Robinson-palvelun puhelinmarkkinoinnin "
         "kieltorekisteri: puhelinnumeroiden avainnetut tiivisteet, vain puhelinmarkkinoinnin "
@@ -111,8 +114,11 @@ _TEXT = {
         "tracking": "Opens of messages and clicks on their links are recorded person by "
         "person only for those who consented to email tracking.",
         "site": "Visits to the website ({origins}) are recorded only for those who consented "
-        "to tracking, only once the site's cookie consent is given, and never when the browser "
-        "asks not to be tracked (Do Not Track, Global Privacy Control).",
+        "to tracking, only while their consent to analytics cookies, given in the site's "
+        "cookie banner, is on record, and never when the browser asks not to be tracked (Do "
+        "Not Track, Global Privacy Control). Cookie choices are recorded as proof of consent: "
+        "the category, the choice, the version of the text shown, the browser's random "
+        "identifier and a truncated IP address.",
         "no_site": "Visits to the website are not recorded.",
         "robinson": "The do-not-call register of the Finnish direct marketing association's "
         "Robinson service: keyed hashes of phone numbers, only to leave them out of telephone "

@@ -29,6 +29,7 @@ from service.models import (
     CallListEntry,
     Campaign,
     CampaignRecipient,
+    ConsentText,
     Contact,
     ContactChange,
     DataSubjectRequest,
@@ -39,6 +40,7 @@ from service.models import (
     Profile,
     RequestAction,
     Restriction,
+    SiteConsentEvent,
     User,
 )
 from service.rights import article15, service, texts
@@ -58,6 +60,7 @@ from service.rights.schemas import (
     RequestActionRead,
     RequestRead,
     RestrictionHistoryRead,
+    SiteConsentRead,
 )
 from service.settings import Settings
 
@@ -76,6 +79,29 @@ async def _mappings(session: AsyncSession, schema: type[M], query: Any) -> list[
 
 def _of(model: Any, contact_id: int) -> Any:
     return select(model).where(model.contact_id == contact_id).order_by(model.id)
+
+
+async def _site_consents(session: AsyncSession, contact_id: int) -> list[SiteConsentRead]:
+    """The person's decisions in the website's cookie banner, with the version
+    and hash of the banner text each was made under."""
+    query: Any = (
+        select(
+            col(SiteConsentEvent.id),
+            col(SiteConsentEvent.visitor),
+            col(SiteConsentEvent.category),
+            col(SiteConsentEvent.action),
+            col(SiteConsentEvent.text_id),
+            col(ConsentText.version).label("text_version"),
+            col(ConsentText.hash).label("text_hash"),
+            col(SiteConsentEvent.language),
+            col(SiteConsentEvent.ip_network),
+            col(SiteConsentEvent.occurred_at),
+        )
+        .outerjoin(ConsentText, col(ConsentText.id) == col(SiteConsentEvent.text_id))
+        .where(col(SiteConsentEvent.contact_id) == contact_id)
+        .order_by(col(SiteConsentEvent.id))
+    )
+    return await _mappings(session, SiteConsentRead, query)
 
 
 async def _messages(session: AsyncSession, contact_id: int) -> list[MessageRead]:
@@ -215,6 +241,7 @@ async def gather(
             for ban in await consent_service.list_bans(session, contact=contact)
         ],
         engagement=await _models(session, EngagementRead, _of(EngagementEvent, contact_id)),
+        site_consents=await _site_consents(session, contact_id),
         messages=await _messages(session, contact_id),
         call_lists=await _call_lists(session, contact_id),
         profiles=await _models(session, ProfileMetadata, _of(Profile, contact_id)),

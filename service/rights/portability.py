@@ -39,6 +39,7 @@ from service.rights.schemas import (
     RequestActionRead,
     RequestRead,
     RestrictionHistoryRead,
+    SiteConsentRead,
 )
 
 # An E.164 phone number starts with "+" yet is only a number: left as it is,
@@ -85,6 +86,7 @@ def files(export: AccessExport) -> dict[str, str]:
         "consents_history.csv": _csv(ConsentEventRead, export.consents.history),
         "bans.csv": _csv(BanRead, export.bans),
         "engagement.csv": _csv(EngagementRead, export.engagement),
+        "site_consents.csv": _csv(SiteConsentRead, export.site_consents),
         "messages.csv": _csv(MessageRead, export.messages),
         "call_lists.csv": _csv(CallListEntryRead, export.call_lists),
         "profiles.csv": _csv(ProfileMetadata, export.profiles),

@@ -15,6 +15,7 @@ from service.models.enums import (
     CallListStatus,
     CampaignChannel,
     CaptureMethod,
+    ConsentAction,
     DisclosureRecipient,
     InteractionKind,
     ObjectionDecision,
@@ -175,6 +176,21 @@ class EngagementRead(BaseModel):
     occurred_at: datetime
 
 
+class SiteConsentRead(BaseModel):
+    """A decision in the website's cookie banner, once the visitor was known."""
+
+    id: int
+    visitor: str = Field(description="The random id of the browser's consent cookie.")
+    category: str = Field(description="`analytics` or `marketing`.")
+    action: ConsentAction
+    text_id: int | None = Field(description="The banner text shown (`consent_texts`).")
+    text_version: int | None
+    text_hash: str | None
+    language: str | None
+    ip_network: str | None
+    occurred_at: datetime
+
+
 class MessageRead(BaseModel):
     campaign_id: int
     campaign_name: str
@@ -310,6 +326,7 @@ class AccessExport(BaseModel):
     )
     bans: list[BanRead]
     engagement: list[EngagementRead]
+    site_consents: list[SiteConsentRead] = []
     messages: list[MessageRead]
     call_lists: list[CallListEntryRead]
     profiles: list[ProfileMetadata]

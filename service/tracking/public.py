@@ -1,11 +1,14 @@
-"""The tracking endpoints: the open pixel, click redirects, and the website's
-page views (the snippet ``/t/v.js`` and its beacon ``POST /t/v``).
+"""The tracking endpoints: the open pixel, click redirects, the website's
+page views (the snippet ``/t/v.js`` and its beacon ``POST /t/v``) and the
+cookie banner's decisions (``POST /t/consent``).
 
 They answer without touching the database for the event itself: the event is
 reduced and put on a Redis stream (``events.publish``) and a worker stores it
 — only if the person allows tracking. A click goes only to a link the
 campaign's own body contains (its index in ``trackable_links``); an unknown
-index is a 404, never an open redirect. Page views: ``service.tracking.visits``.
+index is a 404, never an open redirect. Page views: ``service.tracking.visits``;
+cookie decisions, and the one look-up that lets a page view through:
+``service.tracking.site_consent``.
 """
 
 from __future__ import annotations
@@ -13,26 +16,29 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post, route
 from litestar.datastructures import Cookie, State
 from litestar.datastructures.headers import CacheControlHeader
+from litestar.enums import HttpMethod
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 from litestar.response import Redirect
 
 from service.campaigns.service import contents
-from service.db import SessionMaker
+from service.db import SessionMaker, session_scope
+from service.ip import truncate_ip
 from service.mail.render import trackable_links
 from service.models import Campaign
 from service.models.engagement import EngagementKind
 from service.openapi import error_responses
 from service.settings import Settings
 from service.tokens import InvalidToken, TokenSigner
-from service.tracking import events, visits
+from service.tracking import events, site_consent, visits
 
 PublicRequest = Request[Any, Any, State]
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer"}
+CORS_MAX_AGE = "600"
 # A campaign's body is fixed once its send list is built, so from then on its
 # links are read once per app (kept in app.state, never shared between apps).
 _LINKS_KEPT = 1000
@@ -79,6 +85,54 @@ def _visitor_cookie(request: PublicRequest, contact_id: int, campaign_id: int) -
         samesite="lax",
         secure=settings.public_url.startswith("https://"),
     )
+
+
+def _consent_cookie(request: PublicRequest, visitor: str) -> Cookie:
+    settings = _settings(request)
+    return Cookie(
+        key=site_consent.COOKIE_NAME,
+        value=visitor,
+        path=site_consent.COOKIE_PATH,
+        max_age=settings.visit_cookie_days * 86_400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_url.startswith("https://"),
+    )
+
+
+async def _link_decisions(request: PublicRequest, contact_id: int) -> None:
+    """The visitor is known from now on: their earlier cookie decisions in
+    this browser get the contact (site_consent.link)."""
+    visitor = site_consent.read_visitor_id(request.cookies.get(site_consent.COOKIE_NAME))
+    if visitor is not None:
+        async with session_scope(_sessionmaker(request)) as session:
+            await site_consent.link(session, visitor=visitor, contact_id=contact_id)
+
+
+def _client_network(request: PublicRequest) -> str | None:
+    if request.client is None or not request.client.host:
+        return None
+    settings = _settings(request)
+    try:
+        return truncate_ip(
+            request.client.host, v4_prefix=settings.ip_v4_prefix, v6_prefix=settings.ip_v6_prefix
+        )
+    except ValueError:
+        return None
+
+
+def _cors(request: PublicRequest) -> dict[str, str] | None:
+    """The CORS headers for a request from one of the site's origins; None
+    for any other origin (no request without an Origin header needs them)."""
+    origin = request.headers.get("origin")
+    if origin is None or origin.lower() not in _settings(request).site_origins:
+        return None
+    return {
+        "Access-Control-Allow-Origin": origin,
+        # The consent and visitor cookies travel with the site's request.
+        "Access-Control-Allow-Credentials": "true",
+        "Vary": "Origin",
+    }
 
 
 def _sessionmaker(request: PublicRequest) -> SessionMaker:
@@ -154,6 +208,7 @@ class TrackingController(Controller):
             and await _trackable(request, owner)
         ):
             cookies.append(_visitor_cookie(request, owner, campaign_id))
+            await _link_decisions(request, owner)
         return Redirect(links[index], status_code=302, headers=NO_STORE, cookies=cookies)
 
     @get(
@@ -164,8 +219,9 @@ class TrackingController(Controller):
     )
     async def snippet(self) -> str:
         """Include it on the company's website as
-        ``<script src="…/t/v.js" async></script>``; call
-        ``consentry.consent(true)`` when the visitor accepts marketing cookies."""
+        ``<script src="…/t/v.js" async></script>``; when the visitor decides in
+        the cookie banner, call ``consentry.consent({analytics: true,
+        marketing: false}, VERSION, "fi")`` with the banner version shown."""
         return visits.SNIPPET
 
     @post(
@@ -180,7 +236,8 @@ class TrackingController(Controller):
     )
     async def page_view(self, request: PublicRequest) -> Response[Any]:
         """202 when queued; 204 when deliberately not recorded (no visitor
-        cookie, no cookie consent, Do Not Track or Global Privacy Control);
+        cookie, no consent cookie, no recorded `analytics` grant, Do Not Track
+        or Global Privacy Control; the body's `consent` flag is ignored);
         400 for a body that is not a page view; 403 from another site."""
         settings = _settings(request)
         if not settings.site_origins:
@@ -198,7 +255,15 @@ class TrackingController(Controller):
             request.cookies.get(visits.COOKIE_NAME),
             settings.visit_cookie_days,
         )
-        if visitor is None or not view.consent or visits.opted_out(request.headers):
+        browser = site_consent.read_visitor_id(request.cookies.get(site_consent.COOKIE_NAME))
+        if visitor is None or browser is None or visits.opted_out(request.headers):
+            return Response(b"", status_code=204, headers=NO_STORE)
+        # The body's "consent" flag is not trusted: the recorded decision is.
+        async with _sessionmaker(request)() as session:
+            allowed = await site_consent.allows_analytics(
+                session, visitor=browser, contact_id=visitor.contact_id
+            )
+        if not allowed:
             return Response(b"", status_code=204, headers=NO_STORE)
         await _publish(
             request,
@@ -211,7 +276,95 @@ class TrackingController(Controller):
         )
         return Response(b"", status_code=202, headers=NO_STORE)
 
+    # One handler for both methods: Litestar answers OPTIONS itself on a path
+    # and keeps its own answer over a separate OPTIONS handler's.
+    @route(
+        "/consent",
+        http_method=[HttpMethod.POST, HttpMethod.OPTIONS],
+        summary="A visitor's decision in the site's cookie banner (OPTIONS: the CORS preflight)",
+        status_code=200,
+        request_max_body_size=site_consent.MAX_DECISION_BYTES,
+        responses={
+            204: ResponseSpec(None, description="The CORS preflight, for the site's origins."),
+            **error_responses(
+                {403: "Website consent is off, or the request comes from another site."}
+            ),
+        },
+    )
+    async def consent(self, request: PublicRequest) -> Response[Any]:
+        """Body (JSON): `{"language": "fi", "categories": {"analytics": true,
+        "marketing": false}, "version": N}`, N the banner version shown
+        (`GET /api/v1/site-consent/texts`). One ledger row per category; a
+        browser sending `Sec-GPC: 1` or `DNT: 1` has its grants recorded as
+        withdrawals. 200 with the action recorded per category (no personal
+        data) and the consent cookie set when absent; 400 for a body that is
+        not a decision or names an unknown banner version; 403 from another
+        site or with no site configured; 413 over 1 KB."""
+        if request.method == HttpMethod.OPTIONS:
+            return _preflight(request)
+        settings = _settings(request)
+        if not settings.site_origins:
+            return _answer(403, "website consent is off: CONSENTRY_SITE_ORIGINS names no website")
+        cors = _cors(request)
+        if request.headers.get("origin") is not None and cors is None:
+            return _answer(403, "decisions are accepted only from the site's own pages")
+        headers = {**NO_STORE, **(cors or {})}
+        try:
+            decision = site_consent.parse_decision(await request.body())
+        except site_consent.BadDecision as exc:
+            return _answer(400, f"not a cookie decision: {exc}", _fields(exc), headers)
+        cookie = request.cookies.get(site_consent.COOKIE_NAME)
+        visitor = site_consent.read_visitor_id(cookie) or site_consent.new_visitor_id()
+        known = visits.read_cookie(
+            _signer(request), request.cookies.get(visits.COOKIE_NAME), settings.visit_cookie_days
+        )
+        opted_out = visits.opted_out(request.headers)
+        try:
+            async with session_scope(_sessionmaker(request)) as session:
+                recorded = await site_consent.record(
+                    session,
+                    decision=decision,
+                    visitor=visitor,
+                    contact_id=known.contact_id if known else None,
+                    opted_out=opted_out,
+                    ip_network=_client_network(request),
+                )
+        except site_consent.BadDecision as exc:
+            return _answer(400, f"not a cookie decision: {exc}", _fields(exc), headers)
+        cookies = [] if cookie == visitor else [_consent_cookie(request, visitor)]
+        body = {
+            "recorded": {category.value: action.value for category, action in recorded.items()},
+            "opt_out_signal": opted_out,
+        }
+        return Response(body, status_code=200, headers=headers, cookies=cookies)
 
-def _answer(status: int, detail: str, fields: dict[str, str] | None = None) -> Response[Any]:
+
+def _preflight(request: PublicRequest) -> Response[Any]:
+    cors = _cors(request)
+    if cors is None:
+        return _answer(403, "decisions are accepted only from the site's own pages")
+    return Response(
+        b"",
+        status_code=204,
+        headers={
+            **NO_STORE,
+            **cors,
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": CORS_MAX_AGE,
+        },
+    )
+
+
+def _fields(exc: site_consent.BadDecision) -> dict[str, str]:
+    return {exc.field: str(exc)} if exc.field else {}
+
+
+def _answer(
+    status: int,
+    detail: str,
+    fields: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
     body = {"status_code": status, "detail": detail, "fields": fields or {}}
-    return Response(body, status_code=status, headers=NO_STORE)
+    return Response(body, status_code=status, headers=headers or NO_STORE)

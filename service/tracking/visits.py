@@ -1,7 +1,7 @@
 """Cookie-derived visit data (the privacy notice §5): which pages of the
 company's website a person who clicked a tracked link then looked at.
 
-Three conditions, all checked by the server and again by the snippet:
+Three conditions, all checked by the server (the snippet checks them too):
 
 * the **visitor cookie**, set by a tracked click only for a person the consent
   gate lets be tracked, and only when their browser sends neither ``DNT: 1``
@@ -9,9 +9,11 @@ Three conditions, all checked by the server and again by the snippet:
   was set), is HttpOnly, SameSite=Lax, Secure under https, scoped to ``/t``,
   and lasts ``CONSENTRY_VISIT_COOKIE_DAYS`` (at most 13 months) — the token's
   day is checked too, so a copied cookie does not outlive that;
-* the **site's cookie-consent signal**: the snippet sends a view only while
-  the site says the visitor accepted (``window.consentryCookieConsent = true``
-  or ``consentry.consent(true)``), and the beacon carries ``"consent": true``;
+* a **recorded cookie decision**: the visitor's latest ``analytics`` decision
+  in the site's cookie banner, recorded by ``POST /t/consent`` and read from
+  the ledger by the browser's consent cookie (``service.tracking.site_consent``),
+  is a grant. The beacon's own ``"consent"`` flag (sent by older snippets) is
+  accepted and ignored;
 * **no opt-out signal**: a request with ``DNT: 1`` or ``Sec-GPC: 1`` is never
   recorded, and the snippet does not even send one.
 
@@ -58,7 +60,6 @@ class PageView:
     page: str
     referrer: str | None
     next_page: str | None
-    consent: bool
 
 
 def opted_out(headers: Mapping[str, str]) -> bool:
@@ -101,8 +102,8 @@ def parse_beacon(body: bytes, site_origins: tuple[str, ...]) -> PageView:
     unknown = sorted(set(data) - {"page", "referrer", "next", "consent"})
     if unknown:
         raise BadBeacon(f"unknown field {unknown[0]!r}", unknown[0])
-    consent = data.get("consent", False)
-    if not isinstance(consent, bool):
+    # Older snippets send the site's flag; only its type is checked now.
+    if not isinstance(data.get("consent", False), bool):
         raise BadBeacon("must be true or false", "consent")
     page = _url(data, "page", required=True)
     if page is None or not any(page == o or page.startswith(o + "/") for o in site_origins):
@@ -111,7 +112,6 @@ def parse_beacon(body: bytes, site_origins: tuple[str, ...]) -> PageView:
         page=page,
         referrer=_url(data, "referrer"),
         next_page=_url(data, "next"),
-        consent=consent,
     )
 
 
@@ -130,20 +130,31 @@ def _url(data: dict[str, Any], name: str, *, required: bool = False) -> str | No
 
 
 SNIPPET = """\
-/* Consentry page views: sent only after the site's cookie-consent signal
-   (consentry.consent(true)), never with Do Not Track or Global Privacy
-   Control, and recorded only for a visitor who arrived through a tracked
-   link. One beacon per page, when the visitor leaves it. */
+/* Consentry: the cookie banner's decisions and the page views they allow.
+   consentry.consent({analytics: true, marketing: false}, VERSION, "fi") records
+   the visitor's decision with the banner version shown (POST /t/consent) and
+   returns a promise of the server's answer. A page view (POST /t/v, one per
+   page, when the visitor leaves it) is sent only after the server recorded an
+   analytics grant in this browser, never with Do Not Track or Global Privacy
+   Control; the server checks its own record again and stores it only for a
+   visitor who arrived through a tracked link. */
 (function () {
   "use strict";
   var script = document.currentScript;
   if (!script) { return; }
-  var endpoint = script.src.replace(/\\/v\\.js(?:[?#].*)?$/, "/v");
+  var base = script.src.replace(/\\/v\\.js(?:[?#].*)?$/, "");
+  var KEY = "consentry.analytics";
   var page = location.href, referrer = document.referrer || null, next = null, sent = false;
 
   function optedOut() {
     return navigator.doNotTrack === "1" || window.doNotTrack === "1" ||
       navigator.globalPrivacyControl === true;
+  }
+  function recorded() {
+    try { return window.localStorage.getItem(KEY); } catch (e) { return null; }
+  }
+  function remember(action) {
+    try { window.localStorage.setItem(KEY, action); } catch (e) { /* storage off */ }
   }
 
   document.addEventListener("click", function (event) {
@@ -152,12 +163,12 @@ SNIPPET = """\
   }, true);
 
   function send() {
-    if (sent || window.consentryCookieConsent !== true || optedOut()) { return; }
+    if (sent || recorded() !== "grant" || optedOut()) { return; }
     sent = true;
-    var body = JSON.stringify({ page: page, referrer: referrer, next: next, consent: true });
-    if (!(navigator.sendBeacon && navigator.sendBeacon(endpoint, body))) {
-      fetch(endpoint, { method: "POST", body: body, credentials: "include",
-                        keepalive: true, mode: "no-cors" });
+    var body = JSON.stringify({ page: page, referrer: referrer, next: next });
+    if (!(navigator.sendBeacon && navigator.sendBeacon(base + "/v", body))) {
+      fetch(base + "/v", { method: "POST", body: body, credentials: "include",
+                           keepalive: true, mode: "no-cors" });
     }
   }
 
@@ -166,7 +177,20 @@ SNIPPET = """\
     if (document.visibilityState === "hidden") { send(); }
   });
   window.consentry = {
-    consent: function (value) { window.consentryCookieConsent = value === true; }
+    consent: function (categories, version, language) {
+      var lang = language || (document.documentElement.lang || "").slice(0, 2).toLowerCase();
+      return fetch(base + "/consent", {
+        method: "POST", credentials: "include",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ language: lang, categories: categories, version: version })
+      }).then(function (response) {
+        return response.ok ? response.json() : null;
+      }).then(function (answer) {
+        var action = answer && answer.recorded && answer.recorded.analytics;
+        if (action) { remember(action); }
+        return answer;
+      });
+    }
   };
 })();
 """

@@ -2,8 +2,10 @@
 
 A tiny "company website" on another 127.0.0.1 port includes the snippet. Aino
 (who allows tracking) and Bertta (who does not) each click the campaign's link
-and browse on. A page view is stored only for Aino, only after the site's
-cookie banner said yes, and never from a browser sending Do Not Track.
+and browse on. The site's cookie banner posts the visitor's decision to
+/t/consent with the banner version shown; a page view is stored only for
+Aino, only after the server recorded her analytics grant, and never from a
+browser sending Do Not Track (whose grant is recorded as a withdrawal).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ AINO, BERTTA = "aino@example.fi", "bertta@example.fi"
 PAGE = """<!doctype html><html><head><title>{title}</title>
 <script src="{service}/t/v.js" async></script></head><body>
 <h1>{title}</h1>
-<button id="accept" onclick="consentry.consent(true)">Accept marketing cookies</button>
+<button id="accept" onclick="consentry.consent({{analytics: true, marketing: false}}, 1, 'fi')
+  .then(function (answer) {{ document.body.dataset.recorded = JSON.stringify(answer); }})">
+Accept analytics cookies</button>
 <a id="next" href="/page2.html">Next page</a>
 </body></html>"""
 
@@ -141,6 +145,13 @@ def _click_links(run: RunningService, api: httpx.Client, offer: str) -> dict[str
     return links
 
 
+def _consents(database: Path) -> list[dict[str, Any]]:
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+        connection.row_factory = sqlite3.Row
+        rows = connection.execute("SELECT * FROM site_consent_events ORDER BY id")
+        return [dict(row) for row in rows]
+
+
 def _visits(database: Path) -> list[dict[str, Any]]:
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
         connection.row_factory = sqlite3.Row
@@ -156,6 +167,8 @@ def _browse(context: BrowserContext, link: str, *, accept: bool) -> None:
     page.wait_for_function("window.consentry !== undefined")  # the snippet has loaded
     if accept:
         page.click("#accept")
+        # The decision is recorded (and its answer kept) before the visitor moves on.
+        page.wait_for_function("document.body.dataset.recorded !== undefined")
     page.click("#next")
     expect(page).to_have_title("Our shops")
     context.close()  # leaves the second page as well
@@ -168,10 +181,18 @@ def test_page_views_only_with_tracking_consent_cookie_consent_and_no_dnt(
     with _api(service) as api:
         aino = _person(api, "Aino Aaltonen", AINO, ["direct_marketing", "email_tracking"])
         _person(api, "Bertta Berg", BERTTA, ["direct_marketing"])
+        banner = {
+            "fi": {
+                "necessary": "Välttämättömät evästeet pitävät sivuston toiminnassa.",
+                "analytics": "Saamme seurata, mitä sivuja katsot.",
+                "marketing": "Saamme näyttää sinulle mainoksia.",
+            }
+        }
+        assert api.put("/site-consent/texts", json=banner).status_code == 200
         links = _click_links(service, api, f"{origin}/page1.html")
 
-    # Nothing may be stored from these three: no tracking consent, no cookie
-    # consent, Do Not Track.
+    # Nothing may be stored from these three: no tracking consent, no recorded
+    # cookie decision, Do Not Track.
     _browse(browser.new_context(), links[BERTTA], accept=True)
     _browse(browser.new_context(), links[AINO], accept=False)
     _browse(browser.new_context(extra_http_headers={"DNT": "1"}), links[AINO], accept=True)
@@ -181,8 +202,23 @@ def test_page_views_only_with_tracking_consent_cookie_consent_and_no_dnt(
 
     wait_for(lambda: len(_visits(service.database)) > 0, "the page view to be stored", 30)
     visits = _visits(service.database)
-    # One view: the first page, the page Aino went on to; the second page sent
-    # nothing (the site's banner answer was not given again there).
-    assert [(v["contact_id"], v["page"], v["next_page"]) for v in visits] == [
-        (aino, f"{origin}/page1.html", f"{origin}/page2.html")
+    # Aino's view of the first page, with the page she went on to. The second
+    # page follows the same recorded grant and may send its own view when the
+    # browser closes; nothing else, and nothing from the other three.
+    first = [
+        (v["contact_id"], v["next_page"]) for v in visits if v["page"] == f"{origin}/page1.html"
+    ]
+    assert first == [(aino, f"{origin}/page2.html")]
+    assert {v["contact_id"] for v in visits} == {aino}
+    # The decisions: Bertta's grant (anonymous: she has no visitor cookie),
+    # the DNT browser's grant recorded as a withdrawal (anonymous too: its
+    # click set no visitor cookie), Aino's grant, with her contact.
+    decisions = [(d["contact_id"], d["category"], d["action"]) for d in _consents(service.database)]
+    assert decisions == [
+        (None, "analytics", "grant"),
+        (None, "marketing", "withdraw"),
+        (None, "analytics", "withdraw"),
+        (None, "marketing", "withdraw"),
+        (aino, "analytics", "grant"),
+        (aino, "marketing", "withdraw"),
     ]

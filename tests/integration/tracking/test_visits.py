@@ -1,6 +1,8 @@
 """Cookie-derived page views: the visitor cookie a tracked click sets, the
-snippet, and the beacon — recorded only with the cookie, the site's
-cookie-consent signal and no Do Not Track or Global Privacy Control."""
+snippet, and the beacon — recorded only with the cookie, a recorded analytics
+grant in the site's cookie banner (tests/integration/tracking/
+test_site_consent.py has the decisions themselves) and no Do Not Track or
+Global Privacy Control."""
 
 from __future__ import annotations
 
@@ -17,11 +19,11 @@ from sqlmodel import col, select
 
 from service import clock
 from service.app import create_app
-from service.db import SessionMaker
+from service.db import SessionMaker, session_scope
 from service.models import EngagementEvent
 from service.settings import MAX_VISIT_COOKIE_DAYS, Settings, load_settings
 from service.tokens import TokenSigner
-from service.tracking import events, visits
+from service.tracking import events, site_consent, visits
 from tests.conftest import TEST_SECRET
 from tests.support.factories import add_campaign, add_recipient, withdraw
 from tests.support.worker import worker_context
@@ -96,11 +98,36 @@ def view(**overrides: Any) -> str:
     return json.dumps(body)
 
 
-async def beacon(client: Client, body: str, cookie: str | None, **headers: str) -> Any:
+async def granted(sessionmaker: SessionMaker) -> str:
+    """A browser whose visitor granted analytics in the cookie banner: its
+    consent cookie's visitor id."""
+    browser = site_consent.new_visitor_id()
+    async with session_scope(sessionmaker) as session:
+        words = {site_consent.Category.ANALYTICS: "We may see which pages you look at."}
+        await site_consent.set_texts(session, {"en": words}, user_id=None)
+        await site_consent.record(
+            session,
+            decision=site_consent.Decision("en", 1, {site_consent.Category.ANALYTICS: True}),
+            visitor=browser,
+            contact_id=None,
+            opted_out=False,
+            ip_network=None,
+        )
+    return browser
+
+
+async def beacon(
+    client: Client, body: str, cookie: str | None, browser: str | None = None, **headers: str
+) -> Any:
     client.cookies.clear()
     sent = {"Content-Type": "text/plain;charset=UTF-8", "Origin": SITE, "User-Agent": CHROME}
+    cookies = []
     if cookie is not None:
-        sent["Cookie"] = f"{visits.COOKIE_NAME}={cookie}"
+        cookies.append(f"{visits.COOKIE_NAME}={cookie}")
+    if browser is not None:
+        cookies.append(f"{site_consent.COOKIE_NAME}={browser}")
+    if cookies:
+        sent["Cookie"] = "; ".join(cookies)
     return await client.post("/t/v", content=body, headers={**sent, **headers})
 
 
@@ -166,7 +193,9 @@ async def test_a_page_view_is_stored_reduced_with_its_contact_and_campaign(
     tracked = await add_recipient(admin, "t@example.fi", consent=TRACKED)
     campaign_id = await add_campaign(admin, **VISITS)
 
-    response = await beacon(client, view(), cookie_of(tracked, campaign_id))
+    browser = await granted(sessionmaker)
+
+    response = await beacon(client, view(), cookie_of(tracked, campaign_id), browser)
 
     assert response.status_code == 202
     assert "set-cookie" not in response.headers
@@ -180,7 +209,16 @@ async def test_a_page_view_is_stored_reduced_with_its_contact_and_campaign(
 
 
 @pytest.mark.parametrize(
-    "case", ["no cookie", "forged cookie", "expired cookie", "no consent", "DNT", "Sec-GPC"]
+    "case",
+    [
+        "no cookie",
+        "forged cookie",
+        "expired cookie",
+        "no consent cookie",
+        "no recorded decision",
+        "DNT",
+        "Sec-GPC",
+    ],
 )
 async def test_a_page_view_is_not_recorded_without_every_condition(
     client: Client, admin: Client, ctx: dict[str, Any], sessionmaker: SessionMaker, case: str
@@ -188,7 +226,9 @@ async def test_a_page_view_is_not_recorded_without_every_condition(
     tracked = await add_recipient(admin, "t@example.fi", consent=TRACKED)
     campaign_id = await add_campaign(admin, **VISITS)
     cookie: str | None = cookie_of(tracked, campaign_id)
-    body, headers = view(), {}
+    browser: str | None = await granted(sessionmaker)
+    # The body's flag is no decision: every case claims consent.
+    body, headers = view(consent=True), {}
     match case:
         case "no cookie":
             cookie = None
@@ -196,14 +236,16 @@ async def test_a_page_view_is_not_recorded_without_every_condition(
             cookie = TokenSigner("another secret " * 3).sign(visits.PURPOSE, tracked, 0, 0)
         case "expired cookie":
             cookie = cookie_of(tracked, campaign_id, days_ago=MAX_VISIT_COOKIE_DAYS)
-        case "no consent":
-            body = view(consent=False)
+        case "no consent cookie":
+            browser = None
+        case "no recorded decision":
+            browser = site_consent.new_visitor_id()
         case "DNT":
             headers = {"DNT": "1"}
         case "Sec-GPC":
             headers = {"Sec-GPC": "1"}
 
-    response = await beacon(client, body, cookie, **headers)
+    response = await beacon(client, body, cookie, browser, **headers)
 
     assert response.status_code == 204
     assert await visits_stored(ctx, sessionmaker) == []
@@ -215,9 +257,10 @@ async def test_a_page_view_after_withdrawal_is_not_stored(
     tracked = await add_recipient(admin, "t@example.fi", consent=TRACKED)
     cookie = cookie_of(tracked, await add_campaign(admin, **VISITS))
     await withdraw(admin, tracked, purpose="email_tracking", method="web_form")
+    browser = await granted(sessionmaker)
 
-    # The beacon answers without the database; the worker checks consent.
-    assert (await beacon(client, view(), cookie)).status_code == 202
+    # The beacon reads only the cookie decision; the worker checks tracking consent.
+    assert (await beacon(client, view(), cookie, browser)).status_code == 202
     assert await visits_stored(ctx, sessionmaker) == []
 
 
@@ -275,5 +318,5 @@ async def test_the_snippet_is_served_and_honours_the_signals(client: Client) -> 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
     script = response.text
-    for signal in ("doNotTrack", "globalPrivacyControl", "consentryCookieConsent", "sendBeacon"):
+    for signal in ("doNotTrack", "globalPrivacyControl", "/consent", "sendBeacon"):
         assert signal in script
