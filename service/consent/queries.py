@@ -16,8 +16,15 @@ The rules (Finnish Act on Electronic Communications Services 917/2014 §200-202;
 GDPR 18, 21; the privacy notice §6):
 
 * email and SMS to a person, for direct marketing: consent, or soft opt-in
-  (an existing customer, a campaign for the company's own similar products,
-  no withdrawal);
+  (200 § 3 mom): a campaign for the company's own similar products, to an
+  existing customer with no consent event for the pair (a withdrawal stays
+  ``consent_withdrawn``), and a recorded purchase that proves it: the address
+  was obtained in it (``address_collected``, with its product group) and the
+  person was told then that they may refuse (``refusal_offered``, on the same
+  purchase). Which part is missing is the reason: not a customer,
+  ``no_consent``; no such purchase, ``no_purchase_record``; such a purchase
+  but no notice of the right to refuse, ``no_refusal_notice``. Those two
+  reasons exist only in the soft opt-in context;
 * email and SMS to a business contact, and phone and post to anyone: allowed
   unless the person opted out (a withdrawal);
 * any other purpose (tracking, profiling reports) needs consent, always;
@@ -64,6 +71,7 @@ from service.models import (
     ConsentState,
     Contact,
     ContactTag,
+    Interaction,
     RobinsonNumber,
 )
 from service.models.enums import (
@@ -72,6 +80,7 @@ from service.models.enums import (
     Channel,
     ConsentAction,
     ContactType,
+    InteractionKind,
     Purpose,
     Reason,
     RecipientStatus,
@@ -147,8 +156,13 @@ class Gate:
                 col(self.consent.purpose) == context.purpose.value,
             ),
         )
-        self.reasons: dict[Reason, ColumnElement[bool]] = {
-            Reason.NO_CONSENT: self._no_consent(),
+        self.reasons: dict[Reason, ColumnElement[bool]] = {Reason.NO_CONSENT: self._no_consent()}
+        if self.soft_opt_in:
+            # Which part of soft opt-in's evidence is missing; elsewhere they
+            # never apply, and other audiences keep their columns.
+            self.reasons[Reason.NO_PURCHASE_RECORD] = self._no_purchase_record()
+            self.reasons[Reason.NO_REFUSAL_NOTICE] = self._no_refusal_notice()
+        self.reasons |= {
             Reason.CONSENT_WITHDRAWN: self._withdrawn(),
             Reason.DIRECT_MARKETING_BAN: self._banned(BanChannel.ALL),
             Reason.CHANNEL_BAN: self._banned(BanChannel(context.channel.value)),
@@ -193,22 +207,69 @@ class Gate:
 
     # -- the rules --------------------------------------------------------
 
+    @property
+    def soft_opt_in(self) -> bool:
+        """Whether soft opt-in (SVPL 200 § 3 mom) can apply here: a campaign
+        for the company's own similar products, direct marketing by email or
+        SMS, where a person otherwise needs consent."""
+        context = self.context
+        return (
+            context.similar_products
+            and context.purpose is Purpose.DIRECT_MARKETING
+            and context.channel in OPT_IN_CHANNELS
+        )
+
     def _needs_consent(self) -> ColumnElement[bool]:
-        """Whether this contact needs a granted consent (rather than no opt-out)."""
+        """Whether this contact needs a granted consent (rather than no opt-out),
+        whatever purchases are recorded: in the soft opt-in context a customer
+        does not, and ``_no_purchase_record``/``_no_refusal_notice`` judge
+        their evidence instead."""
         channel, purpose = self.context.channel, self.context.purpose
         if needs_consent(channel, purpose, person=False):
             return true()  # whoever the contact is
         if not needs_consent(channel, purpose, person=True):
             return false()
         person = col(Contact.contact_type) == ContactType.PERSON.value
-        if not self.context.similar_products:
+        if not self.soft_opt_in:
             return person
-        # Soft opt-in (SVPL 200 § 3 mom): an existing customer may be sent
-        # offers of the company's own similar products until they object.
         return and_(person, not_(col(Contact.is_customer)))
 
     def _no_consent(self) -> ColumnElement[bool]:
         return and_(self._needs_consent(), col(self.consent.action).is_(None))
+
+    def _customer_without_consent(self) -> ColumnElement[bool]:
+        """A person who is a customer and has no consent event for the pair:
+        the one who rests on soft opt-in, and so on its evidence."""
+        return and_(
+            col(Contact.contact_type) == ContactType.PERSON.value,
+            col(Contact.is_customer),
+            col(self.consent.action).is_(None),
+        )
+
+    def _purchase(self, *, told: bool) -> ColumnElement[bool]:
+        """A purchase of the contact's in which their address was obtained (with
+        its product group: what "similar" is measured against) and, if
+        ``told``, in which they were told they may refuse marketing. An EXISTS
+        on the interactions' contact_id index: a contact has few."""
+        conditions = [
+            col(Interaction.contact_id) == col(Contact.id),
+            col(Interaction.kind) == InteractionKind.PURCHASE.value,
+            col(Interaction.address_collected).is_(True),
+            col(Interaction.product_group).is_not(None),
+        ]
+        if told:
+            conditions.append(col(Interaction.refusal_offered).is_(True))
+        return exists(select(col(Interaction.id)).where(*conditions).correlate(Contact))
+
+    def _no_purchase_record(self) -> ColumnElement[bool]:
+        return and_(self._customer_without_consent(), not_(self._purchase(told=False)))
+
+    def _no_refusal_notice(self) -> ColumnElement[bool]:
+        return and_(
+            self._customer_without_consent(),
+            self._purchase(told=False),
+            not_(self._purchase(told=True)),
+        )
 
     def _withdrawn(self) -> ColumnElement[bool]:
         return and_(

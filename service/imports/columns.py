@@ -45,7 +45,18 @@ EVIDENCE_COLUMNS = (
     "consent_captured_at",
     "consent_method",
 )
-PURCHASE_COLUMNS = ("purchase_on", "purchase_details", "purchase_note")
+# A purchase's fields by column; the last three are soft opt-in's evidence
+# (service.profiles.interactions).
+PURCHASE_FIELDS = {
+    "purchase_on": "occurred_on",
+    "purchase_details": "details",
+    "purchase_note": "note",
+    "purchase_product_group": "product_group",
+    "purchase_address_collected": "address_collected",
+    "purchase_refusal_offered": "refusal_offered",
+}
+PURCHASE_COLUMNS = tuple(PURCHASE_FIELDS)
+_PURCHASE_COLUMN_OF = {field: column for column, field in PURCHASE_FIELDS.items()}
 KNOWN_COLUMNS = frozenset(
     (*CONTACT_COLUMNS, *CONSENT_COLUMNS, *EVIDENCE_COLUMNS, *PURCHASE_COLUMNS)
 )
@@ -279,28 +290,24 @@ class RowParser:
                 )
             )
             return None
-        details: dict[str, Any] | None = None
+        given: dict[str, Any] = {
+            field: values[column] for column, field in PURCHASE_FIELDS.items() if column in values
+        }
         if text := values.get("purchase_details"):
-            details = _details(text)
+            given["details"] = _details(text)
         try:
-            data = InteractionCreate(
-                kind=InteractionKind.PURCHASE,
-                occurred_on=values["purchase_on"],
-                note=values.get("purchase_note"),
-                details=details,
-            )
+            data = InteractionCreate(kind=InteractionKind.PURCHASE, **given)
             interactions.check(data)
         except ValidationError as exc:
-            names = {"occurred_on": "purchase_on", "note": "purchase_note"}
             for problem in problems_of(line, exc):
-                problem.field = names.get(problem.field or "", "purchase_details")
+                problem.field = _PURCHASE_COLUMN_OF.get(problem.field or "", "purchase_details")
                 problems.append(problem)
             return None
         except InvalidInput as exc:
+            field = next(iter(exc.fields), "details")
+            column = _PURCHASE_COLUMN_OF.get(field, "purchase_details")
             problems.append(
-                RowProblem(
-                    line=line, field="purchase_details", reason="invalid", message=exc.detail
-                )
+                RowProblem(line=line, field=column, reason="invalid", message=exc.detail)
             )
             return None
         return data

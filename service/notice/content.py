@@ -152,6 +152,16 @@ def robinson_screened(today: date) -> bool:
     return Reason.ROBINSON_LISTED in gate.reasons
 
 
+def soft_opt_in_evidenced(today: date) -> bool:
+    """Whether the consent gate's soft opt-in asks for a purchase's evidence
+    (the address obtained in it, the person told they may refuse)."""
+    context = GateContext(
+        channel=Channel.EMAIL, purpose=Purpose.DIRECT_MARKETING, today=today, similar_products=True
+    )
+    reasons = Gate(context).reasons
+    return Reason.NO_PURCHASE_RECORD in reasons and Reason.NO_REFUSAL_NOTICE in reasons
+
+
 def marketing_bases(lang: str, today: date) -> list[str]:
     """The basis per purpose and channel, as the consent gate applies them."""
     names = texts.CHANNELS[lang]
@@ -164,6 +174,8 @@ def marketing_bases(lang: str, today: date) -> list[str]:
     lines = []
     if opt_in:
         lines.append(texts.DIRECT_MARKETING_OPT_IN[lang].format(channels=channels(opt_in)))
+        if soft_opt_in_evidenced(today):
+            lines.append(texts.SOFT_OPT_IN_EVIDENCE[lang])
     if opt_out:
         lines.append(texts.DIRECT_MARKETING_OPT_OUT[lang].format(channels=channels(opt_out)))
     if robinson_screened(today):

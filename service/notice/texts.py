@@ -119,6 +119,18 @@ DIRECT_MARKETING_OPT_OUT = {
     "en": "Direct marketing by {channels}: the controller's legitimate interest "
     f"({_A6['en']}(f)) until the person forbids it (section 200(2) of the same Act).",
 }
+# Soft opt-in's evidence, as the consent gate asks it (no_purchase_record,
+# no_refusal_notice).
+SOFT_OPT_IN_EVIDENCE = {
+    "fi": "Asiakkaalle ilman suostumusta lähetettävä markkinointi perustuu kirjattuun ostoon "
+    "(päivä ja tuoteryhmä), jonka yhteydessä sähköpostiosoite tai puhelinnumero saatiin, ja "
+    "kirjaukseen siitä, että asiakkaalle kerrottiin tuolloin hänen oikeudestaan kieltää "
+    "markkinointi helposti ja maksutta; ilman näitä kirjauksia markkinointia ei lähetetä.",
+    "en": "Marketing to a customer without consent rests on a recorded purchase (its date and "
+    "product group) in which their email address or phone number was obtained, and on a "
+    "record that they were told then that they may refuse such marketing easily and free of "
+    "charge; without these records no such marketing is sent.",
+}
 ROBINSON = {
     "fi": "Puhelinmarkkinoinnista jätetään pois numerot, jotka on merkitty Suomen "
     "Asiakkuusmarkkinointiliiton Robinson-palvelun kieltorekisteriin.",

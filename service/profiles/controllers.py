@@ -109,8 +109,11 @@ class InteractionController(Controller):
         data: JSONBody[InteractionCreate],
     ) -> InteractionRead:
         """Record a service contact, a contact initiative or a purchase; the
-        contact's ``last_service_contact_at`` moves forward to it. A purchase under
-        a purchase-registration ban is 409 ``purchase_registration_ban``."""
+        contact's ``last_service_contact_at`` moves forward to it. A purchase may
+        carry soft opt-in's evidence (``product_group``, ``address_collected``,
+        ``refusal_offered``), which the consent gate reads. A purchase under a
+        purchase-registration ban, its evidence included, is 409
+        ``purchase_registration_ban``."""
         contact = await contacts_service.get(db_session, contact_id)
         interaction = await interactions.record(
             db_session, contact=contact, data=data, user_id=request.user.user_id

@@ -4,6 +4,16 @@ contact initiatives by the person, and purchases.
 Every kind counts as a service contact for retention: a purchase is the
 person dealing with the company. The contact's ``last_service_contact_at``
 is the latest of them (an event recorded late never moves it back).
+
+A purchase also carries soft opt-in's evidence (SVPL 200 § 3 mom): its
+product group, whether the person's address was obtained in it
+(``address_collected``) and whether they were told then that they may refuse
+marketing (``refusal_offered``). The consent gate reads them
+(``service.consent.queries``: ``no_purchase_record``, ``no_refusal_notice``).
+A purchase-registration ban refuses the whole purchase, its product group
+and evidence included: the product group is a purchase detail. Soft opt-in
+then cannot rest on a purchase made under the ban; purchases recorded before
+the ban stay (the ban stops registering, it erases nothing) and still count.
 """
 
 from __future__ import annotations
@@ -23,6 +33,8 @@ from service.profiles.service import refuse_if_restricted
 
 # Purchase details are small facts (product, amount), not documents.
 MAX_DETAILS_CHARS = 10_000
+# What only a purchase carries: its details and soft opt-in's evidence.
+PURCHASE_ONLY = ("details", "product_group", "address_collected", "refusal_offered")
 
 
 async def has_purchase_registration_ban(session: AsyncSession, *, contact_id: int) -> bool:
@@ -38,16 +50,35 @@ async def has_purchase_registration_ban(session: AsyncSession, *, contact_id: in
 
 
 def check(data: InteractionCreate) -> None:
-    if data.details is not None:
-        if data.kind is not InteractionKind.PURCHASE:
-            raise InvalidInput(
-                "only a purchase has details", fields={"details": "only for kind purchase"}
-            )
-        if len(json.dumps(data.details, ensure_ascii=False)) > MAX_DETAILS_CHARS:
-            raise InvalidInput(
-                "the purchase details are too large",
-                fields={"details": f"must be at most {MAX_DETAILS_CHARS} characters"},
-            )
+    """What the schema alone cannot say: purchase details and soft opt-in's
+    evidence belong to a purchase, and an address obtained in one needs the
+    purchase's product group (what the law's "similar products" is measured
+    against)."""
+    if data.kind is not InteractionKind.PURCHASE:
+        only = {
+            name: "only for kind purchase"
+            for name in PURCHASE_ONLY
+            if getattr(data, name) not in (None, False)
+        }
+        if only:
+            raise InvalidInput(f"only a purchase has {', '.join(only)}", fields=only)
+    if data.address_collected and data.product_group is None:
+        raise InvalidInput(
+            "an address obtained in a purchase needs the purchase's product group",
+            fields={"product_group": "required when address_collected is true"},
+        )
+    if data.refusal_offered and not data.address_collected:
+        # The law asks for the notice when the address is collected.
+        raise InvalidInput(
+            "the notice of the right to refuse is recorded with the address's collection",
+            fields={"refusal_offered": "only with address_collected true"},
+        )
+    details = data.details
+    if details is not None and len(json.dumps(details, ensure_ascii=False)) > MAX_DETAILS_CHARS:
+        raise InvalidInput(
+            "the purchase details are too large",
+            fields={"details": f"must be at most {MAX_DETAILS_CHARS} characters"},
+        )
 
 
 async def record(

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from service import clock
 from service.models.enums import InteractionKind, ProfileState
+from service.validation import MultiLine, SingleLine
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -74,14 +75,33 @@ class ProfileContent(BaseModel):
 # -- interactions ----------------------------------------------------------------------------
 
 
+# A product group is a short name ("team coaching"), one line.
+ProductGroup = Annotated[str, StringConstraints(min_length=1, max_length=100), SingleLine]
+
+
 class InteractionCreate(BaseModel):
     model_config = _STRICT
 
     kind: InteractionKind
     occurred_on: PastDate
-    note: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    note: Annotated[str, StringConstraints(min_length=1, max_length=2000), MultiLine] | None = None
     details: dict[str, Any] | None = Field(
         default=None, description="Purchase details (product, amount …); only for a purchase."
+    )
+    # Soft opt-in's evidence (SVPL 200 § 3 mom), only for a purchase.
+    product_group: ProductGroup | None = Field(
+        default=None,
+        description="The purchase's product group: offers of the company's own similar "
+        "products may rest on it. Required when address_collected is true.",
+    )
+    address_collected: bool = Field(
+        default=False,
+        description="The person's email address or phone number was obtained in this purchase.",
+    )
+    refusal_offered: bool = Field(
+        default=False,
+        description="When the address was collected, the person was told they may refuse "
+        "marketing, easily and free of charge.",
     )
 
 
@@ -92,5 +112,8 @@ class InteractionRead(BaseModel):
     occurred_on: date
     note: str | None
     details: dict[str, Any] | None
+    product_group: str | None
+    address_collected: bool
+    refusal_offered: bool
     recorded_by_user_id: int | None
     recorded_at: datetime

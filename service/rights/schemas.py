@@ -234,6 +234,9 @@ class InteractionRead(BaseModel):
     occurred_on: date
     note: str | None
     details: dict[str, Any] | None
+    product_group: str | None
+    address_collected: bool
+    refusal_offered: bool
     recorded_at: datetime
 
 

@@ -72,6 +72,11 @@ EXPLANATIONS: dict[Reason, str] = {
     Reason.FREQUENCY_CAP: "already received the most messages the frequency cap allows "
     "in its period",
     Reason.OUTSIDE_SEGMENT: "outside the campaign's segment (its languages, tags or contact types)",
+    Reason.NO_PURCHASE_RECORD: "an existing customer without consent, but no purchase is "
+    "recorded in which their {address} was obtained, so soft opt-in cannot reach them",
+    Reason.NO_REFUSAL_NOTICE: "an existing customer without consent whose {address} was "
+    "obtained in a purchase, but nothing records that they were told then that they may "
+    "refuse marketing, so soft opt-in cannot reach them",
 }
 
 

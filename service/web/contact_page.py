@@ -1,9 +1,9 @@
 """``/app/contacts/{id}``: one contact's page: its fields, the consent and ban
-timeline, the eligibility per channel with its reasons, messages received,
-engagement. Everything is read through the services the JSON API calls
-(service.contacts, service.consent, service.rights); the list is in
-service.web.contacts, the forms that change something in
-service.web.contact_actions.
+timeline, the eligibility per channel with its reasons, the purchases with
+soft opt-in's evidence, messages received, engagement. Everything is read
+through the services the JSON API calls (service.contacts, service.consent,
+service.rights); the list is in service.web.contacts, the forms that change
+something in service.web.contact_actions.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from service.models.enums import (
     Channel,
     ContactType,
     Gender,
+    InteractionKind,
     Language,
     LegalBasis,
     Purpose,
@@ -184,8 +185,9 @@ class ChannelEligibility:
     eligible: bool
     reasons: list[str]
     # An existing customer's answer for offers of the company's own similar
-    # products (soft opt-in), when it differs from the plain one.
+    # products (soft opt-in), when it differs from the plain one, and why not.
     similar_products: bool | None = None
+    similar_reasons: list[str] | None = None
 
 
 async def _eligibility(db_session: AsyncSession, contact: Contact) -> list[ChannelEligibility]:
@@ -196,14 +198,16 @@ async def _eligibility(db_session: AsyncSession, contact: Contact) -> list[Chann
             channel=channel, purpose=Purpose.DIRECT_MARKETING, today=clock.today()
         )
         answer = await consent_service.eligibility(db_session, contact=contact, context=context)
-        soft = None
+        soft, soft_reasons = None, None
         if contact.is_customer:
             offer = await consent_service.eligibility(
                 db_session, contact=contact, context=replace(context, similar_products=True)
             )
-            soft = offer.eligible if offer.eligible != answer.eligible else None
+            if offer.reasons != answer.reasons:
+                soft = offer.eligible
+                soft_reasons = [reason.value for reason in offer.reasons]
         reasons = [reason.value for reason in answer.reasons]
-        rows.append(ChannelEligibility(channel.value, answer.eligible, reasons, soft))
+        rows.append(ChannelEligibility(channel.value, answer.eligible, reasons, soft, soft_reasons))
     return rows
 
 
@@ -237,6 +241,12 @@ async def contact_page(
         current=record.consents.current,
         timeline=_timeline(record, contact_id),
         eligibility=await _eligibility(db_session, contact),
+        # Soft opt-in rests on these (the gate's no_purchase_record, no_refusal_notice).
+        purchases=sorted(
+            (i for i in record.interactions if i.kind is InteractionKind.PURCHASE),
+            key=lambda i: (i.occurred_on, i.id),
+            reverse=True,
+        ),
         messages=record.messages,
         engagement=record.engagement,
         campaigns={m.campaign_id: m.campaign_name for m in record.messages},

@@ -161,6 +161,43 @@ async def ban(
     return int(response.json()["id"])
 
 
+async def add_purchase(
+    api: Client,
+    contact_id: int,
+    *,
+    occurred_on: str = SERVED,
+    product_group: str | None = "team coaching",
+    address_collected: bool = True,
+    refusal_offered: bool = True,
+    headers: dict[str, str] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A purchase, by default with soft opt-in's full evidence: the address
+    obtained in it and the person told then that they may refuse (SVPL 200 §
+    3 mom). The interaction as the API returned it."""
+    body: dict[str, Any] = {
+        "kind": "purchase",
+        "occurred_on": occurred_on,
+        "product_group": product_group,
+        "address_collected": address_collected,
+        "refusal_offered": refusal_offered,
+        **fields,
+    }
+    url = f"/api/v1/contacts/{contact_id}/interactions"
+    response = await api.post(url, json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    interaction: dict[str, Any] = response.json()
+    return interaction
+
+
+async def add_customer(api: Client, **fields: Any) -> int:
+    """A contact who may get offers of similar products without consent (soft
+    opt-in): an existing customer with a purchase carrying the full evidence."""
+    contact_id = await add_contact(api, **{"is_customer": True, **fields})
+    await add_purchase(api, contact_id)
+    return contact_id
+
+
 async def add_campaign(
     api: Client,
     *,

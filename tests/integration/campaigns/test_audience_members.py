@@ -15,7 +15,7 @@ from service.db import SessionMaker
 from service.models.enums import Role
 from tests.conftest import TokenFactory
 from tests.integration.web.contacts.conftest import audit_rows
-from tests.support.factories import add_contact, grant
+from tests.support.factories import add_contact, add_purchase, grant, withdraw
 
 Client = AsyncTestClient[Litestar]
 CAMPAIGN = {
@@ -158,3 +158,46 @@ async def test_bad_input_is_a_4xx(admin: Client, path: str, status: int) -> None
 async def test_a_missing_campaign_is_a_404(admin: Client) -> None:
     answer = await admin.get("/api/v1/campaigns/999999/audience/eligible")
     assert answer.status_code == 404
+
+
+async def test_a_similar_products_campaign_counts_what_soft_opt_in_lacks(admin: Client) -> None:
+    """Customers without consent are counted by the part of soft opt-in's
+    evidence they lack; the same campaign without ``similar_products`` has
+    neither reason, and all of them lack consent."""
+    ids = {
+        "prospect": await add_contact(admin, email="prospect@example.fi"),
+        "bare": await add_contact(admin, email="bare@example.fi", is_customer=True),
+        "untold": await add_contact(admin, email="untold@example.fi", is_customer=True),
+        "full": await add_contact(admin, email="full@example.fi", is_customer=True),
+        "left": await add_contact(admin, email="left@example.fi", is_customer=True),
+        "firm": await add_contact(admin, email="firm@example.fi", contact_type="business"),
+    }
+    await add_purchase(admin, ids["bare"], address_collected=False, refusal_offered=False)
+    await add_purchase(admin, ids["untold"], refusal_offered=False)
+    await add_purchase(admin, ids["full"])
+    await add_purchase(admin, ids["left"])
+    await withdraw(admin, ids["left"])
+    similar = await _campaign(admin, similar_products=True)
+    counts = (await admin.get(f"/api/v1/campaigns/{similar}/audience")).json()
+    assert counts["eligible"] == 2
+    assert counts["excluded"] == {
+        "no_consent": 1,
+        "no_purchase_record": 1,
+        "no_refusal_notice": 1,
+        "consent_withdrawn": 1,
+    }
+    expected = {
+        "eligible": [ids["full"], ids["firm"]],
+        "no_consent": [ids["prospect"]],
+        "no_purchase_record": [ids["bare"]],
+        "no_refusal_notice": [ids["untold"]],
+        "consent_withdrawn": [ids["left"]],
+    }
+    for code, people in expected.items():
+        found = (await _members(admin, similar, code))["items"]
+        assert sorted(p["id"] for p in found) == sorted(people), code
+    plain = await _campaign(admin, similar_products=False)
+    counts = (await admin.get(f"/api/v1/campaigns/{plain}/audience")).json()
+    assert counts["eligible"] == 1  # the business contact: opt-out
+    assert counts["excluded"] == {"no_consent": 4, "consent_withdrawn": 1}
+    assert (await _members(admin, plain, "no_purchase_record"))["items"] == []

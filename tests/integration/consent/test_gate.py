@@ -16,10 +16,18 @@ from service.consent.queries import Gate, GateContext
 from service.crypto import DataCipher
 from service.db import SessionMaker
 from service.models import Contact, Suppression
-from service.models.enums import Channel, Purpose
+from service.models.enums import Channel, Purpose, Reason
 from tests.conftest import TEST_DATA_KEY
 from tests.support.clock import FrozenClock
-from tests.support.factories import SERVED, add_contact, ban, grant, unique_email, withdraw
+from tests.support.factories import (
+    SERVED,
+    add_contact,
+    add_purchase,
+    ban,
+    grant,
+    unique_email,
+    withdraw,
+)
 
 Client = AsyncTestClient[Litestar]
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -82,6 +90,7 @@ async def test_soft_opt_in_for_customers_and_similar_products(
     admin: Client, new_contact: NewContact, sessionmaker: SessionMaker
 ) -> None:
     customer = await new_contact(is_customer=True)
+    await add_purchase(admin, customer)
     prospect = await new_contact(is_customer=False)
     assert await reasons(admin, customer, similar_products=True) == []
     assert await reasons(admin, customer, similar_products=False) == ["no_consent"]
@@ -90,8 +99,105 @@ async def test_soft_opt_in_for_customers_and_similar_products(
     await withdraw(admin, customer)
     assert await reasons(admin, customer, similar_products=True) == ["consent_withdrawn"]
     objector = await new_contact(is_customer=True)
+    await add_purchase(admin, objector)
     await set_columns(sessionmaker, objector, objected_at=NOW)
     assert await reasons(admin, objector, similar_products=True) == ["objected"]
+
+
+SIMILAR = {"similar_products": True}
+
+
+async def test_soft_opt_in_needs_a_purchase_in_which_the_address_was_obtained(
+    admin: Client, new_contact: NewContact
+) -> None:
+    customer = await new_contact(is_customer=True)
+    assert await reasons(admin, customer, **SIMILAR) == ["no_purchase_record"]
+    # A purchase, a service contact: neither says where the address came from.
+    await add_purchase(admin, customer, address_collected=False, refusal_offered=False)
+    interactions = f"/api/v1/contacts/{customer}/interactions"
+    service = {"kind": "service_contact", "occurred_on": SERVED}
+    assert (await admin.post(interactions, json=service)).status_code == 201
+    assert await reasons(admin, customer, **SIMILAR) == ["no_purchase_record"]
+    # SMS asks the same of the same purchases.
+    texted = await new_contact(is_customer=True, phone="0401234567")
+    assert await reasons(admin, texted, channel="sms", **SIMILAR) == ["no_purchase_record"]
+    await add_purchase(admin, texted)
+    assert await reasons(admin, texted, channel="sms", **SIMILAR) == []
+
+
+async def test_soft_opt_in_needs_the_person_told_they_may_refuse(
+    admin: Client, new_contact: NewContact
+) -> None:
+    customer = await new_contact(is_customer=True)
+    await add_purchase(admin, customer, refusal_offered=False)
+    assert await reasons(admin, customer, **SIMILAR) == ["no_refusal_notice"]
+    # Told at a purchase where the address was not obtained is not told at collection.
+    await add_purchase(admin, customer, address_collected=False, refusal_offered=False)
+    assert await reasons(admin, customer, **SIMILAR) == ["no_refusal_notice"]
+    await add_purchase(admin, customer, product_group="workshops")
+    assert await reasons(admin, customer, **SIMILAR) == []
+
+
+async def test_evidence_is_no_lawful_basis_for_anyone_else(
+    admin: Client, new_contact: NewContact
+) -> None:
+    """A purchase does not make a customer: ``is_customer`` stays a deliberate edit."""
+    prospect = await new_contact(is_customer=False)
+    await add_purchase(admin, prospect)
+    assert await reasons(admin, prospect, **SIMILAR) == ["no_consent"]
+    # Not a similar-products campaign: the evidence counts for nothing.
+    customer = await new_contact(is_customer=True)
+    await add_purchase(admin, customer)
+    assert await reasons(admin, customer) == ["no_consent"]
+    assert await reasons(admin, customer, purpose="email_tracking", **SIMILAR) == ["no_consent"]
+
+
+async def test_a_withdrawal_beats_the_evidence_and_a_consent_needs_none(
+    admin: Client, new_contact: NewContact
+) -> None:
+    customer = await new_contact(is_customer=True)
+    await add_purchase(admin, customer)
+    await withdraw(admin, customer)
+    assert await reasons(admin, customer, **SIMILAR) == ["consent_withdrawn"]
+    consenting = await new_contact(is_customer=True)
+    await grant(admin, consenting)
+    assert await reasons(admin, consenting, **SIMILAR) == []
+    withdrawn = await new_contact(is_customer=True)
+    await withdraw(admin, withdrawn)
+    assert await reasons(admin, withdrawn, **SIMILAR) == ["consent_withdrawn"]
+
+
+async def test_soft_opt_in_reasons_belong_to_its_context_only(
+    admin: Client, new_contact: NewContact
+) -> None:
+    """Business contacts, phone and post are opt-out: no evidence asked, and
+    the two reasons are no column of those audiences."""
+    business = await new_contact(contact_type="business", is_customer=True)
+    assert await reasons(admin, business, **SIMILAR) == []
+    customer = await new_contact(
+        is_customer=True,
+        phone="0401234567",
+        street_address="Katu 1",
+        postal_code="00100",
+        city="Helsinki",
+    )
+    for channel in ("phone", "post"):
+        assert await reasons(admin, customer, channel=channel, **SIMILAR) == []
+    today = date(2026, 11, 24)
+    soft = {Reason.NO_PURCHASE_RECORD, Reason.NO_REFUSAL_NOTICE}
+    for channel in Channel:
+        for purpose in Purpose:
+            for similar in (False, True):
+                context = GateContext(
+                    channel=channel, purpose=purpose, today=today, similar_products=similar
+                )
+                applies = (
+                    similar
+                    and purpose is Purpose.DIRECT_MARKETING
+                    and channel in (Channel.EMAIL, Channel.SMS)
+                )
+                assert (soft <= set(Gate(context).reasons)) is applies, context
+                assert bool(soft & set(Gate(context).reasons)) is applies, context
 
 
 async def test_business_contacts_are_opt_out(admin: Client, new_contact: NewContact) -> None:
@@ -265,10 +371,17 @@ async def test_the_set_predicate_agrees_with_every_single_answer(
         await new_contact(email=None, phone="0401234567"),
         await new_contact(last_service_contact_at=None),
         await new_contact(last_service_contact_at="2001-01-01", contact_type="business"),
+        # Customers with full, partial and no soft opt-in evidence.
+        await new_contact(is_customer=True, phone="0401234568"),
+        await new_contact(is_customer=True),
+        await new_contact(is_customer=True),
     ]
     await grant(admin, ids[0])
     await withdraw(admin, ids[2])
     await ban(admin, ids[1], channel="email")
+    await add_purchase(admin, ids[1])
+    await add_purchase(admin, ids[6])
+    await add_purchase(admin, ids[7], refusal_offered=False)
     ever_eligible: set[int] = set()
     for channel in Channel:
         for similar in (False, True):
@@ -291,4 +404,6 @@ async def test_the_set_predicate_agrees_with_every_single_answer(
             }
             assert set_answer == single, (channel, similar)
             ever_eligible |= set_answer
-    assert ever_eligible == {ids[0], ids[3]}  # the population is not all excluded
+    # The population is not all excluded; soft opt-in lets in the customer with
+    # full evidence only (by email and SMS, as it has both addresses).
+    assert ever_eligible == {ids[0], ids[3], ids[6]}

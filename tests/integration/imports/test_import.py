@@ -324,3 +324,37 @@ async def test_purchase_details_are_dropped_under_a_purchase_registration_ban(
         (found["open@example.fi"].id, {"description": "Kirja"})
     ]
     assert str(found["open@example.fi"].last_service_contact_at) == "2026-10-02"
+
+
+async def test_a_purchase_carries_soft_opt_ins_evidence(do_import, sessionmaker) -> None:
+    """The evidence columns go to the purchase, checked as the API checks them;
+    a bad cell refuses the row and names its column."""
+    report = await do_import(
+        csv_file(
+            "full_name,email,legal_basis,is_customer,purchase_on,purchase_product_group,"
+            "purchase_address_collected,purchase_refusal_offered",
+            "Täysi,full@example.fi,customer_relationship,yes,2026-10-01,Valmennus,yes,yes",
+            "Kertomatta,untold@example.fi,customer_relationship,yes,2026-10-02,Kirjat,1,0",
+            "Ryhmätön,nogroup@example.fi,customer_relationship,yes,2026-10-03,,true,true",
+            "Kertoi,told@example.fi,customer_relationship,yes,2026-10-04,Kurssit,no,yes",
+            "Ehkä,maybe@example.fi,customer_relationship,yes,2026-10-05,Kurssit,perhaps,",
+            "Pitkä,long@example.fi,customer_relationship,yes,2026-10-06," + "x" * 101 + ",,",
+        )
+    )
+    assert (report.created, report.purchases_recorded) == (2, 2)
+    assert [(p.line, p.field) for p in report.problems] == [
+        (4, "purchase_product_group"),
+        (5, "purchase_refusal_offered"),
+        (6, "purchase_address_collected"),
+        (7, "purchase_product_group"),
+    ]
+    found = await contacts_by_email(sessionmaker)
+    async with sessionmaker() as session:
+        purchases = (await session.exec(select(Interaction).order_by(col(Interaction.id)))).all()
+    assert [
+        (p.contact_id, str(p.occurred_on), p.product_group, p.address_collected, p.refusal_offered)
+        for p in purchases
+    ] == [
+        (found["full@example.fi"].id, "2026-10-01", "Valmennus", True, True),
+        (found["untold@example.fi"].id, "2026-10-02", "Kirjat", True, False),
+    ]

@@ -27,6 +27,15 @@ PURCHASE = {
 }
 
 
+EVIDENCE = {
+    "kind": "purchase",
+    "occurred_on": "2026-01-20",
+    "product_group": "team coaching",
+    "address_collected": True,
+    "refusal_offered": True,
+}
+
+
 @pytest.fixture
 async def contact(admin: Client) -> dict[str, Any]:
     response = await admin.post(
@@ -83,6 +92,70 @@ async def test_an_older_event_never_moves_it_back(admin: Client, contact: dict[s
         ("service_contact", "2025-12-01"),
     ]
     assert listed[1]["details"] == PURCHASE["details"]
+
+
+async def test_a_purchase_records_soft_opt_ins_evidence(
+    admin: Client, contact: dict[str, Any]
+) -> None:
+    url = url_of(contact)
+    response = await admin.post(url, json={**EVIDENCE, "product_group": "  Team coaching "})
+    assert response.status_code == 201, response.text
+    recorded = response.json()
+    assert recorded["product_group"] == "Team coaching"
+    assert recorded["address_collected"] is True and recorded["refusal_offered"] is True
+    # The address obtained, the notice not (yet) recorded; and a purchase with none.
+    told_not = {**EVIDENCE, "refusal_offered": False, "occurred_on": "2026-01-21"}
+    assert (await admin.post(url, json=told_not)).status_code == 201
+    assert (await admin.post(url, json=PURCHASE)).status_code == 201
+    service_contact = {"kind": "service_contact", "occurred_on": "2026-01-19"}
+    assert (await admin.post(url, json=service_contact)).status_code == 201
+    listed = (await admin.get(url)).json()
+    assert [
+        (i["occurred_on"], i["product_group"], i["address_collected"], i["refusal_offered"])
+        for i in listed
+    ] == [
+        ("2026-01-21", "team coaching", True, False),
+        ("2026-01-20", None, False, False),
+        ("2026-01-20", "Team coaching", True, True),
+        ("2026-01-19", None, False, False),
+    ]
+    # The person's own copy of what is held says the same.
+    export = await admin.get(f"/api/v1/contacts/{contact['id']}/export")
+    assert export.status_code == 200, export.text
+    exported = {i["id"]: i for i in export.json()["interactions"]}
+    assert exported[recorded["id"]]["product_group"] == "Team coaching"
+    assert exported[recorded["id"]]["refusal_offered"] is True
+
+
+async def test_a_purchase_registration_ban_refuses_the_evidence_too(
+    admin: Client, contact: dict[str, Any], session: AsyncSession
+) -> None:
+    """The product group is a purchase detail: under the ban, soft opt-in gets
+    no new evidence, and the gate says so. What was recorded before stays."""
+    customer = (
+        await admin.post(
+            "/api/v1/contacts",
+            json=contact_payload(
+                email="asiakas@example.fi", is_customer=True, last_service_contact_at="2025-06-01"
+            ),
+        )
+    ).json()
+    bans = f"/api/v1/contacts/{customer['id']}/bans"
+    ban = await admin.post(bans, json={"kind": "purchase_registration", "source": "self"})
+    assert ban.status_code == 201, ban.text
+    response = await admin.post(url_of(customer), json=EVIDENCE)
+    assert response.status_code == 409 and response.json()["reason"] == "purchase_registration_ban"
+    assert await stored(session) == 0
+    eligibility = f"/api/v1/contacts/{customer['id']}/eligibility"
+    answer = (await admin.get(eligibility, params={"similar_products": True})).json()
+    assert answer == {"eligible": False, "reasons": ["no_purchase_record"]}
+    # Lifted, the purchase is recorded; a ban placed after it does not erase it.
+    assert (await admin.delete(f"{bans}/{ban.json()['id']}")).status_code == 200
+    assert (await admin.post(url_of(customer), json=EVIDENCE)).status_code == 201
+    again = await admin.post(bans, json={"kind": "purchase_registration", "source": "self"})
+    assert again.status_code == 201
+    answer = (await admin.get(eligibility, params={"similar_products": True})).json()
+    assert answer == {"eligible": True, "reasons": []}
 
 
 async def test_a_contact_without_a_date_gets_one(admin: Client) -> None:
@@ -159,6 +232,25 @@ async def test_a_restricted_contact_records_nothing(
             "details",
         ),
         ({"kind": "purchase", "occurred_on": "2026-01-01", "note": "n" * 2001}, 422, "note"),
+        ({"kind": "purchase", "occurred_on": "2026-01-01", "note": "a\x00b"}, 422, "note"),
+        # Soft opt-in's evidence: only on a purchase, in its shape, and whole.
+        ({**EVIDENCE, "kind": "service_contact"}, 422, "product_group"),
+        ({**EVIDENCE, "kind": "contact_initiative"}, 422, "address_collected"),
+        (
+            {"kind": "service_contact", "occurred_on": "2026-01-01", "refusal_offered": True},
+            422,
+            "refusal_offered",
+        ),
+        ({**EVIDENCE, "product_group": None}, 422, "product_group"),
+        ({**EVIDENCE, "product_group": ""}, 422, "product_group"),
+        ({**EVIDENCE, "product_group": "   "}, 422, "product_group"),
+        ({**EVIDENCE, "product_group": "g" * 101}, 422, "product_group"),
+        ({**EVIDENCE, "product_group": "team\ncoaching"}, 422, "product_group"),
+        ({**EVIDENCE, "product_group": "nul\x00"}, 422, "product_group"),
+        ({**EVIDENCE, "product_group": ["coaching"]}, 422, "product_group"),
+        ({**EVIDENCE, "address_collected": "perhaps"}, 422, "address_collected"),
+        ({**EVIDENCE, "address_collected": False}, 422, "refusal_offered"),
+        ({**EVIDENCE, "refusal_offered": None}, 422, "refusal_offered"),
     ],
 )
 async def test_bad_input_is_refused_and_changes_nothing(

@@ -398,3 +398,21 @@ def test_the_content_version_changes_with_the_content(environ: dict[str, str]) -
 
     assert version() == version()
     assert version(CONSENTRY_ENGAGEMENT_RETENTION_DAYS="100") != version()
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "words"),
+    [
+        ("fi", "4. Henkilötietojen käsittelyn tarkoitus ja peruste", "kirjattuun ostoon"),
+        ("en", "4. Purposes and legal bases", "rests on a recorded purchase"),
+    ],
+)
+def test_the_bases_state_soft_opt_ins_evidence_as_the_gate_asks_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, lang: str, heading: str, words: str
+) -> None:
+    bases = section(render_markdown(settings, lang=lang, document=Document.NOTICE), heading)
+    assert words in bases
+    # A gate that asked no evidence would not be described as asking it.
+    monkeypatch.setattr(Gate, "soft_opt_in", property(lambda self: False))
+    bases = section(render_markdown(settings, lang=lang, document=Document.NOTICE), heading)
+    assert words not in bases

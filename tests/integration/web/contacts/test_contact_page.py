@@ -20,7 +20,7 @@ from tests.integration.web.contacts.conftest import (
     audit_rows,
     row_of,
 )
-from tests.support.factories import add_contact, grant
+from tests.support.factories import add_contact, add_purchase, grant
 
 POST_FORM = re.compile(r'<form method="post" action="/app/contacts/')
 
@@ -208,3 +208,49 @@ async def test_a_missing_contact_is_a_page_saying_so(signed_in: SignedIn) -> Non
     page = await (await signed_in(Role.ADMIN)).get("/app/contacts/999")
     assert page.status_code == 404
     assert "There is no contact with this number" in page.text
+
+
+async def test_purchases_show_soft_opt_ins_evidence_and_the_gate_what_is_missing(
+    admin: Client, signed_in: SignedIn
+) -> None:
+    customer = await add_contact(admin, email="asiakas@example.fi", is_customer=True)
+    browser = await signed_in(Role.VIEWER)
+
+    async def email_row() -> str:
+        page = await browser.get(f"/app/contacts/{customer}")
+        assert page.status_code == 200
+        return row_of(page.text, "email")
+
+    row = await email_row()
+    assert "<code>no_consent</code>" in row
+    soft = row.split('class="hint soft-opt-in"')[1]
+    assert "similar products: not eligible" in soft
+    assert "<code>no_purchase_record</code>" in soft
+    assert "no purchase recorded in which the address was obtained" in soft
+    await add_purchase(
+        admin,
+        customer,
+        occurred_on="2026-02-03",
+        product_group="Team <coaching>",
+        refusal_offered=False,
+    )
+    soft = (await email_row()).split('class="hint soft-opt-in"')[1]
+    assert "<code>no_refusal_notice</code>" in soft and "no_purchase_record" not in soft
+    await add_purchase(admin, customer, occurred_on="2026-03-04", product_group="Workshops")
+    soft = (await email_row()).split('class="hint soft-opt-in"')[1]
+    assert "similar products: eligible" in soft and "<code>" not in soft
+    page = await browser.get(f"/app/contacts/{customer}")
+    purchases = page.text.split('id="purchases"')[1].split("</table>")[0]
+    rows = purchases.split("<tr>")[2:]
+    assert [r.split("</td>")[0].removeprefix("<td>") for r in rows] == ["2026-03-04", "2026-02-03"]
+    assert "Workshops</td><td>yes</td><td>yes</td>" in rows[0]
+    # What staff typed is shown as text, never as markup.
+    assert "Team &lt;coaching&gt;</td><td>yes</td><td>no</td>" in rows[1]
+
+
+async def test_a_contact_without_purchases_says_so(admin: Client, signed_in: SignedIn) -> None:
+    contact_id = await add_contact(admin, email="ei.ostoja@example.fi")
+    page = await (await signed_in(Role.VIEWER)).get(f"/app/contacts/{contact_id}")
+    purchases = page.text.split('id="purchases-heading"')[1].split("</section>")[0]
+    assert "No purchases recorded." in purchases
+    assert "soft-opt-in" not in row_of(page.text, "email")  # not a customer: no second answer
