@@ -37,6 +37,7 @@ from service.consent.public import HEADERS, PAGES
 from service.crypto import DataCipher
 from service.errors import InvalidInput
 from service.forms import signup as signups
+from service.forms.schemas import HONEYPOT_FIELD
 from service.forms.texts import FIELD_LABELS, FIELD_ORDER, LANGUAGES, PAGE_TEXT
 from service.ip import truncate_ip
 from service.mail.render import Controller as ControllerIdentity
@@ -262,7 +263,7 @@ async def _form_page(
         consent_error=consent_error,
         error_list=error_list,
         languages=[code for code in signups.languages_of(form) if code in LANGUAGES],
-        honeypot=signups.HONEYPOT_FIELD,
+        honeypot=HONEYPOT_FIELD,
         privacy_mail=contact if "@" in contact and " " not in contact.strip() else None,
     )
 
@@ -301,7 +302,7 @@ async def _read(request: PublicRequest) -> signups.Submission:
         fields=fields,
         language=fields.pop("language", None),
         consents=consents,
-        honeypot=fields.pop(signups.HONEYPOT_FIELD, ""),
+        honeypot=fields.pop(HONEYPOT_FIELD, ""),
     )
 
 

@@ -59,9 +59,6 @@ from service.public_limits import Limit, allow
 from service.settings import Settings
 from service.suppressions import service as suppressions
 
-# The hidden field people never see and bots fill in. The staff side names
-# the same constant (service/forms/schemas.py) for the embed snippet.
-HONEYPOT_FIELD = "website"
 # Contact fields a submission may carry (the form names which it asks for);
 # everything else about a contact is staff's to set.
 SUBMITTABLE = frozenset(

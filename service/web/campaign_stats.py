@@ -74,6 +74,8 @@ EXPLANATIONS: dict[Reason, str] = {
     Reason.OUTSIDE_SEGMENT: "outside the campaign's segment (its languages, tags or contact types)",
     Reason.NO_PURCHASE_RECORD: "an existing customer without consent, but no purchase is "
     "recorded in which their {address} was obtained, so soft opt-in cannot reach them",
+    Reason.UNCONFIRMED: "signed up on a form but has not confirmed it from the mail yet "
+    "(double opt-in): nothing the signup brought may be used until then",
     Reason.NO_REFUSAL_NOTICE: "an existing customer without consent whose {address} was "
     "obtained in a purchase, but nothing records that they were told then that they may "
     "refuse marketing, so soft opt-in cannot reach them",
