@@ -38,6 +38,16 @@ FOLDER = "transactional"
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a system mail carries (a signup's copy of the consent record)."""
+
+    filename: str
+    content: bytes
+    maintype: str = "application"
+    subtype: str = "json"
+
+
+@dataclass(frozen=True, slots=True)
 class SystemMail:
     """One system mail: which template, to whom, and what it says."""
 
@@ -47,6 +57,7 @@ class SystemMail:
     language: str
     values: Mapping[str, Any]
     kind: str  # names the mail in its Message-ID, e.g. "transfer-notice"
+    attachments: tuple[Attachment, ...] = ()
 
 
 @lru_cache(maxsize=4)
@@ -76,7 +87,14 @@ def message_id(kind: str, domain: str) -> str:
     return f"<{kind}.{secrets.token_hex(12)}@{domain}>"
 
 
-def build(rendered: Rendered, *, mail_from: str, to: str, message_id: str) -> bytes:
+def build(
+    rendered: Rendered,
+    *,
+    mail_from: str,
+    to: str,
+    message_id: str,
+    attachments: tuple[Attachment, ...] = (),
+) -> bytes:
     """A multipart/alternative message. Few are sent, so the ``email``
     package's cost does not matter here (unlike service.mail.message); it
     refuses header values with line breaks."""
@@ -90,6 +108,13 @@ def build(rendered: Rendered, *, mail_from: str, to: str, message_id: str) -> by
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(rendered.text, cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    for attachment in attachments:
+        message.add_attachment(
+            attachment.content,
+            maintype=attachment.maintype,
+            subtype=attachment.subtype,
+            filename=attachment.filename,
+        )
     return message.as_bytes()
 
 
@@ -98,7 +123,13 @@ async def send(smtp: SmtpPool, mail: SystemMail, *, settings: Settings) -> Deliv
     rendered = render(mail)
     domain = settings.transactional_from.rpartition("@")[2].rstrip(">")
     mid = message_id(mail.kind, domain)
-    content = build(rendered, mail_from=settings.transactional_from, to=mail.to, message_id=mid)
+    content = build(
+        rendered,
+        mail_from=settings.transactional_from,
+        to=mail.to,
+        message_id=mid,
+        attachments=mail.attachments,
+    )
     messenger = EmailMessenger(
         smtp,
         envelope_from=settings.transactional_return_path,

@@ -7,20 +7,27 @@ The mail is system mail (service.delivery.transactional): no tracking, no
 marketing content; in the submission's language it quotes word for word the
 texts the person agreed to, each with its version and SHA-256, holds the one
 link ``{PUBLIC_URL}/c/{token}``, says how long it is valid, and what happens
-if it was not them.
+if it was not them. It carries the person's copy of the consent record as
+submitted (``consent-request.json``: the receipt's fields with the event
+state ``requested`` and no confirmation time yet, docs/receipts.md); the
+receipts of the confirmed grants are in their access export (``/me``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import datetime
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock, onetime, rules
+from service.consent import receipts
 from service.delivery import transactional
 from service.delivery.messenger import Delivery
 from service.delivery.smtp import SmtpPool
-from service.delivery.transactional import SystemMail
+from service.delivery.transactional import Attachment, SystemMail
 from service.forms import signup as signups
 from service.forms.texts import LANGUAGES, MAIL_TEXT
 from service.mail.render import Controller
@@ -29,6 +36,7 @@ from service.models.enums import Channel
 from service.settings import Settings
 
 TEMPLATE = "signup_confirmation"
+COPY_FILENAME = "consent-request.json"
 KIND = "signup-confirmation"
 _MONTHS = (
     "January",
@@ -92,6 +100,7 @@ async def prepare(
         {**text, "version_line": words["version"].format(**text)}
         for text in await signups.shown_texts(session, signup)
     ]
+    copy = person_copy(signup, form, texts, settings=settings)
     return SystemMail(
         template=TEMPLATE,
         to=contact.email,
@@ -105,7 +114,39 @@ async def prepare(
             "controller": Controller.from_settings(settings),
         },
         kind=KIND,
+        attachments=(
+            Attachment(COPY_FILENAME, json.dumps(copy, ensure_ascii=False, indent=2).encode()),
+        ),
     )
+
+
+def person_copy(
+    signup: Signup, form: SignupForm, texts: list[dict[str, Any]], *, settings: Settings
+) -> dict[str, Any]:
+    """The person's copy of what they submitted, in the receipt's terms
+    (ISO/IEC TS 27560 event state ``requested``): the form and its version,
+    each consent asked for with the words shown, their version and SHA-256,
+    and when and from which network it was sent. Nothing is granted yet."""
+    return {
+        "schema_version": receipts.SCHEMA_VERSION,
+        "conforms_to": receipts.CONFORMS_TO,
+        "event_state": "requested",
+        "controller": dataclasses.asdict(Controller.from_settings(settings)),
+        "form": form.slug,
+        "form_version": signup.form_version,
+        "language": signup.language,
+        "submitted_at": signups._aware(signup.submitted_at).isoformat(),
+        "submission_network": signup.submission_ip,
+        "confirmed_at": None,
+        "consents": [
+            {
+                "channel": text["channel"],
+                "purpose": text["purpose"],
+                "text": {"version": text["version"], "hash": text["hash"], "text": text["body"]},
+            }
+            for text in texts
+        ],
+    }
 
 
 async def send(smtp: SmtpPool, mail: SystemMail, *, settings: Settings) -> Delivery:
