@@ -148,3 +148,26 @@ def age_cutoff(as_of: date, days: int) -> datetime:
 def age_due_on(stamped_at: datetime, days: int) -> date:
     """The first day a row stamped at ``stamped_at`` is more than ``days`` days old."""
     return local_date(stamped_at) + timedelta(days=days + 1)
+
+
+MONTHS_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def format_date(day: date, lang: str) -> str:
+    """1.3.2027 in Finnish and Swedish (as written in Finland), 1 March 2027 in English."""
+    if lang == "en":
+        return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+    return f"{day.day}.{day.month}.{day.year}"

@@ -38,20 +38,6 @@ from service.settings import Settings
 TEMPLATE = "signup_confirmation"
 COPY_FILENAME = "consent-request.json"
 KIND = "signup-confirmation"
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 
 def confirm_url(settings: Settings, token: str) -> str:
@@ -59,11 +45,7 @@ def confirm_url(settings: Settings, token: str) -> str:
 
 
 def _format_day(moment: datetime, lang: str) -> str:
-    """1.3.2027 in Finnish and Swedish (as written in Finland), 1 March 2027 in English."""
-    day = rules.local_date(moment)
-    if lang == "en":
-        return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
-    return f"{day.day}.{day.month}.{day.year}"
+    return rules.format_date(rules.local_date(moment), lang)
 
 
 async def prepare(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from service import rules
 from service.delivery import transactional
 from service.delivery.messenger import Delivery
 from service.delivery.smtp import SmtpPool
@@ -50,8 +51,8 @@ def notice_mail(notice: TransferNotice, *, settings: Settings, signer: TokenSign
         name=notice.name,
         controller=settings.controller_name,
         privacy_contact=settings.privacy_contact,
-        completed=texts.format_date(notice.completed_on, lang),
-        date=texts.format_date(notice.transfer_on, lang),
+        completed=rules.format_date(notice.completed_on, lang),
+        date=rules.format_date(notice.transfer_on, lang),
         to_vendor=texts.to_vendor(lang, settings.profile_vendor_name),
     )
     values = {

@@ -106,8 +106,8 @@ async def _page(request: PublicRequest, session: AsyncSession, profile_id: int) 
         state, day = "planned", transfer_day(profile, settings.profile_transfer_notice_days)
     words = texts.filled(
         texts.PAGE_TEXT[lang],
-        date=texts.format_date(day, lang) if day is not None else "",
-        completed=texts.format_date(profile.completed_on, lang) if profile is not None else "",
+        date=rules.format_date(day, lang) if day is not None else "",
+        completed=rules.format_date(profile.completed_on, lang) if profile is not None else "",
         to_vendor=texts.to_vendor(lang, settings.profile_vendor_name),
     )
     return _html(

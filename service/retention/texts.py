@@ -4,31 +4,7 @@ the templates (which escape the result) see them."""
 
 from __future__ import annotations
 
-from datetime import date
-
 LANGUAGES = ("fi", "sv", "en")
-
-_MONTHS_EN = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
-def format_date(day: date, lang: str) -> str:
-    """1.3.2027 in Finnish and Swedish (as written in Finland), 1 March 2027 in English."""
-    if lang == "en":
-        return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
-    return f"{day.day}.{day.month}.{day.year}"
 
 
 def to_vendor(lang: str, vendor_name: str | None) -> str:
