@@ -32,6 +32,13 @@ class Permission(StrEnum):
     ROBINSON_MANAGE = "robinson:manage"
     FORMS_READ = "forms:read"
     FORMS_WRITE = "forms:write"
+    # The inputs the gate trusts beyond the ledger: legal_basis, contact_type,
+    # is_customer, and lifting a direct-marketing ban (issue 17).
+    GATE_INPUTS_WRITE = "contacts:write_gate_inputs"
+    # Exporting people the gate leaves out (a ban, an objection, suppression).
+    CONTACTS_EXPORT_EXCLUDED = "contacts:export_excluded"
+    BREACHES_MANAGE = "breaches:manage"
+    PROCESSORS_MANAGE = "processors:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -67,6 +74,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ROBINSON_MANAGE,
             Permission.FORMS_READ,
             Permission.FORMS_WRITE,
+            Permission.CONTACTS_EXPORT,
+            Permission.GATE_INPUTS_WRITE,
+            Permission.CONTACTS_EXPORT_EXCLUDED,
+            Permission.BREACHES_MANAGE,
+            Permission.PROCESSORS_MANAGE,
         }
     ),
     Role.CALLER: frozenset({Permission.CALL_LISTS_DOWNLOAD, Permission.TOKENS_OWN}),

@@ -1,6 +1,6 @@
 """Every table, imported here so that ``SQLModel.metadata`` knows them all."""
 
-from service.models.audit import AuditEvent
+from service.models.audit import AuditCut, AuditEvent
 from service.models.auth import ApiToken, LoginAttempt, RecoveryCode, StaffSession, User
 from service.models.bounces import BounceCounter, DeliveryEventRecord
 from service.models.campaigns import (
@@ -19,6 +19,7 @@ from service.models.collection import (
     SignupForm,
     SiteConsentEvent,
 )
+from service.models.compliance import Breach, Processor, RecipientNotification
 from service.models.consent import Ban, ConsentEvent, ConsentState, Suppression
 from service.models.contacts import Contact, ContactTag
 from service.models.engagement import EngagementEvent
@@ -41,9 +42,11 @@ from service.models.robinson import RobinsonExtract, RobinsonNumber
 
 __all__ = [
     "ApiToken",
+    "AuditCut",
     "AuditEvent",
     "Ban",
     "BounceCounter",
+    "Breach",
     "CallList",
     "CallListDownload",
     "CallListEntry",
@@ -66,8 +69,10 @@ __all__ = [
     "LoginAttempt",
     "Objection",
     "PortalLink",
+    "Processor",
     "Profile",
     "PublicAttempt",
+    "RecipientNotification",
     "RecoveryCode",
     "RequestAction",
     "Restriction",

@@ -59,3 +59,23 @@ class AuditEvent(SQLModel, table=True):
     status_code: int
     prev_hash: str = Field(max_length=64)
     row_hash: str = Field(max_length=64, unique=True)
+
+
+class AuditCut(SQLModel, table=True):
+    """The record that the trail's oldest rows were removed by its retention
+    setting. ``anchor_hash`` is the ``row_hash`` of the last row removed:
+    the first row kept names it as its ``prev_hash``, so the kept part still
+    verifies from this anchor, and the cut itself is provable."""
+
+    __tablename__ = "audit_cuts"
+    __pii_columns__: ClassVar[tuple[str, ...]] = ()
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Rows with id ≤ this were removed (ids are gap-free).
+    removed_through_id: int
+    removed_count: int
+    anchor_hash: str = Field(max_length=64)
+    oldest_removed_at: datetime | None = Field(default=None)
+    newest_removed_at: datetime | None = Field(default=None)
+    retention_days: int
+    cut_at: datetime

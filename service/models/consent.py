@@ -127,6 +127,10 @@ class Ban(SQLModel, table=True):
     lifted_at: datetime | None = Field(default=None)
     lifted_by_user_id: int | None = Field(default=None, sa_column=_user_fk())
     lift_note: str | None = Field(default=None, max_length=2000)
+    # The person's own new act a direct-marketing ban is lifted on: a consent
+    # they gave (a ledger event) or their request in the register.
+    lift_consent_event_id: int | None = Field(default=None)
+    lift_request_id: int | None = Field(default=None)
 
 
 class Suppression(SQLModel, table=True):

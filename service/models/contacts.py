@@ -9,7 +9,14 @@ from sqlalchemy import Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 from service.models.base import enum_field, utcnow
-from service.models.enums import ContactType, Gender, Language, LegalBasis, Source
+from service.models.enums import (
+    ContactType,
+    Gender,
+    IdentityCodeBasis,
+    Language,
+    LegalBasis,
+    Source,
+)
 
 
 class Contact(SQLModel, table=True):
@@ -48,6 +55,11 @@ class Contact(SQLModel, table=True):
     phone_hash: str | None = Field(default=None, max_length=64, index=True)
     identity_code_encrypted: str | None = Field(default=None, max_length=200)
     identity_code_hash: str | None = Field(default=None, max_length=64, unique=True)
+    # Why the code may be stored (Data Protection Act § 29): required with a
+    # code, served as ``personal_identity_code_basis``.
+    identity_code_basis: IdentityCodeBasis | None = enum_field(
+        IdentityCodeBasis, default=None, nullable=True
+    )
     customer_number: str | None = Field(default=None, max_length=64, index=True)
     employer: str | None = Field(default=None, max_length=200)
     education: str | None = Field(default=None, max_length=200)

@@ -80,5 +80,11 @@ class EngagementEvent(SQLModel, table=True):
     # Mail prefetchers and link scanners: kept for completeness, left out of
     # open and click counts.
     automated: bool = Field(default=False)
+    # The consent the event was stored under (GDPR 7(1): demonstrable): the
+    # email_tracking ledger event for an open or click, the analytics
+    # decision of the website's banner for a visit. No foreign key: both go
+    # with the person on erasure, as this row does.
+    consent_event_id: int | None = Field(default=None)
+    site_consent_event_id: int | None = Field(default=None)
     # Indexed for the retention purge, which deletes by age.
     occurred_at: datetime = Field(default_factory=utcnow, index=True)

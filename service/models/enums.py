@@ -127,6 +127,11 @@ class Reason(StrEnum):
     # that the person was told then that they may refuse.
     NO_PURCHASE_RECORD = "no_purchase_record"
     NO_REFUSAL_NOTICE = "no_refusal_notice"
+    # A business contact with no employer or position recorded: a person-named
+    # work address counts as business only when it is targeted for the role
+    # (SVPL 202 §, the DPO's guidance), so without that evidence the contact
+    # needs consent like any person.
+    NO_BUSINESS_ROLE = "no_business_role"
 
 
 class Role(StrEnum):
@@ -293,3 +298,31 @@ class BounceClass(StrEnum):
 class DeliveryEventKind(StrEnum):
     BOUNCE = "bounce"
     COMPLAINT = "complaint"
+
+
+class IdentityCodeBasis(StrEnum):
+    """Why an identity code may be stored (Data Protection Act 1050/2018
+    § 29(1)): plain marketing is never one."""
+
+    CONSENT = "consent"  # the person's own consent to this processing
+    LAW = "law"  # a law provides for it (e.g. a legal obligation)
+    # Unambiguous identification is important for the rights and obligations
+    # of the person or the company: a customer relationship or an assignment.
+    CUSTOMER_IDENTIFICATION = "customer_identification"
+    STATUTORY_TASK = "statutory_task"  # identification for a task laid down by law
+
+
+class BreachRisk(StrEnum):
+    """The assessed risk of a personal-data breach to people (GDPR 33-34)."""
+
+    UNLIKELY = "unlikely"  # documented, not notified (Art. 33(1))
+    RISK = "risk"  # notify the authority within 72 h
+    HIGH = "high"  # notify the authority and inform the people (Art. 34)
+
+
+class NotificationCause(StrEnum):
+    """What a recipient of disclosed data must be told of (GDPR 19)."""
+
+    RECTIFICATION = "rectification"
+    ERASURE = "erasure"
+    RESTRICTION = "restriction"

@@ -151,3 +151,6 @@ class Restriction(SQLModel, table=True):
     lifted_at: datetime | None = Field(default=None)
     lifted_by_user_id: int | None = Field(default=None, sa_column=_user_fk())
     lift_note: str | None = Field(default=None, max_length=2000)
+    # GDPR 18(3): the person is told before a restriction is lifted.
+    person_informed_at: datetime | None = Field(default=None)
+    person_informed_how: str | None = Field(default=None, max_length=200)

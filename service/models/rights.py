@@ -139,6 +139,8 @@ class Disclosure(SQLModel, table=True):
     includes_identity_code: bool = Field(default=False)
     identity_code_basis: str | None = Field(default=None, max_length=2000)
     # A recipient outside the EU/EEA needs a recorded safeguard (GDPR 44-46).
+    # ISO 3166 alpha-2 of where the recipient processes the data.
+    country: str | None = Field(default=None, max_length=2)
     outside_eea: bool = Field(default=False)
     safeguard: str | None = Field(default=None, max_length=2000)
     recorded_by_user_id: int | None = Field(default=None, sa_column=_user_fk())

@@ -255,6 +255,16 @@ COLUMNS: dict[tuple[str, str], Described] = {
         _CH, "luovutetut tietoryhmät", "data categories disclosed"
     ),
     ("disclosures", "purpose"): _d(_CH, "luovutusten tarkoitus", "purposes of disclosures"),
+    ("recipient_notifications", "recipient_name"): _d(
+        _CH,
+        "vastaanottajat, joille tietojen oikaisusta, poistosta tai rajoittamisesta ilmoitetaan",
+        "recipients told of a rectification, erasure or restriction",
+    ),
+    ("recipient_notifications", "note"): _d(
+        _CH,
+        "vastaanottajille ilmoittamisen lisätiedot",
+        "notes on telling recipients",
+    ),
     ("campaign_recipients", "smtp_reply"): _d(
         _MSG,
         "vastaanottavan palvelimen vastaus viestin toimitukseen",

@@ -79,6 +79,9 @@ EXPLANATIONS: dict[Reason, str] = {
     Reason.NO_REFUSAL_NOTICE: "an existing customer without consent whose {address} was "
     "obtained in a purchase, but nothing records that they were told then that they may "
     "refuse marketing, so soft opt-in cannot reach them",
+    Reason.NO_BUSINESS_ROLE: "a business contact with no employer or position recorded, "
+    "so nothing shows the {address} is targeted for the role: without consent it is treated "
+    "like a person's",
 }
 
 
