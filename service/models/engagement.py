@@ -41,7 +41,6 @@ class EngagementEvent(SQLModel, table=True):
         "referrer",
         "next_page",
         "ip_network",
-        "isp",
         "browser_family",
         "browser_major",
         "os_family",
@@ -71,9 +70,6 @@ class EngagementEvent(SQLModel, table=True):
     next_page: str | None = Field(default=None, max_length=URL_MAX_LENGTH)
     # "203.0.113.0/24" or "2001:db8:1::/48": the network, never the address.
     ip_network: str | None = Field(default=None, max_length=64)
-    # Always NULL for now: no offline ISP database ships with the service, and
-    # looking the network up in an online service would disclose it.
-    isp: str | None = Field(default=None, max_length=200)
     browser_family: str | None = Field(default=None, max_length=64)
     browser_major: str | None = Field(default=None, max_length=16)
     os_family: str | None = Field(default=None, max_length=64)

@@ -280,9 +280,6 @@ COLUMNS: dict[tuple[str, str], Described] = {
     ("engagement_events", "ip_network"): _d(
         _ENG, "IP-osoite lyhennettynä verkko-osaansa", "the IP address cut to its network"
     ),
-    ("engagement_events", "isp"): _d(
-        _ENG, "Internet-palveluntarjoaja", "internet service provider"
-    ),
     ("engagement_events", "browser_family"): _d(_ENG, "selaintyyppi", "browser type"),
     ("engagement_events", "browser_major"): _d(_ENG, "selaimen versio", "browser version"),
     ("engagement_events", "os_family"): _d(_ENG, "käyttöjärjestelmä", "operating system"),

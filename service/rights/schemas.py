@@ -168,7 +168,6 @@ class EngagementRead(BaseModel):
     referrer: str | None
     next_page: str | None
     ip_network: str | None
-    isp: str | None
     browser_family: str | None
     browser_major: str | None
     os_family: str | None

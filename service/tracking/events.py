@@ -223,7 +223,6 @@ def _row(entry_id: str, fields: Mapping[str, str]) -> dict[str, Any] | None:
             "referrer": fields.get("referrer"),
             "next_page": fields.get("next_page"),
             "ip_network": fields.get("ip_network"),
-            "isp": None,
             "browser_family": fields.get("browser_family"),
             "browser_major": fields.get("browser_major"),
             "os_family": fields.get("os_family"),

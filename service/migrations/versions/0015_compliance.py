@@ -106,6 +106,8 @@ def upgrade() -> None:
     with op.batch_alter_table('engagement_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('consent_event_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('site_consent_event_id', sa.Integer(), nullable=True))
+        # Never filled (no ISP is derived), so no longer claimed (issue 17).
+        batch_op.drop_column('isp')
 
     with op.batch_alter_table('restrictions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('person_informed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
@@ -119,6 +121,7 @@ def downgrade() -> None:
         batch_op.drop_column('person_informed_at')
 
     with op.batch_alter_table('engagement_events', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('isp', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
         batch_op.drop_column('site_consent_event_id')
         batch_op.drop_column('consent_event_id')
 
