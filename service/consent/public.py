@@ -9,13 +9,9 @@ one generic 400 page that says nothing about whether the person exists.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import jinja2
-from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar import Controller, Response, get, post
 from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,8 +20,6 @@ from service.consent import unsubscribe as actions
 from service.consent.queries import needs_consent
 from service.consent.service import Collected
 from service.consent.texts import CHOICE_LABELS, PAGE_TEXT
-from service.ip import truncate_ip
-from service.mail.render import Controller as ControllerIdentity
 from service.models import Campaign, Contact
 from service.models.enums import (
     CampaignChannel,
@@ -35,57 +29,35 @@ from service.models.enums import (
     ContactType,
     Purpose,
 )
-from service.settings import Settings
-from service.tokens import InvalidToken, TokenSigner, is_compact
 
-Session = NamedDependency[AsyncSession]
-PublicRequest = Request[Any, Any, State]
-PAGES = Path(__file__).resolve().parents[2] / "templates" / "web" / "public"
-LANGUAGES = ("fi", "sv", "en")
-# Tokens travel in these URLs: keep them out of other sites' logs and caches.
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-}
-
-_pages = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(PAGES), autoescape=True, undefined=jinja2.StrictUndefined
+# HEADERS and PAGES are read here by service.retention.public.
+from service.public_pages import HEADERS as HEADERS
+from service.public_pages import PAGES as PAGES
+from service.public_pages import (
+    PublicRequest,
+    Session,
+    browser_language,
+    client_address,
+    render,
+    settings_of,
 )
+from service.tokens import InvalidToken, TokenSigner, is_compact
 
 
 def _page(
     request: PublicRequest, name: str, lang: str, status: int = 200, **values: Any
 ) -> Response[str]:
-    settings: Settings = request.app.state.settings
     text = PAGE_TEXT[lang]
     title_key = {"unsubscribe": "unsubscribe_title", "preferences": "preferences_title"}.get(
         name, "invalid_title"
     )
-    html = _pages.get_template(f"{name}.html.j2").render(
-        lang=lang,
-        t=text,
-        title=text[title_key],
-        controller=ControllerIdentity.from_settings(settings),
-        **values,
+    return render(
+        request, name, lang=lang, text=text, title=text[title_key], status=status, **values
     )
-    return Response(html, status_code=status, media_type=MediaType.HTML, headers=HEADERS)
-
-
-def _browser_language(request: PublicRequest) -> str:
-    accepted = request.headers.get("accept-language", "").lower()
-    for part in accepted.split(","):
-        code = part.split(";")[0].strip()[:2]
-        if code in LANGUAGES:
-            return code
-    return "en"
 
 
 def _invalid(request: PublicRequest) -> Response[str]:
-    return _page(request, "invalid", _browser_language(request), status=400)
+    return _page(request, "invalid", browser_language(request), status=400)
 
 
 def _signer(request: PublicRequest) -> TokenSigner:
@@ -93,16 +65,8 @@ def _signer(request: PublicRequest) -> TokenSigner:
     return signer
 
 
-def _client_ip(request: PublicRequest) -> str | None:
-    host = request.client.host if request.client else None
-    try:
-        return host if host and truncate_ip(host) else None
-    except ValueError:
-        return None
-
-
 def _language(contact: Contact | None, request: PublicRequest) -> str:
-    return contact.language.value if contact is not None else _browser_language(request)
+    return contact.language.value if contact is not None else browser_language(request)
 
 
 class PublicController(Controller):
@@ -187,7 +151,7 @@ class PublicController(Controller):
             campaign_id=campaign_id,
             scopes=scopes,
             method=method,
-            ip=_client_ip(request),
+            ip=client_address(request),
             texts=texts,
         )
         contact = await db_session.get(Contact, contact_id)
@@ -238,7 +202,7 @@ class PublicController(Controller):
                     purpose=purpose,
                     action=action,
                     method=CaptureMethod.PREFERENCE_CENTRE,
-                    ip=_client_ip(request),
+                    ip=client_address(request),
                     shown_text=_shown(lang, (channel, purpose), action),
                     collected=await actions.shown(
                         db_session,
@@ -303,8 +267,7 @@ async def _channel_of(session: AsyncSession, campaign_id: int) -> Channel:
 
 
 def self_url(request: PublicRequest, kind: str, token: str) -> str:
-    settings: Settings = request.app.state.settings
-    return f"{settings.public_url}/{kind}/{token}"
+    return f"{settings_of(request).public_url}/{kind}/{token}"
 
 
 def _key(pair: tuple[Channel, Purpose]) -> str:

@@ -20,9 +20,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-import jinja2
-from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.exceptions import ClientException
@@ -33,29 +31,29 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import json_limits, queue
 from service.consent import archive
-from service.consent.public import HEADERS, PAGES
 from service.crypto import DataCipher
 from service.errors import InvalidInput
 from service.forms import signup as signups
 from service.forms.schemas import HONEYPOT_FIELD
 from service.forms.texts import FIELD_LABELS, FIELD_ORDER, LANGUAGES, PAGE_TEXT
 from service.ip import truncate_ip
-from service.mail.render import Controller as ControllerIdentity
 from service.models import Signup, SignupForm
 from service.openapi import error_responses
-from service.settings import Settings
+from service.public_pages import (
+    HEADERS,
+    PublicRequest,
+    Session,
+    browser_language,
+    render,
+    settings_of,
+)
 
 logger = logging.getLogger(__name__)
 
-Session = NamedDependency[AsyncSession]
-PublicRequest = Request[Any, Any, State]
 SEND_CONFIRMATION = "send_signup_confirmation"
 PENDING = {"status": "pending"}
 RECEIVED = {"status": "received"}  # a form without double opt-in: granted at once
 
-_pages = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(PAGES), autoescape=True, undefined=jinja2.StrictUndefined
-)
 _AUTOCOMPLETE = {
     "full_name": "name",
     "nickname": "nickname",
@@ -104,11 +102,6 @@ def _headers(*redirect_targets: str | None) -> dict[str, str]:
     }
 
 
-def _settings(request: PublicRequest) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def _page(
     request: PublicRequest,
     name: str,
@@ -119,33 +112,27 @@ def _page(
     headers: dict[str, str] | None = None,
     **values: Any,
 ) -> Response[str]:
-    html = _pages.get_template(f"{name}.html.j2").render(
+    return render(
+        request,
+        name,
         lang=lang,
-        t=PAGE_TEXT[lang],
+        text=PAGE_TEXT[lang],
         title=title,
-        controller=ControllerIdentity.from_settings(_settings(request)),
+        status=status,
+        headers=headers,
         **values,
     )
-    return Response(html, status_code=status, media_type=MediaType.HTML, headers=headers or HEADERS)
-
-
-def _browser_language(request: PublicRequest) -> str:
-    for part in request.headers.get("accept-language", "").lower().split(","):
-        code = part.split(";")[0].strip()[:2]
-        if code in LANGUAGES:
-            return code
-    return "en"
 
 
 def _invalid(request: PublicRequest) -> Response[str]:
-    lang = _browser_language(request)
+    lang = browser_language(request)
     return _page(
         request, "confirm_invalid", lang, title=PAGE_TEXT[lang]["invalid_title"], status=400
     )
 
 
 def _missing(request: PublicRequest) -> Response[str]:
-    lang = _browser_language(request)
+    lang = browser_language(request)
     return _page(
         request, "signup_missing", lang, title=PAGE_TEXT[lang]["missing_title"], status=404
     )
@@ -249,7 +236,7 @@ async def _form_page(
     consent_error = PAGE_TEXT[lang]["err_consent"] if "consent" in errors else None
     if consent_error:
         error_list.append({"id": "consent-0", "label": "", "message": consent_error})
-    contact = _settings(request).privacy_contact
+    contact = settings_of(request).privacy_contact
     return _page(
         request,
         "signup",
@@ -423,7 +410,7 @@ class SignupFormController(Controller):
             valid=valid,
             network=_network(request),
             cipher=cipher,
-            settings=_settings(request),
+            settings=settings_of(request),
         )
         # Committed before it is queued: the job must find the signup.
         await db_session.commit()
@@ -443,7 +430,7 @@ class SignupFormController(Controller):
             "signup_thanks",
             language,
             title=text["thanks_title"],
-            message=text["thanks_doi"].format(days=_settings(request).doi_expiry_days)
+            message=text["thanks_doi"].format(days=settings_of(request).doi_expiry_days)
             if form.double_opt_in
             else text["thanks_direct"],
         )

@@ -23,9 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import jinja2
-from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie, State
+from litestar import Controller, Response, get, post
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery
@@ -34,21 +33,26 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import queue
 from service.audit import trail
-from service.consent.public import HEADERS, PAGES
 from service.crypto import DataCipher
-from service.mail.render import Controller as ControllerIdentity
 from service.models import Contact
 from service.models.enums import ConsentAction
 from service.openapi import error_responses
 from service.portal import service
 from service.portal.texts import CHOICES, LANGUAGES, PAGE_TEXT, choice_label
+from service.public_pages import (
+    HEADERS,
+    PublicRequest,
+    Session,
+    browser_language,
+    client_network,
+    render,
+    settings_of,
+)
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-Session = NamedDependency[AsyncSession]
 Cipher = NamedDependency[DataCipher]
-PublicRequest = Request[Any, Any, State]
 COOKIE = "consentry_portal"
 PORTAL_HEADERS = {**HEADERS, "Referrer-Policy": "same-origin"}
 # A form field longer than any real value is refused before it is parsed
@@ -65,15 +69,6 @@ _LINK = "The link is unknown, used or expired: a page saying so and linking to /
 SESSION_ONLY = error_responses({401: _ENDED}, MediaType.HTML)
 SESSION_POST = error_responses({400: _BAD_CHOICE, 401: _ENDED, 403: _REFUSED}, MediaType.HTML)
 
-_pages = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(PAGES), autoescape=True, undefined=jinja2.StrictUndefined
-)
-
-
-def _settings(request: PublicRequest) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
 
 def _language(request: PublicRequest, contact: Contact | None = None) -> str:
     """``?lang=``, else the contact's own, else the browser's first of ours."""
@@ -82,11 +77,7 @@ def _language(request: PublicRequest, contact: Contact | None = None) -> str:
         return str(asked)
     if contact is not None:
         return contact.language.value
-    for part in request.headers.get("accept-language", "").lower().split(","):
-        code = part.split(";")[0].strip()[:2]
-        if code in LANGUAGES:
-            return code
-    return "en"
+    return browser_language(request)
 
 
 def _page(
@@ -100,19 +91,16 @@ def _page(
     **values: Any,
 ) -> Response[str]:
     text = PAGE_TEXT[lang]
-    html = _pages.get_template(f"{name}.html.j2").render(
+    return render(
+        request,
+        name,
         lang=lang,
-        t=text,
+        text=text,
         title=text[title],
-        controller=ControllerIdentity.from_settings(_settings(request)),
-        **values,
-    )
-    return Response(
-        html,
-        status_code=status,
-        media_type=MediaType.HTML,
+        status=status,
         headers=PORTAL_HEADERS,
-        cookies=cookies or [],
+        cookies=cookies or (),
+        **values,
     )
 
 
@@ -134,13 +122,9 @@ def _cookie(settings: Settings, token: str | None) -> Cookie:
     )
 
 
-def _network(request: PublicRequest) -> str | None:
-    return trail.ip_network(request)
-
-
 def _from_our_pages(request: PublicRequest) -> bool:
     """The CSRF check of a POST: it came from a page of the public URL."""
-    parts = urlsplit(_settings(request).public_url)
+    parts = urlsplit(settings_of(request).public_url)
     ours = f"{parts.scheme}://{parts.netloc}"
     origin = request.headers.get("origin")
     if origin is not None:
@@ -186,7 +170,7 @@ class PortalController(Controller):
         if _field(form, "website"):
             return sent  # a bot filled the hidden field
         allowed = await service.within_limits(
-            db_session, cipher, email=email, network=_network(request)
+            db_session, cipher, email=email, network=client_network(request)
         )
         contact = await service.registered(db_session, email) if allowed else None
         if contact is not None:
@@ -278,7 +262,7 @@ class PortalController(Controller):
             contact=contact,
             wanted=wanted,
             language=lang,
-            network=_network(request),
+            network=client_network(request),
         )
         return _redirect(f"/me/page?lang={lang}&saved=1")
 
@@ -329,7 +313,7 @@ class PortalController(Controller):
         trail.note(db_session, request, action="portal.export", status_code=200)
         trail.annotate(db_session, contact_id=contact.id)
         body = await service.access_export(
-            db_session, contact=contact, cipher=cipher, settings=_settings(request)
+            db_session, contact=contact, cipher=cipher, settings=settings_of(request)
         )
         return Response(
             body.model_dump_json(indent=2),
@@ -362,7 +346,7 @@ class PortalController(Controller):
             lang,
             title="start_title",
             message="logged_out",
-            cookies=[_cookie(_settings(request), None)],
+            cookies=[_cookie(settings_of(request), None)],
         )
 
     @get(
@@ -396,7 +380,7 @@ class PortalController(Controller):
         if session_token is None:
             return _message(request, lang, "invalid", 400)
         return _redirect(
-            f"/me/page?lang={lang}", cookies=[_cookie(_settings(request), session_token)]
+            f"/me/page?lang={lang}", cookies=[_cookie(settings_of(request), session_token)]
         )
 
 

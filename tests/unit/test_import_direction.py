@@ -58,6 +58,7 @@ LAYERS: list[tuple[str, ...]] = [
         "rules",
         "onetime",
         "public_limits",
+        "public_pages",
     ),
 ]
 
