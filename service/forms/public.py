@@ -34,6 +34,7 @@ from service.consent import archive
 from service.crypto import DataCipher
 from service.errors import InvalidInput
 from service.forms import signup as signups
+from service.forms import submission as submissions
 from service.forms.schemas import HONEYPOT_FIELD
 from service.forms.texts import FIELD_LABELS, FIELD_ORDER, LANGUAGES, PAGE_TEXT
 from service.ip import truncate_ip
@@ -174,7 +175,7 @@ def _json(
 async def _offer_rows(
     session: AsyncSession, form: SignupForm, lang: str, ticked: set[str]
 ) -> list[dict[str, Any]]:
-    offers = signups.offers_of(form)
+    offers = submissions.offers_of(form)
     ids = [offer.texts.get(lang) or next(iter(offer.texts.values()), 0) for offer in offers]
     texts = await archive.many(session, [i for i in ids if i])
     return [
@@ -249,13 +250,13 @@ async def _form_page(
         offers=await _offer_rows(session, form, lang, ticked or set()),
         consent_error=consent_error,
         error_list=error_list,
-        languages=[code for code in signups.languages_of(form) if code in LANGUAGES],
+        languages=[code for code in submissions.languages_of(form) if code in LANGUAGES],
         honeypot=HONEYPOT_FIELD,
         privacy_mail=contact if "@" in contact and " " not in contact.strip() else None,
     )
 
 
-async def _read(request: PublicRequest) -> signups.Submission:
+async def _read(request: PublicRequest) -> submissions.Submission:
     """The submission, JSON or form-encoded; ClientException when it cannot be read."""
     if _is_json(request):
         try:
@@ -285,7 +286,7 @@ async def _read(request: PublicRequest) -> signups.Submission:
             for name, value in posted.items()
             if name != "consent" and isinstance(value, str)
         }
-    return signups.Submission(
+    return submissions.Submission(
         fields=fields,
         language=fields.pop("language", None),
         consents=consents,
@@ -321,7 +322,7 @@ def _preflight(app: ASGIApp) -> ASGIApp:
         headers = [(b"vary", b"Origin"), (b"cache-control", b"no-store")]
         if slug and origin:
             async with scope["app"].state.sessionmaker() as session:
-                form = await signups.active_form(session, slug)
+                form = await submissions.active_form(session, slug)
             if form is not None and origin in form.origins:
                 headers += [
                     (b"access-control-allow-origin", origin.encode("latin-1")),
@@ -354,10 +355,12 @@ class SignupFormController(Controller):
         lang: FromQuery[str | None] = None,
     ) -> Response[str]:
         """``?lang=fi|sv|en`` among the form's languages; else the browser's."""
-        form = await signups.active_form(db_session, slug)
+        form = await submissions.active_form(db_session, slug)
         if form is None:
             return _missing(request)
-        language = signups.choose_language(form, lang, request.headers.get("accept-language", ""))
+        language = submissions.choose_language(
+            form, lang, request.headers.get("accept-language", "")
+        )
         return await _form_page(request, db_session, form, language)
 
     @post(
@@ -375,7 +378,7 @@ class SignupFormController(Controller):
         slug: FromPath[str],
         lang: FromQuery[str | None] = None,
     ) -> Response[Any]:
-        form = await signups.active_form(db_session, slug)
+        form = await submissions.active_form(db_session, slug)
         if form is None:
             return _missing(request)
         as_json = _is_json(request)
@@ -384,13 +387,13 @@ class SignupFormController(Controller):
         except ClientException as exc:
             if as_json:
                 return _json(request, form, {"status_code": 400, "detail": exc.detail}, 400)
-            language = signups.choose_language(form, lang, "")
+            language = submissions.choose_language(form, lang, "")
             return await _form_page(request, db_session, form, language, errors={"body": "x"})
-        language = signups.choose_language(
+        language = submissions.choose_language(
             form, submission.language or lang, request.headers.get("accept-language", "")
         )
         try:
-            valid = signups.validate(form, submission, language)
+            valid = submissions.validate(form, submission, language)
         except InvalidInput as exc:
             if as_json:
                 body = {"status_code": 400, "detail": exc.detail, "fields": exc.fields}
