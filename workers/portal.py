@@ -14,7 +14,7 @@ from arq import Retry
 
 from service.campaigns.sending import Sender
 from service.delivery.messenger import Outcome
-from service.portal import service
+from service.portal import links
 
 logger = logging.getLogger(__name__)
 MAX_TRIES = 3
@@ -29,7 +29,7 @@ async def send_portal_link(ctx: dict[str, Any], contact_id: int, language: str) 
     if sender.smtp is None:
         logger.warning("privacy portal: no mail relay configured, so no link was sent")
         return "no_relay"
-    outcome = await service.send_link(
+    outcome = await links.send_link(
         ctx["sessionmaker"],
         sender.smtp,
         settings=ctx["settings"],

@@ -13,48 +13,48 @@ come from our own pages: its ``Origin`` (or, when a browser sends none, its
 ``Referer``) must be the public URL's origin. The pages send the Referer to
 ourselves only (``Referrer-Policy: same-origin``; ``no-referrer`` would make
 browsers send ``Origin: null`` with our own forms).
+
+The routes are here; the pages, the cookie and the CSRF check are
+service.portal.pages, the link and the session service.portal.links, what
+the person does on their page service.portal.service.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from litestar import Controller, Response, get, post
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery
 from redis.exceptions import RedisError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import queue
 from service.audit import trail
 from service.crypto import DataCipher
-from service.models import Contact
 from service.models.enums import ConsentAction
 from service.openapi import error_responses
-from service.portal import service
-from service.portal.texts import CHOICES, LANGUAGES, PAGE_TEXT, choice_label
-from service.public_pages import (
-    HEADERS,
-    PublicRequest,
-    Session,
-    browser_language,
-    client_network,
-    render,
-    settings_of,
+from service.portal import links, service
+from service.portal.pages import (
+    COOKIE,
+    PORTAL_HEADERS,
+    cookie,
+    field,
+    from_our_pages,
+    language,
+    message,
+    page,
+    redirect,
+    refusal,
 )
-from service.settings import Settings
+from service.portal.texts import CHOICES, PAGE_TEXT, choice_label
+from service.public_pages import PublicRequest, Session, client_network, settings_of
 
 logger = logging.getLogger(__name__)
 
 Cipher = NamedDependency[DataCipher]
-COOKIE = "consentry_portal"
-PORTAL_HEADERS = {**HEADERS, "Referrer-Policy": "same-origin"}
 # A form field longer than any real value is refused before it is parsed
 # as an address (the request body limit bounds the rest).
 MAX_FIELD = 1000
@@ -70,74 +70,6 @@ SESSION_ONLY = error_responses({401: _ENDED}, MediaType.HTML)
 SESSION_POST = error_responses({400: _BAD_CHOICE, 401: _ENDED, 403: _REFUSED}, MediaType.HTML)
 
 
-def _language(request: PublicRequest, contact: Contact | None = None) -> str:
-    """``?lang=``, else the contact's own, else the browser's first of ours."""
-    asked = request.query_params.get("lang")
-    if asked in LANGUAGES:
-        return str(asked)
-    if contact is not None:
-        return contact.language.value
-    return browser_language(request)
-
-
-def _page(
-    request: PublicRequest,
-    name: str,
-    lang: str,
-    *,
-    title: str,
-    status: int = 200,
-    cookies: list[Cookie] | None = None,
-    **values: Any,
-) -> Response[str]:
-    text = PAGE_TEXT[lang]
-    return render(
-        request,
-        name,
-        lang=lang,
-        text=text,
-        title=text[title],
-        status=status,
-        headers=PORTAL_HEADERS,
-        cookies=cookies or (),
-        **values,
-    )
-
-
-def _message(request: PublicRequest, lang: str, key: str, status: int) -> Response[str]:
-    """A page that says one thing and links back to ``/me``."""
-    title = "invalid_title" if key in {"invalid", "ended", "forbidden"} else "start_title"
-    return _page(request, "portal_message", lang, title=title, status=status, message=key)
-
-
-def _cookie(settings: Settings, token: str | None) -> Cookie:
-    return Cookie(
-        key=COOKIE,
-        value=token or "",
-        path="/me",
-        httponly=True,
-        secure=settings.public_url.startswith("https://"),
-        samesite="strict",
-        max_age=int(service.LIFETIME.total_seconds()) if token else 0,
-    )
-
-
-def _from_our_pages(request: PublicRequest) -> bool:
-    """The CSRF check of a POST: it came from a page of the public URL."""
-    parts = urlsplit(settings_of(request).public_url)
-    ours = f"{parts.scheme}://{parts.netloc}"
-    origin = request.headers.get("origin")
-    if origin is not None:
-        return origin == ours
-    referer = request.headers.get("referer")
-    return referer is not None and (referer == ours or referer.startswith(ours + "/"))
-
-
-def _field(form: Mapping[str, Any], name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
 class PortalController(Controller):
     path = "/me"
     tags = ["privacy portal"]
@@ -145,7 +77,7 @@ class PortalController(Controller):
 
     @get("/", summary="The privacy portal: ask for a link", media_type=MediaType.HTML)
     async def start(self, request: PublicRequest) -> Response[str]:
-        return _page(request, "portal", _language(request), title="start_title", error=False)
+        return page(request, "portal", language(request), title="start_title", error=False)
 
     @post(
         "/",
@@ -160,19 +92,19 @@ class PortalController(Controller):
         by people). The answer is the same page whether the address is
         registered, unknown, or over a rate limit; only a malformed address
         gets the form again with an error, which reveals nothing."""
-        lang = _language(request)
+        lang = language(request)
         form = await request.form()
-        raw = _field(form, "email")
-        email = service.normalised(raw) if len(raw) <= MAX_FIELD else None
+        raw = field(form, "email")
+        email = links.normalised(raw) if len(raw) <= MAX_FIELD else None
         if email is None:
-            return _page(request, "portal", lang, title="start_title", error=True)
-        sent = _page(request, "portal_message", lang, title="sent_title", message="sent")
-        if _field(form, "website"):
+            return page(request, "portal", lang, title="start_title", error=True)
+        sent = page(request, "portal_message", lang, title="sent_title", message="sent")
+        if field(form, "website"):
             return sent  # a bot filled the hidden field
-        allowed = await service.within_limits(
+        allowed = await links.within_limits(
             db_session, cipher, email=email, network=client_network(request)
         )
-        contact = await service.registered(db_session, email) if allowed else None
+        contact = await links.registered(db_session, email) if allowed else None
         if contact is not None:
             assert contact.id is not None
             await _queue_link(request, contact.id, lang)
@@ -193,10 +125,10 @@ class PortalController(Controller):
         new: FromQuery[int | None] = None,
     ) -> Response[str]:
         try:
-            _link, contact = await service.current(db_session, request.cookies.get(COOKIE))
-        except service.Ended:
-            return _message(request, _language(request), "ended", 401)
-        lang = _language(request, contact)
+            _link, contact = await links.current(db_session, request.cookies.get(COOKIE))
+        except links.Ended:
+            return message(request, language(request), "ended", 401)
+        lang = language(request, contact)
         t = PAGE_TEXT[lang]
         notice = None
         open_requests = await service.open_requests(db_session, contact)
@@ -210,7 +142,7 @@ class PortalController(Controller):
             if mine:
                 notice = t["asked" if new else "already"].format(due=service.due_on(mine[0]))
         current = await service.choices(db_session, contact)
-        return _page(
+        return page(
             request,
             "portal_page",
             lang,
@@ -243,7 +175,7 @@ class PortalController(Controller):
     async def save_consents(self, request: PublicRequest, db_session: Session) -> Response[str]:
         """One field per choice, named ``CHANNEL.PURPOSE``, ``grant`` or
         ``withdraw``; choices left out stay as they are."""
-        refused = await _refusal(request, db_session)
+        refused = await refusal(request, db_session)
         if isinstance(refused, Response):
             return refused
         contact, lang = refused
@@ -256,7 +188,7 @@ class PortalController(Controller):
             try:
                 wanted[pair] = ConsentAction(value)
             except ValueError:
-                return _message(request, lang, "forbidden", 400)
+                return message(request, lang, "forbidden", 400)
         await service.save_choices(
             db_session,
             contact=contact,
@@ -264,7 +196,7 @@ class PortalController(Controller):
             language=lang,
             network=client_network(request),
         )
-        return _redirect(f"/me/page?lang={lang}&saved=1")
+        return redirect(f"/me/page?lang={lang}&saved=1")
 
     @post(
         "/requests",
@@ -279,19 +211,19 @@ class PortalController(Controller):
         marketing: in force at once). Each makes a request in the requests
         register, verified by the link, with its legal deadline; an open
         one of the same kind is not made twice."""
-        refused = await _refusal(request, db_session)
+        refused = await refusal(request, db_session)
         if isinstance(refused, Response):
             return refused
         contact, lang = refused
         form = await request.form()
-        kind = _field(form, "kind")
+        kind = field(form, "kind")
         if kind not in service.ASKABLE:
-            return _message(request, lang, "forbidden", 400)
-        description = _field(form, "description") if kind == "rectification" else None
+            return message(request, lang, "forbidden", 400)
+        description = field(form, "description") if kind == "rectification" else None
         asked = await service.ask(
             db_session, contact=contact, kind=service.ASKABLE[kind], description=description
         )
-        return _redirect(f"/me/page?lang={lang}&asked={kind}&new={int(asked.new)}")
+        return redirect(f"/me/page?lang={lang}&asked={kind}&new={int(asked.new)}")
 
     @get(
         "/export",
@@ -306,9 +238,9 @@ class PortalController(Controller):
         an identity code), as an attachment; recorded in the audit trail as
         the person's own download."""
         try:
-            _link, contact = await service.current(db_session, request.cookies.get(COOKIE))
-        except service.Ended:
-            return _message(request, _language(request), "ended", 401)
+            _link, contact = await links.current(db_session, request.cookies.get(COOKIE))
+        except links.Ended:
+            return message(request, language(request), "ended", 401)
         assert contact.id is not None
         trail.note(db_session, request, action="portal.export", status_code=200)
         trail.annotate(db_session, contact_id=contact.id)
@@ -332,21 +264,21 @@ class PortalController(Controller):
         responses=error_responses({403: _REFUSED}, MediaType.HTML),
     )
     async def logout(self, request: PublicRequest, db_session: Session) -> Response[str]:
-        lang = _language(request)
-        if not _from_our_pages(request):
-            return _message(request, lang, "forbidden", 403)
+        lang = language(request)
+        if not from_our_pages(request):
+            return message(request, lang, "forbidden", 403)
         try:
-            link, _contact = await service.current(db_session, request.cookies.get(COOKIE))
-            await service.end_session(db_session, link)
-        except service.Ended:
+            link, _contact = await links.current(db_session, request.cookies.get(COOKIE))
+            await links.end_session(db_session, link)
+        except links.Ended:
             pass
-        return _page(
+        return page(
             request,
             "portal_message",
             lang,
             title="start_title",
             message="logged_out",
-            cookies=[_cookie(settings_of(request), None)],
+            cookies=[cookie(settings_of(request), None)],
         )
 
     @get(
@@ -358,10 +290,10 @@ class PortalController(Controller):
     async def link_page(
         self, request: PublicRequest, db_session: Session, token: FromPath[str]
     ) -> Response[str]:
-        lang = _language(request)
-        if await service.usable_link(db_session, token) is None:
-            return _message(request, lang, "invalid", 400)
-        return _page(request, "portal_open", lang, title="open_title")
+        lang = language(request)
+        if await links.usable_link(db_session, token) is None:
+            return message(request, lang, "invalid", 400)
+        return page(request, "portal_open", lang, title="open_title")
 
     @post(
         "/{token:str}",
@@ -373,38 +305,15 @@ class PortalController(Controller):
     async def use_link(
         self, request: PublicRequest, db_session: Session, token: FromPath[str]
     ) -> Response[str]:
-        lang = _language(request)
-        if not _from_our_pages(request):
-            return _message(request, lang, "forbidden", 403)
-        session_token = await service.open_session(db_session, token)
+        lang = language(request)
+        if not from_our_pages(request):
+            return message(request, lang, "forbidden", 403)
+        session_token = await links.open_session(db_session, token)
         if session_token is None:
-            return _message(request, lang, "invalid", 400)
-        return _redirect(
-            f"/me/page?lang={lang}", cookies=[_cookie(settings_of(request), session_token)]
+            return message(request, lang, "invalid", 400)
+        return redirect(
+            f"/me/page?lang={lang}", cookies=[cookie(settings_of(request), session_token)]
         )
-
-
-def _redirect(location: str, *, cookies: list[Cookie] | None = None) -> Response[str]:
-    return Response(
-        "",
-        status_code=303,
-        headers={**PORTAL_HEADERS, "Location": location},
-        cookies=cookies or [],
-        media_type=MediaType.HTML,
-    )
-
-
-async def _refusal(
-    request: PublicRequest, db_session: AsyncSession
-) -> Response[str] | tuple[Contact, str]:
-    """The session's contact and language for a POST, or the page refusing it."""
-    if not _from_our_pages(request):
-        return _message(request, _language(request), "forbidden", 403)
-    try:
-        _link, contact = await service.current(db_session, request.cookies.get(COOKIE))
-    except service.Ended:
-        return _message(request, _language(request), "ended", 401)
-    return contact, _language(request, contact)
 
 
 async def _queue_link(request: PublicRequest, contact_id: int, lang: str) -> None:
@@ -417,7 +326,7 @@ async def _queue_link(request: PublicRequest, contact_id: int, lang: str) -> Non
     try:
         await queue.enqueue(
             redis,
-            service.SEND_LINK,
+            links.SEND_LINK,
             contact_id,
             lang,
             job_id=f"portal:link:{contact_id}:{secrets.token_hex(8)}",

@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 from service import queue
 from service.db import SessionMaker, session_scope
 from service.embedded import MailCatcher
-from service.portal import service
+from service.portal import links
 from service.settings import Settings, load_settings
 
 Client = AsyncTestClient[Litestar]
@@ -53,7 +53,7 @@ async def jobs(redis_url: str) -> AsyncIterator[ArqRedis]:
 async def link_for(sessionmaker: SessionMaker, contact_id: int) -> str:
     """A fresh one-time link's token, as the worker makes it."""
     async with session_scope(sessionmaker) as session:
-        return await service.issue_link(session, contact_id=contact_id)
+        return await links.issue_link(session, contact_id=contact_id)
 
 
 async def signed_in(client: Client, sessionmaker: SessionMaker, contact_id: int) -> None:

@@ -19,7 +19,7 @@ from service import queue
 from service.db import SessionMaker, run
 from service.embedded import MailCatcher
 from service.models import PortalLink
-from service.portal import service
+from service.portal.links import SEND_LINK
 from service.settings import Settings
 from tests.integration.portal.conftest import OURS, PUBLIC_URL, Client, link_for, signed_in
 from tests.support.clock import FrozenClock
@@ -30,7 +30,7 @@ from workers.portal import send_portal_link
 
 async def portal_jobs(redis: ArqRedis) -> list[tuple[object, ...]]:
     jobs = await redis.queued_jobs(queue_name=queue.QUEUE_NAME)
-    return [tuple(job.args) for job in jobs if job.function == service.SEND_LINK]
+    return [tuple(job.args) for job in jobs if job.function == SEND_LINK]
 
 
 async def links(sessionmaker: SessionMaker) -> list[PortalLink]:
