@@ -36,10 +36,9 @@ from service.forms import intake, pages
 from service.forms import signup as signups
 from service.forms import submission as submissions
 from service.forms.texts import LANGUAGES, PAGE_TEXT
-from service.ip import truncate_ip
 from service.models import SignupForm
 from service.openapi import error_responses
-from service.public_pages import PublicRequest, Session, settings_of
+from service.public_pages import PublicRequest, Session, client_network, settings_of
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +56,6 @@ _SUBMIT_PAGES = error_responses({400: FORM_ERRORS, 404: NO_FORM}, MediaType.HTML
 
 def confirmation_job_id(signup_id: int) -> str:
     return f"signup:{signup_id}:confirm"
-
-
-def _network(request: PublicRequest) -> str | None:
-    host = request.client.host if request.client else None
-    try:
-        return truncate_ip(host) if host else None
-    except ValueError:
-        return None
 
 
 async def _queue_confirmation(request: PublicRequest, signup_id: int) -> None:
@@ -157,7 +148,7 @@ class SignupFormController(Controller):
             db_session,
             form=form,
             valid=valid,
-            network=_network(request),
+            network=client_network(request),
             cipher=cipher,
             settings=settings_of(request),
         )
@@ -207,7 +198,7 @@ class SignupFormController(Controller):
             return pages.invalid(request)
         form = await db_session.get(SignupForm, signup.form_id)
         if signup.confirmed_at is None:
-            granted = await signups.confirm(db_session, signup, network=_network(request))
+            granted = await signups.confirm(db_session, signup, network=client_network(request))
             if not granted and signup.confirmed_at is None:
                 # The address may no longer get anything: nothing was granted.
                 return pages.invalid(request)
