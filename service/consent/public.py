@@ -21,7 +21,7 @@ from litestar.params import FromPath, FromQuery
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.consent import unsubscribe as actions
-from service.consent.queries import needs_consent
+from service.consent.queries import needs_consent, treated_as_person
 from service.consent.service import Collected
 from service.consent.texts import CHOICE_LABELS, PAGE_TEXT
 from service.ip import truncate_ip
@@ -32,7 +32,6 @@ from service.models.enums import (
     CaptureMethod,
     Channel,
     ConsentAction,
-    ContactType,
     Purpose,
 )
 from service.settings import Settings
@@ -329,7 +328,7 @@ async def _effective(
     result = {}
     for pair in CHOICE_LABELS["en"]:
         channel, purpose = pair
-        person = contact.contact_type is ContactType.PERSON
+        person = treated_as_person(contact)
         opt_in = needs_consent(channel, purpose, person=person)
         default = ConsentAction.WITHDRAW if opt_in else ConsentAction.GRANT
         result[pair] = recorded.get(pair, default)
