@@ -17,7 +17,7 @@ from litestar.params import FromPath, FromQuery
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.consent import unsubscribe as actions
-from service.consent.queries import needs_consent
+from service.consent.queries import needs_consent, treated_as_person
 from service.consent.service import Collected
 from service.consent.texts import CHOICE_LABELS, PAGE_TEXT
 from service.models import Campaign, Contact
@@ -26,7 +26,6 @@ from service.models.enums import (
     CaptureMethod,
     Channel,
     ConsentAction,
-    ContactType,
     Purpose,
 )
 
@@ -292,7 +291,7 @@ async def _effective(
     result = {}
     for pair in CHOICE_LABELS["en"]:
         channel, purpose = pair
-        person = contact.contact_type is ContactType.PERSON
+        person = treated_as_person(contact)
         opt_in = needs_consent(channel, purpose, person=person)
         default = ConsentAction.WITHDRAW if opt_in else ConsentAction.GRANT
         result[pair] = recorded.get(pair, default)

@@ -26,7 +26,11 @@ GDPR 18, 21; the privacy notice §6):
   but no notice of the right to refuse, ``no_refusal_notice``. Those two
   reasons exist only in the soft opt-in context;
 * email and SMS to a business contact, and phone and post to anyone: allowed
-  unless the person opted out (a withdrawal);
+  unless the person opted out (a withdrawal). A business contact counts as
+  one only with its basis recorded: the employer and the position the
+  address is targeted for (202 §). Without them it is treated as a person
+  on email and SMS, and missing consent is ``no_business_role``, not
+  ``no_consent``;
 * any other purpose (tracking, profiling reports) needs consent, always;
 * every channel and purpose: no direct-marketing ban for the channel or for
   all channels, no objection, no restriction, within retention, not on the
@@ -94,6 +98,15 @@ from service.suppressions import service as suppressions
 OPT_IN_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})
 
 
+def treated_as_person(contact: Contact) -> bool:
+    """Whether the opt-in rules of a natural person apply to this contact:
+    a person, or a business contact without the employer and position that
+    make it one (the gate's ``_as_person``, for one loaded contact)."""
+    if contact.contact_type is not ContactType.BUSINESS:
+        return True
+    return not (contact.employer and contact.position)
+
+
 def needs_consent(channel: Channel, purpose: Purpose, *, person: bool) -> bool:
     """Whether contacting needs a granted consent, rather than no opt-out,
     before soft opt-in (which only a campaign for similar products brings).
@@ -157,6 +170,8 @@ class Gate:
             ),
         )
         self.reasons: dict[Reason, ColumnElement[bool]] = {Reason.NO_CONSENT: self._no_consent()}
+        if self.business_role_matters:
+            self.reasons[Reason.NO_BUSINESS_ROLE] = self._no_business_role()
         if self.soft_opt_in:
             # Which part of soft opt-in's evidence is missing; elsewhere they
             # never apply, and other audiences keep their columns.
@@ -219,6 +234,33 @@ class Gate:
             and context.channel in OPT_IN_CHANNELS
         )
 
+    @property
+    def business_role_matters(self) -> bool:
+        """Whether a business contact's recorded role changes the answer here:
+        where a person needs consent and a business contact does not
+        (direct marketing by email or SMS)."""
+        channel, purpose = self.context.channel, self.context.purpose
+        return not needs_consent(channel, purpose, person=False) and needs_consent(
+            channel, purpose, person=True
+        )
+
+    def _unbacked_business(self) -> ColumnElement[bool]:
+        """A business contact without the employer or position it is targeted for."""
+        return and_(
+            col(Contact.contact_type) == ContactType.BUSINESS.value,
+            or_(
+                col(Contact.employer).is_(None),
+                col(Contact.employer) == "",
+                col(Contact.position).is_(None),
+                col(Contact.position) == "",
+            ),
+        )
+
+    def _as_person(self) -> ColumnElement[bool]:
+        """The opt-in rules of a natural person apply: a person, or a business
+        contact without its basis (``treated_as_person``)."""
+        return or_(col(Contact.contact_type) == ContactType.PERSON.value, self._unbacked_business())
+
     def _needs_consent(self) -> ColumnElement[bool]:
         """Whether this contact needs a granted consent (rather than no opt-out),
         whatever purchases are recorded: in the soft opt-in context a customer
@@ -229,19 +271,29 @@ class Gate:
             return true()  # whoever the contact is
         if not needs_consent(channel, purpose, person=True):
             return false()
-        person = col(Contact.contact_type) == ContactType.PERSON.value
+        person = self._as_person()
         if not self.soft_opt_in:
             return person
         return and_(person, not_(col(Contact.is_customer)))
 
     def _no_consent(self) -> ColumnElement[bool]:
-        return and_(self._needs_consent(), col(self.consent.action).is_(None))
+        missing = and_(self._needs_consent(), col(self.consent.action).is_(None))
+        if self.business_role_matters:
+            return and_(missing, not_(self._unbacked_business()))
+        return missing
+
+    def _no_business_role(self) -> ColumnElement[bool]:
+        """A business contact without its recorded role, and so without a
+        basis to be mailed as one, and no consent either."""
+        return and_(
+            self._needs_consent(), col(self.consent.action).is_(None), self._unbacked_business()
+        )
 
     def _customer_without_consent(self) -> ColumnElement[bool]:
         """A person who is a customer and has no consent event for the pair:
         the one who rests on soft opt-in, and so on its evidence."""
         return and_(
-            col(Contact.contact_type) == ContactType.PERSON.value,
+            self._as_person(),
             col(Contact.is_customer),
             col(self.consent.action).is_(None),
         )

@@ -133,6 +133,20 @@ class BanCreate(BaseModel):
         return self
 
 
+class BanLift(BaseModel):
+    """Lifting a ban (``DELETE …/bans/{id}`` query parameters, or the body of
+    ``POST …/bans/{id}/lift``). A direct-marketing ban needs the person's own
+    new act, ``consent_event_id`` or ``request_id``, and a ``reason``; a
+    purchase-registration ban only an optional ``note``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: Annotated[str, StringConstraints(min_length=5, max_length=500), MultiLine] | None = None
+    note: Annotated[str, StringConstraints(min_length=1, max_length=2000), MultiLine] | None = None
+    consent_event_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    request_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+
+
 class BanRead(BaseModel):
     id: int
     contact_id: int
@@ -149,6 +163,8 @@ class BanRead(BaseModel):
     lifted_at: datetime | None
     lifted_by_user_id: int | None
     lift_note: str | None
+    lift_consent_event_id: int | None = None
+    lift_request_id: int | None = None
 
 
 class Eligibility(BaseModel):

@@ -28,8 +28,8 @@ from service.consent.schemas import (
     Eligibility,
 )
 from service.db import insert_returning_ids, run, upsert, upsert_many
-from service.errors import Conflict, NotFound
-from service.models import Ban, ConsentEvent, ConsentState, Contact, SignupForm
+from service.errors import Conflict, InvalidInput, NotFound
+from service.models import Ban, ConsentEvent, ConsentState, Contact, DataSubjectRequest, SignupForm
 from service.models.base import utcnow
 from service.models.enums import (
     Actor,
@@ -39,6 +39,7 @@ from service.models.enums import (
     ConsentAction,
     Purpose,
     Reason,
+    RequestStatus,
 )
 
 EVENTS: Any = ConsentEvent.__table__  # type: ignore[attr-defined]
@@ -321,20 +322,142 @@ async def record_ban(
     return ban
 
 
-async def lift_ban(
-    session: AsyncSession, *, contact: Contact, ban_id: int, user_id: int | None, note: str | None
-) -> Ban:
+async def get_ban(session: AsyncSession, *, contact: Contact, ban_id: int) -> Ban:
     ban = await session.get(Ban, ban_id)
     if ban is None or ban.contact_id != contact.id:
         raise NotFound(f"contact {contact.id} has no ban with id {ban_id}")
+    return ban
+
+
+@dataclass(frozen=True, slots=True)
+class LiftEvidence:
+    """The person's own new act a direct-marketing ban is lifted on: a grant
+    they gave after the ban (``consent_event_id``) or their request in the
+    register (``request_id``); and why, in staff's words (``reason``)."""
+
+    reason: str | None = None
+    consent_event_id: int | None = None
+    request_id: int | None = None
+
+
+# Who can have written a grant that is the person's own act: the person
+# through a signed link or a form (public_link), or staff and imports
+# recording it with its evidence (the words shown, a signed paper form …).
+# The system (a bounce, retention) never grants.
+_PERSONS_ACT_ACTORS = frozenset({Actor.PUBLIC_LINK, Actor.STAFF, Actor.IMPORT})
+
+
+async def _persons_grant(
+    session: AsyncSession, *, contact: Contact, ban: Ban, event_id: int
+) -> str | None:
+    """Why the ledger event cannot lift the ban, or None when it can."""
+    event = await session.get(ConsentEvent, event_id)
+    if event is None or event.contact_id != contact.id:
+        return f"contact {contact.id} has no consent event with id {event_id}"
+    if event.action is not ConsentAction.GRANT or event.purpose is not Purpose.DIRECT_MARKETING:
+        return "the consent event must be a grant of direct marketing"
+    if ban.channel is not BanChannel.ALL and event.channel.value != ban.channel.value:
+        return f"the grant must be for the banned channel ({ban.channel.value})"
+    if _naive(event.occurred_at) <= _naive(ban.recorded_at):
+        return "the grant must have been given after the ban"
+    if event.actor not in _PERSONS_ACT_ACTORS:
+        return "the consent event is not the person's own act"
+    has_evidence = any(
+        value is not None for value in (event.evidence_text, event.notice_version, event.text_id)
+    )
+    if event.actor is not Actor.PUBLIC_LINK and not has_evidence:
+        return (
+            "a grant recorded by staff or an import needs its evidence (what the person was shown)"
+        )
+    return None
+
+
+def _naive(moment: datetime) -> datetime:
+    # SQLite hands stored UTC moments back without their zone.
+    return moment.replace(tzinfo=None) if moment.utcoffset() is not None else moment
+
+
+async def _persons_request(
+    session: AsyncSession, *, contact: Contact, ban: Ban, request_id: int
+) -> str | None:
+    """Why the request cannot lift the ban, or None when it can."""
+    request = await session.get(DataSubjectRequest, request_id)
+    if request is None or request.contact_id != contact.id:
+        return f"contact {contact.id} has no request with id {request_id}"
+    if request.status is RequestStatus.REFUSED:
+        return "the request was refused"
+    if request.received_on < _naive(ban.recorded_at).date():
+        return "the request must have been received after the ban"
+    return None
+
+
+async def lift_ban(
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    ban_id: int,
+    user_id: int | None,
+    note: str | None,
+    evidence: LiftEvidence | None = None,
+) -> Ban:
+    """Lift a ban; it stays on record with who lifted it, when and why.
+
+    A direct-marketing ban is the person's own word, so only their own new
+    act lifts it: ``evidence`` names a grant they gave after it or their
+    request (422 without one, 409 when the one named does not qualify), and
+    the staff member's reason. The caller checks the role
+    (contacts:write_gate_inputs). A purchase-registration ban keeps its rule:
+    a note, no evidence needed."""
+    ban = await get_ban(session, contact=contact, ban_id=ban_id)
     if ban.lifted_at is not None:
         raise Conflict(f"ban {ban_id} was already lifted", reason="already_lifted")
+    evidence = evidence or LiftEvidence()
+    if ban.kind is BanKind.DIRECT_MARKETING:
+        await _check_lift_evidence(session, contact=contact, ban=ban, evidence=evidence)
+        note = evidence.reason or note
+        ban.lift_consent_event_id = evidence.consent_event_id
+        ban.lift_request_id = evidence.request_id
     ban.lifted_at = utcnow()
     ban.lifted_by_user_id = user_id
     ban.lift_note = note
     session.add(ban)
     await session.flush()
     return ban
+
+
+async def _check_lift_evidence(
+    session: AsyncSession, *, contact: Contact, ban: Ban, evidence: LiftEvidence
+) -> None:
+    missing: dict[str, str] = {}
+    if evidence.consent_event_id is None and evidence.request_id is None:
+        message = "the person's own new act: a consent event or a request of theirs"
+        missing |= {"consent_event_id": message, "request_id": message}
+    if not evidence.reason:
+        missing["reason"] = "required to lift a direct-marketing ban"
+    if missing:
+        raise InvalidInput(
+            "lifting a direct-marketing ban needs the person's own new act and a reason",
+            fields=missing,
+        )
+    problems: dict[str, str] = {}
+    if evidence.consent_event_id is not None:
+        found = await _persons_grant(
+            session, contact=contact, ban=ban, event_id=evidence.consent_event_id
+        )
+        if found:
+            problems["consent_event_id"] = found
+    if evidence.request_id is not None:
+        found = await _persons_request(
+            session, contact=contact, ban=ban, request_id=evidence.request_id
+        )
+        if found:
+            problems["request_id"] = found
+    if problems:
+        raise Conflict(
+            "the evidence named does not show the person's own new act",
+            reason="no_persons_act",
+            fields=problems,
+        )
 
 
 async def list_bans(session: AsyncSession, *, contact: Contact) -> Sequence[Ban]:

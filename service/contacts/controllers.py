@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit import trail
 from service.audit.schemas import IdentityCodeReveal, RevealedIdentityCode
-from service.auth.middleware import requires
+from service.auth.middleware import demand, requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
 from service.contacts import service
@@ -31,6 +31,7 @@ from service.contacts.schemas import (
 )
 from service.crypto import DataCipher
 from service.errors import InvalidInput, NotFound
+from service.models import Contact
 from service.models.enums import Channel, Language
 from service.validation import InvalidValue, normalize_email
 
@@ -47,6 +48,36 @@ RequestId = Annotated[
 
 def _principal(request: Request[Principal, Any, Any]) -> Principal:
     return request.user
+
+
+def _sees_code(request: Request[Principal, Any, Any]) -> bool:
+    return request.user.can(Permission.CONTACTS_READ_IDENTITY_CODE)
+
+
+async def _body_as_sent(request: Request[Principal, Any, Any]) -> Any:
+    """The JSON body before validation (Litestar has read and cached it)."""
+    try:
+        return await request.json()
+    except Exception:
+        return None
+
+
+async def provide_create_checked(request: Request[Principal, Any, Any]) -> bool:
+    """Before the body is validated: 403 for identity code fields without
+    contacts:read_identity_code. Returns whether the role sees codes."""
+    await demand(request, *service.permissions_for(await _body_as_sent(request), None))
+    return _sees_code(request)
+
+
+async def provide_checked_contact(
+    request: Request[Principal, Any, Any], db_session: Session, contact_id: FromPath[int]
+) -> Contact:
+    """The contact a PATCH changes, once its role may make the change the
+    body asks for: checked before the body is validated, so a forbidden
+    change answers 403 whatever else the body holds."""
+    contact = await service.get(db_session, contact_id)
+    await demand(request, *service.permissions_for(await _body_as_sent(request), contact))
+    return contact
 
 
 def _email(value: str | None) -> str | None:
@@ -71,21 +102,37 @@ class ContactController(Controller):
     path = "/contacts"
     tags = ["contacts"]
 
-    @post("/", guards=[requires(Permission.CONTACTS_WRITE)], status_code=201)
+    @post(
+        "/",
+        guards=[requires(Permission.CONTACTS_WRITE)],
+        status_code=201,
+        dependencies={"sees_code": Provide(provide_create_checked)},
+    )
     async def create_contact(
-        self, db_session: Session, cipher: Cipher, data: JSONBody[ContactCreate]
+        self,
+        db_session: Session,
+        cipher: Cipher,
+        sees_code: NamedDependency[bool],
+        data: JSONBody[ContactCreate],
     ) -> ContactRead:
         """Register a contact. 409 when the email or identity code is already
-        registered, or the email or phone is on the suppression list."""
+        registered, or the email or phone is on the suppression list.
+
+        Whoever may create contacts sets ``legal_basis``, ``contact_type`` and
+        ``is_customer``. An identity code needs ``personal_identity_code_basis``
+        and a role with contacts:read_identity_code (403 otherwise, whatever
+        else the body holds); a business contact needs ``employer`` and
+        ``position`` (422)."""
         contact = await service.create(db_session, data=data, cipher=cipher)
         trail.annotate(db_session, contact_id=contact.id)
-        return await service.to_read(db_session, contact, cipher)
+        return await service.to_read(db_session, contact, cipher, identity_code=sees_code)
 
     @get("/", guards=[requires(Permission.CONTACTS_READ)], opt={"audit": "contact.list"})
     async def list_contacts(
         self,
         db_session: Session,
         cipher: Cipher,
+        request: Request[Principal, Any, Any],
         email: FromQuery[str | None] = None,
         q: Annotated[str | None, QueryParameter(max_length=MAX_SEARCH)] = None,
         tag: Annotated[str | None, QueryParameter(max_length=64)] = None,
@@ -122,6 +169,7 @@ class ContactController(Controller):
             q=q,
         )
         rows, total = await service.list_(db_session, filters=filters, limit=limit, offset=offset)
+        sees_code = _sees_code(request)
         # The shape of the search, never its text; a page of one is a read of that person.
         trail.annotate(
             db_session,
@@ -132,7 +180,13 @@ class ContactController(Controller):
             returned=len(rows),
         )
         return await service.page(
-            db_session, rows, total, limit=limit, offset=offset, cipher=cipher
+            db_session,
+            rows,
+            total,
+            limit=limit,
+            offset=offset,
+            cipher=cipher,
+            identity_code=sees_code,
         )
 
     @get(
@@ -141,18 +195,29 @@ class ContactController(Controller):
         opt={"audit": "contact.read"},
     )
     async def get_contact(
-        self, db_session: Session, cipher: Cipher, contact_id: FromPath[int]
+        self,
+        db_session: Session,
+        cipher: Cipher,
+        request: Request[Principal, Any, Any],
+        contact_id: FromPath[int],
     ) -> ContactRead:
+        """One contact. Without contacts:read_identity_code the identity code
+        and its basis are null (not even the masked birth date shows)."""
         contact = await service.get(db_session, contact_id)
-        return await service.to_read(db_session, contact, cipher)
+        return await service.to_read(db_session, contact, cipher, identity_code=_sees_code(request))
 
-    @patch("/{contact_id:int}", guards=[requires(Permission.CONTACTS_WRITE)])
+    @patch(
+        "/{contact_id:int}",
+        guards=[requires(Permission.CONTACTS_WRITE)],
+        dependencies={"contact": Provide(provide_checked_contact)},
+    )
     async def update_contact(
         self,
         db_session: Session,
         cipher: Cipher,
         request: Request[Principal, Any, Any],
         contact_id: FromPath[int],
+        contact: NamedDependency[Contact],
         data: JSONBody[ContactUpdate],
         request_id: RequestId = None,
     ) -> ContactRead:
@@ -161,8 +226,18 @@ class ContactController(Controller):
         The names of the changed fields (never their values) are recorded with
         who changed them and the request they answer. A restricted contact
         answers 409 ``restricted`` unless ``request_id`` names an open
-        rectification request for it."""
-        contact = await service.get(db_session, contact_id)
+        rectification request for it.
+
+        Changing a gate input (``legal_basis``, ``contact_type``,
+        ``is_customer``) needs contacts:write_gate_inputs and a ``reason``
+        (422 without); the identity code and its basis need
+        contacts:read_identity_code. A role without the permission gets 403
+        whatever else the body holds. The audit row keeps the reason and each
+        gate input's value before and after."""
+        changes = service.gate_input_changes(contact, data)
+        if changes and data.reason is None:
+            message = f"required to change {', '.join(changes)}"
+            raise InvalidInput("a gate input changes: state a reason", fields={"reason": message})
         contact = await service.update(
             db_session,
             contact=contact,
@@ -171,7 +246,16 @@ class ContactController(Controller):
             user_id=_principal(request).user_id,
             request_id=request_id,
         )
-        return await service.to_read(db_session, contact, cipher)
+        trail.annotate(
+            db_session,
+            reason=data.reason,
+            **{
+                f"{name}_{when}": value
+                for name, values in changes.items()
+                for when, value in zip(("before", "after"), values, strict=True)
+            },
+        )
+        return await service.to_read(db_session, contact, cipher, identity_code=_sees_code(request))
 
     @post(
         "/{contact_id:int}/identity-code/reveal",

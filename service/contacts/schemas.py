@@ -15,7 +15,16 @@ from typing import Annotated, Final, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from service import clock
-from service.models.enums import Channel, ContactType, Gender, Language, LegalBasis, Reason, Source
+from service.models.enums import (
+    Channel,
+    ContactType,
+    Gender,
+    IdentityCodeBasis,
+    Language,
+    LegalBasis,
+    Reason,
+    Source,
+)
 from service.validation import (
     SingleLine,
     normalize_email,
@@ -80,6 +89,56 @@ PastDate = Annotated[date, AfterValidator(_not_in_future)]
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+# The inputs the consent gate trusts beyond the ledger: who may change them
+# is guarded (GATE_INPUTS_WRITE) and each change needs a stated reason.
+GATE_INPUTS = ("legal_basis", "contact_type", "is_customer")
+# The identity code's fields: only a role with contacts:read_identity_code
+# may send them, read them or search by them.
+IDENTITY_CODE_FIELDS = ("personal_identity_code", "personal_identity_code_basis")
+# Legal bases under which reliable identification is a basis for storing an
+# identity code (Data Protection Act 1050/2018 § 29(1)(2)); marketing alone is not.
+IDENTIFYING_BASES = frozenset({LegalBasis.CUSTOMER_RELATIONSHIP, LegalBasis.ASSIGNMENT})
+MIN_REASON = 5
+MAX_REASON = 500
+StatedReason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=MIN_REASON, max_length=MAX_REASON),
+    SingleLine,
+    Field(description="Why a gate input is changed; kept in the audit trail."),
+]
+
+
+def identity_code_problems(
+    *, code: bool, basis: IdentityCodeBasis | None, legal_basis: LegalBasis | None
+) -> dict[str, str]:
+    """What is wrong with a contact's identity code and its basis, as they
+    would stand (Data Protection Act 1050/2018 § 29): a code needs a
+    recorded basis, a basis needs a code, and identification in a customer
+    relationship needs one (a marketing-only contact cannot store a code)."""
+    if code and basis is None:
+        return {"personal_identity_code_basis": "required when an identity code is stored"}
+    if not code and basis is not None:
+        return {"personal_identity_code_basis": "only with an identity code"}
+    if basis is IdentityCodeBasis.CUSTOMER_IDENTIFICATION and legal_basis not in IDENTIFYING_BASES:
+        return {
+            "personal_identity_code_basis": "customer_identification needs the legal basis "
+            "customer_relationship or assignment: a marketing-only contact cannot store an "
+            "identity code"
+        }
+    return {}
+
+
+def business_role_problems(
+    *, contact_type: ContactType | None, employer: str | None, position: str | None
+) -> dict[str, str]:
+    """A business contact is one targeted for their role: the employer and
+    the position must be recorded (SVPL 202 §)."""
+    if contact_type is not ContactType.BUSINESS:
+        return {}
+    message = "required for a business contact (its basis: the role at the employer)"
+    recorded = {"employer": employer, "position": position}
+    return {name: message for name, value in recorded.items() if not value}
+
 
 class ContactCreate(BaseModel):
     model_config = _STRICT
@@ -89,6 +148,7 @@ class ContactCreate(BaseModel):
     email: Email | None = None
     phone: Phone | None = None
     personal_identity_code: IdentityCode | None = None
+    personal_identity_code_basis: IdentityCodeBasis | None = None
     customer_number: Code | None = None
     employer: Text | None = None
     education: Text | None = None
@@ -117,6 +177,7 @@ class ContactUpdate(BaseModel):
     email: Email | None = None
     phone: Phone | None = None
     personal_identity_code: IdentityCode | None = None
+    personal_identity_code_basis: IdentityCodeBasis | None = None
     customer_number: Code | None = None
     employer: Text | None = None
     education: Text | None = None
@@ -133,6 +194,8 @@ class ContactUpdate(BaseModel):
     is_customer: bool | None = None
     last_service_contact_at: PastDate | None = None
     tags: Tags | None = None
+    # Not stored on the contact: why a gate input changes, for the audit trail.
+    reason: StatedReason | None = None
 
 
 # Fields that may not be cleared with null: the register needs them.
@@ -157,7 +220,14 @@ class ContactRead(BaseModel):
     email: str | None
     phone: str | None
     personal_identity_code: str | None = Field(
-        description="Masked (DDMMYY-****); the full code is never returned here."
+        description="Masked (DDMMYY-****); the full code is never returned here. Null for a "
+        "role without contacts:read_identity_code, whether or not a code is stored."
+    )
+    personal_identity_code_basis: IdentityCodeBasis | None = Field(
+        default=None,
+        description="Why the code may be stored (Data Protection Act 1050/2018 § 29). Null "
+        "with no code, for a code stored before bases were recorded, and for a role "
+        "without contacts:read_identity_code.",
     )
     customer_number: str | None
     employer: str | None

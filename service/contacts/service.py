@@ -12,9 +12,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
+from service.auth.permissions import Permission
 from service.consent.queries import Gate, GateContext, Segment
 from service.contacts.schemas import (
     ELIGIBLE,
+    GATE_INPUTS,
+    IDENTITY_CODE_FIELDS,
     REQUIRED_ON_UPDATE,
     ConsentFilter,
     ContactCreate,
@@ -22,6 +25,8 @@ from service.contacts.schemas import (
     ContactPage,
     ContactRead,
     ContactUpdate,
+    business_role_problems,
+    identity_code_problems,
 )
 from service.crypto import DataCipher
 from service.db import get_or_404
@@ -35,7 +40,11 @@ from service.validation import CONTROL_CHARACTERS, mask_identity_code
 
 # Columns a ContactCreate/ContactUpdate writes as they are; the rest
 # (identity code, tags, hashes) need work first.
-_PLAIN_FIELDS = set(ContactCreate.model_fields) - {"personal_identity_code", "tags"}
+_PLAIN_FIELDS = set(ContactCreate.model_fields) - {
+    "personal_identity_code",
+    "personal_identity_code_basis",
+    "tags",
+}
 IDENTITY_CODE_CONTEXT = b"contacts.identity_code"
 
 
@@ -46,6 +55,8 @@ async def get(session: AsyncSession, contact_id: int) -> Contact:
 async def create(session: AsyncSession, *, data: ContactCreate, cipher: DataCipher) -> Contact:
     contact = Contact(**data.model_dump(include=_PLAIN_FIELDS))
     _set_identity_code(contact, data.personal_identity_code, cipher)
+    contact.identity_code_basis = data.personal_identity_code_basis
+    _check_rules(contact, set(ContactCreate.model_fields))
     _refresh_hashes(contact, cipher)
     await _check_unique_and_unsuppressed(
         session, contact, new_hashes=(contact.email_hash, contact.phone_hash)
@@ -96,12 +107,12 @@ async def update(
             reason="restricted",
         )
     before = {name: getattr(contact, name) for name in changes.keys() & _PLAIN_FIELDS}
-    old_code_hash = contact.identity_code_hash
+    old_code_hash, old_basis = contact.identity_code_hash, contact.identity_code_basis
     old_hashes = {contact.email_hash, contact.phone_hash}
     for name in changes.keys() & _PLAIN_FIELDS:
         setattr(contact, name, changes[name])
-    if "personal_identity_code" in changes:
-        _set_identity_code(contact, changes["personal_identity_code"], cipher)
+    _apply_identity_code(contact, changes, cipher)
+    _check_rules(contact, set(changes))
     _refresh_hashes(contact, cipher)
     # Only an address the contact did not have is checked against the
     # suppression list: their own address may be on it (a bounce, an
@@ -111,6 +122,8 @@ async def update(
     changed = {name for name, old in before.items() if getattr(contact, name) != old}
     if contact.identity_code_hash != old_code_hash:
         changed.add("personal_identity_code")
+    if contact.identity_code_basis != old_basis:
+        changed.add("personal_identity_code_basis")
     if "tags" in changes and set(changes["tags"]) != set(
         (await tags_of(session, [contact.id]))[contact.id]
     ):
@@ -135,6 +148,42 @@ async def update(
     return contact
 
 
+def permissions_for(body: Any, contact: Contact | None) -> list[Permission]:
+    """What a create (``contact`` None) or PATCH body needs beyond
+    contacts:write, read from the body as sent, before it is validated, so a
+    forbidden change answers 403 whatever else the body holds: any identity
+    code field needs contacts:read_identity_code; a gate input sent with a
+    value other than the stored one needs contacts:write_gate_inputs (on
+    create, whoever may create contacts sets them)."""
+    if not isinstance(body, dict):
+        return []
+    needed = []
+    if any(name in body for name in IDENTITY_CODE_FIELDS):
+        needed.append(Permission.CONTACTS_READ_IDENTITY_CODE)
+    if contact is not None and any(
+        name in body and _differs(body[name], getattr(contact, name)) for name in GATE_INPUTS
+    ):
+        needed.append(Permission.GATE_INPUTS_WRITE)
+    return needed
+
+
+def _differs(sent: Any, stored: Any) -> bool:
+    if isinstance(stored, bool):
+        return sent is not stored
+    return bool(sent != stored)
+
+
+def gate_input_changes(contact: Contact, data: ContactUpdate) -> dict[str, tuple[Any, Any]]:
+    """The gate inputs the update changes, each as (before, after): enum
+    values and flags, never free text, for the audit trail."""
+    found = {}
+    for name in GATE_INPUTS:
+        after = getattr(data, name)
+        if name in data.model_fields_set and after is not None and after != getattr(contact, name):
+            found[name] = (getattr(contact, name), after)
+    return found
+
+
 def matches(fragment: str) -> ColumnElement[bool]:
     """A contact whose name, nickname, email or customer number contains the
     fragment (any case): the one text search of the contact list and its exports."""
@@ -155,9 +204,13 @@ def matches(fragment: str) -> ColumnElement[bool]:
 
 def list_reasons(channel: Channel) -> list[Reason]:
     """The reason codes the list's ``reason`` filter can find on a channel: the
-    consent gate's for direct marketing (no Robinson register for email)."""
+    consent gate's for direct marketing (no Robinson register for email),
+    with those only a campaign for similar products asks (soft opt-in's
+    evidence: no_purchase_record, no_refusal_notice) where they apply."""
     context = GateContext(channel=channel, purpose=Purpose.DIRECT_MARKETING, today=clock.today())
-    return list(Gate(context).reasons)
+    plain = list(Gate(context).reasons)
+    soft = Gate(replace(context, similar_products=True)).reasons
+    return plain + [reason for reason in soft if reason not in plain]
 
 
 def _list_conditions(gate: Gate, filters: ContactFilters) -> list[ColumnElement[bool]]:
@@ -196,9 +249,13 @@ async def list_(
     """A page of the contacts the filters let through, in id order, and how
     many they let through in all. 422 for a reason the gate never gives on
     the filter's channel (``robinson_listed`` for email)."""
-    gate = Gate(
-        GateContext(channel=filters.channel, purpose=Purpose.DIRECT_MARKETING, today=clock.today())
+    context = GateContext(
+        channel=filters.channel, purpose=Purpose.DIRECT_MARKETING, today=clock.today()
     )
+    gate = Gate(context)
+    if isinstance(filters.reason, Reason) and filters.reason not in gate.reasons:
+        # Soft opt-in's evidence: judged as a campaign for similar products judges it.
+        gate = Gate(replace(context, similar_products=True))
     if isinstance(filters.reason, Reason) and filters.reason not in gate.reasons:
         message = f"{filters.reason} never applies to {filters.channel}"
         raise InvalidInput(message, fields={"reason": message})
@@ -237,9 +294,15 @@ async def tags_of(session: AsyncSession, contact_ids: Sequence[int]) -> dict[int
     return tags
 
 
-async def to_read(session: AsyncSession, contact: Contact, cipher: DataCipher) -> ContactRead:
+async def to_read(
+    session: AsyncSession, contact: Contact, cipher: DataCipher, *, identity_code: bool = True
+) -> ContactRead:
+    """The contact as served. ``identity_code``: whether the reader's role
+    holds contacts:read_identity_code; without it the code and its basis are
+    null, whether or not one is stored (not even the birth date shows)."""
     assert contact.id is not None
-    return _read(contact, (await tags_of(session, [contact.id]))[contact.id], cipher)
+    tags = (await tags_of(session, [contact.id]))[contact.id]
+    return _read(contact, tags, cipher, identity_code=identity_code)
 
 
 async def page(
@@ -250,9 +313,13 @@ async def page(
     limit: int,
     offset: int,
     cipher: DataCipher,
+    identity_code: bool = True,
 ) -> ContactPage:
     tags = await tags_of(session, [c.id for c in contacts if c.id is not None])
-    items = [_read(c, tags[c.id] if c.id is not None else [], cipher) for c in contacts]
+    items = [
+        _read(c, tags[c.id] if c.id is not None else [], cipher, identity_code=identity_code)
+        for c in contacts
+    ]
     return ContactPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -263,15 +330,51 @@ def reveal_identity_code(contact: Contact, cipher: DataCipher) -> str | None:
     return cipher.decrypt(contact.identity_code_encrypted, context=IDENTITY_CODE_CONTEXT)
 
 
-def _read(contact: Contact, tags: list[str], cipher: DataCipher) -> ContactRead:
-    code = reveal_identity_code(contact, cipher)
+def _read(
+    contact: Contact, tags: list[str], cipher: DataCipher, *, identity_code: bool
+) -> ContactRead:
+    code = reveal_identity_code(contact, cipher) if identity_code else None
     return ContactRead(
         **contact.model_dump(include=set(ContactRead.model_fields)),
         personal_identity_code=mask_identity_code(code) if code else None,
+        personal_identity_code_basis=contact.identity_code_basis if identity_code else None,
         tags=tags,
         restricted=contact.restricted_at is not None,
         objected=contact.objected_at is not None,
     )
+
+
+def _apply_identity_code(contact: Contact, changes: dict[str, Any], cipher: DataCipher) -> None:
+    """A PATCH's identity code and basis; clearing the code clears its basis."""
+    if "personal_identity_code" in changes:
+        _set_identity_code(contact, changes["personal_identity_code"], cipher)
+        if changes["personal_identity_code"] is None:
+            contact.identity_code_basis = None
+    if "personal_identity_code_basis" in changes:
+        contact.identity_code_basis = changes["personal_identity_code_basis"]
+
+
+def _check_rules(contact: Contact, touched: set[str]) -> None:
+    """The rules over several fields, on the contact as it would be stored,
+    checked only when the request touches one of their fields: a row stored
+    before a rule existed can still be rectified otherwise."""
+    problems: dict[str, str] = {}
+    if touched & {"contact_type", "employer", "position"}:
+        problems |= business_role_problems(
+            contact_type=contact.contact_type, employer=contact.employer, position=contact.position
+        )
+    # A code stored before bases were recorded (null basis) does not stop a
+    # change of the legal basis; setting or changing the code or basis does.
+    if touched & set(IDENTITY_CODE_FIELDS) or (
+        "legal_basis" in touched and contact.identity_code_basis is not None
+    ):
+        problems |= identity_code_problems(
+            code=contact.identity_code_hash is not None,
+            basis=contact.identity_code_basis,
+            legal_basis=contact.legal_basis,
+        )
+    if problems:
+        raise InvalidInput("the contact's fields do not fit together", fields=problems)
 
 
 def _set_identity_code(contact: Contact, code: str | None, cipher: DataCipher) -> None:

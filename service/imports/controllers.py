@@ -88,6 +88,7 @@ class ImportController(Controller):
             file_name=name,
             cipher=cipher,
             user_id=request.user.user_id,
+            permissions=request.user.permissions,
             all_or_nothing=all_or_nothing,
             dry_run=dry_run,
         )

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.exc import IntegrityError
 
 from service import clock
+from service.auth.permissions import Permission
 from service.crypto import DataCipher
 from service.db import SessionMaker, session_scope
 from service.imports import columns
@@ -108,6 +109,7 @@ async def run_import(
     file_name: str,
     cipher: DataCipher,
     user_id: int | None = None,
+    permissions: frozenset[Permission] | None = None,
     all_or_nothing: bool = False,
     dry_run: bool = False,
     progress: Progress = _no_progress,
@@ -132,7 +134,14 @@ async def run_import(
         async with sessionmaker() as session:
             for chunk in chunks:
                 _merge(
-                    report, await import_chunk(session, rows=chunk, cipher=cipher, user_id=user_id)
+                    report,
+                    await import_chunk(
+                        session,
+                        rows=chunk,
+                        cipher=cipher,
+                        user_id=user_id,
+                        permissions=permissions,
+                    ),
                 )
                 done += len(chunk)
                 progress("writing", done, len(rows))
@@ -143,7 +152,7 @@ async def run_import(
                 report.written = True
         return report.finish()
     for chunk in chunks:
-        _merge(report, await _write_chunk(sessionmaker, chunk, cipher, user_id))
+        _merge(report, await _write_chunk(sessionmaker, chunk, cipher, user_id, permissions))
         done += len(chunk)
         progress("writing", done, len(rows))
     report.written = True
@@ -151,11 +160,17 @@ async def run_import(
 
 
 async def _write_chunk(
-    sessionmaker: SessionMaker, chunk: Sequence[Row], cipher: DataCipher, user_id: int | None
+    sessionmaker: SessionMaker,
+    chunk: Sequence[Row],
+    cipher: DataCipher,
+    user_id: int | None,
+    permissions: frozenset[Permission] | None = None,
 ) -> Outcome:
     try:
         async with session_scope(sessionmaker) as session:
-            return await import_chunk(session, rows=chunk, cipher=cipher, user_id=user_id)
+            return await import_chunk(
+                session, rows=chunk, cipher=cipher, user_id=user_id, permissions=permissions
+            )
     except IntegrityError:
         # Someone else wrote a contact of this chunk since we looked (an API
         # request, a second import): the chunk was rolled back. Row by row
@@ -174,7 +189,7 @@ async def _write_chunk(
             )
     outcome = Outcome()
     for row in chunk:
-        one = await _write_chunk(sessionmaker, [row], cipher, user_id)
+        one = await _write_chunk(sessionmaker, [row], cipher, user_id, permissions)
         for name in ("created", "updated", "unchanged", "consents_recorded", "purchases_recorded"):
             setattr(outcome, name, getattr(outcome, name) + getattr(one, name))
         outcome.problems += one.problems

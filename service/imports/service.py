@@ -31,12 +31,19 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
+from service.auth.permissions import Permission
 from service.consent import service as consent_service
 from service.contacts import service as contacts
-from service.contacts.schemas import ContactCreate, ContactUpdate
+from service.contacts.schemas import (
+    IDENTITY_CODE_FIELDS,
+    ContactCreate,
+    ContactUpdate,
+    business_role_problems,
+    identity_code_problems,
+)
 from service.crypto import DataCipher
 from service.db import insert_returning_ids, run
-from service.errors import Conflict
+from service.errors import Conflict, InvalidInput
 from service.imports.columns import Consent, Row, problems_of
 from service.imports.schemas import RowNote, RowProblem
 from service.models import (
@@ -88,9 +95,22 @@ def _refuse(outcome: Outcome, row: Row, reason: str, message: str, field: str | 
 
 
 async def import_chunk(
-    session: AsyncSession, *, rows: Sequence[Row], cipher: DataCipher, user_id: int | None
+    session: AsyncSession,
+    *,
+    rows: Sequence[Row],
+    cipher: DataCipher,
+    user_id: int | None,
+    permissions: frozenset[Permission] | None = None,
 ) -> Outcome:
+    """``permissions``: the importing staff member's (None: the operator's
+    command, which may do everything). Without contacts:read_identity_code a
+    row with an identity code is refused before it is matched, so the report
+    never says whether a code is registered; without
+    contacts:write_gate_inputs a row that would change a matched contact's
+    legal_basis, contact_type or is_customer is refused."""
     outcome = Outcome()
+    if permissions is not None and Permission.CONTACTS_READ_IDENTITY_CODE not in permissions:
+        rows = [row for row in rows if not _code_refused(outcome, row)]
     await _take_write_lock(session)
     emails = [r.email for r in rows if r.email]
     codes = [r.identity_code_hash for r in rows if r.identity_code_hash]
@@ -121,12 +141,33 @@ async def import_chunk(
         else:
             new.append(row)
     chunk = _Chunk(suppressed=await _suppressed(session, cipher, new, [c for _, c in existing]))
+    if permissions is not None and Permission.GATE_INPUTS_WRITE not in permissions:
+        existing = [(row, c) for row, c in existing if not _gate_refused(outcome, row, c)]
     await _create(session, chunk, new, cipher, user_id, outcome)
     await _update(session, chunk, existing, cipher, user_id, outcome)
     await _write_consents(session, chunk, user_id)
     outcome.consents_recorded += len(chunk.events)
     outcome.skipped += chunk.skipped
     return outcome
+
+
+def _code_refused(outcome: Outcome, row: Row) -> bool:
+    fields = row.update.model_fields_set & set(IDENTITY_CODE_FIELDS)
+    if fields:
+        message = "your role may not record identity codes (contacts:read_identity_code)"
+        _refuse(outcome, row, "forbidden", message, sorted(fields)[0])
+    return bool(fields)
+
+
+def _gate_refused(outcome: Outcome, row: Row, contact: Contact) -> bool:
+    changes = contacts.gate_input_changes(contact, row.update)
+    if changes:
+        message = (
+            f"the row would change {', '.join(changes)} of an existing contact; your role "
+            "may not (contacts:write_gate_inputs)"
+        )
+        _refuse(outcome, row, "forbidden", message, next(iter(changes)))
+    return bool(changes)
 
 
 async def _suppressed(
@@ -151,6 +192,7 @@ def _sealed(data: ContactCreate, cipher: DataCipher, now: datetime) -> dict[str,
     row = data.model_dump(include=contacts._PLAIN_FIELDS)
     code = data.personal_identity_code
     row.update(
+        identity_code_basis=data.personal_identity_code_basis,
         identity_code_encrypted=cipher.encrypt(code, context=contacts.IDENTITY_CODE_CONTEXT)
         if code
         else None,
@@ -180,6 +222,17 @@ async def _create(
             data = row.create()
         except ValidationError as exc:
             outcome.problems += problems_of(row.line, exc)
+            continue
+        rules = business_role_problems(
+            contact_type=data.contact_type, employer=data.employer, position=data.position
+        ) | identity_code_problems(
+            code=data.personal_identity_code is not None,
+            basis=data.personal_identity_code_basis,
+            legal_basis=data.legal_basis,
+        )
+        if rules:
+            for name, message in rules.items():
+                _refuse(outcome, row, "invalid", message, name)
             continue
         contact = _sealed(data, cipher, now)
         blocked = [
@@ -293,6 +346,10 @@ async def _update(
             except Conflict as exc:
                 field = next(iter(exc.fields), None)
                 _refuse(outcome, row, exc.reason or "conflict", exc.detail, field)
+                continue
+            except InvalidInput as exc:
+                for name, message in (exc.fields or {"": exc.detail}).items():
+                    _refuse(outcome, row, "invalid", message, name or None)
                 continue
         events_before = len(chunk.events)
         _consents(chunk, row, contact)

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import clock
 from service.consent import archive
 from service.consent import service as consent_service
-from service.consent.queries import needs_consent
+from service.consent.queries import needs_consent, treated_as_person
 from service.consent.schemas import ConsentCreate, Evidence
 from service.consent.service import Collected
 from service.crypto import DataCipher
@@ -31,7 +31,6 @@ from service.models.enums import (
     CaptureMethod,
     Channel,
     ConsentAction,
-    ContactType,
     ObjectionScope,
     Purpose,
     RequestChannel,
@@ -117,7 +116,7 @@ async def choices(session: AsyncSession, contact: Contact) -> dict[Pair, Consent
     assert contact.id is not None
     rows = await session.exec(select(ConsentState).where(ConsentState.contact_id == contact.id))
     recorded = {(Channel(s.channel), Purpose(s.purpose)): s.action for s in rows.all()}
-    person = contact.contact_type is ContactType.PERSON
+    person = treated_as_person(contact)
     result: dict[Pair, ConsentAction] = {}
     for pair in CHOICES:
         if pair == PROFILING:

@@ -26,13 +26,13 @@ from service.audit.schemas import IdentityCodeReveal
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.consent import service as consent_service
-from service.consent.schemas import BanCreate, ConsentCreate
+from service.consent.schemas import BanCreate, BanLift, ConsentCreate
 from service.contacts import service as contacts_service
 from service.contacts.schemas import ContactCreate
 from service.crypto import DataCipher
-from service.errors import DomainError, InvalidInput, NotFound
+from service.errors import DomainError, Forbidden, InvalidInput, NotFound
 from service.models import Contact
-from service.models.enums import Actor, ConsentAction
+from service.models.enums import Actor, BanKind, ConsentAction
 from service.requests import linking
 from service.rights import service as rights_service
 from service.rights.schemas import (
@@ -119,6 +119,13 @@ def _optional(form: dict[str, str], *names: str) -> dict[str, str]:
     return {name: form[name] for name in names if form.get(name)}
 
 
+def _number(form: dict[str, str], name: str) -> int:
+    value = form.get(name, "")
+    if not value.isdigit() or len(value) > 18:
+        raise InvalidInput(f"not a {name.replace('_', ' ')}", fields={name: "must be a number"})
+    return int(value)
+
+
 def _request_id(form: dict[str, str]) -> int | None:
     """The data-subject request a form says it answers, if any."""
     value = form.get("request_id", "")
@@ -177,8 +184,16 @@ class ContactActionsController(Controller):
     ) -> Response[Any]:
         """Register a contact with ``POST /api/v1/contacts``'s schema and service."""
         form = text_fields(await verified_form(request))
+        body = _contact_body(form)
+        # The role first, as in the API: no identity code without the permission.
+        if contacts_service.permissions_for(body, None) and not request.user.can(
+            Permission.CONTACTS_READ_IDENTITY_CODE
+        ):
+            await db_session.rollback()
+            errors = {"personal_identity_code": "your role may not record identity codes"}
+            return _new_page(request, errors=errors, values=form, status=403)
         try:
-            data = ContactCreate.model_validate(_contact_body(form))
+            data = ContactCreate.model_validate(body)
             contact = await contacts_service.create(db_session, data=data, cipher=cipher)
         except ValidationError as exc:
             await db_session.rollback()
@@ -298,12 +313,40 @@ class ContactActionsController(Controller):
         form = text_fields(await verified_form(request))
 
         async def work(contact: Contact) -> None:
+            # A direct-marketing ban: the role first, as in the API, then the
+            # person's own new act and a reason.
+            ban = await consent_service.get_ban(db_session, contact=contact, ban_id=ban_id)
+            dm = ban.kind is BanKind.DIRECT_MARKETING
+            if dm and not request.user.can(Permission.GATE_INPUTS_WRITE):
+                raise Forbidden(
+                    "only a privacy officer or an admin may lift a direct-marketing ban",
+                    fields={"note": "your role may not lift a direct-marketing ban"},
+                )
             note = form.get("note") or None
             if note is not None and len(note) > MAX_NOTE:
                 message = f"at most {MAX_NOTE} characters"
                 raise InvalidInput("the note is too long", fields={"note": message})
+            data = BanLift.model_validate(
+                {
+                    **_optional(form, "note"),
+                    **{
+                        k: _number(form, k)
+                        for k in ("consent_event_id", "request_id")
+                        if form.get(k)
+                    },
+                }
+            )
             await consent_service.lift_ban(
-                db_session, contact=contact, ban_id=ban_id, user_id=request.user.user_id, note=note
+                db_session,
+                contact=contact,
+                ban_id=ban_id,
+                user_id=request.user.user_id,
+                note=note,
+                evidence=consent_service.LiftEvidence(
+                    reason=note,
+                    consent_event_id=data.consent_event_id,
+                    request_id=data.request_id,
+                ),
             )
 
         return await _act(request, db_session, cipher, contact_id, BAN_LIFT, form, work)

@@ -35,6 +35,7 @@ from service.models.enums import (
     Channel,
     ContactType,
     Gender,
+    IdentityCodeBasis,
     InteractionKind,
     Language,
     LegalBasis,
@@ -64,6 +65,7 @@ OPTIONS: dict[str, list[str]] = {
         "ban_kind": BanKind,
         "purpose": Purpose,
         "method": CaptureMethod,
+        "identity_code_basis": IdentityCodeBasis,
     }.items()
 }
 
@@ -90,6 +92,9 @@ class Entry:
     facts: list[tuple[str, str]]
     lift: str | None = None  # the path of the form that lifts it, while it is in force
     receipt: str | None = None  # a ledger event's receipt page
+    # A direct-marketing ban: lifted only by contacts:write_gate_inputs, on
+    # the person's own new act (a consent event or a request of theirs).
+    needs_persons_act: bool = False
 
     @property
     def when(self) -> str:
@@ -138,19 +143,18 @@ def _timeline(record: AccessExport, contact_id: int) -> list[Entry]:
     for ban in record.bans:
         what = f"{ban.kind.value.replace('_', ' ')} ban, channel {ban.channel.value}"
         lift = f"{here}/bans/{ban.id}/lift" if ban.active else None
-        entries.append(
-            _entry(
-                ban.recorded_at,
-                "ban",
-                f"Ban: {what}",
-                lift,
-                Source=ban.source,
-                Method=ban.method,
-                Proof=ban.note,
-                Campaign=ban.campaign_id,
-                Recorded_by=ban.actor,
-            )
+        entry = _entry(
+            ban.recorded_at,
+            "ban",
+            f"Ban: {what}",
+            lift,
+            Source=ban.source,
+            Method=ban.method,
+            Proof=ban.note,
+            Campaign=ban.campaign_id,
+            Recorded_by=ban.actor,
         )
+        entries.append(replace(entry, needs_persons_act=ban.kind is BanKind.DIRECT_MARKETING))
         if ban.lifted_at is not None:
             entries.append(
                 _entry(ban.lifted_at, "lifted", f"Ban lifted: {what}", Note=ban.lift_note)

@@ -51,7 +51,11 @@ def unique_email(prefix: str = "c") -> str:
 
 
 def contact_payload(**overrides: Any) -> dict[str, Any]:
-    """The body of ``POST /api/v1/contacts``: a customer, Maija, with an email."""
+    """The body of ``POST /api/v1/contacts``: a customer, Maija, with an email.
+
+    What the register requires along with a field is filled in unless given:
+    a business contact's employer and position, an identity code's basis
+    (identification in the customer relationship)."""
     payload: dict[str, Any] = {
         "full_name": "Maija Meikäläinen",
         "email": "maija@example.fi",
@@ -59,6 +63,11 @@ def contact_payload(**overrides: Any) -> dict[str, Any]:
         "source": "self",
     }
     payload.update(overrides)
+    if payload.get("contact_type") == "business":
+        payload.setdefault("employer", "Esimerkki Oy")
+        payload.setdefault("position", "Purchasing manager")
+    if payload.get("personal_identity_code"):
+        payload.setdefault("personal_identity_code_basis", "customer_identification")
     return payload
 
 

@@ -219,7 +219,9 @@ async def test_phone_and_post_are_opt_out(
     assert await reasons(admin, contact, channel=channel) == ["consent_withdrawn"]
 
 
-async def test_bans_by_channel_and_for_all(admin: Client, new_contact: NewContact) -> None:
+async def test_bans_by_channel_and_for_all(
+    admin: Client, new_contact: NewContact, frozen_clock: FrozenClock
+) -> None:
     contact = await new_contact(phone="0401234567")
     await grant(admin, contact)
     phone_ban = await ban(admin, contact, channel="phone")
@@ -228,8 +230,15 @@ async def test_bans_by_channel_and_for_all(admin: Client, new_contact: NewContac
     all_ban = await ban(admin, contact, channel="all")
     assert await reasons(admin, contact, channel="phone") == ["direct_marketing_ban", "channel_ban"]
     assert await reasons(admin, contact) == ["direct_marketing_ban"]
-    await admin.delete(f"/api/v1/contacts/{contact}/bans/{all_ban}")
-    await admin.delete(f"/api/v1/contacts/{contact}/bans/{phone_ban}")
+    # Only the person's own new act lifts a direct-marketing ban (issue 17).
+    frozen_clock.advance(minutes=5)
+    again = (await grant(admin, contact, channel="phone"))["history"][-1]["id"]
+    for banned in (all_ban, phone_ban):
+        lifted = await admin.delete(
+            f"/api/v1/contacts/{contact}/bans/{banned}",
+            params={"consent_event_id": again, "reason": "the person asked for calls again"},
+        )
+        assert lifted.status_code == 200, lifted.text
     assert await reasons(admin, contact, channel="phone") == []
     # A purchase-registration ban is not a marketing ban.
     await ban(admin, contact, channel="all", kind="purchase_registration")

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.models import ConsentEvent, ConsentState
-from tests.support.factories import add_contact
+from tests.support.factories import add_contact, grant
 
 Client = AsyncTestClient[Litestar]
 EVIDENCE = {
@@ -159,7 +159,11 @@ async def test_bans_are_recorded_and_lifted_never_deleted(admin: Client, contact
     again = await admin.post(url, json=body)
     assert again.status_code == 409 and again.json()["reason"] == "already_banned"
 
-    lifted = await admin.delete(f"{url}/{ban['id']}", params={"note": "asked to be called again"})
+    event = (await grant(admin, contact_id, channel="phone"))["history"][-1]["id"]
+    lifted = await admin.delete(
+        f"{url}/{ban['id']}",
+        params={"note": "asked to be called again", "consent_event_id": event},
+    )
     assert lifted.status_code == 200, lifted.text
     record = lifted.json()
     assert record["active"] is False and record["lifted_at"]

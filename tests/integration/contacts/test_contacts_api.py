@@ -214,7 +214,13 @@ async def test_patch_rectifies_only_what_is_sent(admin: Client) -> None:
     ).json()
     url = f"/api/v1/contacts/{created['id']}"
     response = await admin.patch(
-        url, json={"city": "Turku", "nickname": None, "personal_identity_code": HETU}
+        url,
+        json={
+            "city": "Turku",
+            "nickname": None,
+            "personal_identity_code": HETU,
+            "personal_identity_code_basis": "customer_identification",
+        },
     )
     assert response.status_code == 200, response.text
     body = response.json()

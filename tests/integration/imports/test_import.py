@@ -35,7 +35,11 @@ from service.models.enums import (
 )
 
 CODE = "131052-308T"
-HEADER = "full_name,email,personal_identity_code,legal_basis,tags,is_customer"
+# A stored identity code needs its basis (issue 17): the last column, where a row has a code.
+HEADER = (
+    "full_name,email,personal_identity_code,legal_basis,tags,is_customer,"
+    "personal_identity_code_basis"
+)
 CONSENTS = (
     "full_name,email,legal_basis,consent_email_direct_marketing,"
     "consent_evidence_text,consent_notice_version,consent_method"
@@ -80,10 +84,10 @@ async def add_contact(sessionmaker: SessionMaker, **fields: object) -> int:
 async def test_good_file_creates_contacts_tags_and_consents(do_import, sessionmaker) -> None:
     report = await do_import(
         csv_file(
-            CONSENTS + ",tags,personal_identity_code",
+            CONSENTS + ",tags,personal_identity_code,personal_identity_code_basis",
             "Maija Meikäläinen,MAIJA@example.fi,consent,grant,Kyllä kiitos,v3,web_form,"
             "asiakas; vip,",
-            f"Matti Virtanen,matti@example.fi,customer_relationship,,,,,,{CODE}",
+            f"Matti Virtanen,matti@example.fi,customer_relationship,,,,,,{CODE},law",
         ),
         file_name="messu-2026.csv",
     )
@@ -178,7 +182,7 @@ async def test_a_bom_and_windows_line_ends_are_read(do_import, sessionmaker) -> 
 
 async def test_reimport_updates_by_email_and_by_identity_code(do_import, sessionmaker) -> None:
     first = await do_import(
-        csv_file(HEADER, f"Maija Meikäläinen,maija@example.fi,{CODE},consent,a,false")
+        csv_file(HEADER, f"Maija Meikäläinen,maija@example.fi,{CODE},consent,a,false,law")
     )
     assert first.created == 1
     again = await do_import(
@@ -207,7 +211,9 @@ async def test_reimport_updates_by_email_and_by_identity_code(do_import, session
 
 async def test_a_row_matching_two_contacts_is_refused(do_import, sessionmaker) -> None:
     await do_import(
-        csv_file(HEADER, "Eka,eka@example.fi,,consent,,", f"Toka,toka@example.fi,{CODE},consent,,")
+        csv_file(
+            HEADER, "Eka,eka@example.fi,,consent,,", f"Toka,toka@example.fi,{CODE},consent,,,law"
+        )
     )
     report = await do_import(
         csv_file("email,personal_identity_code,city", f"eka@example.fi,{CODE},Oulu")

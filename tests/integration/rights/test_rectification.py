@@ -47,12 +47,18 @@ async def test_a_rectification_records_field_names_only(
             "nickname": None,  # already empty: no change
             "tags": ["a"],  # the same set: no change
             "personal_identity_code": HETU,
+            "personal_identity_code_basis": "customer_identification",
             "street_address": "Hämeenkatu 1",
         },
     )
     assert response.status_code == 200, response.text
     [change] = await changes(sessionmaker)
-    assert change.fields == ["city", "personal_identity_code", "street_address"]
+    assert change.fields == [
+        "city",
+        "personal_identity_code",
+        "personal_identity_code_basis",
+        "street_address",
+    ]
     assert change.request_id == request_id and change.changed_by_user_id is not None
     assert await actions_of(sessionmaker, request_id) == ["rectification"]
     # Nothing of the new or old values is kept in the record of the change.

@@ -102,7 +102,14 @@ async def test_each_action_changes_the_ledger_and_the_eligibility(
     assert len(await audit_rows(sessionmaker, "restriction.place")) == 1
 
     # Lifting: the ban and the restriction stay on record, the gate lets the contact through.
-    lifted = await _post(browser, f"{here}/bans/{ban.id}/lift", {"note": "Asked again"})
+    # Only the person's own new act lifts a direct-marketing ban (issue 17).
+    bare = await _post(browser, f"{here}/bans/{ban.id}/lift", {"note": "Asked again"})
+    assert bare.status_code == 422 and "the person&#39;s own new act" in bare.text
+    assert (await _post(browser, f"{here}/consents", CONSENT)).status_code == 303
+    async with sessionmaker() as session:
+        newest = (await session.exec(select(ConsentEvent).order_by(col(ConsentEvent.id)))).all()
+    act = {"note": "Asked again", "consent_event_id": str(newest[-1].id)}
+    lifted = await _post(browser, f"{here}/bans/{ban.id}/lift", act)
     assert lifted.headers["location"] == f"{here}?done=ban_lifted"
     lifted = await _post(browser, f"{here}/restriction/lift", {"note": "Corrected"})
     assert lifted.headers["location"] == f"{here}?done=restriction_lifted"
@@ -238,3 +245,22 @@ async def test_a_marketer_may_not_restrict_or_hold(admin: Client, signed_in: Sig
         refused = await _post(browser, f"/app/contacts/{contact_id}/{path}", {"reason": "Why"})
         assert refused.status_code == 403
         assert "Not for your role" in refused.text
+
+
+async def test_a_marketer_cannot_lift_a_direct_marketing_ban(
+    admin: Client, signed_in: SignedIn, sessionmaker: SessionMaker
+) -> None:
+    contact_id = await add_contact(admin)
+    here = f"/app/contacts/{contact_id}"
+    browser = await signed_in(Role.MARKETER)
+    assert (await _post(browser, f"{here}/bans", BAN)).status_code == 303
+    async with sessionmaker() as session:
+        ban = (await session.exec(select(Ban))).one()
+    page = (await browser.get(here)).text
+    assert f"{here}/bans/{ban.id}/lift" not in page  # no form for this role
+    refused = await _post(
+        browser, f"{here}/bans/{ban.id}/lift", {"note": "x", "consent_event_id": "bogus"}
+    )
+    assert refused.status_code == 403
+    assert "may not lift a direct-marketing ban" in refused.text
+    assert await reasons(sessionmaker, contact_id) == ["no_consent", "direct_marketing_ban"]

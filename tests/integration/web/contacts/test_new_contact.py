@@ -18,6 +18,7 @@ EVERY_FIELD = {
     "email": "Maija@Example.fi",
     "phone": "040 123 4567",
     "personal_identity_code": HETU,
+    "personal_identity_code_basis": "customer_identification",
     "customer_number": "C-1001",
     "employer": "Oy Esimerkki Ab",
     "education": "MSc",
@@ -38,7 +39,8 @@ EVERY_FIELD = {
 
 
 async def test_a_contact_with_every_field(signed_in: SignedIn, sessionmaker: SessionMaker) -> None:
-    browser = await signed_in(Role.MARKETER)
+    # Every field includes the identity code: a role that may read codes (issue 17).
+    browser = await signed_in(Role.PRIVACY_OFFICER)
     form = await browser.get("/app/contacts/new")
     assert form.status_code == 200
     for name in EVERY_FIELD:
@@ -124,3 +126,17 @@ async def test_without_the_form_token_nothing_is_created(
     assert refused.status_code == 403
     assert await count(sessionmaker, Contact) == 0
     assert await audit_rows(sessionmaker, "contact.create") == []
+
+
+async def test_a_marketer_has_no_identity_code_field_and_cannot_post_one(
+    signed_in: SignedIn, sessionmaker: SessionMaker
+) -> None:
+    browser = await signed_in(Role.MARKETER)
+    form = await browser.get("/app/contacts/new")
+    assert 'name="personal_identity_code' not in form.text
+    refused = await browser.post(
+        "/app/contacts/new", data={**EVERY_FIELD, "csrf_token": csrf(form)}
+    )
+    assert refused.status_code == 403
+    assert "may not record identity codes" in refused.text
+    assert await count(sessionmaker, Contact) == 0
