@@ -219,6 +219,9 @@ RETENTION: dict[str, dict[Rule, str]] = {
         Rule.UNCONFIRMED_SIGNUPS: "Vahvistamattomat tilaukset: jos tilauslomakkeen lähettäjä ei "
         "vahvista tilausta sähköpostiin lähetetystä linkistä, tilaus ja sen tuomat tiedot "
         "poistetaan {days} päivän kuluttua.",
+        Rule.PROFILE_CONSENT_WITHDRAWN: "Jos rekisteröity peruu suostumuksensa profilointiin, "
+        "hänen profiilinsa tuhotaan heti eikä niitä siirretä palveluntarjoajalle (paitsi "
+        "oikeudellisen vaatimuksen tai käsittelyn rajoituksen ajan).",
     },
     "en": {
         Rule.CONTACT_5_YEARS: "The customer and marketing register keeps a person's data until "
@@ -244,6 +247,9 @@ RETENTION: dict[str, dict[Rule, str]] = {
         Rule.UNCONFIRMED_SIGNUPS: "Unconfirmed signups: when whoever sent a signup form does "
         "not confirm it from the link mailed to them, the signup and the data it brought are "
         "deleted after {days} days.",
+        Rule.PROFILE_CONSENT_WITHDRAWN: "If the person withdraws their consent to profiling, "
+        "their profiles are destroyed at once and never transferred to the service provider "
+        "(except while a legal hold or a restriction of processing is in force).",
     },
 }
 
