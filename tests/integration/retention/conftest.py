@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import stat
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -275,6 +276,10 @@ def opened_package(path: Path, identity: pyrage.x25519.Identity) -> dict[str, An
     """A package as the vendor reads it: decrypted with its identity."""
     loaded: dict[str, Any] = json.loads(pyrage.decrypt(path.read_bytes(), [identity]))
     return loaded
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 def package_files(directory: Path) -> list[Path]:

@@ -43,6 +43,7 @@ from tests.integration.retention.conftest import (
     add_request,
     helsinki,
     hold,
+    mode_of,
     opened_package,
     package_files,
     profile,
@@ -104,7 +105,7 @@ async def test_a_transfer_writes_one_private_package_and_destroys_our_copy(
     files = package_files(transfer_dir)
     assert [path.name for path in files] == [f"profile-{profile_id}.json.age"]
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
-    assert stat.S_IMODE(package_files(transfer_dir.parent)[0].stat().st_mode) == 0o700
+    assert mode_of(transfer_dir) == 0o700
     # Encrypted: nothing of the person or the report readable on disk.
     raw = files[0].read_bytes()
     assert raw.startswith(b"age-encryption.org/v1\n")
