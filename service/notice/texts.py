@@ -207,7 +207,10 @@ RETENTION: dict[str, dict[Rule, str]] = {
         "siirron yhteydessä. Jos rekisteröity kieltää siirron tai ilmoitusta ei voida toimittaa "
         "hänelle, profiili tuhotaan siirtämättä.",
         Rule.PROFILE_TRANSFER_NOTICE: "Siirrosta ilmoitetaan rekisteröidylle sähköpostilla "
-        "{days} päivää ennen siirtoa, ja hän voi kieltää sen ilmoituksen linkistä.",
+        "{days} päivää ennen siirtoa, ja hän voi kieltää sen ilmoituksen linkistä. Profiili "
+        "luovutetaan salattuna pakettina, jonka vain palveluntarjoajan oma avain avaa, ja "
+        "jokainen luovutus kirjataan luovutuslokiin (vastaanottaja, maa ja EU/ETA-alueen "
+        "ulkopuolella suojatoimi).",
         Rule.PROFILE_NO_ACCOUNT: "Jos rekisteröidyllä ei ole tiliä profiilipalvelussa eikä "
         "muuta ole sovittu, profiili säilytetään täyttövuotta seuraavat {years} kalenterivuotta "
         "ja poistetaan niitä seuraavan vuoden {deadline} mennessä.",
@@ -235,7 +238,10 @@ RETENTION: dict[str, dict[Rule, str]] = {
         "destroyed at the transfer. If the person forbids the transfer, or the notice of it "
         "cannot reach them, the profile is destroyed instead.",
         Rule.PROFILE_TRANSFER_NOTICE: "The person is told of the transfer by email {days} days "
-        "before it and may forbid it from a link in that notice.",
+        "before it and may forbid it from a link in that notice. The profile is handed over as "
+        "an encrypted package only the service provider's own key opens, and each hand-over "
+        "is recorded in the disclosures log (recipient, country and, outside the EU/EEA, "
+        "safeguard).",
         Rule.PROFILE_NO_ACCOUNT: "Where the person has no account at the profile service and "
         "nothing else was agreed, a profile is kept for the {years} calendar years following "
         "the year it was completed and deleted by {deadline} of the year after.",

@@ -211,7 +211,12 @@ async def test_the_export_holds_everything_with_the_persons_own_code_and_profile
     assert "Data Protection Ombudsman" in info["supervisory_authority"]["name"]
     assert info["supervisory_authority"]["website"].startswith("https://tietosuoja.fi")
     rules = {rule["rule"]: rule["text"] for rule in info["retention"]}
-    assert {"contact_5_years", "profile_transfer_2_years", "profile_no_account"} <= set(rules)
+    assert {
+        "contact_5_years",
+        "profile_transfer_2_years",
+        "profile_no_account",
+        "profile_consent_withdrawn",
+    } <= set(rules)
     assert "2031-06-02" in rules["contact_5_years"]  # last service contact 2026-06-01 + 5 y + 1 d
     assert f"{settings.engagement_retention_days} days" in rules["engagement_events"]
     assert {right["right"] for right in info["rights"]} >= {
