@@ -25,6 +25,9 @@ class Rule(StrEnum):
     CALL_LISTS = "call_lists"
     CLOSED_REQUESTS = "closed_requests"
     UNCONFIRMED_SIGNUPS = "unconfirmed_signups"
+    # The person withdrew their profiling_report consent: every profile made
+    # before it is destroyed at once, never handed over (GDPR 7(3), 17(1)(b)).
+    PROFILE_CONSENT_WITHDRAWN = "profile_consent_withdrawn"
 
 
 # "The latest service contact or contact initiative + 5 years."

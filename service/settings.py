@@ -25,6 +25,7 @@ from service.settings_delivery import (
 )
 from service.settings_hooks import HookSettings, hook_settings
 from service.settings_readers import PREFIX, SettingsError
+from service.settings_vendor import VendorSettings, vendor_settings
 
 __all__ = [
     "DEFAULT_PUBLIC_URL",
@@ -139,6 +140,9 @@ class Settings:
     profile_transfer_dir: Path
     profile_vendor_name: str | None  # None: the notice names no vendor
     profile_transfer_notice_days: int
+    # The hand-over itself: the vendor's age key, country and safeguard
+    # (service.settings_vendor).
+    profile_vendor: VendorSettings
     # Closed data-subject requests are deleted this long after closing.
     request_retention_days: int
     # Inbound mail (`consentry inbound`): mailto unsubscribes and delivery
@@ -359,6 +363,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             read.text(environ, "PROFILE_TRANSFER_DIR") or var_dir / "profile-transfers"
         ),
         profile_vendor_name=read.text(environ, "PROFILE_VENDOR_NAME"),
+        profile_vendor=vendor_settings(environ),
         profile_transfer_notice_days=read.number(
             environ, "PROFILE_TRANSFER_NOTICE_DAYS", 30, 1, 365
         ),

@@ -86,9 +86,19 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> None:
         f"consentry: re-applied erasures: {replay.erasures_reapplied} contact(s) in the backup "
         f"erased again, {replay.erasures_recorded} erasure record(s) put back; "
         f"{replay.suppressions_added} suppression(s) added; "
-        f"{replay.withdrawals_replayed} withdrawal(s), {replay.bans_replayed} ban(s) and "
-        f"{replay.objections_replayed} objection(s) recorded since the backup put back"
+        f"{replay.withdrawals_replayed} withdrawal(s), {replay.bans_replayed} ban(s), "
+        f"{replay.objections_replayed} objection(s), "
+        f"{replay.restrictions_replayed} restriction(s) and "
+        f"{replay.transfers_forbidden_replayed} profile transfer ban(s) recorded since the "
+        f"backup put back; {replay.profiles_ended_replayed} profile(s) handed over or "
+        "destroyed since ended again"
     )
+    if replay.restrictions_kept_in_force:
+        print(
+            f"consentry: {replay.restrictions_kept_in_force} restriction(s) lifted since the "
+            "backup are in force again (a restore never lifts one): lift them again if that "
+            "still holds, after telling the person"
+        )
     print(
         f"consentry: {replay.audit_events_carried} audit event(s) recorded since the backup "
         "carried into the restored trail (marked carried_over_from_restore)"

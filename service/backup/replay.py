@@ -1,5 +1,6 @@
 """What a restore must not undo: erasures and the suppression list (and,
-through ``service.backup.choices``, withdrawals, bans and objections).
+through ``service.backup.choices``, withdrawals, bans, objections,
+restrictions, and profiles forbidden to transfer, handed over or destroyed).
 
 Before a backup replaces the database, ``read_log`` takes from the current
 one every ``Erasure`` row and every suppression (ids, keyed hashes and
@@ -67,6 +68,10 @@ class ReplayReport:
     withdrawals_replayed: int = 0
     bans_replayed: int = 0
     objections_replayed: int = 0
+    restrictions_replayed: int = 0
+    restrictions_kept_in_force: int = 0
+    transfers_forbidden_replayed: int = 0
+    profiles_ended_replayed: int = 0
     # Audit events recorded since the snapshot, carried into the restored
     # trail (service.backup.carry).
     audit_events_carried: int = 0
@@ -188,4 +193,8 @@ async def apply_log(session: AsyncSession, log: ReplayLog) -> ReplayReport:
         withdrawals_replayed=choices.withdrawals_replayed,
         bans_replayed=choices.bans_replayed,
         objections_replayed=choices.objections_replayed,
+        restrictions_replayed=choices.restrictions_replayed,
+        restrictions_kept_in_force=choices.restrictions_kept_in_force,
+        transfers_forbidden_replayed=choices.transfers_forbidden_replayed,
+        profiles_ended_replayed=choices.profiles_ended_replayed,
     )

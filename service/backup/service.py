@@ -221,6 +221,10 @@ async def _finish(
                     "withdrawals_replayed": report.withdrawals_replayed,
                     "bans_replayed": report.bans_replayed,
                     "objections_replayed": report.objections_replayed,
+                    "restrictions_replayed": report.restrictions_replayed,
+                    "restrictions_kept_in_force": report.restrictions_kept_in_force,
+                    "transfers_forbidden_replayed": report.transfers_forbidden_replayed,
+                    "profiles_ended_replayed": report.profiles_ended_replayed,
                     "audit_events_carried": report.audit_events_carried,
                 }
             await append(

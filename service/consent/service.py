@@ -4,6 +4,8 @@ This is the ledger's one writer. An event is appended and the current state
 (``consent_states``) moved to it in the same transaction, whoever records it:
 a request (``record_consent``), an import's chunk (``record_many``), or a
 restore putting back a withdrawal an older copy lacks (``replay_withdrawal``).
+A withdrawal of ``profiling_report`` also ends the profiles made under it, in
+that same transaction (``consent.profiling``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.consent import profiling
 from service.consent.queries import Gate, GateContext, reasons_of_contact
 from service.consent.schemas import (
     BanCreate,
@@ -132,6 +135,8 @@ async def record_consent(
             },
         )
     )
+    if profiling.is_profiling_withdrawal(data.purpose, data.action):
+        await profiling.end_profiles(session, [contact.id], withdrawn_at=event.occurred_at)
     return event
 
 
@@ -158,6 +163,12 @@ async def record_many(session: AsyncSession, events: list[dict[str, Any]]) -> li
         session, STATES, keys=STATE_KEY, update=["action", "event_id", "updated_at"]
     )
     await run(session, statement, states)
+    ended: dict[datetime, list[int]] = {}
+    for event in events:
+        if profiling.is_profiling_withdrawal(event["purpose"], event["action"]):
+            ended.setdefault(event["occurred_at"], []).append(event["contact_id"])
+    for withdrawn_at, contact_ids in ended.items():
+        await profiling.end_profiles(session, contact_ids, withdrawn_at=withdrawn_at)
     return ids
 
 
@@ -168,6 +179,12 @@ async def replay_withdrawal(session: AsyncSession, event: dict[str, Any]) -> int
     event_id: int = (
         await run(session, insert(EVENTS).values(**event).returning(EVENTS.c.id))
     ).scalar_one()
+    # Whatever the copy knows of later: the profiles made before this
+    # withdrawal were to be destroyed, and were, in the register replaced.
+    if profiling.is_profiling_withdrawal(event["purpose"], event["action"]):
+        await profiling.end_profiles(
+            session, [event["contact_id"]], withdrawn_at=event["occurred_at"]
+        )
     latest = await session.scalar(
         select(EVENTS.c.occurred_at)
         .select_from(STATES.join(EVENTS, EVENTS.c.id == STATES.c.event_id))

@@ -208,6 +208,7 @@ def retention(settings: Settings, lang: str) -> list[str]:
         Rule.CALL_LISTS: {"days": settings.call_list_ttl_days},
         Rule.CLOSED_REQUESTS: {"days": settings.request_retention_days},
         Rule.UNCONFIRMED_SIGNUPS: {"days": settings.doi_expiry_days},
+        Rule.PROFILE_CONSENT_WITHDRAWN: {},
     }
     order = [*_RULES_FIRST, *(rule for rule in Rule if rule not in _RULES_FIRST)]
     lines = [

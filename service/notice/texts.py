@@ -207,7 +207,10 @@ RETENTION: dict[str, dict[Rule, str]] = {
         "siirron yhteydessä. Jos rekisteröity kieltää siirron tai ilmoitusta ei voida toimittaa "
         "hänelle, profiili tuhotaan siirtämättä.",
         Rule.PROFILE_TRANSFER_NOTICE: "Siirrosta ilmoitetaan rekisteröidylle sähköpostilla "
-        "{days} päivää ennen siirtoa, ja hän voi kieltää sen ilmoituksen linkistä.",
+        "{days} päivää ennen siirtoa, ja hän voi kieltää sen ilmoituksen linkistä. Profiili "
+        "luovutetaan salattuna pakettina, jonka vain palveluntarjoajan oma avain avaa, ja "
+        "jokainen luovutus kirjataan luovutuslokiin (vastaanottaja, maa ja EU/ETA-alueen "
+        "ulkopuolella suojatoimi).",
         Rule.PROFILE_NO_ACCOUNT: "Jos rekisteröidyllä ei ole tiliä profiilipalvelussa eikä "
         "muuta ole sovittu, profiili säilytetään täyttövuotta seuraavat {years} kalenterivuotta "
         "ja poistetaan niitä seuraavan vuoden {deadline} mennessä.",
@@ -219,6 +222,9 @@ RETENTION: dict[str, dict[Rule, str]] = {
         Rule.UNCONFIRMED_SIGNUPS: "Vahvistamattomat tilaukset: jos tilauslomakkeen lähettäjä ei "
         "vahvista tilausta sähköpostiin lähetetystä linkistä, tilaus ja sen tuomat tiedot "
         "poistetaan {days} päivän kuluttua.",
+        Rule.PROFILE_CONSENT_WITHDRAWN: "Jos rekisteröity peruu suostumuksensa profilointiin, "
+        "hänen profiilinsa tuhotaan heti eikä niitä siirretä palveluntarjoajalle (paitsi "
+        "oikeudellisen vaatimuksen tai käsittelyn rajoituksen ajan).",
     },
     "en": {
         Rule.CONTACT_5_YEARS: "The customer and marketing register keeps a person's data until "
@@ -232,7 +238,10 @@ RETENTION: dict[str, dict[Rule, str]] = {
         "destroyed at the transfer. If the person forbids the transfer, or the notice of it "
         "cannot reach them, the profile is destroyed instead.",
         Rule.PROFILE_TRANSFER_NOTICE: "The person is told of the transfer by email {days} days "
-        "before it and may forbid it from a link in that notice.",
+        "before it and may forbid it from a link in that notice. The profile is handed over as "
+        "an encrypted package only the service provider's own key opens, and each hand-over "
+        "is recorded in the disclosures log (recipient, country and, outside the EU/EEA, "
+        "safeguard).",
         Rule.PROFILE_NO_ACCOUNT: "Where the person has no account at the profile service and "
         "nothing else was agreed, a profile is kept for the {years} calendar years following "
         "the year it was completed and deleted by {deadline} of the year after.",
@@ -244,6 +253,9 @@ RETENTION: dict[str, dict[Rule, str]] = {
         Rule.UNCONFIRMED_SIGNUPS: "Unconfirmed signups: when whoever sent a signup form does "
         "not confirm it from the link mailed to them, the signup and the data it brought are "
         "deleted after {days} days.",
+        Rule.PROFILE_CONSENT_WITHDRAWN: "If the person withdraws their consent to profiling, "
+        "their profiles are destroyed at once and never transferred to the service provider "
+        "(except while a legal hold or a restriction of processing is in force).",
     },
 }
 

@@ -182,6 +182,7 @@ class DisclosureRead(BaseModel):
     disclosed_on: date
     includes_identity_code: bool
     identity_code_basis: str | None
+    country: str | None = None
     outside_eea: bool
     safeguard: str | None
     recorded_by_user_id: int | None

@@ -27,12 +27,18 @@ from service.models import (
     CallListEntry,
     Contact,
     DataSubjectRequest,
+    Disclosure,
     EngagementEvent,
     Profile,
     RetentionAction,
     Signup,
 )
-from service.models.enums import CallListStatus, ProfileState, SuppressionReason
+from service.models.enums import (
+    CallListStatus,
+    DisclosureRecipient,
+    ProfileState,
+    SuppressionReason,
+)
 from service.profiles.service import open_sealed
 from service.retention import notice, packages, queries
 from service.retention.plan import (
@@ -42,11 +48,13 @@ from service.retention.plan import (
     no_account_item,
     signup_item,
     vendor_profile_item,
+    withdrawn_item,
 )
 from service.retention.schemas import Action, Outcome, PlanItem
 from service.rights.erasure import erase_contact
 from service.rules import Rule
 from service.settings import Settings
+from service.settings_vendor import handover_refused
 from service.suppressions import service as suppressions
 from service.tokens import TokenSigner
 
@@ -70,6 +78,13 @@ class Result:
 
 
 NO_LONGER_DUE = Result(Outcome.NO_LONGER_DUE)
+# What a hand-over discloses, and why, as the disclosures log records it.
+HANDED_OVER = ("profile", "full_name", "email")
+HANDOVER_PURPOSE = (
+    "Behavioural profile {profile_id} handed over for storage at the person's account at "
+    "the profile service (retention rule profile_transfer_2_years), as an age-encrypted "
+    "package to the vendor's key"
+)
 
 
 def _record(session: AsyncSession, item: PlanItem, reference: str | None = None) -> None:
@@ -106,6 +121,11 @@ async def carry_out(session: AsyncSession, item: PlanItem, *, today: date, tools
             session, as_of=today, profile_id=item.subject.id
         )
         current = no_account_item(rows[0], as_of=today) if rows else None
+        return _still(current, item) or await _destroy(session, item)
+    if item.rule is Rule.PROFILE_CONSENT_WITHDRAWN:
+        assert item.subject.id is not None
+        rows = await queries.withdrawn_profiles(session, profile_id=item.subject.id)
+        current = withdrawn_item(rows[0], as_of=today) if rows else None
         return _still(current, item) or await _destroy(session, item)
     if item.rule is Rule.ENGAGEMENT_EVENTS:
         return await _delete_engagement(session, item, today=today, settings=tools.settings)
@@ -155,7 +175,12 @@ async def _vendor_profile(
     rows = await queries.vendor_profiles_near_transfer(
         session, as_of=today, notice_days=notice_days, profile_id=profile_id
     )
-    current = vendor_profile_item(rows[0], as_of=today, notice_days=notice_days) if rows else None
+    refused = handover_refused(tools.settings.profile_vendor, tools.settings.profile_vendor_name)
+    current = (
+        vendor_profile_item(rows[0], as_of=today, notice_days=notice_days, handover_refused=refused)
+        if rows
+        else None
+    )
     if (stop := _still(current, item)) is not None:
         return stop
     if item.action is Action.SEND_TRANSFER_NOTICE:
@@ -182,13 +207,23 @@ async def _destroy(session: AsyncSession, item: PlanItem) -> Result:
 
 
 async def _transfer(session: AsyncSession, item: PlanItem, *, tools: Tools) -> Result:
-    """Hand the profile to the vendor, then destroy our copy.
+    """Hand the profile to the vendor, encrypted to its key, then destroy our copy.
 
+    Nothing is handed over unless the recipient is fully configured (its age
+    key, name, country, and outside the EU/EEA a safeguard): the plan skips
+    the item then, and this refuses it again in case the plan is older.
     The row is claimed first (kept → transferred), which also takes its write
     lock: a second run at the same moment waits, then finds nothing to claim.
-    The package is put in place just before the commit; if the commit then
-    fails, the next run writes the same package again and finishes.
+    The hand-over is recorded as a disclosure to the person's record. The
+    package is put in place just before the commit; if the commit then fails,
+    the next run writes the same package again and finishes.
     """
+    settings = tools.settings
+    vendor = settings.profile_vendor
+    if (refused := handover_refused(vendor, settings.profile_vendor_name)) is not None:
+        return Result(Outcome.SKIPPED, refused)
+    assert vendor.age_recipient is not None
+    assert settings.profile_vendor_name is not None
     profile_id = item.subject.id
     assert profile_id is not None
     now = clock.now()
@@ -204,6 +239,7 @@ async def _transfer(session: AsyncSession, item: PlanItem, *, tools: Tools) -> R
         await run(
             session,
             select(
+                col(Profile.contact_id),
                 col(Profile.completed_on),
                 col(Profile.content_encrypted),
                 col(Contact.full_name),
@@ -219,7 +255,7 @@ async def _transfer(session: AsyncSession, item: PlanItem, *, tools: Tools) -> R
         else None
     )
     staged = packages.stage_package(
-        tools.settings.profile_transfer_dir,
+        settings.profile_transfer_dir,
         profile_id=profile_id,
         payload={
             "profile_id": profile_id,
@@ -227,14 +263,29 @@ async def _transfer(session: AsyncSession, item: PlanItem, *, tools: Tools) -> R
             "content": content,
             # So that the vendor can attach the report to the person's account.
             "person": {"full_name": row.full_name, "email": row.email},
-            "controller": tools.settings.controller_name,
+            "controller": settings.controller_name,
             "handed_over_at": now.isoformat(),
         },
+        recipient=vendor.age_recipient,
     )
     try:
         await run(
             session,
             update(Profile).where(col(Profile.id) == profile_id).values(content_encrypted=None),
+        )
+        session.add(
+            Disclosure(
+                contact_id=row.contact_id,
+                recipient_type=DisclosureRecipient.OTHER,
+                recipient_name=settings.profile_vendor_name,
+                data_categories=list(HANDED_OVER),
+                purpose=HANDOVER_PURPOSE.format(profile_id=profile_id),
+                disclosed_on=rules.local_date(now),
+                country=vendor.country,
+                outside_eea=vendor.outside_eea,
+                safeguard=vendor.safeguard,
+                recorded_at=now,
+            )
         )
         _record(session, item)
         await session.flush()

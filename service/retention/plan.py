@@ -17,6 +17,12 @@ How the rules read (the notice §6, decided where the notice is silent):
   not forbid it: the profile is destroyed, never handed over.
 * profile_no_account: no vendor account: due on 1 January of the third year
   after completion, deadline 30 June of that year.
+* profile_consent_withdrawn: the person withdrew the profiling_report
+  consent after the profile was recorded: destroyed, never handed over. The
+  ledger's writer does it at the withdrawal itself (consent.profiling); the
+  plan lists what is left: profiles held or restricted then (skipped until
+  that ends), or withdrawn before the rule existed. Such a profile is in no
+  other profile rule, so it is never planned for a transfer.
 * engagement_events, closed_requests: rows older than their configured days.
 * call_lists: entries of lists whose expiry passed on an earlier day.
 * unconfirmed_signups: a signup never confirmed, whose link expired
@@ -50,6 +56,7 @@ from service.retention.schemas import (
 )
 from service.rules import Rule
 from service.settings import Settings
+from service.settings_vendor import handover_refused
 
 RULE_ORDER = {rule: index for index, rule in enumerate(Rule)}
 
@@ -113,9 +120,13 @@ def contact_item(row: Any, *, as_of: date) -> PlanItem:
     )
 
 
-def vendor_profile_item(row: Any, *, as_of: date, notice_days: int) -> PlanItem | None:
+def vendor_profile_item(
+    row: Any, *, as_of: date, notice_days: int, handover_refused: str | None = None
+) -> PlanItem | None:
     """What a row of ``queries.vendor_profiles_near_transfer`` is due for on
-    ``as_of``: the notice, the transfer, or destruction; None if nothing yet."""
+    ``as_of``: the notice, the transfer, or destruction; None if nothing yet.
+    ``handover_refused``: why no hand-over may happen now (settings_vendor);
+    a transfer is then listed, skipped, with that reason."""
     transfer_on = rules.profile_transfer_on(row.completed_on)
     notice_on = rules.transfer_notice_on(row.completed_on, notice_days)
     skip = _skip(row)
@@ -148,17 +159,15 @@ def vendor_profile_item(row: Any, *, as_of: date, notice_days: int) -> PlanItem 
         if as_of < due_on:
             return None
         late = due_on > transfer_on
-        return item(
-            Rule.PROFILE_TRANSFER_2_YEARS,
-            Action.TRANSFER,
-            due_on,
-            skipped_because=skip,
-            note=(
-                f"the notice went out on {sent_on}, late: the transfer waits "
-                f"{notice_days} days from it"
-            )
+        note = (
+            f"the notice went out on {sent_on}, late: the transfer waits {notice_days} days from it"
             if late
-            else None,
+            else None
+        )
+        if skip is None and handover_refused is not None:
+            skip, note = SkipReason.HANDOVER_NOT_CONFIGURED, handover_refused
+        return item(
+            Rule.PROFILE_TRANSFER_2_YEARS, Action.TRANSFER, due_on, skipped_because=skip, note=note
         )
     if not row.reachable:
         if as_of < transfer_on:
@@ -206,6 +215,24 @@ def no_account_item(row: Any, *, as_of: date) -> PlanItem:
         deadline=rules.no_account_deadline(row.completed_on),
         as_of=as_of,
         skipped_because=_skip(row),
+    )
+
+
+def withdrawn_item(row: Any, *, as_of: date) -> PlanItem:
+    """The destruction a row of ``queries.withdrawn_profiles`` is due for."""
+    withdrawn_at = queries.aware(row.withdrawn_at)
+    assert withdrawn_at is not None  # the query lists only withdrawn profiles
+    due_on = rules.local_date(withdrawn_at)
+    return _item(
+        rule=Rule.PROFILE_CONSENT_WITHDRAWN,
+        action=Action.DESTROY,
+        subject=Subject(kind="profile", id=row.id),
+        reference=f"profile {row.id}",
+        due_on=due_on,
+        deadline=due_on,
+        as_of=as_of,
+        skipped_because=_skip(row),
+        note="the person withdrew their consent to profiling: destroyed, never handed over",
     )
 
 
@@ -294,12 +321,19 @@ async def plan(session: AsyncSession, *, as_of: date, settings: Settings) -> Pla
         for row in await queries.contacts_past_retention(session, as_of=as_of)
     ]
     notice_days = settings.profile_transfer_notice_days
+    refused = handover_refused(settings.profile_vendor, settings.profile_vendor_name)
     for row in await queries.vendor_profiles_near_transfer(
         session, as_of=as_of, notice_days=notice_days
     ):
-        item = vendor_profile_item(row, as_of=as_of, notice_days=notice_days)
+        item = vendor_profile_item(
+            row, as_of=as_of, notice_days=notice_days, handover_refused=refused
+        )
         if item is not None:
             items.append(item)
+    withdrawn = await queries.withdrawn_profiles(session)
+    items += [
+        item for row in withdrawn if (item := withdrawn_item(row, as_of=as_of)).due_on <= as_of
+    ]
     items += [
         no_account_item(row, as_of=as_of)
         for row in await queries.no_account_profiles_due(session, as_of=as_of)

@@ -17,10 +17,12 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import rules
+from service.consent.profiling import withdrawn_after_recording
 from service.db import run
 from service.models import (
     CallList,
     CallListEntry,
+    ConsentEvent,
     Contact,
     DataSubjectRequest,
     EngagementEvent,
@@ -28,7 +30,7 @@ from service.models import (
     Profile,
     Signup,
 )
-from service.models.enums import CallListStatus, ProfileState
+from service.models.enums import CallListStatus, ConsentAction, ProfileState, Purpose
 from service.suppressions import service as suppressions
 
 
@@ -114,6 +116,8 @@ async def vendor_profiles_near_transfer(
             col(Profile.state) == ProfileState.KEPT.value,
             col(Profile.has_vendor_account).is_(True),
             col(Profile.completed_on) <= last_completed,
+            # Withdrawn consent: never handed over (rule profile_consent_withdrawn).
+            not_(withdrawn_after_recording()),
         )
         .order_by(col(Profile.id))
     )
@@ -143,7 +147,45 @@ async def no_account_profiles_due(
             col(Profile.state) == ProfileState.KEPT.value,
             col(Profile.has_vendor_account).is_(False),
             col(Profile.completed_on) < rules.no_account_completed_before(as_of),
+            not_(withdrawn_after_recording()),
         )
+        .order_by(col(Profile.id))
+    )
+    if profile_id is not None:
+        query = query.where(col(Profile.id) == profile_id)
+    rows: Sequence[Any] = (await run(session, query)).all()
+    return rows
+
+
+async def withdrawn_profiles(
+    session: AsyncSession, *, profile_id: int | None = None
+) -> Sequence[Any]:
+    """Rule profile_consent_withdrawn: kept profiles whose person withdrew the
+    profiling_report consent after they were recorded. The ledger's writer
+    destroys them at the withdrawal (consent.profiling); what is left here is
+    held or restricted, or was withdrawn before that rule existed.
+
+    Columns: id, withdrawn_at (the earliest such withdrawal), held, restricted.
+    """
+    withdrawn_at = (
+        select(func.min(col(ConsentEvent.occurred_at)))
+        .where(
+            col(ConsentEvent.contact_id) == col(Profile.contact_id),
+            col(ConsentEvent.purpose) == Purpose.PROFILING_REPORT.value,
+            col(ConsentEvent.action) == ConsentAction.WITHDRAW.value,
+            col(ConsentEvent.occurred_at) >= col(Profile.recorded_at),
+        )
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            col(Profile.id),
+            withdrawn_at.label("withdrawn_at"),
+            _held(col(Profile.contact_id)).label("held"),
+            _restricted().label("restricted"),
+        )
+        .join(Contact, col(Contact.id) == col(Profile.contact_id))
+        .where(col(Profile.state) == ProfileState.KEPT.value, withdrawn_after_recording())
         .order_by(col(Profile.id))
     )
     if profile_id is not None:
@@ -160,7 +202,7 @@ async def old_engagement_events(
         col(EngagementEvent.occurred_at) < before
     )
     count, oldest = (await run(session, query)).one()
-    return int(count), _aware(oldest)
+    return int(count), aware(oldest)
 
 
 def expired_call_lists_conditions(before: datetime) -> tuple[ColumnElement[bool], ...]:
@@ -187,7 +229,7 @@ async def expired_call_lists(
         col(CallList.id).in_(select(lists.c.id))
     )
     entry_count, list_count, earliest = (await run(session, query)).one()
-    return int(entry_count), int(list_count), _aware(earliest)
+    return int(entry_count), int(list_count), aware(earliest)
 
 
 async def old_closed_requests(
@@ -197,7 +239,7 @@ async def old_closed_requests(
     closed = col(DataSubjectRequest.closed_at)
     query = select(func.count(), func.min(closed)).where(closed.is_not(None), closed < before)
     count, oldest = (await run(session, query)).one()
-    return int(count), _aware(oldest)
+    return int(count), aware(oldest)
 
 
 def expired_signups_conditions(before: datetime) -> tuple[ColumnElement[bool], ...]:
@@ -231,7 +273,7 @@ async def contact_left_pending(session: AsyncSession, contact_id: int) -> bool:
     return (await run(session, query)).first() is not None
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def aware(value: datetime | None) -> datetime | None:
     """An aggregate's timestamp as an aware datetime, however the driver
     hands it back (SQLite stores UTC without an offset)."""
     if value is None:

@@ -31,6 +31,7 @@ RUN_ORDER = {
     rule: index
     for index, rule in enumerate(
         (
+            Rule.PROFILE_CONSENT_WITHDRAWN,
             Rule.PROFILE_TRANSFER_NOTICE,
             Rule.PROFILE_TRANSFER_2_YEARS,
             Rule.PROFILE_NO_ACCOUNT,

@@ -30,6 +30,10 @@ class SkipReason(StrEnum):
     # The transfer notice cannot reach the person (no email address, or the
     # address bounced): the profile is destroyed instead of handed over.
     NO_REACHABLE_EMAIL = "no_reachable_email"
+    # A transfer is due but the vendor's key, name, country or (outside the
+    # EU/EEA) safeguard is not configured: the profile stays kept, and the
+    # note says what is missing.
+    HANDOVER_NOT_CONFIGURED = "handover_not_configured"
 
 
 class Subject(BaseModel):

@@ -107,6 +107,8 @@ def _retention(lang: Lang, contact: Contact, settings: Settings) -> list[Rule]:
             RetentionRule.PROFILE_NO_ACCOUNT: "Jos sinulla ei ole tiliä profiilipalvelussa, "
             f"profiili säilytetään täyttövuotta seuraavat {calendar_years} kalenterivuotta ja "
             f"poistetaan seuraavan vuoden {day}.{month}. mennessä.",
+            RetentionRule.PROFILE_CONSENT_WITHDRAWN: "Jos perut suostumuksesi profilointiin, "
+            "profiilisi tuhotaan heti eikä niitä siirretä kenellekään.",
             RetentionRule.ENGAGEMENT_EVENTS: "Avaukset, klikkaukset ja käynnit: "
             f"{settings.engagement_retention_days} päivää.",
             RetentionRule.CALL_LISTS: f"Puhelulistat: {settings.call_list_ttl_days} päivää.",
@@ -130,6 +132,8 @@ def _retention(lang: Lang, contact: Contact, settings: Settings) -> list[Rule]:
             RetentionRule.PROFILE_NO_ACCOUNT: "Without an account at the profile vendor's "
             f"service, a profile is kept for the {calendar_years} calendar years after the "
             f"year of completion and deleted by {day} {_MONTHS[month - 1]} of the year after.",
+            RetentionRule.PROFILE_CONSENT_WITHDRAWN: "If you withdraw your consent to "
+            "profiling, your profiles are destroyed at once and handed to no one.",
             RetentionRule.ENGAGEMENT_EVENTS: "Opens, clicks and visits: "
             f"{settings.engagement_retention_days} days.",
             RetentionRule.CALL_LISTS: f"Call lists: {settings.call_list_ttl_days} days.",

@@ -75,13 +75,17 @@ async def _export(
         user_id=request.user.user_id,
     )
     settings: Settings = request.app.state.settings
-    return await export.gather(
+    body = await export.gather(
         db_session,
         contact=contact,
         cipher=cipher,
         settings=settings,
         lang=article15.language_for(contact, lang),
     )
+    if body.contact.personal_identity_code is not None:
+        # The person's own code goes out whole in this export: the trail says so.
+        trail.annotate(db_session, identity_code_included=True)
+    return body
 
 
 class RightsController(Controller):
@@ -282,7 +286,8 @@ class RightsController(Controller):
     ) -> Response[AccessExport]:
         """Everything held about the person, with the Article 15 information
         (purposes, legal bases, recipients, retention, source, rights, the
-        supervisory authority). The identity code is masked."""
+        supervisory authority). The person's own identity code is whole, and each
+        profile still kept here carries its report."""
         body = await _export(
             request,
             db_session,

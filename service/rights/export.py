@@ -1,9 +1,10 @@
 """The access export (GDPR 15): everything held about one person, gathered
 from every table that names them, plus what Article 15 requires them to be told.
 
-Left out on purpose: the content of behavioural profiles (only their record:
-state, dates, vendor account, transfer forbidden), which is handed over
-through the profiles API; and the identity code, masked as everywhere.
+It holds what is the person's own in full: the content of each behavioural
+profile still kept here (decrypted), and their identity code unmasked (read
+with ``contacts.service.reveal_identity_code``; the staff route's audit row
+says so). The privacy portal's download (service.portal) leaves the code out.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from service.models import (
     SiteConsentEvent,
     User,
 )
+from service.models.enums import ProfileState
+from service.profiles.service import open_sealed
 from service.rights import article15, service, texts
 from service.rights.schemas import (
     Accesses,
@@ -206,6 +209,24 @@ async def _requests(session: AsyncSession, contact_id: int) -> list[RequestRead]
     ]
 
 
+async def _profiles(
+    session: AsyncSession, contact_id: int, cipher: DataCipher
+) -> list[ProfileMetadata]:
+    """Each profile's record, with the report of those still kept here."""
+    rows = (await run(session, _of(Profile, contact_id))).scalars().all()
+    return [
+        ProfileMetadata.model_validate(
+            {
+                **profile.model_dump(),
+                "content": open_sealed(profile.content_encrypted, cipher)
+                if profile.state is ProfileState.KEPT and profile.content_encrypted is not None
+                else None,
+            }
+        )
+        for profile in rows
+    ]
+
+
 async def _access_log(session: AsyncSession, contact_id: int) -> list[AccessLogEntry]:
     return [
         AccessLogEntry(
@@ -229,9 +250,12 @@ async def gather(
 ) -> AccessExport:
     assert contact.id is not None
     contact_id = contact.id
+    read = await contacts_service.to_read(session, contact, cipher)
+    # The person's own code, whole: everywhere else it is masked or hidden.
+    code = contacts_service.reveal_identity_code(contact, cipher)
     return AccessExport(
         generated_at=clock.now(),
-        contact=await contacts_service.to_read(session, contact, cipher),
+        contact=read.model_copy(update={"personal_identity_code": code}),
         consents=await consent_service.ledger(session, contact=contact),
         consent_receipts=await receipts.for_events(
             session, contact=contact, event_ids=None, settings=settings, cipher=cipher
@@ -244,7 +268,7 @@ async def gather(
         site_consents=await _site_consents(session, contact_id),
         messages=await _messages(session, contact_id),
         call_lists=await _call_lists(session, contact_id),
-        profiles=await _models(session, ProfileMetadata, _of(Profile, contact_id)),
+        profiles=await _profiles(session, contact_id, cipher),
         interactions=await _models(session, InteractionRead, _of(Interaction, contact_id)),
         disclosures=await _models(session, DisclosureRead, _of(Disclosure, contact_id)),
         objections=[

@@ -214,7 +214,9 @@ class CallListEntryRead(BaseModel):
 
 
 class ProfileMetadata(BaseModel):
-    """A behavioural profile's record; the report itself is not part of this export."""
+    """A behavioural profile's record and, while it is kept here, the report
+    itself (decrypted): it is the person's own. ``content`` is null once the
+    profile was handed to the vendor or destroyed."""
 
     id: int
     completed_on: date
@@ -225,6 +227,7 @@ class ProfileMetadata(BaseModel):
     transferred_at: datetime | None
     destroyed_at: datetime | None
     recorded_at: datetime
+    content: str | dict[str, Any] | None = None
 
 
 class InteractionRead(BaseModel):
@@ -248,6 +251,7 @@ class DisclosureRead(BaseModel):
     disclosed_on: date
     includes_identity_code: bool
     identity_code_basis: str | None
+    country: str | None = None
     outside_eea: bool
     safeguard: str | None
     recorded_at: datetime

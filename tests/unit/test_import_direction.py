@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, ...]] = [
         "settings",
         "settings_keys",
         "settings_hooks",
+        "settings_vendor",
         "settings_readers",
         "settings_delivery",
         "clock",

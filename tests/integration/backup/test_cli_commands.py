@@ -77,8 +77,9 @@ def test_create_then_restore(
     assert lines[0].startswith("consentry: restored the sqlite backup taken ")
     assert lines[1] == (
         "consentry: re-applied erasures: 0 contact(s) in the backup erased again, "
-        "0 erasure record(s) put back; 1 suppression(s) added; 0 withdrawal(s), 0 ban(s) and "
-        "0 objection(s) recorded since the backup put back"
+        "0 erasure record(s) put back; 1 suppression(s) added; 0 withdrawal(s), 0 ban(s), "
+        "0 objection(s), 0 restriction(s) and 0 profile transfer ban(s) recorded since the "
+        "backup put back; 0 profile(s) handed over or destroyed since ended again"
     )
 
 

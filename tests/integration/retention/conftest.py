@@ -7,11 +7,14 @@ are inserted with the models (their own APIs are not what is tested here).
 from __future__ import annotations
 
 import itertools
+import json
+import stat
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import pyrage
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -77,12 +80,28 @@ def transfer_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def vendor_identity() -> pyrage.x25519.Identity:
+    """The profile vendor's own age identity: only it opens a package."""
+    return pyrage.x25519.Identity.generate()
+
+
+@pytest.fixture
+def vendor_env(vendor_identity: pyrage.x25519.Identity) -> dict[str, str]:
+    """The vendor's hand-over settings: its public key, in Finland."""
+    return {
+        "CONSENTRY_PROFILE_VENDOR_AGE_RECIPIENT": str(vendor_identity.to_public()),
+        "CONSENTRY_PROFILE_VENDOR_COUNTRY": "FI",
+    }
+
+
+@pytest.fixture
 def settings(
     database_url: str,
     settings_env: dict[str, str],
     redis_url: str,
     smtp_server: MailCatcher,
     transfer_dir: Path,
+    vendor_env: dict[str, str],
 ) -> Settings:
     """The shared test settings, plus a real relay and the profile vendor.
     Overrides tests/conftest.py's, so the app under test uses it too."""
@@ -100,6 +119,7 @@ def settings(
             "CONSENTRY_PROFILE_TRANSFER_NOTICE_DAYS": str(NOTICE_DAYS),
             "CONSENTRY_ENGAGEMENT_RETENTION_DAYS": str(ENGAGEMENT_DAYS),
             "CONSENTRY_REQUEST_RETENTION_DAYS": str(REQUEST_DAYS),
+            **vendor_env,
         }
     )
 
@@ -250,6 +270,16 @@ async def actions(sessionmaker: SessionMaker) -> list[tuple[str, str, str, date 
             ).order_by(col(RetentionAction.id)),
         )
         return [tuple(row) for row in rows.all()]
+
+
+def opened_package(path: Path, identity: pyrage.x25519.Identity) -> dict[str, Any]:
+    """A package as the vendor reads it: decrypted with its identity."""
+    loaded: dict[str, Any] = json.loads(pyrage.decrypt(path.read_bytes(), [identity]))
+    return loaded
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 def package_files(directory: Path) -> list[Path]:

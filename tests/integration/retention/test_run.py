@@ -4,12 +4,13 @@ failure in one item leaving the others done and itself undone."""
 from __future__ import annotations
 
 import asyncio
-import json
 import stat
 from dataclasses import replace
 from datetime import date, time, timedelta
 from pathlib import Path
 
+import pyrage
+import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
@@ -19,6 +20,7 @@ from service.models import (
     CallListEntry,
     Contact,
     DataSubjectRequest,
+    Disclosure,
     EngagementEvent,
     Erasure,
     Profile,
@@ -31,6 +33,7 @@ from service.retention.runner import Tools, run_retention
 from tests.integration.retention.conftest import (
     ENGAGEMENT_DAYS,
     REQUEST_DAYS,
+    VENDOR,
     Client,
     NewContact,
     NewProfile,
@@ -40,6 +43,8 @@ from tests.integration.retention.conftest import (
     add_request,
     helsinki,
     hold,
+    mode_of,
+    opened_package,
     package_files,
     profile,
     restrict,
@@ -81,6 +86,7 @@ async def test_a_transfer_writes_one_private_package_and_destroys_our_copy(
     tools: Tools,
     frozen_clock: FrozenClock,
     transfer_dir: Path,
+    vendor_identity: pyrage.x25519.Identity,
 ) -> None:
     contact_id = await new_contact(full_name="Aino Virtanen", email="aino@example.fi")
     content = {"D": 71, "I": 40, "S": 22, "C": 55}
@@ -97,9 +103,18 @@ async def test_a_transfer_writes_one_private_package_and_destroys_our_copy(
     report = await run_on(sessionmaker, tools, frozen_clock, date(2026, 3, 10))
     assert [(i.action, i.outcome) for i in report.items] == [("transfer", "done")]
     files = package_files(transfer_dir)
-    assert [path.name for path in files] == [f"profile-{profile_id}.json"]
+    assert [path.name for path in files] == [f"profile-{profile_id}.json.age"]
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
-    package = json.loads(files[0].read_text())
+    assert mode_of(transfer_dir) == 0o700
+    # Encrypted: nothing of the person or the report readable on disk.
+    raw = files[0].read_bytes()
+    assert raw.startswith(b"age-encryption.org/v1\n")
+    for plain in (b"Aino", b"aino@example.fi", b"profile-transfer", b'"D"'):
+        assert plain not in raw
+    # Only the vendor's identity opens it.
+    with pytest.raises(pyrage.DecryptError):
+        pyrage.decrypt(raw, [pyrage.x25519.Identity.generate()])
+    package = opened_package(files[0], vendor_identity)
     assert package["profile_id"] == profile_id
     assert package["completed_on"] == "2024-03-10"
     assert package["content"] == content
@@ -112,6 +127,17 @@ async def test_a_transfer_writes_one_private_package_and_destroys_our_copy(
     assert await actions(sessionmaker) == [
         ("profile_transfer_2_years", "transfer", f"profile {profile_id}", date(2026, 3, 10))
     ]
+    # The hand-over is in the disclosures log, with the vendor's country.
+    async with sessionmaker() as session:
+        [disclosure] = (await run(session, select(Disclosure))).scalars().all()
+    assert disclosure.contact_id == contact_id
+    assert (disclosure.recipient_name, disclosure.country, disclosure.outside_eea) == (
+        VENDOR,
+        "FI",
+        False,
+    )
+    assert disclosure.disclosed_on == date(2026, 3, 10) and disclosure.safeguard is None
+    assert set(disclosure.data_categories) == {"profile", "full_name", "email"}
     written = files[0].stat().st_mtime_ns
     again = await run_on(sessionmaker, tools, frozen_clock, date(2026, 3, 10))
     assert again.items == []
@@ -318,7 +344,7 @@ async def test_two_runs_at_once_do_each_action_once(
     async with sessionmaker() as session:
         erasures = (await run(session, select(col(Erasure.contact_id)))).scalars().all()
     assert sorted(erasures) == contacts
-    assert [path.name for path in package_files(transfer_dir)] == [f"profile-{transfer}.json"]
+    assert [path.name for path in package_files(transfer_dir)] == [f"profile-{transfer}.json.age"]
 
 
 async def test_an_item_that_changed_since_the_plan_is_not_carried_out(

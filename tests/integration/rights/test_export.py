@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from service.crypto import DataCipher
 from service.db import SessionMaker, session_scope
 from service.models import (
+    AuditEvent,
     CallList,
     CallListDownload,
     CallListEntry,
@@ -31,10 +33,13 @@ from service.models.enums import (
     CampaignChannel,
     DisclosureRecipient,
     InteractionKind,
+    ProfileState,
     RecipientStatus,
     RequestType,
 )
+from service.profiles.service import seal_content
 from service.settings import Settings
+from tests.conftest import TEST_DATA_KEY
 from tests.integration.rights.support import (
     Client,
     actions_of,
@@ -45,6 +50,14 @@ from tests.support.factories import EVIDENCE, grant
 
 HETU = "131052-308T"
 SECRET_CONTENT = "DISC-REPORT-CONTENT"
+
+
+async def audit_rows(sessionmaker: SessionMaker, action: str, contact_id: int) -> list[Any]:
+    async with sessionmaker() as session:
+        query = select(AuditEvent).where(
+            AuditEvent.action == action, AuditEvent.contact_id == contact_id
+        )
+        return list((await session.exec(query)).all())
 
 
 async def populate(admin: Client, sessionmaker: SessionMaker) -> int:
@@ -97,7 +110,14 @@ async def populate(admin: Client, sessionmaker: SessionMaker) -> int:
                     contact_id=contact_id,
                     completed_on=date(2026, 3, 10),
                     has_vendor_account=True,
-                    content_encrypted=SECRET_CONTENT,
+                    content_encrypted=seal_content(SECRET_CONTENT, DataCipher(TEST_DATA_KEY)),
+                ),
+                Profile(
+                    contact_id=contact_id,
+                    completed_on=date(2023, 1, 10),
+                    has_vendor_account=True,
+                    state=ProfileState.TRANSFERRED,
+                    transferred_at=now,
                 ),
                 Interaction(
                     contact_id=contact_id,
@@ -130,16 +150,19 @@ async def populate(admin: Client, sessionmaker: SessionMaker) -> int:
     return contact_id
 
 
-async def test_the_export_holds_everything_with_the_identity_code_masked(
+async def test_the_export_holds_everything_with_the_persons_own_code_and_profiles(
     admin: Client, sessionmaker: SessionMaker, settings: Settings
 ) -> None:
     contact_id = await populate(admin, sessionmaker)
     response = await admin.get(f"/api/v1/contacts/{contact_id}/export")
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
-    assert HETU not in response.text and SECRET_CONTENT not in response.text
     body = response.json()
-    assert body["contact"]["personal_identity_code"] == "131052-****"
+    # Theirs: the identity code whole (masked everywhere else), and the report
+    # of the profile still kept here; the one handed over has none.
+    assert body["contact"]["personal_identity_code"] == HETU
+    [audited] = await audit_rows(sessionmaker, "contact.export", contact_id)
+    assert audited.details["identity_code_included"] is True
     assert body["contact"]["city"] == "Vaasa" and body["contact"]["tags"] == ["vip"]
     [event] = body["consents"]["history"]
     assert event["evidence_ip"] == "198.51.100.0/24" and body["consents"]["current"]
@@ -149,8 +172,14 @@ async def test_the_export_holds_everything_with_the_identity_code_masked(
     assert (message["campaign_name"], message["status"]) == ("Spring", "sent")
     assert message["bounce_status"] == "5.1.1"
     assert [entry["campaign_name"] for entry in body["call_lists"]] == ["Calls"]
-    [profile] = body["profiles"]
-    assert profile["has_vendor_account"] is True and "content_encrypted" not in profile
+    kept, handed_over = body["profiles"]
+    assert kept["has_vendor_account"] is True and "content_encrypted" not in kept
+    assert kept["content"] == SECRET_CONTENT and kept["state"] == "kept"
+    assert (handed_over["state"], handed_over["content"]) == ("transferred", None)
+    # The receipts of their consents are there, one per ledger event.
+    assert [r["receipt_id"] for r in body["consent_receipts"]] and len(
+        body["consent_receipts"]
+    ) == len(body["consents"]["history"])
     assert body["interactions"][0]["note"] == "Called"
     assert body["disclosures"][0]["recipient_name"] == "Coach Oy"
     assert body["objections"][0]["grounds"] == "Why"
@@ -182,7 +211,12 @@ async def test_the_export_holds_everything_with_the_identity_code_masked(
     assert "Data Protection Ombudsman" in info["supervisory_authority"]["name"]
     assert info["supervisory_authority"]["website"].startswith("https://tietosuoja.fi")
     rules = {rule["rule"]: rule["text"] for rule in info["retention"]}
-    assert {"contact_5_years", "profile_transfer_2_years", "profile_no_account"} <= set(rules)
+    assert {
+        "contact_5_years",
+        "profile_transfer_2_years",
+        "profile_no_account",
+        "profile_consent_withdrawn",
+    } <= set(rules)
     assert "2031-06-02" in rules["contact_5_years"]  # last service contact 2026-06-01 + 5 y + 1 d
     assert f"{settings.engagement_retention_days} days" in rules["engagement_events"]
     assert {right["right"] for right in info["rights"]} >= {
@@ -228,8 +262,6 @@ async def test_the_zip_holds_one_csv_per_section_safe_for_spreadsheets(
     assert {"README.txt", "information.json", "contact.csv", "consents_history.csv"} <= names
     assert {"messages.csv", "profiles.csv", "call_list_downloads.csv", "requests.csv"} <= names
     assert "access_log.csv" in names
-    everything = b"".join(archive.read(name) for name in names)
-    assert HETU.encode() not in everything and SECRET_CONTENT.encode() not in everything
 
     def rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(io.StringIO(archive.read(name).decode("utf-8"))))
@@ -237,7 +269,9 @@ async def test_the_zip_holds_one_csv_per_section_safe_for_spreadsheets(
     [contact] = rows("contact.csv")
     assert contact["full_name"] == '\'=HYPERLINK("http://evil")'  # not run as a formula
     assert contact["nickname"] == "Mäkinen" and contact["phone"] == "+358407654321"
-    assert contact["personal_identity_code"] == "131052-****"
+    assert contact["personal_identity_code"] == HETU
+    assert [row["content"] for row in rows("profiles.csv")] == [SECRET_CONTENT, ""]
+    assert json.loads(archive.read("consent_receipts.json"))
     assert [row["tag"] for row in rows("tags.csv")] == ["vip"]
     assert rows("disclosures.csv")[0]["data_categories"] == '["name", "email"]'
     assert rows("objections.csv")[0]["decision"] == "pending"

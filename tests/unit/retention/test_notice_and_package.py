@@ -13,6 +13,7 @@ from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 
+import pyrage
 import pytest
 
 from service.delivery import transactional
@@ -20,6 +21,8 @@ from service.retention import packages
 from service.retention.cli import parse_as_of
 from service.retention.notice import TransferNotice, render_notice
 from service.settings import Settings, load_settings
+from service.settings_readers import SettingsError
+from service.settings_vendor import handover_refused
 from service.tokens import TokenSigner
 
 SECRET = "unit-secret-" + "k" * 32
@@ -109,30 +112,71 @@ def test_a_header_with_a_line_break_is_refused(tmp_path: Path) -> None:
         )
 
 
-def test_a_package_is_private_whole_and_named_by_id_only(tmp_path: Path) -> None:
+def test_a_package_is_private_whole_encrypted_and_named_by_id_only(tmp_path: Path) -> None:
+    identity = pyrage.x25519.Identity.generate()
+    recipient = str(identity.to_public())
     directory = tmp_path / "out" / "transfers"
-    staged = packages.stage_package(directory, profile_id=7, payload={"content": "ä"})
+    staged = packages.stage_package(
+        directory, profile_id=7, payload={"content": "äiti"}, recipient=recipient
+    )
     # Not visible under its final name until published.
     assert not staged.final.exists() and staged.temporary.name.startswith(".")
     assert stat.S_IMODE(staged.temporary.stat().st_mode) == 0o600
     staged.publish()
-    assert [path.name for path in directory.iterdir()] == ["profile-7.json"]
+    assert [path.name for path in directory.iterdir()] == ["profile-7.json.age"]
     assert stat.S_IMODE(staged.final.stat().st_mode) == 0o600
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
-    assert json.loads(staged.final.read_text()) == {
+    raw = staged.final.read_bytes()
+    assert "äiti".encode() not in raw and b"content" not in raw
+    assert json.loads(pyrage.decrypt(raw, [identity])) == {
         "format": "consentry/profile-transfer/1",
-        "content": "ä",
+        "content": "äiti",
     }
+    with pytest.raises(pyrage.DecryptError):
+        pyrage.decrypt(raw, [pyrage.x25519.Identity.generate()])
     # Written again (a commit failed in between): replaced whole.
-    packages.stage_package(directory, profile_id=7, payload={"content": "b"}).publish()
-    assert json.loads(staged.final.read_text())["content"] == "b"
+    packages.stage_package(
+        directory, profile_id=7, payload={"content": "b"}, recipient=recipient
+    ).publish()
+    assert json.loads(pyrage.decrypt(staged.final.read_bytes(), [identity]))["content"] == "b"
     assert len(os.listdir(directory)) == 1
 
 
 def test_a_discarded_package_leaves_nothing(tmp_path: Path) -> None:
-    staged = packages.stage_package(tmp_path, profile_id=8, payload={})
+    recipient = str(pyrage.x25519.Identity.generate().to_public())
+    staged = packages.stage_package(tmp_path, profile_id=8, payload={}, recipient=recipient)
     staged.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["age1abc", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "AGE-SECRET-KEY-1QQQ", "x" * 70],
+)
+def test_a_vendor_key_that_is_not_an_age_recipient_stops_the_start(
+    tmp_path: Path, value: str
+) -> None:
+    with pytest.raises(SettingsError, match="PROFILE_VENDOR_AGE_RECIPIENT"):
+        _settings(tmp_path, CONSENTRY_PROFILE_VENDOR_AGE_RECIPIENT=value)
+
+
+def test_the_vendor_settings_are_read_and_checked(tmp_path: Path) -> None:
+    recipient = str(pyrage.x25519.Identity.generate().to_public())
+    settings = _settings(
+        tmp_path,
+        CONSENTRY_PROFILE_VENDOR_AGE_RECIPIENT=recipient.upper(),
+        CONSENTRY_PROFILE_VENDOR_COUNTRY="us",
+    )
+    vendor = settings.profile_vendor
+    assert (vendor.age_recipient, vendor.country, vendor.outside_eea) == (recipient, "US", True)
+    # Outside the EU/EEA without a safeguard, and unnamed: no hand-over.
+    assert "PROFILE_VENDOR_NAME" in (handover_refused(vendor, None) or "")
+    assert "SAFEGUARD" in (handover_refused(vendor, "Vendor Inc") or "")
+    assert handover_refused(replace(vendor, safeguard="SCC 2021/914"), "Vendor Inc") is None
+    assert handover_refused(replace(vendor, country="NO"), "Vendor AS") is None
+    assert "AGE_RECIPIENT" in (handover_refused(_settings(tmp_path).profile_vendor, "V") or "")
+    with pytest.raises(SettingsError, match="PROFILE_VENDOR_COUNTRY"):
+        _settings(tmp_path, CONSENTRY_PROFILE_VENDOR_COUNTRY="Finland")
 
 
 @pytest.mark.parametrize("raw", ["2026-02-30", "2026-2-3", "20260203", "tomorrow", "2026-02-03x"])
