@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from service import clock
 from service.audit.chain import Event, append
 from service.breaches import service
-from service.breaches.schemas import BreachCreate, BreachRead, BreachUpdate
+from service.breaches.schemas import BreachCreate, BreachRead, BreachUpdate, local_moment
 from service.errors import InvalidInput
 from service.models.audit import AuditActor
 from service.models.enums import BreachRisk
@@ -59,13 +59,10 @@ _LISTS = (
 
 def moment(value: str) -> datetime:
     """An ISO time, or ``now``; without an offset it is Helsinki time."""
-    if value.strip().lower() == "now":
-        return clock.now()
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        return local_moment(value)
     except ValueError:
         raise argparse.ArgumentTypeError("expected an ISO time, e.g. 2026-03-02T09:30") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=clock.LOCAL_ZONE)
 
 
 def _count(value: str) -> int:

@@ -6,7 +6,7 @@ the people in it (docs/breaches.md): the register is not personal data.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import (
@@ -29,7 +29,19 @@ MAX_COUNT = 2**31 - 1
 def _not_in_future(value: datetime) -> datetime:
     if value > clock.now():
         raise ValueError("must not be in the future")
-    return value
+    # Stored and answered in UTC, as the database gives it back.
+    return value.astimezone(UTC)
+
+
+def local_moment(value: str) -> datetime:
+    """A time as a person types it (ISO 8601, or ``now``); without an offset
+    it is Helsinki time, as the staff pages' and the command's inputs are.
+    ValueError when it is not a time."""
+    text = value.strip()
+    if text.lower() == "now":
+        return clock.now()
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=clock.LOCAL_ZONE)
 
 
 def _categories(value: list[str]) -> list[str]:
