@@ -99,9 +99,12 @@ def read_processors(settings: Settings, run_db: RunDb[Any]) -> list[Processor] |
     # Whatever stops the read (no tables yet, no server), the notice can still
     # be made: without the register, and saying so.
     except Exception as exc:
+        # The first line only: the query reads no personal data, but a driver's
+        # message can run long.
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
         print(
-            f"consentry: warning: the processors register could not be read "
-            f"({type(exc).__name__}: run `consentry migrate`?); the text names no processors",
+            f"consentry: warning: the processors register could not be read ({reason}); "
+            "the text names no processors",
             file=sys.stderr,
         )
         return None

@@ -111,9 +111,7 @@ async def test_due_soon_then_overdue_as_the_clock_moves(
     assert (await admin.get(URL, params={"overdue": "true"})).json()["total"] == 0
 
 
-async def test_a_late_notification_needs_its_reason(
-    admin: Client, session: AsyncSession
-) -> None:
+async def test_a_late_notification_needs_its_reason(admin: Client, session: AsyncSession) -> None:
     created = await create(admin, discovered_at=at(80))
     late = await admin.patch(f"{URL}/{created['id']}", json={"authority_notified_at": at(1)})
     assert late.status_code == 422, late.text
