@@ -36,6 +36,7 @@ from service.audit import trail
 from service.audit.controllers import AuditController
 from service.auth.controllers import OwnTokenController, TokenController
 from service.auth.middleware import TokenAuthenticationMiddleware
+from service.breaches.controllers import BreachController
 from service.campaigns.controllers import CampaignController
 from service.campaigns.sms_hooks import SmsHookController
 from service.consent.controllers import ConsentController
@@ -54,6 +55,7 @@ from service.observability.controllers import HealthController, MetricsControlle
 from service.observability.wiring import attach as attach_observability
 from service.openapi import document_errors
 from service.portal.public import PortalController
+from service.processors.controllers import ProcessorController
 from service.profiles.controllers import (
     ContactProfileController,
     InteractionController,
@@ -86,6 +88,8 @@ STAFF_API: list[type[Controller]] = [
     RequestController,
     RequestBanController,
     DisclosureController,
+    BreachController,
+    ProcessorController,
     ContactProfileController,
     ProfileController,
     InteractionController,

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from service import private
 from service.api_tokens import cli as token_commands
 from service.backup import cli as backup_commands
+from service.breaches import cli as breach_commands
 from service.cli import dkim as dkim_commands
 from service.cli.common import EXIT_FAILED, EXIT_USAGE, CommandError, fail, run_db
 from service.cli.maintenance import (
@@ -44,6 +45,7 @@ from service.imports import cli as import_commands
 from service.models.enums import Role
 from service.notice import cli as notice_commands
 from service.observability import cli as status_commands
+from service.processors import cli as processor_commands
 from service.robinson import cli as robinson_commands
 from service.settings import Settings, SettingsError, get_settings
 
@@ -169,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     robinson_commands.add_commands(import_actions, run_db)
     export_commands.add_commands(commands, run_db)
     status_commands.add_commands(commands, run_db)
-    notice_commands.add_commands(commands)
+    notice_commands.add_commands(commands, run_db)
+    breach_commands.add_commands(commands, run_db)
+    processor_commands.add_commands(commands, run_db)
     dkim_commands.add_commands(commands)
     return parser
 

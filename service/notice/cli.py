@@ -1,29 +1,41 @@
-"""``consentry notice --lang fi|en [--record] [--format markdown|html] [--output FILE]``.
+"""``consentry notice --lang fi|en [--record | --dpia [--json]] [--format …] [--output FILE]``.
 
 Prints the register's privacy notice (or, with ``--record``, the Article 30
-record of processing) generated from the settings and the code. Needs no
-database. Exit status 0 on success, 1 when the notice cannot be made or
-written, 2 on bad arguments or settings.
+record of processing) generated from the settings and the code, naming the
+active processors of the processors register (service.processors). When the
+database cannot be read (not migrated yet, say), the texts are made without
+the register and a warning says so. ``--dpia`` prints a DPIA screening
+(service.notice.dpia) from the database's counts and the settings; it needs
+the database. Exit status 0 on success, 1 when the document cannot be made
+or written, 2 on bad arguments or settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
+from service.models import Processor
+from service.notice import dpia
 from service.notice.content import LANGUAGES, placeholders
 from service.notice.render import Document, Format, render
 from service.notice.texts import NoticeIncomplete
+from service.processors import service as processors
 from service.settings import Settings
 
 EXIT_FAILED = 1
+EXIT_USAGE = 2
+T = TypeVar("T")
+RunDb = Callable[[Settings, Callable[[Any], Coroutine[Any, Any, T]]], T]
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Any, run_db: RunDb[Any]) -> None:
     """Register ``notice`` on the ``consentry`` command's subparsers."""
     notice = subparsers.add_parser(
         "notice",
@@ -38,6 +50,12 @@ def add_commands(subparsers: Any) -> None:
         help="the record of processing activities (GDPR Article 30) instead of the notice",
     )
     notice.add_argument(
+        "--dpia",
+        action="store_true",
+        help="a DPIA screening (GDPR 35, WP248 criteria) from the features in use",
+    )
+    notice.add_argument("--json", action="store_true", help="with --dpia: the screening as JSON")
+    notice.add_argument(
         "--format",
         choices=[fmt.value for fmt in Format],
         default=Format.MARKDOWN.value,
@@ -46,12 +64,16 @@ def add_commands(subparsers: Any) -> None:
     notice.add_argument(
         "--output", type=Path, metavar="FILE", help="write to FILE instead of standard output"
     )
-    notice.set_defaults(handler=cmd_notice)
+
+    def handler(settings: Settings, args: argparse.Namespace) -> None:
+        cmd_notice(settings, args, run_db)
+
+    notice.set_defaults(handler=handler)
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     print(f"consentry: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_FAILED)
+    raise SystemExit(code)
 
 
 def write_file(path: Path, text: str) -> None:
@@ -65,15 +87,64 @@ def write_file(path: Path, text: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def cmd_notice(settings: Settings, args: argparse.Namespace) -> None:
-    document = Document.RECORD if args.record else Document.NOTICE
+def read_processors(settings: Settings, run_db: RunDb[Any]) -> list[Processor] | None:
+    """The active processors, or None (with a warning) when the register cannot be read."""
+
+    async def work(session: Any) -> list[Processor]:
+        return list(await processors.list_(session, active_only=True))
+
     try:
-        text = render(settings, lang=args.lang, document=document, fmt=Format(args.format))
-    except NoticeIncomplete as exc:
-        _fail(str(exc))
-    for name in placeholders(settings):
-        warning = f"consentry: warning: {name} is not set; the text shows a placeholder"
-        print(warning, file=sys.stderr)
+        found: list[Processor] = run_db(settings, work)
+        return found
+    # Whatever stops the read (no tables yet, no server), the notice can still
+    # be made: without the register, and saying so.
+    except Exception as exc:
+        # The first line only: the query reads no personal data, but a driver's
+        # message can run long.
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        print(
+            f"consentry: warning: the processors register could not be read ({reason}); "
+            "the text names no processors",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _screening(settings: Settings, args: argparse.Namespace, run_db: RunDb[Any]) -> str:
+    async def work(session: Any) -> dpia.Evidence:
+        return await dpia.gather(session, settings)
+
+    screening = dpia.screen(run_db(settings, work), lang=args.lang)
+    if args.json:
+        return json.dumps(dpia.to_json(screening), indent=2, ensure_ascii=False) + "\n"
+    return dpia.to_markdown(screening)
+
+
+def cmd_notice(settings: Settings, args: argparse.Namespace, run_db: RunDb[Any]) -> None:
+    if args.record and args.dpia:
+        _fail("--record and --dpia: choose one", EXIT_USAGE)
+    if args.json and not args.dpia:
+        _fail("--json goes with --dpia", EXIT_USAGE)
+    if args.dpia:
+        text = _screening(settings, args, run_db)
+        what = "DPIA screening"
+    else:
+        document = Document.RECORD if args.record else Document.NOTICE
+        registered = read_processors(settings, run_db)
+        try:
+            text = render(
+                settings,
+                lang=args.lang,
+                document=document,
+                fmt=Format(args.format),
+                processors=registered,
+            )
+        except NoticeIncomplete as exc:
+            _fail(str(exc))
+        for name in placeholders(settings):
+            warning = f"consentry: warning: {name} is not set; the text shows a placeholder"
+            print(warning, file=sys.stderr)
+        what = "record of processing" if args.record else "privacy notice"
     if args.output is None:
         sys.stdout.write(text)
         return
@@ -81,5 +152,4 @@ def cmd_notice(settings: Settings, args: argparse.Namespace) -> None:
         write_file(args.output, text)
     except OSError as exc:
         _fail(f"--output: cannot write {args.output}: {exc.strerror or exc}")
-    what = "record of processing" if args.record else "privacy notice"
     print(f"consentry: wrote the {what} ({args.lang}, {args.format}) to {args.output}")

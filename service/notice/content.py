@@ -9,11 +9,13 @@ what the software does. The templates add the fixed prose around them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from service import clock, rules
 from service.consent.queries import OPT_IN_CHANNELS, Gate, GateContext
+from service.models import Processor
 from service.models.enums import (
     BanKind,
     Channel,
@@ -27,6 +29,7 @@ from service.models.enums import (
 from service.notice import texts
 from service.notice.columns import SUBJECT_NAMES, Subjects, listings
 from service.notice.measures import join, security_measures
+from service.notice.profiling import profiling
 from service.notice.texts import text_for
 from service.requests.deadlines import ANSWER_MONTHS, MAX_EXTENSION_MONTHS
 from service.rights import texts as rights_texts
@@ -93,6 +96,16 @@ _TEXT = {
         "ole palvelun toteuttamisen vuoksi tarpeellista. Tällöinkin huolehditaan riittävästä "
         "tietosuojan tasosta, ja jokainen tällainen luovutus kirjataan suojatoimineen.",
         "no_dpo": "Rekisterinpitäjä ei ole nimennyt tietosuojavastaavaa.",
+        "processors_lead": "Palveluntarjoajat, jotka käsittelevät tietoja lukuumme "
+        "(henkilötietojen käsittelijät):",
+        "processor": "{name}: {service} ({country})",
+        "processor_record": "{name}: {service}; käsittelymaa {country}{contract}",
+        "contract": "; sopimus {date}",
+        "outside": "{name}: {service} ({country}, EU:n ja ETA:n ulkopuolella; suojatoimi: "
+        "{safeguard})",
+        "no_outside": "Mikään käsittelijärekisterin palveluntarjoaja ei käsittele tietoja EU:n "
+        "tai ETA:n ulkopuolella.",
+        "no_processors": "Käsittelijärekisterissä ei ole palveluntarjoajia.",
     },
     "en": {
         "api": "Staff record data through the service's interface, and every person, consent "
@@ -142,6 +155,14 @@ _TEXT = {
         "unless providing the service requires it. Even then an adequate level of protection "
         "is ensured, and every such disclosure is recorded with its safeguard.",
         "no_dpo": "The controller has not designated a data protection officer.",
+        "processors_lead": "Service providers that process data on our behalf (processors):",
+        "processor": "{name}: {service} ({country})",
+        "processor_record": "{name}: {service}; processed in {country}{contract}",
+        "contract": "; agreement of {date}",
+        "outside": "{name}: {service} ({country}, outside the EU/EEA; safeguard: {safeguard})",
+        "no_outside": "No service provider in the processors register processes data outside "
+        "the EU/EEA.",
+        "no_processors": "The processors register lists no service providers.",
     },
 }
 
@@ -253,6 +274,39 @@ def sources(settings: Settings, lang: str, *, robinson: bool) -> tuple[list[str]
     return origins, ways
 
 
+def processor_lines(processors: Sequence[Processor] | None, lang: str) -> dict[str, Any]:
+    """The processors register as the notice and the record name it: every
+    active processor by service and country, and the transfers outside the
+    EU/EEA with their safeguards. ``None``: the register was not read (the
+    texts then say only what the law allows in general)."""
+    if processors is None:
+        return {"known": False, "notice": [], "record": [], "transfers": []}
+    text = _TEXT[lang]
+
+    def day(value: date) -> str:
+        return f"{value.day}.{value.month}.{value.year}" if lang == "fi" else value.isoformat()
+
+    notice, record, transfers = [], [], []
+    for row in processors:
+        facts = {"name": row.name, "service": row.service, "country": row.country}
+        notice.append(
+            text["outside"].format(**facts, safeguard=row.safeguard)
+            if row.outside_eea
+            else text["processor"].format(**facts)
+        )
+        contract = text["contract"].format(date=day(row.contract_date)) if row.contract_date else ""
+        record.append(text["processor_record"].format(**facts, contract=contract))
+        if row.outside_eea:
+            transfers.append(text["outside"].format(**facts, safeguard=row.safeguard))
+    return {
+        "known": True,
+        "lead": text["processors_lead"],
+        "notice": notice,
+        "record": record or [text["no_processors"]],
+        "transfers": transfers or [text["no_outside"]],
+    }
+
+
 def placeholders(settings: Settings) -> list[str]:
     """The identity settings still at their dev placeholder."""
     names = {
@@ -264,8 +318,11 @@ def placeholders(settings: Settings) -> list[str]:
     return [name for name, value in names.items() if value == DEV_PLACEHOLDER]
 
 
-def context(settings: Settings, lang: str) -> dict[str, Any]:
-    """Everything the templates of ``lang`` print."""
+def context(
+    settings: Settings, lang: str, processors: Sequence[Processor] | None = None
+) -> dict[str, Any]:
+    """Everything the templates of ``lang`` print; ``processors``: the active
+    processors from the register, or None when it was not read."""
     if lang not in LANGUAGES:
         raise ValueError(f"no notice in {lang!r}; choose {' or '.join(LANGUAGES)}")
     today = clock.today()
@@ -313,6 +370,8 @@ def context(settings: Settings, lang: str) -> dict[str, Any]:
         "relay": text["relay"],
         "disclosure_log": text["disclosure_log"],
         "transfers": text["transfers"],
+        "processor_register": processor_lines(processors, lang),
+        "profiling": profiling(settings, lang),
         "security": security_measures(settings, lang),
         "unsubscribe_address": settings.unsubscribe_address,
         "answer_months": ANSWER_MONTHS,

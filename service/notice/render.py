@@ -14,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Sequence
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
 import jinja2
 
+from service.models import Processor
 from service.notice.content import context
 from service.settings import Settings
 
@@ -71,8 +73,14 @@ def content_version(markdown: str) -> str:
     return hashlib.sha256(markdown.encode()).hexdigest()[:VERSION_LENGTH]
 
 
-def render_markdown(settings: Settings, *, lang: str, document: Document) -> str:
-    values = context(settings, lang)
+def render_markdown(
+    settings: Settings,
+    *,
+    lang: str,
+    document: Document,
+    processors: Sequence[Processor] | None = None,
+) -> str:
+    values = context(settings, lang, processors)
     body = _environment().get_template(f"{document.value}.{lang}.md.j2").render(values)
     body = body.rstrip("\n") + "\n"
     today = values["today"]
@@ -82,9 +90,15 @@ def render_markdown(settings: Settings, *, lang: str, document: Document) -> str
 
 
 def render(
-    settings: Settings, *, lang: str, document: Document = Document.NOTICE, fmt: Format
+    settings: Settings,
+    *,
+    lang: str,
+    document: Document = Document.NOTICE,
+    fmt: Format,
+    processors: Sequence[Processor] | None = None,
 ) -> str:
-    markdown = render_markdown(settings, lang=lang, document=document)
+    """``processors``: the register's active processors (None: not read)."""
+    markdown = render_markdown(settings, lang=lang, document=document, processors=processors)
     if fmt is Format.MARKDOWN:
         return markdown
     return markdown_to_html(markdown, lang=lang)

@@ -140,14 +140,18 @@ SOURCE_LEAD = {
     "relationship, communication and dealings, and from your own notices (consents and bans).",
 }
 AUTOMATED = {
-    "fi": "Tietosuoja-asetuksen 22 artiklassa tarkoitettuja automaattisia päätöksiä tai "
-    "profilointia ei tehdä. Markkinoinnin kohderyhmät ovat henkilökunnan valitsemia rajauksia. "
-    "Toimintatyyliraportit luodaan suostumuksellasi omista vastauksistasi, eikä niiden "
-    "perusteella tehdä sinusta automaattisia päätöksiä.",
-    "en": "No automated decisions or profiling within the meaning of GDPR Article 22 are made. "
-    "Marketing segments are filters chosen by staff. Working-style reports are generated, with "
-    "your consent, from your own answers, and no decision about you is made from them "
-    "automatically.",
+    "fi": "Toimintatyyliraportit (esim. DISC) ja viestien avausten ja klikkausten seuraaminen "
+    "henkilöittäin ovat tietosuoja-asetuksen 4 artiklan 4 alakohdassa tarkoitettua "
+    "profilointia, ja niitä tehdään vain suostumuksellasi, jonka voit perua milloin tahansa. "
+    "Niiden perusteella ei tehdä 22 artiklassa tarkoitettuja pelkästään automaattiseen "
+    "käsittelyyn perustuvia päätöksiä, joilla on sinua koskevia oikeusvaikutuksia tai jotka "
+    "vaikuttavat sinuun vastaavalla tavalla merkittävästi. Markkinoinnin kohderyhmät ovat "
+    "henkilökunnan valitsemia rajauksia.",
+    "en": "Working-style reports (such as DISC) and following opens and clicks of messages "
+    "person by person are profiling within the meaning of GDPR Article 4(4), done only with "
+    "your consent, which you may withdraw at any time. No decision based solely on automated "
+    "processing that produces legal effects concerning you or similarly significantly affects "
+    "you (Article 22) is made from them. Marketing segments are filters chosen by staff.",
 }
 RIGHTS = {
     "fi": [

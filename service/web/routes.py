@@ -13,6 +13,7 @@ from litestar.static_files import create_static_files_router
 
 from service.auth.cookies import session_token
 from service.web.audit_pages import AuditPageController
+from service.web.breaches import BreachPages
 from service.web.call_lists import CallListController
 from service.web.campaign_send import SendingPages
 from service.web.campaign_stats import StatisticsPages
@@ -56,6 +57,7 @@ def web_router() -> Router:
             ContactActionsController,
             CallListController,
             PrivacyController,
+            BreachPages,
             AuditPageController,
             CampaignPages,
             SendingPages,

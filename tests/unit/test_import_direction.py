@@ -28,7 +28,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("contacts",),
     ("robinson", "api_tokens"),
     ("consent", "delivery"),
-    ("requests", "suppressions"),
+    # The controller's own registers: requests, breaches, processors.
+    ("requests", "suppressions", "breaches", "processors"),
     ("auth",),
     ("audit",),
     (

@@ -1,15 +1,18 @@
 """``consentry notice`` as an operator runs it: the real command line, its
-exit codes, its messages and the file it writes. The notice needs no
-database, so nothing here touches one."""
+exit codes, its messages and the file it writes. The notice reads only the
+processors register from the database: the tests run on a migrated SQLite
+file (copied from one made per module), and one without it."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from service.cli import main
+from service.migrate import upgrade
 from service.models import Contact
 from service.settings import get_settings
 from tests.support.consentry_run import consentry, make_env
@@ -22,9 +25,24 @@ IDENTITY = {
 }
 
 
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated SQLite database to copy (migrating takes seconds)."""
+    path = tmp_path_factory.mktemp("notice-db") / "c.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+def with_database(root: Path, migrated: Path) -> Path:
+    """``root``'s database (as make_env names it), migrated and empty."""
+    shutil.copy(migrated, root / "c.db")
+    return root
+
+
 @pytest.fixture
-def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated: Path) -> Iterator[Path]:
     """This process's settings, as `consentry` reads them, for in-process runs."""
+    with_database(tmp_path, migrated)
     for name, value in make_env(tmp_path, **IDENTITY).items():
         if name.startswith("CONSENTRY_"):
             monkeypatch.setenv(name, value)
@@ -70,6 +88,20 @@ def test_writes_the_file_it_is_given(environment: Path, capsys: pytest.CaptureFi
     assert out == f"consentry: wrote the privacy notice (fi, markdown) to {target}\n"
     assert target.read_text(encoding="utf-8").startswith("# Tietosuojaseloste\n")
     assert [p.name for p in environment.iterdir() if p.name.startswith(".")] == []
+
+
+def test_without_a_migrated_database_the_notice_is_made_and_a_warning_says_so(
+    environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (environment / "c.db").unlink()
+    code, out, err = run(capsys, "notice", "--record", "--lang", "en")
+    assert code == 0
+    assert err.splitlines() == [
+        "consentry: warning: the processors register could not be read (the database has "
+        "no tables yet; run `consentry migrate`); the text names no processors"
+    ]
+    assert out.startswith("# Record of processing activities\n")
+    assert "processors register" not in out
 
 
 def test_an_unwritable_output_is_one_line_and_exit_1(
@@ -122,7 +154,8 @@ def test_an_unknown_language_exits_2_naming_the_choices(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_installed_command_prints_the_notice(tmp_path: Path) -> None:
+def test_the_installed_command_prints_the_notice(tmp_path: Path, migrated: Path) -> None:
+    with_database(tmp_path, migrated)
     result = consentry(make_env(tmp_path, **IDENTITY), "notice", "--lang", "en")
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.startswith("# Privacy notice\n")
