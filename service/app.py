@@ -59,7 +59,11 @@ from service.profiles.controllers import (
     InteractionController,
     ProfileController,
 )
-from service.requests.controllers import DisclosureController, RequestController
+from service.requests.controllers import (
+    DisclosureController,
+    RecipientNotificationController,
+    RequestController,
+)
 from service.retention.controllers import RetentionController
 from service.retention.public import ForbidTransferController
 from service.rights.controllers import RequestBanController, RightsController
@@ -86,6 +90,7 @@ STAFF_API: list[type[Controller]] = [
     RequestController,
     RequestBanController,
     DisclosureController,
+    RecipientNotificationController,
     ContactProfileController,
     ProfileController,
     InteractionController,
