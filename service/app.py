@@ -61,7 +61,11 @@ from service.profiles.controllers import (
     InteractionController,
     ProfileController,
 )
-from service.requests.controllers import DisclosureController, RequestController
+from service.requests.controllers import (
+    DisclosureController,
+    RecipientNotificationController,
+    RequestController,
+)
 from service.retention.controllers import RetentionController
 from service.retention.public import ForbidTransferController
 from service.rights.controllers import RequestBanController, RightsController
@@ -90,6 +94,7 @@ STAFF_API: list[type[Controller]] = [
     DisclosureController,
     BreachController,
     ProcessorController,
+    RecipientNotificationController,
     ContactProfileController,
     ProfileController,
     InteractionController,

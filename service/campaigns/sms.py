@@ -53,6 +53,7 @@ def renderer_factory(campaign: Campaign, settings: Settings) -> Callable[[], Sms
         campaign_name=campaign.name,
         default=default,
         translations=translations,
+        sender=settings.controller_name,
         limits=Limits.from_settings(settings),
     )
 

@@ -34,7 +34,7 @@ from service.errors import Conflict, InvalidInput
 from service.models import Contact, ContactChange, ContactTag
 from service.models.base import utcnow
 from service.models.enums import Channel, ConsentAction, Purpose, Reason
-from service.requests import linking
+from service.requests import linking, recipients
 from service.suppressions import service as suppressions
 from service.validation import CONTROL_CHARACTERS, mask_identity_code
 
@@ -140,6 +140,8 @@ async def update(
                 request_id=request_id,
             )
         )
+        # GDPR 19: whoever the data was disclosed to is told of the rectification.
+        await recipients.rectified(session, contact.id, changed, request_id=request_id)
     await session.flush()
     if request is not None:
         await linking.record(

@@ -4,6 +4,13 @@ email's text body, and the opt-out every message ends with.
 An SMS has one text per language (``body_text``; no subject, no HTML). The
 opt-out line is ours, never the author's (STYLE.md principle 11): the
 short unsubscribe link and the STOP reply, in the contact's language.
+
+An SMS also names who sends it (the Information Society Code 917/2014 § 202,
+GDPR 21(4)): the gateway's sender id is not ours to rely on, so the
+controller's name (``CONSENTRY_CONTROLLER_NAME``) goes on a line of its own
+before the opt-out line, unless the author's text already names it. It costs
+the name's length plus one character of the segment budget, which the
+campaign's segment count (``GET …/sms-segments``) includes.
 """
 
 from __future__ import annotations
@@ -25,10 +32,14 @@ OPT_OUT = {
 }
 
 
-def with_opt_out(text: str, language: str, unsubscribe_url: str) -> str:
-    """The text, then the opt-out line in ``language`` (English if unknown)."""
+def with_opt_out(text: str, language: str, unsubscribe_url: str, sender: str | None = None) -> str:
+    """The text, the sender's name on a line of its own unless the text names
+    it already, then the opt-out line in ``language`` (English if unknown)."""
     line = OPT_OUT.get(language, OPT_OUT["en"]).format(url=unsubscribe_url)
-    return f"{text.rstrip()}\n{line}"
+    text = text.rstrip()
+    if sender and sender.casefold() not in text.casefold():
+        text = f"{text}\n{sender}"
+    return f"{text}\n{line}"
 
 
 class SmsRenderer:
@@ -41,9 +52,11 @@ class SmsRenderer:
         campaign_name: str,
         default: str,
         translations: Mapping[str, str],
+        sender: str | None = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
-        """Compile and check the texts; TemplateError if any has a problem."""
+        """Compile and check the texts; TemplateError if any has a problem.
+        ``sender``: the controller's name every message carries."""
         problems: list[TemplateProblem] = []
         compiled = compile_sms(default, translations, limits, problems)
         if problems:
@@ -52,6 +65,7 @@ class SmsRenderer:
         self._translations = compiled
         self._campaign = CampaignView(id=campaign_id, name=campaign_name)
         self._limits = limits
+        self._sender = sender
 
     def render(self, recipient: Recipient, unsubscribe_url: str) -> tuple[str, str]:
         """``(version, text)``: the language version used ("default" or a
@@ -68,4 +82,4 @@ class SmsRenderer:
             raise TemplateError(
                 [TemplateProblem(field, None, "the text is empty for this contact")]
             )
-        return version, with_opt_out(text, language, unsubscribe_url)
+        return version, with_opt_out(text, language, unsubscribe_url, self._sender)

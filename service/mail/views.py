@@ -95,6 +95,11 @@ class UiText:
     unsubscribe: str
     preferences: str
     stop_tracking: str
+    # Said by every campaign email next to its unsubscribe link (GDPR 21(4),
+    # ePrivacy 13 and the Information Society Code 917/2014 § 202): that it is
+    # marketing, and that the person may object to it at any time, free of charge.
+    marketing: str
+    right_to_object: str
 
 
 UI_TEXT = {
@@ -105,6 +110,8 @@ UI_TEXT = {
         unsubscribe="Peru tilaus",
         preferences="Sähköpostiasetukset",
         stop_tracking="Lopeta avausten ja klikkausten seuranta",
+        marketing="Tämä on suoramarkkinointiviesti.",
+        right_to_object="Sinulla on oikeus kieltää suoramarkkinointi milloin tahansa maksutta.",
     ),
     "sv": UiText(
         sender="Avsändare",
@@ -113,6 +120,10 @@ UI_TEXT = {
         unsubscribe="Avsluta prenumerationen",
         preferences="E-postinställningar",
         stop_tracking="Sluta spåra öppningar och klick",
+        marketing="Detta är direktmarknadsföring.",
+        right_to_object=(
+            "Du har rätt att när som helst och kostnadsfritt invända mot direktmarknadsföring."
+        ),
     ),
     "en": UiText(
         sender="Sender",
@@ -121,5 +132,9 @@ UI_TEXT = {
         unsubscribe="Unsubscribe",
         preferences="Email preferences",
         stop_tracking="Stop tracking opens and clicks",
+        marketing="This is a direct marketing message.",
+        right_to_object=(
+            "You have the right to object to direct marketing at any time, free of charge."
+        ),
     ),
 }

@@ -1,4 +1,5 @@
-"""HTTP routes for the requests register and the disclosure log (RIGHTS_MANAGE)."""
+"""HTTP routes for the requests register, the disclosure log and the tasks of
+telling the recipients of disclosed data (RIGHTS_MANAGE)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
 from service.models.enums import RequestStatus, RequestType
-from service.requests import disclosures, service
+from service.requests import disclosures, recipients, service
 from service.requests.schemas import (
     DisclosureCreate,
     DisclosureRead,
     ExtensionCreate,
+    RecipientNotificationDone,
+    RecipientNotificationPage,
+    RecipientNotificationRead,
     RequestClose,
     RequestCreate,
     RequestDetail,
@@ -160,3 +164,55 @@ class DisclosureController(Controller):
         """The contact's disclosures, newest first."""
         rows = await disclosures.list_(db_session, contact_id=contact_id)
         return [disclosures.to_read(row) for row in rows]
+
+
+class RecipientNotificationController(Controller):
+    """The tasks of telling a recipient of disclosed data about a rectification,
+    erasure or restriction (GDPR 19), opened by those actions themselves."""
+
+    path = "/recipient-notifications"
+    tags = ["disclosures"]
+    guards = MANAGE
+
+    @get("/", opt={"audit": "recipient_notification.list"})
+    async def list_notifications(
+        self,
+        db_session: Session,
+        open: FromQuery[bool | None] = None,
+        contact_id: Annotated[int | None, QueryParameter(ge=-(2**63), le=2**63 - 1)] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> RecipientNotificationPage:
+        """Tasks, oldest first. ``open=true``: those not done yet; ``open=false``:
+        the done ones; ``contact_id``: one contact's (an erased one's too)."""
+        rows, total = await recipients.list_(
+            db_session, open_=open, contact_id=contact_id, limit=limit, offset=offset
+        )
+        return RecipientNotificationPage(
+            items=[recipients.to_read(row) for row in rows],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
+
+    @post(
+        "/{task_id:int}/done",
+        status_code=200,
+        opt={"audit": "recipient_notification.done"},
+    )
+    async def mark_done(
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        task_id: FromPath[int],
+        data: JSONBody[RecipientNotificationDone | None] = None,
+    ) -> RecipientNotificationRead:
+        """The recipient was told (once; 409 ``already_done``); ``note``: how."""
+        task = await recipients.mark_done(
+            db_session,
+            task_id=task_id,
+            data=data or RecipientNotificationDone(),
+            user_id=request.user.user_id,
+        )
+        trail.annotate(db_session, contact_id=task.contact_id)
+        return recipients.to_read(task)

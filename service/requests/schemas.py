@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from service import clock
 from service.models.enums import (
     DisclosureRecipient,
+    NotificationCause,
     RequestChannel,
     RequestStatus,
     RequestType,
@@ -187,3 +188,36 @@ class DisclosureRead(BaseModel):
     safeguard: str | None
     recorded_by_user_id: int | None
     recorded_at: datetime
+
+
+# -- telling the recipients of disclosed data (GDPR 19) -----------------------------------
+
+
+class RecipientNotificationDone(BaseModel):
+    model_config = _STRICT
+
+    note: Note | None = Field(
+        default=None, description="How and when the recipient was told, or why they could not be."
+    )
+
+
+class RecipientNotificationRead(BaseModel):
+    id: int
+    contact_id: int = Field(description="The contact, by id only: the task outlives an erasure.")
+    disclosure_id: int | None
+    cause: NotificationCause
+    recipient_type: DisclosureRecipient
+    recipient_name: str
+    fields: list[str] = Field(description="A rectification's changed field names; never values.")
+    request_id: int | None
+    created_at: datetime
+    done_at: datetime | None
+    done_by_user_id: int | None
+    note: str | None
+
+
+class RecipientNotificationPage(BaseModel):
+    items: list[RecipientNotificationRead]
+    total: int
+    limit: int
+    offset: int

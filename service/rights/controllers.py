@@ -111,7 +111,9 @@ class RightsController(Controller):
     ) -> None:
         """Erase the person (GDPR 17): their data goes from every table; the keyed
         hashes of their email and phone stay on the suppression list, so neither
-        sending nor a later import brings them back. 409 ``legal_hold`` while a
+        sending nor a later import brings them back. A task is opened for each
+        recipient their data was disclosed to (GDPR 19): ``GET
+        /recipient-notifications?contact_id=``. 409 ``legal_hold`` while a
         legal hold is in force."""
         await contacts_service.get(db_session, contact_id)  # 404 before judging the request id
         user_id = request.user.user_id
@@ -143,7 +145,8 @@ class RightsController(Controller):
     ) -> RestrictionRead:
         """Restrict processing: the contact is kept but left out of campaigns, call
         lists, tracking, profile transfer and edits until the restriction is lifted.
-        409 ``already_restricted``."""
+        A task is opened for each recipient the person's data was disclosed to
+        (GDPR 19), named in ``recipients_notified``. 409 ``already_restricted``."""
         contact = await contacts_service.get(db_session, contact_id)
         return await service.restrict(
             db_session, contact=contact, data=data, user_id=request.user.user_id
@@ -157,13 +160,19 @@ class RightsController(Controller):
         contact_id: FromPath[int],
         data: JSONBody[RestrictionLift | None] = None,
     ) -> RestrictionRead:
-        """Lift the restriction (tell the person first: GDPR 18(3)). 409 ``not_restricted``."""
+        """Lift the restriction, after telling the person (GDPR 18(3)): they are
+        mailed first, in their language, and the restriction is lifted only once
+        the relay accepted the notice. ``informed_how`` (e.g. ``letter``) says
+        how staff told them instead: required when they have no email address.
+        409 ``person_not_informed`` (nothing lifted) when neither happened;
+        409 ``not_restricted``."""
         contact = await contacts_service.get(db_session, contact_id)
         return await service.lift_restriction(
             db_session,
             contact=contact,
             data=data or RestrictionLift(),
             user_id=request.user.user_id,
+            settings=request.app.state.settings,
         )
 
     # -- objection (GDPR 21) -------------------------------------------------------

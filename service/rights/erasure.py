@@ -10,7 +10,9 @@ What stays, holding no readable personal data:
 * data-subject requests, without the requester's words, as proof they were
   answered;
 * an ``Erasure`` row (the contact id, when, why), which a restored backup
-  replays.
+  replays;
+* a task for each recipient the person's data was disclosed to (GDPR 19,
+  service.requests.recipients), naming the contact by id only.
 
 Everything else about the person is deleted with the contact row: foreign
 keys cascade (consents and their evidence, bans, tags, engagement, profiles,
@@ -39,7 +41,8 @@ from service.models import (
     Erasure,
     LegalHold,
 )
-from service.models.enums import SuppressionReason
+from service.models.enums import NotificationCause, SuppressionReason
+from service.requests import recipients
 from service.suppressions import service as suppressions
 
 
@@ -77,6 +80,11 @@ async def erase_contact(
         raise NotFound(f"no contact with id {contact_id}")
     if await is_held(session, contact_id):
         raise OnLegalHold(contact_id)
+    # GDPR 19: the recipients of disclosed data are told, so the tasks are made
+    # from the disclosure log before it goes with the contact.
+    await recipients.notify_recipients(
+        session, contact_id=contact_id, cause=NotificationCause.ERASURE, request_id=request_id
+    )
     await suppressions.record_contact(session, contact, reason=SuppressionReason.ERASURE)
     hashes = [h for h in (contact.email_hash, contact.phone_hash) if h is not None]
     if hashes:

@@ -53,6 +53,14 @@ class RestrictionLift(BaseModel):
 
     note: Note | None = None
     request_id: RequestId = None
+    informed_how: Annotated[
+        str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ] = Field(
+        default=None,
+        description="How the person was told the restriction is being lifted (GDPR 18(3)), "
+        "e.g. letter or phone: required when they have no email address; given, no mail "
+        "is sent. Without it the person is mailed first.",
+    )
 
 
 class RestrictionRead(BaseModel):
@@ -64,6 +72,17 @@ class RestrictionRead(BaseModel):
     )
     note: str | None = Field(default=None, description="The note given when lifting (kept).")
     request_id: int | None = None
+    recipients_notified: list[str] = Field(
+        default_factory=list,
+        description="When placing: the recipients of disclosed data a notification task "
+        "was opened for (GDPR 19; GET /recipient-notifications).",
+    )
+    person_informed_at: datetime | None = Field(
+        default=None, description="When lifting: when the person was told (GDPR 18(3))."
+    )
+    person_informed_how: str | None = Field(
+        default=None, description="When lifting: how (`email`, or what staff stated)."
+    )
 
 
 # -- objection (GDPR 21) -----------------------------------------------------------
@@ -154,6 +173,8 @@ class RestrictionHistoryRead(BaseModel):
     lifted_at: datetime | None
     lifted_by_user_id: int | None
     lift_note: str | None
+    person_informed_at: datetime | None = None
+    person_informed_how: str | None = None
 
 
 # -- the access export (GDPR 15, 20) -----------------------------------------------

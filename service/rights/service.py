@@ -33,6 +33,7 @@ from service.models.enums import (
     BanChannel,
     BanKind,
     CaptureMethod,
+    NotificationCause,
     ObjectionDecision,
     ObjectionScope,
     RequestChannel,
@@ -42,10 +43,11 @@ from service.models.enums import (
     SuppressionReason,
     VerificationMethod,
 )
-from service.requests import linking
+from service.requests import linking, recipients
 from service.requests import service as requests
 from service.requests.linking import Action
 from service.requests.schemas import RequestClose
+from service.rights import lift_notice
 from service.rights.schemas import (
     LegalHoldCreate,
     LegalHoldLift,
@@ -58,6 +60,7 @@ from service.rights.schemas import (
     RestrictionLift,
     RestrictionRead,
 )
+from service.settings import Settings
 from service.suppressions import service as suppressions
 
 # -- restriction -------------------------------------------------------------------
@@ -91,28 +94,52 @@ async def restrict(
         )
     )
     await session.flush()
+    # GDPR 19: whoever the data was disclosed to is told of the restriction.
+    told = await recipients.notify_recipients(
+        session,
+        contact_id=contact.id,
+        cause=NotificationCause.RESTRICTION,
+        request_id=data.request_id,
+    )
     return RestrictionRead(
         contact_id=contact.id,
         restricted=True,
         restricted_at=contact.restricted_at,
         reason=data.reason,
         request_id=data.request_id,
+        recipients_notified=recipients.names(told),
     )
 
 
 async def lift_restriction(
-    session: AsyncSession, *, contact: Contact, data: RestrictionLift, user_id: int | None
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    data: RestrictionLift,
+    user_id: int | None,
+    settings: Settings,
 ) -> RestrictionRead:
+    """Lift the restriction, after telling the person (GDPR 18(3)): by mail
+    (service.rights.lift_notice), unless ``informed_how`` says how staff told
+    them. 409 ``person_not_informed`` when neither happened; nothing is lifted."""
     assert contact.id is not None
     if contact.restricted_at is None:
         raise Conflict(f"contact {contact.id} is not restricted", reason="not_restricted")
-    await linking.link(
-        session,
-        request_id=data.request_id,
-        contact_id=contact.id,
-        action=Action.RESTRICTION_LIFTED,
-        user_id=user_id,
-    )
+    request = None
+    if data.request_id is not None:
+        # A bad request id is refused before the person is mailed.
+        request = await linking.open_request(
+            session,
+            request_id=data.request_id,
+            contact_id=contact.id,
+            action=Action.RESTRICTION_LIFTED,
+        )
+    how = data.informed_how or await lift_notice.inform(contact, settings=settings)
+    informed_at = clock.now()
+    if request is not None:
+        await linking.record(
+            session, request=request, action=Action.RESTRICTION_LIFTED, user_id=user_id
+        )
     contact.restricted_at = None
     session.add(contact)
     in_force = await session.exec(
@@ -124,6 +151,8 @@ async def lift_restriction(
         restriction.lifted_at = clock.now()
         restriction.lifted_by_user_id = user_id
         restriction.lift_note = data.note
+        restriction.person_informed_at = informed_at
+        restriction.person_informed_how = how
         session.add(restriction)
     await session.flush()
     return RestrictionRead(
@@ -132,6 +161,8 @@ async def lift_restriction(
         restricted_at=None,
         note=data.note,
         request_id=data.request_id,
+        person_informed_at=informed_at,
+        person_informed_how=how,
     )
 
 

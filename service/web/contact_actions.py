@@ -375,12 +375,13 @@ class ContactActionsController(Controller):
         form = text_fields(await verified_form(request))
 
         async def work(contact: Contact) -> None:
-            fields = {**_optional(form, "note"), "request_id": _request_id(form)}
+            fields = {**_optional(form, "note", "informed_how"), "request_id": _request_id(form)}
             await rights_service.lift_restriction(
                 db_session,
                 contact=contact,
                 data=RestrictionLift.model_validate(fields),
                 user_id=request.user.user_id,
+                settings=request.app.state.settings,
             )
 
         return await _act(request, db_session, cipher, contact_id, RESTRICTION_LIFT, form, work)

@@ -24,6 +24,7 @@ from service.web.forms import FormPages
 from service.web.login import LOGIN, LoginController, LogoutController
 from service.web.pages import HomeController
 from service.web.privacy import PrivacyController
+from service.web.recipient_tasks import RecipientTaskPages
 from service.web.render import HEADERS, STATIC, page
 from service.web.session import SessionMiddleware, redirect
 
@@ -58,6 +59,7 @@ def web_router() -> Router:
             CallListController,
             PrivacyController,
             BreachPages,
+            RecipientTaskPages,
             AuditPageController,
             CampaignPages,
             SendingPages,

@@ -77,7 +77,10 @@ def test_an_sms_campaign_lands_in_the_sms_outbox(tmp_path: Path) -> None:
         message = json.loads(kept.read_text())
         assert kept.name == f"{message['message_id']}.json"
         assert message["to"] == "+358401234567"
-        assert message["text"].startswith("Hei Aino!\nLopeta: http://127.0.0.1:")
+        # The text, the sender's name (the development placeholder here), the opt-out line.
+        greeting, sender, opt_out = message["text"].split("\n")
+        assert (greeting, sender) == ("Hei Aino!", "(not configured)")
+        assert opt_out.startswith("Lopeta: http://127.0.0.1:")
         assert message["text"].endswith(" tai vastaa STOP")
 
         stop = httpx.post(

@@ -32,6 +32,8 @@ from tests.support.worker import drain, worker_context
 TOKEN = "gateway-token-" + "t" * 24
 HOOK_SECRET = "hook-secret-" + "h" * 32
 PUBLIC_URL = "https://consentry.example.fi"
+# Every campaign SMS names its sender (CONSENTRY_CONTROLLER_NAME).
+SENDER = "Esimerkki Oy"
 SMS_CAMPAIGN = {
     "name": "Autumn texts",
     "channel": "sms",
@@ -62,6 +64,7 @@ def settings(settings: Settings, settings_env: dict[str, str], gateway: SmsGatew
             "CONSENTRY_SMS_CONCURRENCY": "1",
             "CONSENTRY_SMS_TIMEOUT_SECONDS": "5",
             "CONSENTRY_PUBLIC_URL": PUBLIC_URL,
+            "CONSENTRY_CONTROLLER_NAME": SENDER,
             "CONSENTRY_SEND_PAUSE_AFTER_FAILURES": "50",
         }
     )
@@ -135,9 +138,12 @@ async def test_reaches_exactly_the_opted_in_with_the_opt_out_and_stop(
     assert set(received) == {"+358401234567", "+358507654321"}
     assert {r.authorization for r in gateway.received} == {f"Bearer {TOKEN}"}
     finnish, swedish = received["+358401234567"].text, received["+358507654321"].text
-    assert finnish.startswith("Hei Aino Virtanen! Syyskurssit alkavat.\nLopeta: https://")
+    # The sender's name on a line of its own, then the opt-out line.
+    assert finnish.startswith(
+        f"Hei Aino Virtanen! Syyskurssit alkavat.\n{SENDER}\nLopeta: https://"
+    )
     assert finnish.endswith(" tai vastaa STOP")
-    assert swedish.startswith("Hej Åsa Berg! Höstkurserna börjar.\nAvsluta: https://")
+    assert swedish.startswith(f"Hej Åsa Berg! Höstkurserna börjar.\n{SENDER}\nAvsluta: https://")
     assert swedish.endswith(" eller svara STOP")
     # Each message names its recipient and carries its own signed link, the
     # compact one: the whole opt-out line is under half a segment.
@@ -476,9 +482,10 @@ async def test_segments_of_each_version_and_the_preview(admin: Client) -> None:
 
 
 async def test_the_opt_out_line_leaves_most_of_one_segment(admin: Client) -> None:
-    # 80 characters of text and the opt-out line fit one GSM-7 message (160);
-    # with an email's long token (about 58 characters) they took two.
-    campaign_id = await sms_campaign(admin, body_text="x" * 80, translations={})
+    # 66 characters of text, the sender's name (13 with its line break) and
+    # the opt-out line fit one GSM-7 message (160); with an email's long token
+    # (about 58 characters) they took two.
+    campaign_id = await sms_campaign(admin, body_text="x" * 66, translations={})
     sizes = (await admin.get(f"/api/v1/campaigns/{campaign_id}/sms-segments")).json()
     default = sizes["versions"]["default"]
     assert (default["encoding"], default["segments"]) == ("gsm7", 1)
@@ -487,3 +494,17 @@ async def test_the_opt_out_line_leaves_most_of_one_segment(admin: Client) -> Non
     token = line.removeprefix(f"Lopeta: {PUBLIC_URL}/u/").removesuffix(" tai vastaa STOP")
     # 22 characters for a campaign id over 127 and a contact id of seven digits.
     assert len(token) <= 22 and len(line) <= 77
+
+
+async def test_the_sender_is_named_once(admin: Client) -> None:
+    # Not named by the text: a line of its own before the opt-out line.
+    unnamed = await sms_campaign(admin, body_text="Syyskurssit alkavat.", translations={})
+    sizes = (await admin.get(f"/api/v1/campaigns/{unnamed}/sms-segments")).json()
+    assert sizes["text"]["default"].splitlines()[:2] == ["Syyskurssit alkavat.", SENDER]
+    # Already signed by the author (any case): not said twice.
+    signed = await sms_campaign(
+        admin, body_text="Syyskurssit alkavat. T. ESIMERKKI OY", translations={}
+    )
+    text = (await admin.get(f"/api/v1/campaigns/{signed}/sms-segments")).json()["text"]["default"]
+    assert text.splitlines()[0] == "Syyskurssit alkavat. T. ESIMERKKI OY"
+    assert text.splitlines()[1].startswith("Lopeta: ") and SENDER not in text

@@ -175,7 +175,9 @@ async def give_them_everything(
     restricted = await admin.post(f"{url}/restriction", json={"reason": "Contested ERASE-ME"})
     assert restricted.status_code == 200, restricted.text
     unrestricted = await admin.request(
-        "DELETE", f"{url}/restriction", json={"note": "Checked ERASE-ME"}
+        "DELETE",
+        f"{url}/restriction",
+        json={"note": "Checked ERASE-ME", "informed_how": "phone ERASE-ME"},
     )
     assert unrestricted.status_code == 200, unrestricted.text
     rectification = await add_request(
@@ -303,11 +305,16 @@ async def test_erasure_leaves_nothing_of_the_person_but_the_suppression_hashes(
     after = findings(await walk(sessionmaker), needles, secrets, contact_id)
     # Only the suppression list's keyed hashes, the erasure record's contact id,
     # and the audit trail's: it keeps ids (never values) as the record of who
-    # handled the person's data, erasure included (docs/audit.md).
+    # handled the person's data, erasure included (docs/audit.md). The task of
+    # telling the recipient of their disclosed data of the erasure (GDPR 19)
+    # keeps the contact id and the recipient's name: here the recipient is the
+    # person's employer, whose name the contact's employer field held too.
     assert after == {
         ("suppressions", "value_hash"),
         ("erasures", "contact_id"),
         ("audit_events", "contact_id"),
+        ("recipient_notifications", "contact_id"),
+        ("recipient_notifications", "recipient_name"),
     }
     async with sessionmaker() as session:
         suppressed = (await session.exec(select_rows(Suppression))).all()

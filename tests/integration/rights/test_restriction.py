@@ -64,7 +64,9 @@ async def test_restrict_and_lift_round_trip(admin: Client, sessionmaker: Session
     assert again.status_code == 409 and again.json()["reason"] == "already_restricted"
 
     lifted = await admin.request(
-        "DELETE", f"{url}/restriction", json={"note": "Verified", "request_id": request_id}
+        "DELETE",
+        f"{url}/restriction",
+        json={"note": "Verified", "request_id": request_id, "informed_how": "phone"},
     )
     assert lifted.status_code == 200, lifted.text
     assert lifted.json()["restricted"] is False and lifted.json()["note"] == "Verified"
@@ -119,7 +121,9 @@ async def test_a_campaign_audience_leaves_the_restricted_out(admin: Client) -> N
     eligibility = await admin.get(f"/api/v1/contacts/{held}/eligibility")
     assert eligibility.json() == {"eligible": False, "reasons": ["restricted"]}
 
-    await admin.delete(f"/api/v1/contacts/{held}/restriction")
+    await admin.request(
+        "DELETE", f"/api/v1/contacts/{held}/restriction", json={"informed_how": "letter"}
+    )
     assert (await admin.get(audience)).json()["eligible"] == 2
 
 
@@ -186,5 +190,5 @@ async def test_a_restricted_contact_is_not_edited(
     await withdraw(admin, contact_id, method="web_form")
     await ban(admin, contact_id, channel="all")
 
-    await admin.delete(f"{url}/restriction")
+    await admin.request("DELETE", f"{url}/restriction", json={"informed_how": "letter"})
     assert (await admin.patch(url, json={"city": "Oulu"})).status_code == 200

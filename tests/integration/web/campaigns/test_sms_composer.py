@@ -8,6 +8,7 @@ import html
 import re
 
 from service.models.enums import Role
+from service.settings import Settings
 from tests.integration.web.campaigns.conftest import compose, form_post
 from tests.integration.web.conftest import Client, SignedIn
 from tests.support.factories import SERVED, add_contact, grant
@@ -58,7 +59,7 @@ async def test_an_sms_draft_shows_its_text_and_its_segments(
 
 
 async def test_an_sms_draft_explains_its_audience_previews_and_can_be_sent(
-    signed_in: SignedIn, admin: Client
+    signed_in: SignedIn, admin: Client, settings: Settings
 ) -> None:
     texter = await add_contact(
         admin, email=None, phone="0401234567", last_service_contact_at=SERVED
@@ -79,5 +80,7 @@ async def test_an_sms_draft_explains_its_audience_previews_and_can_be_sent(
         {"contact_id": str(texter)},
     )
     assert preview.status_code == 200, preview.text
-    assert "Hei Maija Meikäläinen!\nLopeta: " in html.unescape(preview.text)
+    # The sender's name (here the development placeholder), then the opt-out line.
+    sender = settings.controller_name
+    assert f"Hei Maija Meikäläinen!\n{sender}\nLopeta: " in html.unescape(preview.text)
     assert re.search(r'id="preview-sms-size">1 segment, GSM-7', preview.text), preview.text

@@ -111,7 +111,9 @@ async def test_each_action_changes_the_ledger_and_the_eligibility(
     act = {"note": "Asked again", "consent_event_id": str(newest[-1].id)}
     lifted = await _post(browser, f"{here}/bans/{ban.id}/lift", act)
     assert lifted.headers["location"] == f"{here}?done=ban_lifted"
-    lifted = await _post(browser, f"{here}/restriction/lift", {"note": "Corrected"})
+    lifted = await _post(
+        browser, f"{here}/restriction/lift", {"note": "Corrected", "informed_how": "phone"}
+    )
     assert lifted.headers["location"] == f"{here}?done=restriction_lifted"
     assert await reasons(sessionmaker, contact_id) == []
     page = (await browser.get(here)).text
