@@ -409,3 +409,23 @@ async def eligible_among(
         .where(col(Contact.id).in_(list(contact_ids)), gate.eligible())
     )
     return set((await run(session, query)).scalars().all())
+
+
+async def consents_relied_on(
+    session: AsyncSession, context: GateContext, contact_ids: Collection[int]
+) -> dict[int, int | None]:
+    """``eligible_among`` with the evidence: for each contact the gate lets be
+    contacted in this context, the id of the ledger event it relied on (the
+    consent in force, which ``ConsentState`` points to; None where the gate
+    passes without one, e.g. post until an opt-out). In a context that needs
+    consent (tracking) that is always the grant in force. One statement, so a
+    batch knows who passed and why in the same read (GDPR 7(1))."""
+    if not contact_ids:
+        return {}
+    gate = Gate(context)
+    query = (
+        select(col(Contact.id), col(gate.consent.event_id))
+        .select_from(gate.source)
+        .where(col(Contact.id).in_(list(contact_ids)), gate.eligible())
+    )
+    return {int(contact_id): event_id for contact_id, event_id in (await run(session, query)).all()}
