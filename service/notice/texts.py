@@ -219,6 +219,13 @@ RETENTION: dict[str, dict[Rule, str]] = {
         Rule.UNCONFIRMED_SIGNUPS: "Vahvistamattomat tilaukset: jos tilauslomakkeen lähettäjä ei "
         "vahvista tilausta sähköpostiin lähetetystä linkistä, tilaus ja sen tuomat tiedot "
         "poistetaan {days} päivän kuluttua.",
+        Rule.ANONYMOUS_SITE_CONSENTS: "Verkkosivuston evästevalinnat, joita ei ole liitetty "
+        "rekisteröityyn (kävijä ei ole tullut sivustolle seurattavan linkin kautta): {days} "
+        "päivää, eli suostumusevästeen voimassaoloajan ja {margin} päivää sen jälkeen.",
+        Rule.AUDIT_TRAIL: "Kirjausketju (kuka käsitteli tietoja ja milloin) säilytetään "
+        "{period}. Siinä on tunnisteita, ei käsiteltyjä tietoja, ja se säilyy henkilön "
+        "tietojen poistamisen jälkeen todisteena käsittelystä. Vanhimmat merkinnät "
+        "poistetaan niin, että poisto kirjataan ja säilytetty osa voidaan yhä todentaa.",
     },
     "en": {
         Rule.CONTACT_5_YEARS: "The customer and marketing register keeps a person's data until "
@@ -244,6 +251,13 @@ RETENTION: dict[str, dict[Rule, str]] = {
         Rule.UNCONFIRMED_SIGNUPS: "Unconfirmed signups: when whoever sent a signup form does "
         "not confirm it from the link mailed to them, the signup and the data it brought are "
         "deleted after {days} days.",
+        Rule.ANONYMOUS_SITE_CONSENTS: "Choices made in the website's cookie banner that were "
+        "never linked to a person (the visitor did not arrive through a tracked link): {days} "
+        "days, the consent cookie's lifetime and {margin} days after it.",
+        Rule.AUDIT_TRAIL: "The audit trail (who handled the data, and when) is kept {period}. "
+        "It holds identifiers, not the data handled, and it outlives the erasure of a person "
+        "as proof of the processing. Its oldest entries are removed so that the removal is "
+        "recorded and the part kept can still be verified.",
     },
 }
 
