@@ -5,6 +5,7 @@ And the anonymous cookie decisions' retention (rule anonymous_site_consents)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -24,6 +25,7 @@ from tests.conftest import audit_trail_unlocked
 from tests.integration.audit.support import check, trail
 from tests.integration.retention.conftest import START, actions, items_on, run_on
 from tests.support.clock import FrozenClock
+from tests.support.consentry_run import consentry, make_env
 
 OLD = datetime(2019, 3, 1, 10, 0, tzinfo=UTC)  # more than six years before START
 TODAY = START.date()
@@ -268,3 +270,27 @@ async def test_anonymous_cookie_decisions_go_after_the_cookie_and_a_margin(
         "delete",
         "1 anonymous cookie decision",
     )
+
+
+async def test_the_command_reports_the_cut_and_fails_on_an_altered_anchor(
+    sessionmaker: SessionMaker,
+    settings: Settings,
+    tools: Tools,
+    frozen_clock: FrozenClock,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    anchor = await cut_once(sessionmaker, settings, tools, frozen_clock)
+    env = make_env(tmp_path, CONSENTRY_DATABASE_URL=database_url)
+    intact = consentry(env, "audit", "verify")
+    assert intact.returncode == 0, intact.stderr
+    first, cut, newest = intact.stdout.splitlines()
+    assert first == "audit trail intact: 4 events"
+    assert cut.startswith("retention cut: events up to #4 (4 in the last cut) removed on ")
+    assert cut.endswith(f"after 2190 days; the kept events verified from its anchor {anchor}")
+    assert newest.startswith("newest: 8:")
+
+    await raw(sessionmaker, "UPDATE audit_cuts SET anchor_hash = 'ffff'", unlocked=True)
+    broken = consentry(env, "audit", "verify")
+    assert broken.returncode == 1
+    assert "the anchor of the retention cut through event #4" in broken.stderr
