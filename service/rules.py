@@ -28,6 +28,8 @@ class Rule(StrEnum):
     # The person withdrew their profiling_report consent: every profile made
     # before it is destroyed at once, never handed over (GDPR 7(3), 17(1)(b)).
     PROFILE_CONSENT_WITHDRAWN = "profile_consent_withdrawn"
+    ANONYMOUS_SITE_CONSENTS = "anonymous_site_consents"
+    AUDIT_TRAIL = "audit_trail"
 
 
 # "The latest service contact or contact initiative + 5 years."
@@ -39,6 +41,11 @@ PROFILE_TRANSFER_YEARS = 2
 # deleted by the end of June of the third year."
 NO_ACCOUNT_CALENDAR_YEARS = 2
 NO_ACCOUNT_DEADLINE_MONTH_DAY = (6, 30)
+# A cookie-banner decision never linked to a contact proves only what that
+# browser chose; it stops mattering when the browser's consent cookie expires
+# (it lasts CONSENTRY_VISIT_COOKIE_DAYS) and is kept this much longer, for a
+# question about the banner asked just after.
+SITE_CONSENT_MARGIN_DAYS = 30
 # The dates a plan can be made for: far enough from the calendar's ends
 # (year 1, year 9999) for every rule's arithmetic.
 EARLIEST_AS_OF = date(1970, 1, 1)

@@ -145,6 +145,12 @@ class Settings:
     profile_vendor: VendorSettings
     # Closed data-subject requests are deleted this long after closing.
     request_retention_days: int
+    # The audit trail's oldest rows are cut off (with a recorded, verifiable
+    # cut: service.audit.cut) this long after they were written; 0 keeps the
+    # trail for ever. Six years by default: the register's longest period
+    # (a contact's five years from the latest service contact) plus a year
+    # in which a complaint or claim about its end can still be answered.
+    audit_retention_days: int
     # Inbound mail (`consentry inbound`): mailto unsubscribes and delivery
     # status notifications.
     inbound_host: str
@@ -250,6 +256,21 @@ def backup_time(environ: dict[str, str]) -> tuple[int, int] | None:
     ):
         raise SettingsError(f"{PREFIX}BACKUP_TIME: must be a time like 01:30, or off")
     return int(hour), int(minute)
+
+
+# Shorter than a year would cut the trail before a person's access request
+# about last year's processing could be answered from it.
+MIN_AUDIT_RETENTION_DAYS = 365
+
+
+def _audit_retention_days(environ: dict[str, str]) -> int:
+    days = read.number(environ, "AUDIT_RETENTION_DAYS", 2190, 0, 36500)
+    if 0 < days < MIN_AUDIT_RETENTION_DAYS:
+        raise SettingsError(
+            f"{PREFIX}AUDIT_RETENTION_DAYS: 0 (keep for ever) or a whole number of days "
+            f"from {MIN_AUDIT_RETENTION_DAYS} to 36500"
+        )
+    return days
 
 
 def _default_log_format(env: Environment) -> LogFormat:
@@ -368,6 +389,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             environ, "PROFILE_TRANSFER_NOTICE_DAYS", 30, 1, 365
         ),
         request_retention_days=read.number(environ, "REQUEST_RETENTION_DAYS", 1095, 30, 3650),
+        audit_retention_days=_audit_retention_days(environ),
         inbound_host=read.text(environ, "INBOUND_HOST") or "127.0.0.1",
         inbound_port=read.port(environ, "INBOUND_PORT", 2525),
         bounce_address=bounce_address,

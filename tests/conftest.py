@@ -128,13 +128,19 @@ async def audit_trail_unlocked(connection: AsyncConnection) -> AsyncIterator[Non
     """Within the block the audit trail's append-only triggers are off (for
     emptying it between tests, and for tampering with it on purpose); they
     are back on when it ends, in the same transaction."""
+    tables = ("audit_events", "audit_cuts")  # the record of its cuts is append-only too
     if connection.dialect.name == "postgresql":
-        await connection.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        for table in tables:
+            await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
         yield
-        await connection.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
+        for table in tables:
+            await connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
         return
-    query = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :table"
-    triggers = (await connection.execute(text(query), {"table": "audit_events"})).all()
+    query = (
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+        "AND tbl_name IN ('audit_events', 'audit_cuts')"
+    )
+    triggers = (await connection.execute(text(query))).all()
     for name, _ in triggers:
         await connection.execute(text(f"DROP TRIGGER {name}"))
     yield

@@ -93,7 +93,7 @@ def row_hash(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(row)).hexdigest()
 
 
-def _take_turn(session: Session) -> None:
+def take_turn(session: Session) -> None:
     """Hold the chain for the rest of the transaction."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
@@ -103,7 +103,7 @@ def _take_turn(session: Session) -> None:
 
 def append_sync(session: Session, event: Event) -> int:
     """Append ``event`` as the chain's next row in the session's transaction; its id."""
-    _take_turn(session)
+    take_turn(session)
     last = session.execute(
         select(TABLE.c.id, TABLE.c.row_hash).order_by(TABLE.c.id.desc()).limit(1)
     ).first()

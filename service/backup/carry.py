@@ -18,6 +18,12 @@ by bisection (the current database was itself restored from an older
 backup). After the fork point, an event is skipped when the restored trail
 already holds it or a carried copy of it (restoring twice carries nothing
 twice).
+
+After a retention cut (service.audit.cut) the current trail lacks its oldest
+ids: there the two trails compare unequal, so the search can only stop at or
+before the true fork point, never past it, and whatever follows is checked
+by hash as above. The restored database keeps the backup's own cuts; the
+next nightly run cuts its rows past retention again.
 """
 
 from __future__ import annotations

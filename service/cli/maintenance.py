@@ -61,6 +61,13 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> None:
     if not result.intact:
         raise CommandError(f"audit trail broken at event #{result.broken_id}: {result.problem}")
     print(f"audit trail intact: {result.events} events")
+    if result.cut is not None:
+        cut = result.cut
+        print(
+            f"retention cut: events up to #{cut.removed_through_id} ({cut.removed_count} in the "
+            f"last cut) removed on {cut.cut_at:%Y-%m-%d} after {cut.retention_days} days; "
+            f"the kept events verified from its anchor {cut.anchor_hash}"
+        )
     if result.newest_id is not None:
         # Noted down elsewhere, it lets a later run (--anchor) tell a cut-off tail.
         print(f"newest: {result.newest_id}:{result.newest_hash}")

@@ -461,3 +461,73 @@ async def eligible_among(
         .where(col(Contact.id).in_(list(contact_ids)), gate.eligible())
     )
     return set((await run(session, query)).scalars().all())
+
+
+async def consents_relied_on(
+    session: AsyncSession, context: GateContext, contact_ids: Collection[int]
+) -> dict[int, int | None]:
+    """``eligible_among`` with the evidence: for each contact the gate lets be
+    contacted in this context, the id of the ledger event it relied on (the
+    consent in force, which ``ConsentState`` points to; None where the gate
+    passes without one, e.g. post until an opt-out). In a context that needs
+    consent (tracking) that is always the grant in force. One statement, so a
+    batch knows who passed and why in the same read (GDPR 7(1))."""
+    if not contact_ids:
+        return {}
+    gate = Gate(context)
+    query = (
+        select(col(Contact.id), col(gate.consent.event_id))
+        .select_from(gate.source)
+        .where(col(Contact.id).in_(list(contact_ids)), gate.eligible())
+    )
+    return {int(contact_id): event_id for contact_id, event_id in (await run(session, query)).all()}
+
+
+# -- a marketer's export (service.exports) ----------------------------------------
+
+# The channels a contact export shows the gate's answer for, for direct marketing.
+EXPORT_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE, Channel.POST)
+# What leaves a person out of a marketer's export, whatever the channel: the
+# person's own refusal of all direct marketing, in the gate's own reason
+# codes: a ban on every channel, an objection (GDPR 21(3)), their address or
+# number on the suppression list because they objected or were erased.
+REFUSALS = (Reason.DIRECT_MARKETING_BAN, Reason.OBJECTED, Reason.SUPPRESSED)
+ELIGIBLE = "eligible"
+
+
+def refusals(today: date) -> dict[Reason, ColumnElement[bool]]:
+    """``REFUSALS`` as the gate's expressions, over ``contacts`` alone (no
+    join): for the channel-free reasons any channel's gate says the same, and
+    the post channel's suppression test is the person's own (objection,
+    erasure) on either the address or the number, not a bounce."""
+    gate = Gate(GateContext(channel=Channel.POST, purpose=Purpose.DIRECT_MARKETING, today=today))
+    return {reason: gate.reasons[reason] for reason in REFUSALS}
+
+
+def first_reason(gate: Gate) -> ColumnElement[str]:
+    """``eligible``, or the gate's first reason (in its own order) the contact is out."""
+    return case(
+        *((expression, reason.value) for reason, expression in gate.reasons.items()),
+        else_=ELIGIBLE,
+    )
+
+
+async def states_among(
+    session: AsyncSession, today: date, contact_ids: Collection[int]
+) -> dict[int, dict[Channel, str]]:
+    """Each contact's state for direct marketing on every export channel, as
+    an ordinary campaign (not soft opt-in) would find it today: ``eligible``
+    or a reason code. One statement per channel for the whole page of ids."""
+    states: dict[int, dict[Channel, str]] = {contact_id: {} for contact_id in contact_ids}
+    if not contact_ids:
+        return states
+    for channel in EXPORT_CHANNELS:
+        gate = Gate(GateContext(channel=channel, purpose=Purpose.DIRECT_MARKETING, today=today))
+        query = (
+            select(col(Contact.id), first_reason(gate))
+            .select_from(gate.source)
+            .where(col(Contact.id).in_(list(contact_ids)))
+        )
+        for contact_id, state in (await run(session, query)).all():
+            states[int(contact_id)][channel] = str(state)
+    return states

@@ -1,4 +1,5 @@
-"""``GET /api/v1/contacts/export.csv``: contacts as CSV for marketers, audited."""
+"""``GET /api/v1/contacts/export.csv`` and ``export.json``: contacts for
+marketers, audited, with how many were left out and why."""
 
 from __future__ import annotations
 
@@ -17,11 +18,60 @@ from service.auth.permissions import Permission
 from service.auth.service import Principal
 from service.errors import InvalidInput
 from service.exports import service
-from service.exports.service import ContactFilter
+from service.exports.service import ContactFilter, Scope
 from service.models.enums import Language
 from service.validation import InvalidValue, normalize_email
 
 Session = NamedDependency[AsyncSession]
+StaffRequest = Request[Principal, Any, Any]
+Q = Annotated[str | None, QueryParameter(max_length=200)]
+Email = Annotated[str | None, QueryParameter(max_length=320)]
+Tag = Annotated[str | None, QueryParameter(max_length=64)]
+
+
+def summary_headers(summary: dict[str, Any]) -> dict[str, str]:
+    """The export's counts as response headers (a streamed file has no room
+    for them before its first row): no one is named."""
+    reasons = summary["left_out_by_reason"]
+    return {
+        "X-Export-Contacts": str(summary["contacts"]),
+        "X-Export-Left-Out": str(summary["left_out"]),
+        "X-Export-Left-Out-Reasons": ", ".join(f"{k}={v}" for k, v in reasons.items()),
+        "X-Export-Refused-Included": str(summary["refused_included"]),
+        "Cache-Control": "no-store",
+    }
+
+
+async def _prepare(
+    request: StaffRequest,
+    db_session: AsyncSession,
+    *,
+    q: str | None,
+    email: str | None,
+    tag: str | None,
+    language: Language | None,
+) -> tuple[Scope, dict[str, Any]]:
+    if email is not None:
+        try:
+            email = normalize_email(email)
+        except InvalidValue as exc:
+            raise InvalidInput(str(exc), fields={"email": str(exc)}) from None
+    filters = ContactFilter(q=q, email=email, tag=tag, language=language)
+    scope = Scope(filters, include_refused=request.user.can(Permission.CONTACTS_EXPORT_EXCLUDED))
+    summary = await service.summary(db_session, scope=scope)
+    # Which filters and how many people, never who or the search text.
+    counts: dict[str, Any] = service.audit_counts(summary)
+    trail.annotate(
+        db_session,
+        filters=filters.names(),
+        language=language.value if language else None,
+        **counts,
+    )
+    return scope, summary
+
+
+def _filename(extension: str) -> str:
+    return f'attachment; filename="contacts-{clock.today().isoformat()}.{extension}"'
 
 
 class ExportController(Controller):
@@ -36,40 +86,56 @@ class ExportController(Controller):
     )
     async def export_contacts(
         self,
-        request: Request[Principal, Any, Any],
+        request: StaffRequest,
         db_session: Session,
-        q: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        email: Annotated[str | None, QueryParameter(max_length=320)] = None,
-        tag: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        q: Q = None,
+        email: Email = None,
+        tag: Tag = None,
         language: FromQuery[Language | None] = None,
     ) -> Stream:
         """Contacts as CSV (UTF-8): full_name, nickname, email, phone, language,
-        tags and the direct-marketing consent state per channel (`grant`,
-        `withdraw` or empty); never identity codes. Filters as the contact
-        list's (`q`, `email`) plus `tag` and `language`. Restricted and
-        objected contacts are left out. Each export is recorded in the audit
-        trail with its filters' names and the number of contacts."""
-        if email is not None:
-            try:
-                email = normalize_email(email)
-            except InvalidValue as exc:
-                raise InvalidInput(str(exc), fields={"email": str(exc)}) from None
-        filters = ContactFilter(q=q, email=email, tag=tag, language=language)
-        total = await service.count(db_session, filters=filters)
-        # Which filters and how many people, never who or the search text.
-        trail.annotate(
-            db_session,
-            filters=filters.names(),
-            language=language.value if language else None,
-            contacts=total,
+        tags, the direct-marketing consent state per channel (`grant`,
+        `withdraw` or empty) and the consent gate's answer per channel
+        (`gate_email`, `gate_sms`, `gate_phone`, `gate_post`: `eligible` or
+        the reason code); never identity codes. Filters as the contact list's
+        (`q`, `email`) plus `tag` and `language`. Restricted contacts are
+        left out; so are people under a direct-marketing ban on every
+        channel, an objection or a suppression of their own, unless the
+        exporter holds `contacts:export_excluded`. The `X-Export-*` headers
+        say how many are in the file and how many were left out and why;
+        the audit row records the same counts."""
+        scope, summary = await _prepare(
+            request, db_session, q=q, email=email, tag=tag, language=language
         )
         return Stream(
-            service.csv_chunks(request.app.state.sessionmaker, filters=filters),
+            service.csv_chunks(request.app.state.sessionmaker, scope=scope),
             media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": (
-                    f'attachment; filename="contacts-{clock.today().isoformat()}.csv"'
-                ),
-                "Cache-Control": "no-store",
-            },
+            headers={"Content-Disposition": _filename("csv"), **summary_headers(summary)},
+        )
+
+    @get(
+        "/export.json",
+        guards=[requires(Permission.CONTACTS_EXPORT)],
+        media_type="application/json",
+        opt={"audit": "contact.export"},
+    )
+    async def export_contacts_json(
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        q: Q = None,
+        email: Email = None,
+        tag: Tag = None,
+        language: FromQuery[Language | None] = None,
+    ) -> Stream:
+        """The same export as JSON: `{"summary": {contacts, left_out,
+        left_out_by_reason, refused_included}, "contacts": [{column: value}]}`
+        with the CSV's columns as keys; the same headers."""
+        scope, summary = await _prepare(
+            request, db_session, q=q, email=email, tag=tag, language=language
+        )
+        return Stream(
+            service.json_chunks(request.app.state.sessionmaker, scope=scope, summary=summary),
+            media_type="application/json",
+            headers={"Content-Disposition": _filename("json"), **summary_headers(summary)},
         )

@@ -57,8 +57,12 @@ PURCHASE_FIELDS = {
 }
 PURCHASE_COLUMNS = tuple(PURCHASE_FIELDS)
 _PURCHASE_COLUMN_OF = {field: column for column, field in PURCHASE_FIELDS.items()}
+# The contact export's answer of the consent gate per channel (gate_email …,
+# docs/exports.md): read today, never a fact to record, so an edited export
+# goes back in with these columns ignored.
+IGNORED_COLUMNS = tuple(f"gate_{channel.value}" for channel in Channel)
 KNOWN_COLUMNS = frozenset(
-    (*CONTACT_COLUMNS, *CONSENT_COLUMNS, *EVIDENCE_COLUMNS, *PURCHASE_COLUMNS)
+    (*CONTACT_COLUMNS, *CONSENT_COLUMNS, *EVIDENCE_COLUMNS, *PURCHASE_COLUMNS, *IGNORED_COLUMNS)
 )
 TAG_SEPARATOR = ";"
 _CHECKED_ONCE = ("email", "phone", "personal_identity_code")

@@ -163,8 +163,11 @@ class SiteConsentEvent(SQLModel, table=True):
     a tracked link). Rows are only ever inserted, with one exception: once
     the visitor is known, their rows recorded without a contact get its id
     (``service.tracking.site_consent.link``) — nothing else is ever changed.
-    Page views are stored only while the visitor's latest decision for
-    ``analytics`` is a grant (``site_consent.allows_analytics``)."""
+    Rows never linked are deleted by the retention rule
+    ``anonymous_site_consents`` once the consent cookie has expired (plus a
+    margin). Page views are stored only while the visitor's latest decision
+    for ``analytics`` is a grant (``site_consent.analytics_grant``), and name
+    it (``EngagementEvent.site_consent_event_id``)."""
 
     __tablename__ = "site_consent_events"
     __table_args__ = (Index("ix_site_consent_events_visitor", "visitor", "category", "id"),)

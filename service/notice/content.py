@@ -84,9 +84,6 @@ _TEXT = {
         "tai puolustamiseen, säilytetään niin kauan kuin peruste on voimassa; säilytysaikojen "
         "mukaiset poistot odottavat siihen asti.",
         "backups": "Varmuuskopiot: {days} päivää.",
-        "audit": "Kirjausketju (kuka käsitteli tietoja ja milloin) säilytetään toistaiseksi. "
-        "Siinä on tunnisteita, ei käsiteltyjä tietoja, ja se säilyy henkilön tietojen "
-        "poistamisen jälkeen todisteena käsittelystä.",
         "vendor": "Toimintatyyliprofiilit siirretään säilytysajan päätyttyä profiilipalvelun "
         "tarjoajalle{vendor} (kohta 6).",
         "relay": "Sähköpostit lähetetään lähtevän postin palvelimen kautta.",
@@ -143,9 +140,6 @@ _TEXT = {
         "legal_hold": "Data needed to establish, exercise or defend a legal claim is kept while "
         "that need lasts; the erasures the retention periods call for wait until then.",
         "backups": "Backups: {days} days.",
-        "audit": "The audit trail (who handled the data, and when) is kept for now. It holds "
-        "identifiers, not the data handled, and it outlives the erasure of a person as proof "
-        "of the processing.",
         "vendor": "Behavioural profiles are transferred to the profile service provider"
         "{vendor} when their retention ends (section 6).",
         "relay": "Email is sent through the outgoing mail server.",
@@ -230,6 +224,11 @@ def retention(settings: Settings, lang: str) -> list[str]:
         Rule.CLOSED_REQUESTS: {"days": settings.request_retention_days},
         Rule.UNCONFIRMED_SIGNUPS: {"days": settings.doi_expiry_days},
         Rule.PROFILE_CONSENT_WITHDRAWN: {},
+        Rule.ANONYMOUS_SITE_CONSENTS: {
+            "days": settings.visit_cookie_days + rules.SITE_CONSENT_MARGIN_DAYS,
+            "margin": rules.SITE_CONSENT_MARGIN_DAYS,
+        },
+        Rule.AUDIT_TRAIL: {"period": _audit_period(settings.audit_retention_days, lang)},
     }
     order = [*_RULES_FIRST, *(rule for rule in Rule if rule not in _RULES_FIRST)]
     lines = [
@@ -242,8 +241,13 @@ def retention(settings: Settings, lang: str) -> list[str]:
     lines += [text["suppression"], text["legal_hold"]]
     if settings.backup_time is not None:
         lines.append(text["backups"].format(days=settings.backup_keep_days))
-    lines.append(text["audit"])
     return lines
+
+
+def _audit_period(days: int, lang: str) -> str:
+    if not days:
+        return "toistaiseksi" if lang == "fi" else "for now, with no end set"
+    return f"{days} päivää kirjauksesta" if lang == "fi" else f"for {days} days after each entry"
 
 
 def sources(settings: Settings, lang: str, *, robinson: bool) -> tuple[list[str], list[str]]:

@@ -225,6 +225,13 @@ RETENTION: dict[str, dict[Rule, str]] = {
         Rule.PROFILE_CONSENT_WITHDRAWN: "Jos rekisteröity peruu suostumuksensa profilointiin, "
         "hänen profiilinsa tuhotaan heti eikä niitä siirretä palveluntarjoajalle (paitsi "
         "oikeudellisen vaatimuksen tai käsittelyn rajoituksen ajan).",
+        Rule.ANONYMOUS_SITE_CONSENTS: "Verkkosivuston evästevalinnat, joita ei ole liitetty "
+        "rekisteröityyn (kävijä ei ole tullut sivustolle seurattavan linkin kautta): {days} "
+        "päivää, eli suostumusevästeen voimassaoloajan ja {margin} päivää sen jälkeen.",
+        Rule.AUDIT_TRAIL: "Kirjausketju (kuka käsitteli tietoja ja milloin) säilytetään "
+        "{period}. Siinä on tunnisteita, ei käsiteltyjä tietoja, ja se säilyy henkilön "
+        "tietojen poistamisen jälkeen todisteena käsittelystä. Vanhimmat merkinnät "
+        "poistetaan niin, että poisto kirjataan ja säilytetty osa voidaan yhä todentaa.",
     },
     "en": {
         Rule.CONTACT_5_YEARS: "The customer and marketing register keeps a person's data until "
@@ -256,6 +263,13 @@ RETENTION: dict[str, dict[Rule, str]] = {
         Rule.PROFILE_CONSENT_WITHDRAWN: "If the person withdraws their consent to profiling, "
         "their profiles are destroyed at once and never transferred to the service provider "
         "(except while a legal hold or a restriction of processing is in force).",
+        Rule.ANONYMOUS_SITE_CONSENTS: "Choices made in the website's cookie banner that were "
+        "never linked to a person (the visitor did not arrive through a tracked link): {days} "
+        "days, the consent cookie's lifetime and {margin} days after it.",
+        Rule.AUDIT_TRAIL: "The audit trail (who handled the data, and when) is kept {period}. "
+        "It holds identifiers, not the data handled, and it outlives the erasure of a person "
+        "as proof of the processing. Its oldest entries are removed so that the removal is "
+        "recorded and the part kept can still be verified.",
     },
 }
 

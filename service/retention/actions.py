@@ -18,6 +18,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock, rules
+from service.audit import cut as cuts
 from service.crypto import DataCipher
 from service.db import run
 from service.delivery.messenger import Outcome as SmtpOutcome
@@ -32,6 +33,7 @@ from service.models import (
     Profile,
     RetentionAction,
     Signup,
+    SiteConsentEvent,
 )
 from service.models.enums import (
     CallListStatus,
@@ -133,6 +135,12 @@ async def carry_out(session: AsyncSession, item: PlanItem, *, today: date, tools
         return await _delete_call_lists(session, item, today=today)
     if item.rule is Rule.UNCONFIRMED_SIGNUPS:
         return await _delete_signup(session, item, today=today)
+    if item.rule is Rule.ANONYMOUS_SITE_CONSENTS:
+        return await _delete_anonymous_site_consents(
+            session, item, today=today, settings=tools.settings
+        )
+    if item.rule is Rule.AUDIT_TRAIL:
+        return await _cut_audit_trail(session, item, today=today, settings=tools.settings)
     return await _delete_closed_requests(session, item, today=today, settings=tools.settings)
 
 
@@ -469,6 +477,45 @@ async def _delete_closed_requests(
     if not deleted:
         return NO_LONGER_DUE
     reference = counted(deleted, "closed request", "closed requests")
+    _record(session, item, reference)
+    await session.flush()
+    return Result(Outcome.DONE, reference=reference)
+
+
+async def _delete_anonymous_site_consents(
+    session: AsyncSession, item: PlanItem, *, today: date, settings: Settings
+) -> Result:
+    """Decisions of browsers whose consent cookie has expired and that were
+    never linked to a contact (a linked one goes with the person's data)."""
+    days = settings.visit_cookie_days + rules.SITE_CONSENT_MARGIN_DAYS
+    before = rules.age_cutoff(today, days)
+    deleted = (
+        await run(
+            session,
+            delete(SiteConsentEvent).where(*queries.anonymous_site_consents_conditions(before)),
+        )
+    ).rowcount
+    if not deleted:
+        return NO_LONGER_DUE
+    reference = counted(deleted, "anonymous cookie decision", "anonymous cookie decisions")
+    _record(session, item, reference)
+    await session.flush()
+    return Result(Outcome.DONE, reference=reference)
+
+
+async def _cut_audit_trail(
+    session: AsyncSession, item: PlanItem, *, today: date, settings: Settings
+) -> Result:
+    days = settings.audit_retention_days
+    if not days:
+        return NO_LONGER_DUE
+    made = await cuts.cut(session, before=rules.age_cutoff(today, days), retention_days=days)
+    if made is None:
+        return NO_LONGER_DUE
+    reference = (
+        f"{counted(made.removed_count, 'audit event', 'audit events')} "
+        f"through #{made.removed_through_id}"
+    )
     _record(session, item, reference)
     await session.flush()
     return Result(Outcome.DONE, reference=reference)

@@ -24,6 +24,12 @@ How the rules read (the notice §6, decided where the notice is silent):
   that ends), or withdrawn before the rule existed. Such a profile is in no
   other profile rule, so it is never planned for a transfer.
 * engagement_events, closed_requests: rows older than their configured days.
+* anonymous_site_consents: cookie-banner decisions never linked to a contact,
+  older than the consent cookie's lifetime (``CONSENTRY_VISIT_COOKIE_DAYS``)
+  plus ``rules.SITE_CONSENT_MARGIN_DAYS``.
+* audit_trail: the trail's oldest rows past ``CONSENTRY_AUDIT_RETENTION_DAYS``
+  (none when 0), a prefix of the chain cut with a recorded anchor
+  (service.audit.cut).
 * call_lists: entries of lists whose expiry passed on an earlier day.
 * unconfirmed_signups: a signup never confirmed, whose link expired
   (``CONSENTRY_DOI_EXPIRY_DAYS`` after it was sent) on an earlier day, is
@@ -44,6 +50,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import rules
+from service.audit import cut as cuts
 from service.errors import InvalidInput
 from service.retention import queries
 from service.retention.schemas import (
@@ -286,6 +293,40 @@ async def _bulk_items(session: AsyncSession, *, as_of: date, settings: Settings)
                 as_of=as_of,
             )
         )
+    days = settings.visit_cookie_days + rules.SITE_CONSENT_MARGIN_DAYS
+    count, oldest = await queries.anonymous_site_consents(
+        session, before=rules.age_cutoff(as_of, days)
+    )
+    if count and oldest is not None:
+        due_on = rules.age_due_on(oldest, days)
+        items.append(
+            _item(
+                rule=Rule.ANONYMOUS_SITE_CONSENTS,
+                action=Action.DELETE,
+                subject=Subject(kind="site_consent_events", count=count),
+                reference=counted(count, "anonymous cookie decision", "anonymous cookie decisions"),
+                due_on=due_on,
+                deadline=due_on,
+                as_of=as_of,
+            )
+        )
+    days = settings.audit_retention_days
+    if days:
+        found = await cuts.due(session, before=rules.age_cutoff(as_of, days))
+        if found.count and found.oldest_at is not None:
+            due_on = rules.age_due_on(found.oldest_at, days)
+            items.append(
+                _item(
+                    rule=Rule.AUDIT_TRAIL,
+                    action=Action.DELETE,
+                    subject=Subject(kind="audit_events", count=found.count),
+                    reference=counted(found.count, "audit event", "audit events"),
+                    due_on=due_on,
+                    deadline=due_on,
+                    as_of=as_of,
+                    note="the oldest events, cut with a recorded anchor (consentry audit verify)",
+                )
+            )
     return items
 
 

@@ -29,6 +29,7 @@ from service.models import (
     LegalHold,
     Profile,
     Signup,
+    SiteConsentEvent,
 )
 from service.models.enums import CallListStatus, ConsentAction, ProfileState, Purpose
 from service.suppressions import service as suppressions
@@ -203,6 +204,25 @@ async def old_engagement_events(
     )
     count, oldest = (await run(session, query)).one()
     return int(count), aware(oldest)
+
+
+def anonymous_site_consents_conditions(before: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Cookie-banner decisions never linked to a contact, made before ``before``."""
+    return (
+        col(SiteConsentEvent.contact_id).is_(None),
+        col(SiteConsentEvent.occurred_at) < before,
+    )
+
+
+async def anonymous_site_consents(
+    session: AsyncSession, *, before: datetime
+) -> tuple[int, datetime | None]:
+    """Rule anonymous_site_consents: how many such decisions, and the oldest."""
+    query = select(func.count(), func.min(col(SiteConsentEvent.occurred_at))).where(
+        *anonymous_site_consents_conditions(before)
+    )
+    count, oldest = (await run(session, query)).one()
+    return int(count), _aware(oldest)
 
 
 def expired_call_lists_conditions(before: datetime) -> tuple[ColumnElement[bool], ...]:

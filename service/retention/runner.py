@@ -40,6 +40,9 @@ RUN_ORDER = {
             Rule.ENGAGEMENT_EVENTS,
             Rule.CALL_LISTS,
             Rule.CLOSED_REQUESTS,
+            Rule.ANONYMOUS_SITE_CONSENTS,
+            # Last: its own audit.cut event then follows every row the run wrote.
+            Rule.AUDIT_TRAIL,
         )
     )
 }

@@ -193,6 +193,14 @@ class EngagementRead(BaseModel):
     browser_major: str | None
     os_family: str | None
     automated: bool
+    consent_event_id: int | None = Field(
+        description="The email-tracking grant (a consents history id) the event was stored "
+        "under; empty for events stored before it was recorded."
+    )
+    site_consent_event_id: int | None = Field(
+        description="For a page view: the website analytics grant (a site consents id) it "
+        "was accepted under."
+    )
     occurred_at: datetime
 
 

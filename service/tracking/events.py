@@ -13,7 +13,11 @@ whole batch per INSERT, through a consumer group, so that:
 
 The consent check happens when the batch is stored, through the consent gate
 for email tracking (a granted consent, no restriction, objection or ban), so a
-withdrawal stops storage even for events already queued.
+withdrawal stops storage even for events already queued. The same statement
+names the grant each contact passed on, and each row stores its id
+(``consent_event_id``, GDPR 7(1)); a page view also names the website
+analytics grant it was accepted under (``site_consent_event_id``), which the
+endpoint found and queued with it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
-from service.consent.queries import eligible_among, tracking_context
+from service.consent.queries import consents_relied_on, eligible_among, tracking_context
 from service.db import SessionMaker, insert_ignore_many, run, session_scope
 from service.ip import DEFAULT_V4_PREFIX, DEFAULT_V6_PREFIX, truncate_ip
 from service.models import Campaign, EngagementEvent
@@ -48,7 +52,7 @@ STREAM_MAXLEN = 1_000_000
 # An entry pending this long belongs to a consumer that died: a live one
 # stores and acknowledges a batch in well under a second.
 CLAIM_IDLE_MS = 60_000
-# One INSERT carries every row of a batch; ~15 bind parameters a row must stay
+# One INSERT carries every row of a batch; ~16 bind parameters a row must stay
 # under SQLite's and asyncpg's limit of 32,766.
 MAX_BATCH = 2000
 
@@ -69,9 +73,11 @@ async def publish(
     user_agent: str | None = None,
     v4_prefix: int = DEFAULT_V4_PREFIX,
     v6_prefix: int = DEFAULT_V6_PREFIX,
+    site_consent_event_id: int | None = None,
 ) -> None:
     """Queue one event, reduced before it leaves the process: the full IP
-    address and the raw user agent never reach Redis."""
+    address and the raw user agent never reach Redis. A page view carries
+    the website analytics grant it was accepted under."""
     agent = describe(user_agent)
     fields: dict[str, str | int | None] = {
         "kind": EngagementKind(kind).value,
@@ -87,6 +93,7 @@ async def publish(
         "os_family": agent.os_family,
         "automated": "1" if agent.automated else "0",
         "occurred_at": clock.now().isoformat(),
+        "site_consent_event_id": site_consent_event_id,
     }
     entry: dict[FieldT, EncodableT] = {
         name: str(value) for name, value in fields.items() if value is not None
@@ -197,8 +204,11 @@ async def store(session: AsyncSession, entries: Sequence[Entry]) -> int:
     """
     rows = [row for entry in entries if (row := _row(*entry)) is not None]
     contacts = {row["contact_id"] for row in rows if row["contact_id"] is not None}
-    consenting = await trackable(session, contacts)
+    # Who may be tracked and the grant each relies on, in one read.
+    consenting = await tracking_consents(session, contacts)
     rows = [row for row in rows if row["contact_id"] is None or row["contact_id"] in consenting]
+    for row in rows:
+        row["consent_event_id"] = consenting.get(row["contact_id"])
     if not rows:
         return 0
     # A campaign deleted after the event was queued would fail the foreign key
@@ -228,6 +238,7 @@ def _row(entry_id: str, fields: Mapping[str, str]) -> dict[str, Any] | None:
             "os_family": fields.get("os_family"),
             "automated": fields.get("automated") == "1",
             "occurred_at": datetime.fromisoformat(fields["occurred_at"]),
+            "site_consent_event_id": _int(fields.get("site_consent_event_id")),
         }
     except (KeyError, ValueError):
         # Not written by publish(): acknowledged and dropped, or it would
@@ -245,6 +256,14 @@ async def trackable(session: AsyncSession, contact_ids: set[int]) -> set[int]:
     email-tracking consent and none of the gate's other reasons (a
     restriction, an objection, a ban, retention …)."""
     return await eligible_among(session, tracking_context(clock.today()), contact_ids)
+
+
+async def tracking_consents(session: AsyncSession, contact_ids: set[int]) -> dict[int, int]:
+    """``trackable`` with the evidence: each trackable contact's email-tracking
+    grant in force (its ledger event id), from the same gate statement."""
+    relied_on = await consents_relied_on(session, tracking_context(clock.today()), contact_ids)
+    # Tracking needs consent whoever the contact is: the gate passes only on a grant.
+    return {contact_id: event_id for contact_id, event_id in relied_on.items() if event_id}
 
 
 async def _existing_campaigns(session: AsyncSession, campaign_ids: set[int | None]) -> set[int]:

@@ -260,10 +260,10 @@ class TrackingController(Controller):
             return Response(b"", status_code=204, headers=NO_STORE)
         # The body's "consent" flag is not trusted: the recorded decision is.
         async with _sessionmaker(request)() as session:
-            allowed = await site_consent.allows_analytics(
+            grant = await site_consent.analytics_grant(
                 session, visitor=browser, contact_id=visitor.contact_id
             )
-        if not allowed:
+        if grant is None:
             return Response(b"", status_code=204, headers=NO_STORE)
         await _publish(
             request,
@@ -273,6 +273,7 @@ class TrackingController(Controller):
             page=view.page,
             referrer=view.referrer,
             next_page=view.next_page,
+            site_consent_event_id=grant,
         )
         return Response(b"", status_code=202, headers=NO_STORE)
 

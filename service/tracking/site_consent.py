@@ -29,7 +29,8 @@ only update this table allows.
 **Page views** are stored only while both the browser's latest ``analytics``
 decision (by its consent cookie) and the latest one recorded for the visitor
 or the contact (any browser) are grants: a withdrawal made anywhere stops
-them, a grant made elsewhere does not start them here (``allows_analytics``).
+them, a grant made elsewhere does not start them here (``analytics_grant``,
+whose id the stored view names).
 """
 
 from __future__ import annotations
@@ -334,20 +335,15 @@ async def link(session: AsyncSession, *, visitor: str, contact_id: int) -> int:
     return int(result.rowcount)
 
 
-async def allows_analytics(session: AsyncSession, *, visitor: str, contact_id: int) -> bool:
-    """Whether a page view of this browser (its consent cookie) and this
-    contact (its visitor cookie) may be stored: the browser's latest
-    ``analytics`` decision is a grant, and so is the latest one recorded for
-    the browser or the contact anywhere. One statement, two index look-ups."""
+async def analytics_grant(session: AsyncSession, *, visitor: str, contact_id: int) -> int | None:
+    """The analytics grant a page view of this browser (its consent cookie)
+    and this contact (its visitor cookie) may be stored under: the id of the
+    browser's latest ``analytics`` decision when it is a grant and so is the
+    latest one recorded for the browser or the contact anywhere; None
+    otherwise. The view names it (``EngagementEvent.site_consent_event_id``).
+    One statement, two index look-ups."""
     analytics = col(SiteConsentEvent.category) == Category.ANALYTICS.value
     newest = col(SiteConsentEvent.id).desc()
-    of_browser = (
-        core_select(col(SiteConsentEvent.action))
-        .where(analytics, col(SiteConsentEvent.visitor) == visitor)
-        .order_by(newest)
-        .limit(1)
-        .scalar_subquery()
-    )
     of_anyone = (
         core_select(col(SiteConsentEvent.action))
         .where(
@@ -361,10 +357,32 @@ async def allows_analytics(session: AsyncSession, *, visitor: str, contact_id: i
         )
         .order_by(newest)
         .limit(1)
+        # Of the whole table, not of the row the outer query reads.
+        .correlate(None)
         .scalar_subquery()
     )
-    row = (await run(session, core_select(of_browser, of_anyone))).one()
-    return all(_action(value) is ConsentAction.GRANT for value in row)
+    # The browser's latest decision, with the latest of anyone's beside it.
+    query = (
+        core_select(col(SiteConsentEvent.id), col(SiteConsentEvent.action), of_anyone)
+        .where(analytics, col(SiteConsentEvent.visitor) == visitor)
+        .order_by(newest)
+        .limit(1)
+    )
+    row = (await run(session, query)).first()
+    if row is None:
+        return None
+    event_id, browser_action, anyone_action = row
+    if _action(browser_action) is ConsentAction.GRANT and _action(anyone_action) is (
+        ConsentAction.GRANT
+    ):
+        return int(event_id)
+    return None
+
+
+async def allows_analytics(session: AsyncSession, *, visitor: str, contact_id: int) -> bool:
+    """Whether a page view of this browser and this contact may be stored
+    (``analytics_grant`` names the grant)."""
+    return await analytics_grant(session, visitor=visitor, contact_id=contact_id) is not None
 
 
 def _action(value: Any) -> ConsentAction | None:

@@ -14,19 +14,21 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from service import running
+from service import clock, running
+from service.audit import cut as cuts
 from service.audit.chain import row_hash
 from service.audit.verify import verify
 from service.backup.carry import MARK
 from service.backup.fileformat import BackupError
 from service.backup.service import create_backup, restore_backup
-from service.db import SessionMaker, create_engine, create_sessionmaker
+from service.db import SessionMaker, create_engine, create_sessionmaker, session_scope
 from service.models.enums import Role
 from service.settings import Settings
 from tests.conftest import TokenFactory
@@ -36,7 +38,8 @@ from tests.support.factories import MARKETING, add_contact
 HOLDER = """
 import sys, time
 from pathlib import Path
-from service import running
+from service import clock, running
+from service.audit import cut as cuts
 with running.registered(Path(sys.argv[1]), sys.argv[2]):
     print("ready", flush=True)
     time.sleep(120)
@@ -192,3 +195,43 @@ async def test_audit_events_after_the_snapshot_are_carried_over_and_verified(
     ]
     assert len(originals) == len(set(originals))
     assert {row["row_hash"] for row in later} <= set(originals)
+
+
+async def test_audit_events_are_carried_over_after_a_retention_cut(
+    admin: Client, sessionmaker: SessionMaker, own_var: Settings, tmp_path: Path
+) -> None:
+    """The live trail was cut (service.audit.cut) after the snapshot, past the
+    snapshot's newest event: its oldest ids are gone, and the events it still
+    has are carried into the restored trail all the same."""
+    settings = own_var
+    contact = await add_contact(admin, consent=MARKETING, email="cut.before@example.fi")
+    backup = tmp_path / "cut.backup"
+    await create_backup(settings, backup)
+    _, at_backup, _ = await trail(settings.database_url)
+    for _read in range(2):
+        assert (await admin.get(f"/api/v1/contacts/{contact}")).status_code == 200
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_scope(create_sessionmaker(engine)) as session:
+            # Everything but the newest event is past this retention.
+            made = await cuts.cut(
+                session, before=clock.now() + timedelta(days=1), retention_days=365
+            )
+    finally:
+        await engine.dispose()
+    assert made is not None and made.removed_through_id > at_backup
+    assert (await admin.get(f"/api/v1/contacts/{contact}")).status_code == 200
+    intact, _, live = await trail(settings.database_url)
+    assert intact and live[0]["id"] == made.removed_through_id + 1
+
+    await forget_connections(sessionmaker)
+    restored = await restore_backup(settings, backup)
+
+    assert restored.replay is not None
+    # The live trail's events, the cut's own among them, each carried once.
+    assert restored.replay.audit_events_carried == len(live)
+    intact, _, after = await trail(settings.database_url)
+    assert intact
+    carried = [row["details"][MARK]["hash"] for row in after if MARK in row["details"]]
+    assert carried == [row["row_hash"] for row in live]
+    assert any(row["action"] == "audit.cut" for row in after)

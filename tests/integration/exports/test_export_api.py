@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from service import clock
 from service.db import SessionMaker, run, session_scope
 from service.exports import service
-from service.exports.service import COLUMNS, ContactFilter
+from service.exports.service import COLUMNS, ContactFilter, Scope
 from service.models import AuditEvent, Contact
 from service.models.enums import Role
 from tests.conftest import TokenFactory
@@ -92,6 +92,10 @@ async def test_a_marketer_gets_names_channels_and_consents_and_never_an_identity
             "consent_sms_direct_marketing",
             "consent_phone_direct_marketing",
             "consent_post_direct_marketing",
+            "gate_email",
+            "gate_sms",
+            "gate_phone",
+            "gate_post",
         ]
     )
     assert rows[1:] == [
@@ -106,13 +110,22 @@ async def test_a_marketer_gets_names_channels_and_consents_and_never_an_identity
             "",
             "withdraw",
             "",
+            # The gate's answer today, in its own codes: mailable by email
+            # (a grant), SMS needs consent, phone withdrawn, no postal address.
+            "eligible",
+            "no_consent",
+            "consent_withdrawn",
+            "no_address",
         ],
         ['\'=HYPERLINK("http://evil")', "'@SUM(A1)", "'=cmd@example.fi", "", "fi", "'-x"]
-        + [""] * 4,
+        + [""] * 4
+        + ["no_consent", "no_consent", "no_address", "no_address"],
     ]
 
 
-async def test_filters_and_who_is_left_out(admin: Client, sessionmaker: SessionMaker) -> None:
+async def test_filters_and_who_is_left_out(
+    admin: Client, make_token: TokenFactory, sessionmaker: SessionMaker
+) -> None:
     await add_contact(admin, full_name="Aino Suomi", email="aino@example.fi", tags=["vip"])
     await add_contact(admin, full_name="Bertil Svensk", email="bertil@example.fi", language="sv")
     restricted = await add_contact(admin, full_name="Rauha Restricted", email="rauha@example.fi")
@@ -126,8 +139,10 @@ async def test_filters_and_who_is_left_out(admin: Client, sessionmaker: SessionM
                 update(Contact).where(col(Contact.id) == contact_id).values({column: clock.now()}),
             )
 
+    marketer = auth(await make_token(Role.MARKETER))
+
     async def names(**params: str) -> list[str]:
-        response = await admin.get(URL, params=params)
+        response = await admin.get(URL, params=params, headers=marketer)
         assert response.status_code == 200, response.text
         return [row[0] for row in parse(response.text)[1:]]
 
@@ -159,9 +174,10 @@ async def test_each_export_is_audited_with_filters_and_count_not_data(
     assert [(e.route, e.method, e.actor_user_id is not None) for e in events] == [
         ("/api/v1/contacts/export.csv", "GET", True)
     ] * 2
+    counts = {"left_out": 0, "refused_included": 0}
     assert [e.details for e in events] == [
-        {"filters": ["q", "tag"], "contacts": 1},
-        {"filters": ["language"], "language": "fi", "contacts": 2},
+        {"filters": ["q", "tag"], "contacts": 1, **counts},
+        {"filters": ["language"], "language": "fi", "contacts": 2, **counts},
     ]
     assert all(e.contact_id is None for e in events)
     assert "Aino" not in str([e.model_dump() for e in events])
@@ -172,7 +188,7 @@ async def test_each_export_is_audited_with_filters_and_count_not_data(
     [
         (Role.ADMIN, 200),
         (Role.MARKETER, 200),
-        (Role.PRIVACY_OFFICER, 403),
+        (Role.PRIVACY_OFFICER, 200),
         (Role.VIEWER, 403),
         (Role.CALLER, 403),
     ],
@@ -196,10 +212,13 @@ async def test_pages_follow_the_id_order_without_loading_everything(
         await add_contact(admin, full_name=f"Person {number}", email=f"p{number}@example.fi")
     chunks = [
         chunk
-        async for chunk in service.csv_chunks(sessionmaker, filters=ContactFilter(), page_size=3)
+        async for chunk in service.csv_chunks(
+            sessionmaker, scope=Scope(ContactFilter()), page_size=3
+        )
     ]
     # The header, then pages of 3, 3 and 1 rows.
     assert [len(parse(chunk)) for chunk in chunks] == [1, 3, 3, 1]
     assert [row[0] for row in parse("".join(chunks))[1:]] == [f"Person {n}" for n in range(7)]
-    empty = [c async for c in service.csv_chunks(sessionmaker, filters=ContactFilter(q="nobody"))]
+    nobody = Scope(ContactFilter(q="nobody"))
+    empty = [c async for c in service.csv_chunks(sessionmaker, scope=nobody)]
     assert parse("".join(empty)) == [list(COLUMNS)]

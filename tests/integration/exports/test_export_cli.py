@@ -81,7 +81,14 @@ async def test_the_file_is_private_complete_and_audited(
         (
             "CLI",
             "consentry export contacts",
-            {"filters": ["language"], "contacts": 1, "language": "sv"},
+            {
+                "filters": ["language"],
+                "format": "csv",
+                "contacts": 1,
+                "left_out": 0,
+                "refused_included": 0,
+                "language": "sv",
+            },
         )
     ]
 
