@@ -222,7 +222,7 @@ async def anonymous_site_consents(
         *anonymous_site_consents_conditions(before)
     )
     count, oldest = (await run(session, query)).one()
-    return int(count), _aware(oldest)
+    return int(count), aware(oldest)
 
 
 def expired_call_lists_conditions(before: datetime) -> tuple[ColumnElement[bool], ...]:
