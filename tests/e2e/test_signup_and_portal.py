@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service import clock
+from service import clock, rules
 from service.crypto import DataCipher
 from service.db import create_engine, create_sessionmaker
 from service.retention.runner import Tools, run_retention
@@ -218,7 +218,11 @@ def purge_after_expiry(run: RunningService) -> None:
     """The nightly retention run, on the service's own database, on the day
     after the confirmation links expired: the clock is moved, nothing else."""
     settings = load_settings(dict(run.env))
-    later = clock.now() + timedelta(days=settings.doi_expiry_days + 1)
+    expired = clock.now() + timedelta(days=settings.doi_expiry_days)
+    # The run's day is a local (Helsinki) day: it starts before UTC's, so the
+    # day after the expiry is counted in local time, not from UTC's date.
+    today = rules.local_date(expired) + timedelta(days=1)
+    later = rules.local_midnight(today)
     tools = Tools(
         settings=settings,
         cipher=DataCipher(settings.data_key),
@@ -230,7 +234,7 @@ def purge_after_expiry(run: RunningService) -> None:
         engine = create_engine(settings.database_url)
         try:
             report = await run_retention(
-                create_sessionmaker(engine), today=later.date(), tools=tools
+                create_sessionmaker(engine), today=today, tools=tools
             )
             assert report.done >= 1, report
         finally:

@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import text
 
+from service import rules
 from service.db import SessionMaker
 from service.models.enums import Role
 from tests.conftest import audit_trail_unlocked
@@ -74,7 +75,7 @@ async def test_the_trail_filtered_by_person_and_by_staff_member(
     by_action = await officer.get(PAGE, params={"action": "contact.create"})
     assert len(_shown_ids(by_action.text)) == 2
     # Days are Helsinki days; the last one is included.
-    today = events[0].occurred_at.date().isoformat()
+    today = rules.local_date(events[0].occurred_at).isoformat()
     in_range = await officer.get(PAGE, params={"since": today, "until": today})
     assert len(_shown_ids(in_range.text)) >= 4
     past = await officer.get(PAGE, params={"since": "2020-01-01", "until": "2020-01-31"})
