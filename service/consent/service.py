@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import rules
 from service.consent import profiling
 from service.consent.queries import Gate, GateContext, reasons_of_contact
 from service.consent.schemas import (
@@ -403,7 +404,8 @@ async def _persons_request(
         return f"contact {contact.id} has no request with id {request_id}"
     if request.status is RequestStatus.REFUSED:
         return "the request was refused"
-    if request.received_on < _naive(ban.recorded_at).date():
+    # received_on is a Helsinki day; so is the ban's, not its UTC date.
+    if request.received_on < rules.local_date(_naive(ban.recorded_at).replace(tzinfo=UTC)):
         return "the request must have been received after the ban"
     return None
 
