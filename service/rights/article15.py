@@ -92,6 +92,9 @@ def _retention(lang: Lang, contact: Contact, settings: Settings) -> list[Rule]:
     month, day = rules.NO_ACCOUNT_DEADLINE_MONTH_DAY
     notice = settings.profile_transfer_notice_days
     fi = lang == "fi"
+    audit_days = settings.audit_retention_days
+    audit_fi = f"{audit_days} päivää kirjauksesta" if audit_days else "toistaiseksi"
+    audit_en = f"{audit_days} days after each entry" if audit_days else "kept with no end set"
     vendor = settings.profile_vendor_name or (
         "profiilipalvelun tarjoajalle" if fi else "the profile vendor"
     )
@@ -114,6 +117,9 @@ def _retention(lang: Lang, contact: Contact, settings: Settings) -> list[Rule]:
             RetentionRule.CALL_LISTS: f"Puhelulistat: {settings.call_list_ttl_days} päivää.",
             RetentionRule.CLOSED_REQUESTS: "Tietosuojapyyntösi: "
             f"{settings.request_retention_days} päivää käsittelyn päättymisestä.",
+            RetentionRule.AUDIT_TRAIL: "Kirjausketju siitä, kuka käsitteli tietojasi ja milloin "
+            f"(tunnisteita, ei itse tietoja): {audit_fi}; se säilyy tietojesi poistamisen "
+            "jälkeen todisteena käsittelystä.",
             "legal_hold": "Oikeudellista vaatimusta varten tarvittavat tiedot säilytetään niin "
             "kauan kuin säilytysvelvoite on voimassa.",
             "suppression": "Jos tietosi poistetaan tai kiellät suoramarkkinoinnin, "
@@ -139,6 +145,9 @@ def _retention(lang: Lang, contact: Contact, settings: Settings) -> list[Rule]:
             RetentionRule.CALL_LISTS: f"Call lists: {settings.call_list_ttl_days} days.",
             RetentionRule.CLOSED_REQUESTS: "Your data-subject requests: "
             f"{settings.request_retention_days} days after they are closed.",
+            RetentionRule.AUDIT_TRAIL: "The audit trail of who handled your data and when "
+            f"(identifiers, not the data itself): {audit_en}; it outlives the erasure of your "
+            "data as proof of the processing.",
             "legal_hold": "Data needed for a legal claim is kept while a legal hold is in force.",
             "suppression": "If you are erased or forbid direct marketing, a keyed hash (not "
             "readable) of your email address and phone number stays on a suppression list, so "

@@ -219,6 +219,7 @@ async def test_the_export_holds_everything_with_the_persons_own_code_and_profile
     } <= set(rules)
     assert "2031-06-02" in rules["contact_5_years"]  # last service contact 2026-06-01 + 5 y + 1 d
     assert f"{settings.engagement_retention_days} days" in rules["engagement_events"]
+    assert f"{settings.audit_retention_days} days after each entry" in rules["audit_trail"]
     assert {right["right"] for right in info["rights"]} >= {
         "access",
         "rectification",
