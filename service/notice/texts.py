@@ -103,14 +103,17 @@ DIRECT_MARKETING_OPT_IN = {
     f"antamallaan suostumuksella ({_A6['fi']} a alakohta; sähköisen viestinnän palveluista "
     "annetun lain 200 §:n 1 momentti). Ilman suostumusta vain rekisterinpitäjän omien "
     "samankaltaisten tuotteiden tai palvelujen markkinointi asiakkaalle, joka ei ole kieltänyt "
-    "sitä (200 §:n 3 momentti), ja markkinointi yritysten yhteyshenkilöille, kunnes he "
-    f"kieltävät sen (202 §); näissä perusteena on oikeutettu etu ({_A6['fi']} f alakohta).",
+    "sitä (200 §:n 3 momentti), ja markkinointi yritysten yhteyshenkilöille heidän "
+    "tehtäväänsä liittyen, kunnes he kieltävät sen (202 §): yhteyshenkilöstä kirjataan "
+    "työnantaja ja asema, ja ilman niitä häntä kohdellaan luonnollisena henkilönä; näissä "
+    f"perusteena on oikeutettu etu ({_A6['fi']} f alakohta).",
     "en": "Direct marketing by {channels}: to a natural person only with their prior consent "
     f"({_A6['en']}(a); Finnish Act on Electronic Communications Services, section 200(1)). "
     "Without consent, only offers of the controller's own similar products or services to a "
     "customer who has not forbidden them (section 200(3)), and marketing to the contact "
-    "persons of businesses until they forbid it (section 202); these rest on legitimate "
-    f"interest ({_A6['en']}(f)).",
+    "persons of businesses, about their role, until they forbid it (section 202): a contact "
+    "person's employer and position are recorded, and one without them is treated as a "
+    f"private person; these rest on legitimate interest ({_A6['en']}(f)).",
 }
 DIRECT_MARKETING_OPT_OUT = {
     "fi": "Suoramarkkinointi ({channels}): rekisterinpitäjän oikeutettu etu "

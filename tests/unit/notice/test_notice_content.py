@@ -416,3 +416,19 @@ def test_the_bases_state_soft_opt_ins_evidence_as_the_gate_asks_it(
     monkeypatch.setattr(Gate, "soft_opt_in", property(lambda self: False))
     bases = section(render_markdown(settings, lang=lang, document=Document.NOTICE), heading)
     assert words not in bases
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "words"),
+    [
+        ("fi", "4. Henkilötietojen käsittelyn tarkoitus ja peruste", "työnantaja ja asema"),
+        ("en", "4. Purposes and legal bases", "employer and position are recorded"),
+    ],
+)
+def test_the_bases_say_a_business_contact_needs_a_recorded_role(
+    settings: Settings, lang: str, heading: str, words: str
+) -> None:
+    # The gate's no_business_role: a business contact without employer and
+    # position is mailed as a private person, and the notice says so.
+    bases = section(render_markdown(settings, lang=lang, document=Document.NOTICE), heading)
+    assert words in bases
