@@ -28,10 +28,6 @@ from service.models.enums import (
     ConsentAction,
     Purpose,
 )
-
-# HEADERS and PAGES are read here by service.retention.public.
-from service.public_pages import HEADERS as HEADERS
-from service.public_pages import PAGES as PAGES
 from service.public_pages import (
     PublicRequest,
     Session,

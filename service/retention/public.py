@@ -23,12 +23,12 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock, rules
-from service.consent.public import HEADERS, PAGES
 from service.consent.texts import PAGE_TEXT as GENERIC_TEXT
 from service.db import run
 from service.mail.render import Controller as ControllerIdentity
 from service.models import Contact, Profile
 from service.models.enums import ProfileState
+from service.public_pages import HEADERS, PAGES
 from service.retention import texts
 from service.retention.notice import TOKEN_PURPOSE
 from service.settings import Settings
