@@ -16,18 +16,10 @@ from dataclasses import dataclass
 
 import pyrage
 
+from service import countries
 from service import settings_readers as read
 from service.settings_readers import PREFIX, SettingsError
 
-# The EU member states and the other EEA states (Iceland, Liechtenstein,
-# Norway), ISO 3166-1 alpha-2. Greece is "GR" here, as ISO has it.
-# fmt: off
-EEA_COUNTRIES = frozenset((
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
-    "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
-    "IS", "LI", "NO",
-))
-# fmt: on
 _COUNTRY = re.compile(r"[A-Z]{2}")
 
 
@@ -43,7 +35,7 @@ class VendorSettings:
 
     @property
     def outside_eea(self) -> bool:
-        return self.country is not None and self.country not in EEA_COUNTRIES
+        return self.country is not None and self.country not in countries.EEA
 
 
 def vendor_settings(environ: dict[str, str]) -> VendorSettings:

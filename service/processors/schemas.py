@@ -7,8 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from service import clock
-from service.processors import countries
+from service import clock, countries
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

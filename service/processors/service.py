@@ -14,10 +14,9 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import clock
+from service import clock, countries
 from service.errors import InvalidInput, NotFound
 from service.models import Processor
-from service.processors import countries
 from service.processors.schemas import ProcessorCreate, ProcessorRead, ProcessorUpdate
 
 _REQUIRED = ("name", "service", "country")

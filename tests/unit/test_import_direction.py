@@ -61,6 +61,7 @@ LAYERS: list[tuple[str, ...]] = [
         "onetime",
         "public_limits",
         "public_pages",
+        "countries",
     ),
 ]
 

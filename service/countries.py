@@ -1,7 +1,7 @@
 """Where the GDPR applies without a transfer: the EU and the EEA (GDPR 44).
 
-Whether a processor is outside the EEA is derived from its country here,
-never taken from whoever records it.
+Whether a processor or the profile vendor is outside the EEA is derived from
+its country here, never taken from whoever records it.
 """
 
 from __future__ import annotations
