@@ -233,9 +233,7 @@ def purge_after_expiry(run: RunningService) -> None:
     async def purge() -> None:
         engine = create_engine(settings.database_url)
         try:
-            report = await run_retention(
-                create_sessionmaker(engine), today=today, tools=tools
-            )
+            report = await run_retention(create_sessionmaker(engine), today=today, tools=tools)
             assert report.done >= 1, report
         finally:
             await engine.dispose()
