@@ -145,7 +145,7 @@ async def test_the_preview_shows_the_draft_as_the_contact_sees_it(
     assert 'value="Hej {{ contact.name }}"' in composer.text
     # The picker offers the first eligible contacts; the form previews on change.
     assert f'<option value="{aino}">Aino Aaltonen (#{aino})</option>' in composer.text
-    assert 'hx-trigger="load, keyup changed delay:500ms, change"' in composer.text
+    assert 'data-hx-trigger="load, keyup changed delay:500ms, change"' in composer.text
     unsaved = {
         **FORM,
         **swedish_version,
@@ -212,7 +212,7 @@ async def test_the_audience_panel_counts_what_the_api_counts(
     )
     fragment = await marketer.get(f"/app/campaigns/{campaign_id}/audience", headers=HTMX)
     assert fragment.status_code == 200 and "<html" not in fragment.text
-    assert 'hx-trigger="every 10s"' in fragment.text
+    assert 'data-hx-trigger="every 10s"' in fragment.text
     assert panel_counts(panel_of(fragment.text)) == (api["eligible"], api["excluded"])
     plain = await marketer.get(f"/app/campaigns/{campaign_id}/audience")
     assert "<html" in plain.text and panel_counts(panel_of(plain.text))[0] == 2

@@ -38,7 +38,7 @@ async def progress(browser: Client, campaign_id: int) -> str:
 
 def polls(fragment: str) -> bool:
     opening = fragment[fragment.index('<section id="sending"') :].split(">", 1)[0]
-    return 'hx-trigger="every 2s"' in opening
+    return 'data-hx-trigger="every 2s"' in opening
 
 
 async def three_contacts(admin: Client) -> None:
