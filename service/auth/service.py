@@ -39,6 +39,8 @@ class Principal:
     scope: Role | None = None
     # A browser login's session (None for an API token).
     session_id: int | None = None
+    # The language the member chose for the staff UI (service.i18n).
+    language: str = "fi"
     permissions: frozenset[Permission] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -171,6 +173,7 @@ async def authenticate_token(session: AsyncSession, token: str) -> Principal | N
         role=user.role,
         token_id=api_token.id,
         scope=api_token.scope,
+        language=user.language,
     )
 
 

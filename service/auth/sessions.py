@@ -115,6 +115,7 @@ async def authenticate_session(
         role=user.role,
         token_id=None,
         session_id=staff_session.id,
+        language=user.language,
     )
 
 

@@ -1,7 +1,14 @@
 """Every table, imported here so that ``SQLModel.metadata`` knows them all."""
 
 from service.models.audit import AuditCut, AuditEvent
-from service.models.auth import ApiToken, LoginAttempt, RecoveryCode, StaffSession, User
+from service.models.auth import (
+    ApiToken,
+    LoginAttempt,
+    RecoveryCode,
+    StaffLink,
+    StaffSession,
+    User,
+)
 from service.models.bounces import BounceCounter, DeliveryEventRecord
 from service.models.campaigns import (
     CallList,
@@ -9,6 +16,7 @@ from service.models.campaigns import (
     CallListEntry,
     Campaign,
     CampaignRecipient,
+    Layout,
 )
 from service.models.collection import (
     ConsentText,
@@ -65,6 +73,7 @@ __all__ = [
     "Erasure",
     "FormVersion",
     "Interaction",
+    "Layout",
     "LegalHold",
     "LoginAttempt",
     "Objection",
@@ -82,6 +91,7 @@ __all__ = [
     "Signup",
     "SignupForm",
     "SiteConsentEvent",
+    "StaffLink",
     "StaffSession",
     "Suppression",
     "User",

@@ -9,7 +9,7 @@ from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
 from service.models.base import enum_field, utcnow
-from service.models.enums import LoginOutcome, Role
+from service.models.enums import LoginOutcome, Role, StaffLinkPurpose
 
 
 class User(SQLModel, table=True):
@@ -31,6 +31,10 @@ class User(SQLModel, table=True):
     # Failures before this moment no longer count towards a lockout (set when
     # an admin unlocks the account; a successful login resets it too).
     failures_cleared_at: datetime | None = Field(default=None)
+    # The staff UI's language ("fi", "sv" or "en"), chosen by the member.
+    language: str = Field(default="fi", max_length=2, sa_column_kwargs={"server_default": "fi"})
+    # The last completed sign-in (password and second factor), shown to admins.
+    last_sign_in_at: datetime | None = Field(default=None)
 
 
 class ApiToken(SQLModel, table=True):
@@ -118,3 +122,28 @@ class LoginAttempt(SQLModel, table=True):
     )
     ip_address: str | None = Field(default=None, max_length=45, index=True)
     outcome: LoginOutcome = enum_field(LoginOutcome)
+
+
+class StaffLink(SQLModel, table=True):
+    """A one-time link that lets a staff member set a password: an invitation
+    (a new account) or a reset by an admin. Only the token's SHA-256 is
+    stored; the link is mailed, good once, and only until ``expires_at``."""
+
+    __tablename__ = "staff_links"
+    __pii_columns__: ClassVar[tuple[str, ...]] = ()
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    purpose: StaffLinkPurpose = enum_field(StaffLinkPurpose)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = Field(default=None)
+    created_by_user_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    )

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from service.models.base import enum_field, utcnow
 from service.models.enums import (
+    BodyFormat,
     CallListStatus,
     CampaignChannel,
     CampaignStatus,
@@ -30,7 +31,22 @@ class Campaign(SQLModel, table=True):
     subject: str = Field(default="", max_length=300)
     body_html: str = Field(default="", sa_type=Text)
     body_text: str = Field(default="", sa_type=Text)
-    # {"sv": {"subject": …, "body_html": …, "body_text": …}, …}
+    # How the body is written. With Markdown, ``body_source`` holds what the
+    # marketer wrote and ``body_html`` what it became (in the layout, CSS
+    # inlined) when it was saved.
+    body_format: BodyFormat = enum_field(BodyFormat, default=BodyFormat.HTML)
+    body_source: str = Field(default="", sa_type=Text)
+    # True when the marketer wrote the text part; otherwise it is made from
+    # the HTML at each save.
+    text_written: bool = Field(default=False)
+    # The saved layout the body is put in (None: the body is the whole HTML).
+    layout_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("layouts.id", ondelete="RESTRICT"), nullable=True, index=True
+        ),
+    )
+    # {"sv": {"subject": …, "body_html": …, "body_text": …, "body_source": …}, …}
     translations: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     # {"languages": […], "tags": […], "contact_types": […]}; empty lists mean "any".
     segment: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
@@ -53,6 +69,27 @@ class Campaign(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None)
     created_by_user_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("users.id"), nullable=True)
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Layout(SQLModel, table=True):
+    """A saved, reusable email layout: written in MJML, compiled to HTML when
+    it is saved. The body of a campaign goes where the layout says
+    ``{{ content }}``."""
+
+    __tablename__ = "layouts"
+    __pii_columns__: ClassVar[tuple[str, ...]] = ()
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    mjml: str = Field(sa_type=Text)
+    # The compiled HTML, CSS not yet inlined (that happens with the body in it).
+    html: str = Field(default="", sa_type=Text)
+    created_by_user_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     )
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -142,6 +142,21 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+class StaffLinkPurpose(StrEnum):
+    """Why a one-time set-password link was made."""
+
+    INVITE = "invite"
+    RESET = "reset"
+
+
+class BodyFormat(StrEnum):
+    """How a campaign's email body is written: raw HTML, or Markdown turned
+    into HTML (and put in the campaign's layout) when it is saved."""
+
+    HTML = "html"
+    MARKDOWN = "markdown"
+
+
 class CampaignChannel(StrEnum):
     EMAIL = "email"
     SMS = "sms"

@@ -15,6 +15,7 @@ from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 
+from service import i18n
 from service.auth.cookies import CSRF_FIELD, csrf_for, session_token
 from service.auth.permissions import Permission
 from service.auth.service import Principal
@@ -38,6 +39,7 @@ _pages = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+i18n.install(_pages)
 
 
 def principal_of(request: Request[Any, Any, Any]) -> Principal | None:
@@ -57,16 +59,27 @@ def page(
     settings: Settings = request.app.state.settings
     token = session_token(request)
     principal = principal_of(request)
-    html = _pages.get_template(f"{name}.html.j2").render(
-        title=title,
-        me=principal,
-        csrf_field=CSRF_FIELD,
-        csrf_token=csrf_for(settings, token) if token else "",
-        controller_name=settings.controller_name,
-        path=request.url.path,
-        can=lambda permission: principal is not None and principal.can(Permission(permission)),
-        **values,
+    language = (
+        principal.language
+        if principal is not None
+        else i18n.best_match(request.headers.get("accept-language"))
     )
+    with i18n.use(language):
+        html = _render(
+            name,
+            title=title,
+            me=principal,
+            csrf_field=CSRF_FIELD,
+            csrf_token=csrf_for(settings, token) if token else "",
+            controller_name=settings.controller_name,
+            path=request.url.path,
+            can=lambda permission: principal is not None and principal.can(Permission(permission)),
+            **values,
+        )
     return Response(
         html, status_code=status, media_type=MediaType.HTML, headers=HEADERS, cookies=cookies
     )
+
+
+def _render(name: str, **values: Any) -> str:
+    return _pages.get_template(f"{name}.html.j2").render(**values)

@@ -62,6 +62,7 @@ LAYERS: list[tuple[str, ...]] = [
         "public_limits",
         "public_pages",
         "countries",
+        "i18n",
     ),
 ]
 
