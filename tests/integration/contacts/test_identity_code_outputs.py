@@ -6,6 +6,7 @@ itself and for anything shaped like one."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 
@@ -42,15 +43,25 @@ async def test_the_code_is_masked_everywhere_but_the_reveal(
     await grant(admin, contact_id)
     outputs: dict[str, str] = {"create": created.text}
 
-    for path in ("", "/consents", "/eligibility", "/export"):
+    for path in ("", "/consents", "/eligibility"):
         response = await admin.get(base + path)
         assert response.status_code == 200, (path, response.text)
         outputs[f"GET {path or 'contact'}"] = response.text
     outputs["list"] = (await admin.get("/api/v1/contacts", params={"q": "koodi"})).text
+    # The access export is the person's own copy: it carries their whole code
+    # (GDPR 15), once, in the contact's own record, and nowhere else.
+    export = (await admin.get(f"{base}/export")).json()
+    assert export["contact"]["personal_identity_code"] == HETU
+    export["contact"].pop("personal_identity_code")
+    outputs["export"] = json.dumps(export)
     archive = await admin.get(f"{base}/export.zip")
     with zipfile.ZipFile(io.BytesIO(archive.content)) as files:
         for name in files.namelist():
-            outputs[f"zip {name}"] = files.read(name).decode()
+            text = files.read(name).decode()
+            if name.startswith("contact."):
+                assert text.count(HETU) == 1, name
+                text = text.replace(HETU, "")
+            outputs[f"zip {name}"] = text
 
     # Templates never see the code: asking for it is an error at save time.
     leaking = await admin.post(
