@@ -104,14 +104,20 @@ def _takes_json(handler: HTTPRouteHandler) -> bool:
 
 
 async def _path_values(app: Litestar, client: AsyncTestClient[Litestar]) -> dict[str, str]:
-    """Path parameters that reach the body: a stored contact's id and valid
-    public tokens for it (a forged token is refused before any body is read)."""
+    """Path parameters that reach the body: a stored contact's id, a ban of
+    theirs, and valid public tokens for it (a forged token is refused before any body is read)."""
     created = await client.post("/api/v1/contacts", json=contact_payload())
     assert created.status_code == 201, created.text
     contact_id = created.json()["id"]
+    ban = await client.post(
+        f"/api/v1/contacts/{contact_id}/bans",
+        json={"kind": "purchase_registration", "source": "self"},
+    )
+    assert ban.status_code == 201, ban.text
     signer: TokenSigner = app.state.signer
     return {
         "contact_id": str(contact_id),
+        "ban_id": str(ban.json()["id"]),
         "/u/": signer.sign("unsubscribe", contact_id, 0),
         "/p/": signer.sign("preferences", contact_id),
     }
