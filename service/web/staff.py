@@ -334,10 +334,11 @@ class SetPasswordPage(Controller):
         found = await staff.usable_link(db_session, token)
         if found is None:
             return _dead_link(request)
+        email = found[1].email
         if password != _field(form, "password_again"):
             message = _("The two passwords differ.")
             return _password_page(
-                request, email=found[1].email, fields={"password_again": message}, status=422
+                request, email=email, fields={"password_again": message}, status=422
             )
         try:
             user = await staff.set_password(db_session, token=token, password=password)
@@ -346,7 +347,7 @@ class SetPasswordPage(Controller):
         except DomainError as refusal:
             await db_session.rollback()
             return _password_page(
-                request, email=found[1].email, fields=refusal.fields, status=refusal.status_code
+                request, email=email, fields=refusal.fields, status=refusal.status_code
             )
         trail.note(
             db_session, request, action="user.password_set", status_code=303, user_id=user.id
