@@ -71,7 +71,7 @@ async def test_list_disable_enable_set_role(
     async with sessionmaker() as session:
         rows = await session.exec(select(AuditEvent).order_by(col(AuditEvent.id)))
         events = [(row.action, row.details) for row in rows.all()]
-    mia = [e for e in events if e[0] == "user.set_role"][0][1]
+    mia = next(e for e in events if e[0] == "user.set_role")[1]
     assert mia["role_before"] == "marketer" and mia["role_after"] == "viewer"
     assert {"user.disable", "user.enable"} <= {action for action, _ in events}
     assert "mia@" not in repr(events)
