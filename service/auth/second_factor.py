@@ -53,6 +53,8 @@ async def _complete(
     pending.ended_at = now
     session.add(pending)
     user.failures_cleared_at = now
+    # A sign-in is complete only here, with both factors: shown to admins.
+    user.last_sign_in_at = now
     session.add(user)
     record(
         session,

@@ -20,6 +20,8 @@ from service.validation import InvalidValue, normalize_email
 
 TOKEN_PREFIX = "cst_"  # noqa: S105  (a marker, not a secret)
 MIN_PASSWORD_LENGTH = 12
+# A bound, so a pasted novel is not hashed; far above any passphrase.
+MAX_PASSWORD_LENGTH = 1000
 MAX_TOKEN_NAME_LENGTH = 100
 # Writing last_used_at on every request would turn every read into a write;
 # a minute's resolution is enough to see which tokens are alive.
@@ -65,14 +67,26 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def check_password_rules(password: str) -> None:
+    """The rules every password meets (a new user's, and one set from a link)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        message = f"must be at least {MIN_PASSWORD_LENGTH} characters long"
+        raise InvalidInput(f"password {message}", fields={"password": message})
+    if len(password) > MAX_PASSWORD_LENGTH:
+        message = f"must be at most {MAX_PASSWORD_LENGTH} characters long"
+        raise InvalidInput(f"password {message}", fields={"password": message})
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
 async def create_user(session: AsyncSession, *, email: str, role: Role, password: str) -> User:
     try:
         email = normalize_email(email)
     except InvalidValue as exc:
         raise InvalidInput(str(exc), fields={"email": str(exc)}) from None
-    if len(password) < MIN_PASSWORD_LENGTH:
-        message = f"must be at least {MIN_PASSWORD_LENGTH} characters long"
-        raise InvalidInput(f"password {message}", fields={"password": message})
+    check_password_rules(password)
     if (await session.exec(select(User).where(User.email == email))).first() is not None:
         raise Conflict("a user with this email already exists", reason="user_exists")
     user = User(email=email, role=role, password_hash=_hasher.hash(password))

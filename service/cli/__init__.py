@@ -37,7 +37,17 @@ from service.cli.servers import (
     cmd_inbound,
     cmd_worker,
 )
-from service.cli.users import cmd_user_add, cmd_user_reset_second_factor, cmd_user_unlock
+from service.cli.users import (
+    cmd_user_add,
+    cmd_user_disable,
+    cmd_user_enable,
+    cmd_user_invite,
+    cmd_user_list,
+    cmd_user_reset_password,
+    cmd_user_reset_second_factor,
+    cmd_user_set_role,
+    cmd_user_unlock,
+)
 from service.embedded import EmbeddedServiceError
 from service.errors import DomainError
 from service.exports import cli as export_commands
@@ -65,7 +75,13 @@ __all__ = [
     "cmd_retention_run",
     "cmd_run",
     "cmd_user_add",
+    "cmd_user_disable",
+    "cmd_user_enable",
+    "cmd_user_invite",
+    "cmd_user_list",
+    "cmd_user_reset_password",
     "cmd_user_reset_second_factor",
+    "cmd_user_set_role",
     "cmd_user_unlock",
     "cmd_worker",
     "main",
@@ -133,6 +149,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     unlock.add_argument("email")
     unlock.set_defaults(handler=cmd_user_unlock)
+    roles = [role.value for role in Role]
+    listing = user.add_parser(
+        "list", help="every staff user: email, role, state, last sign-in, second factor"
+    )
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.set_defaults(handler=cmd_user_list)
+    invite = user.add_parser(
+        "invite", help="add a staff user without a password and mail a one-time set-password link"
+    )
+    invite.add_argument("email")
+    invite.add_argument("--role", required=True, choices=roles)
+    invite.set_defaults(handler=cmd_user_invite)
+    disable = user.add_parser(
+        "disable", help="disable a user: its sessions end and its API tokens are revoked at once"
+    )
+    disable.add_argument("email")
+    disable.set_defaults(handler=cmd_user_disable)
+    enable = user.add_parser(
+        "enable", help="let a disabled user sign in again (old sessions and tokens stay ended)"
+    )
+    enable.add_argument("email")
+    enable.set_defaults(handler=cmd_user_enable)
+    set_role = user.add_parser("set-role", help="change a user's role; it takes effect at once")
+    set_role.add_argument("email")
+    set_role.add_argument("role", choices=roles)
+    set_role.set_defaults(handler=cmd_user_set_role)
+    reset_password = user.add_parser(
+        "reset-password",
+        help="clear a user's password and second factor, end its sessions and tokens, "
+        "and mail a one-time set-password link",
+    )
+    reset_password.add_argument("email")
+    reset_password.set_defaults(handler=cmd_user_reset_password)
 
     retention = commands.add_parser(
         "retention", help="the privacy notice's retention rules"

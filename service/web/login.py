@@ -34,6 +34,7 @@ _MAX_FIELD = 1000
 _ENDED_NOTICE = {
     "ended": "You have signed out.",
     "expired": "Your session ended. Sign in again.",
+    "password_set": "Your password is set. Sign in with it.",
 }
 
 

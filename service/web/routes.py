@@ -27,6 +27,7 @@ from service.web.privacy import PrivacyController
 from service.web.recipient_tasks import RecipientTaskPages
 from service.web.render import HEADERS, STATIC, page
 from service.web.session import SessionMiddleware, redirect
+from service.web.staff import SetPasswordPage, StaffPages
 
 
 def _to_login(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
@@ -65,6 +66,8 @@ def web_router() -> Router:
             SendingPages,
             StatisticsPages,
             FormPages,
+            StaffPages,
+            SetPasswordPage,
             static,
         ],
         middleware=[SessionMiddleware()],

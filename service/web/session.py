@@ -78,6 +78,14 @@ async def verified_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return form
 
 
+async def verified_public_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The posted form of a page opened by a one-time link (no session yet):
+    the link's secret token in the path is what another site cannot forge,
+    and a POST another site sent is refused."""
+    _refuse_cross_site(request)
+    return dict(await request.form())
+
+
 async def verified_login_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The posted login form, once its token matches the login cookie."""
     _refuse_cross_site(request)
