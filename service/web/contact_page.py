@@ -39,6 +39,8 @@ from service.models.enums import (
     InteractionKind,
     Language,
     LegalBasis,
+    ObjectionDecision,
+    ObjectionScope,
     Purpose,
     Source,
 )
@@ -66,6 +68,7 @@ OPTIONS: dict[str, list[str]] = {
         "purpose": Purpose,
         "method": CaptureMethod,
         "identity_code_basis": IdentityCodeBasis,
+        "objection_scope": ObjectionScope,
     }.items()
 }
 
@@ -252,6 +255,9 @@ async def contact_page(
             reverse=True,
         ),
         messages=record.messages,
+        pending_objections=[
+            o for o in record.objections if o.decision is ObjectionDecision.PENDING
+        ],
         engagement=record.engagement,
         campaigns={m.campaign_id: m.campaign_name for m in record.messages},
         local_time=local_time,
