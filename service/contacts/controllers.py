@@ -234,10 +234,7 @@ class ContactController(Controller):
         contacts:read_identity_code. A role without the permission gets 403
         whatever else the body holds. The audit row keeps the reason and each
         gate input's value before and after."""
-        changes = service.gate_input_changes(contact, data)
-        if changes and data.reason is None:
-            message = f"required to change {', '.join(changes)}"
-            raise InvalidInput("a gate input changes: state a reason", fields={"reason": message})
+        changes = service.require_reason(contact, data)
         contact = await service.update(
             db_session,
             contact=contact,

@@ -186,6 +186,16 @@ def gate_input_changes(contact: Contact, data: ContactUpdate) -> dict[str, tuple
     return found
 
 
+def require_reason(contact: Contact, data: ContactUpdate) -> dict[str, tuple[Any, Any]]:
+    """The gate inputs the update changes (see :func:`gate_input_changes`);
+    InvalidInput when it changes any without a stated ``reason``."""
+    changes = gate_input_changes(contact, data)
+    if changes and data.reason is None:
+        message = f"required to change {', '.join(changes)}"
+        raise InvalidInput("a gate input changes: state a reason", fields={"reason": message})
+    return changes
+
+
 def matches(fragment: str) -> ColumnElement[bool]:
     """A contact whose name, nickname, email or customer number contains the
     fragment (any case): the one text search of the contact list and its exports."""

@@ -21,11 +21,10 @@ from service.contacts import service as contacts_service
 from service.crypto import DataCipher
 from service.models import Contact
 from service.models.enums import Language
-from service.requests import linking
 from service.requests import service as requests
 from service.requests.linking import Action
 from service.requests.schemas import RequestDetail
-from service.rights import article15, erasure, export, portability, service
+from service.rights import erasure, export, portability, service
 from service.rights.schemas import (
     AccessExport,
     LegalHoldCreate,
@@ -39,7 +38,6 @@ from service.rights.schemas import (
     RestrictionLift,
     RestrictionRead,
 )
-from service.settings import Settings
 
 Session = NamedDependency[AsyncSession]
 Cipher = NamedDependency[DataCipher]
@@ -66,26 +64,16 @@ async def _export(
     lang: Language | None,
 ) -> AccessExport:
     contact: Contact = await contacts_service.get(db_session, contact_id)
-    trail.annotate(db_session, request_id=request_id, kind=action.value)
-    await linking.link(
-        db_session,
-        request_id=request_id,
-        contact_id=contact_id,
-        action=action,
-        user_id=request.user.user_id,
-    )
-    settings: Settings = request.app.state.settings
-    body = await export.gather(
+    return await export.for_subject(
         db_session,
         contact=contact,
         cipher=cipher,
-        settings=settings,
-        lang=article15.language_for(contact, lang),
+        settings=request.app.state.settings,
+        action=action,
+        user_id=request.user.user_id,
+        request_id=request_id,
+        lang=lang,
     )
-    if body.contact.personal_identity_code is not None:
-        # The person's own code goes out whole in this export: the trail says so.
-        trail.annotate(db_session, identity_code_included=True)
-    return body
 
 
 class RightsController(Controller):
@@ -115,23 +103,9 @@ class RightsController(Controller):
         recipient their data was disclosed to (GDPR 19): ``GET
         /recipient-notifications?contact_id=``. 409 ``legal_hold`` while a
         legal hold is in force."""
-        await contacts_service.get(db_session, contact_id)  # 404 before judging the request id
-        user_id = request.user.user_id
-        linked = None
-        if request_id is not None:
-            linked = await linking.open_request(
-                db_session,
-                request_id=request_id,
-                contact_id=contact_id,
-                action=linking.Action.ERASURE,
-            )
-        await erasure.erase_contact(
-            db_session, contact_id, cause="request", user_id=user_id, request_id=request_id
+        await erasure.erase_on_request(
+            db_session, contact_id, user_id=request.user.user_id, request_id=request_id
         )
-        if linked is not None:
-            await linking.record(
-                db_session, request=linked, action=linking.Action.ERASURE, user_id=user_id
-            )
 
     # -- restriction (GDPR 18) -----------------------------------------------------
 

@@ -30,6 +30,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.contacts import service as contacts_service
 from service.db import run
 from service.errors import Conflict, NotFound
 from service.models import (
@@ -42,7 +43,7 @@ from service.models import (
     LegalHold,
 )
 from service.models.enums import NotificationCause, SuppressionReason
-from service.requests import recipients
+from service.requests import linking, recipients
 from service.suppressions import service as suppressions
 
 
@@ -61,6 +62,27 @@ async def is_held(session: AsyncSession, contact_id: int) -> bool:
         exists().where(col(LegalHold.contact_id) == contact_id, col(LegalHold.lifted_at).is_(None))
     )
     return bool((await run(session, query)).scalar())
+
+
+async def erase_on_request(
+    session: AsyncSession, contact_id: int, *, user_id: int | None, request_id: int | None = None
+) -> None:
+    """Staff erase a person (GDPR 17), answering the open erasure request
+    ``request_id`` if given: ``DELETE /api/v1/contacts/{id}`` and the contact
+    page's erase button. NotFound, then a refused request, then OnLegalHold."""
+    await contacts_service.get(session, contact_id)  # 404 before judging the request id
+    linked = None
+    if request_id is not None:
+        linked = await linking.open_request(
+            session, request_id=request_id, contact_id=contact_id, action=linking.Action.ERASURE
+        )
+    await erase_contact(
+        session, contact_id, cause="request", user_id=user_id, request_id=request_id
+    )
+    if linked is not None:
+        await linking.record(
+            session, request=linked, action=linking.Action.ERASURE, user_id=user_id
+        )
 
 
 async def erase_contact(

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
 from service.audit import service as audit_service
+from service.audit import trail
 from service.consent import receipts
 from service.consent import service as consent_service
 from service.contacts import service as contacts_service
@@ -44,8 +45,9 @@ from service.models import (
     SiteConsentEvent,
     User,
 )
-from service.models.enums import ProfileState
+from service.models.enums import Language, ProfileState
 from service.profiles.service import open_sealed
+from service.requests import linking
 from service.rights import article15, service, texts
 from service.rights.schemas import (
     Accesses,
@@ -291,3 +293,37 @@ async def gather(
         ),
         information=article15.information(contact, settings, lang),
     )
+
+
+async def for_subject(
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    cipher: DataCipher,
+    settings: Settings,
+    action: linking.Action,
+    user_id: int | None,
+    request_id: int | None = None,
+    lang: Language | None = None,
+) -> AccessExport:
+    """The access (``ACCESS``) or portability (``PORTABILITY``) export staff
+    download for the person, answering the open request ``request_id`` if
+    given; the request's audit row says which, and whether the person's whole
+    identity code went out in it. The API's routes and the contact page's
+    downloads both call this."""
+    assert contact.id is not None
+    trail.annotate(session, request_id=request_id, kind=action.value)
+    await linking.link(
+        session, request_id=request_id, contact_id=contact.id, action=action, user_id=user_id
+    )
+    body = await gather(
+        session,
+        contact=contact,
+        cipher=cipher,
+        settings=settings,
+        lang=article15.language_for(contact, lang),
+    )
+    if body.contact.personal_identity_code is not None:
+        # The person's own code goes out whole in this export: the trail says so.
+        trail.annotate(session, identity_code_included=True)
+    return body

@@ -39,12 +39,15 @@ from service.models.enums import (
     InteractionKind,
     Language,
     LegalBasis,
+    ObjectionDecision,
+    ObjectionScope,
     Purpose,
     Source,
 )
 from service.rights import export
 from service.rights.schemas import AccessExport
 from service.settings import Settings
+from service.validation import mask_identity_code
 from service.web.render import page
 
 Session = NamedDependency[AsyncSession]
@@ -66,6 +69,7 @@ OPTIONS: dict[str, list[str]] = {
         "purpose": Purpose,
         "method": CaptureMethod,
         "identity_code_basis": IdentityCodeBasis,
+        "objection_scope": ObjectionScope,
     }.items()
 }
 
@@ -236,12 +240,16 @@ async def contact_page(
         db_session, contact=contact, cipher=cipher, settings=settings, lang="en"
     )
     trail.note(db_session, request, action="contact.read", status_code=status)
+    code = record.contact.personal_identity_code
     return page(
         request,
         "contacts/contact",
         title=f"Contact {contact_id}",
         status=status,
-        contact=record.contact,
+        # The export carries the person's own code whole; staff see it masked here.
+        contact=record.contact.model_copy(
+            update={"personal_identity_code": mask_identity_code(code) if code else None}
+        ),
         current=record.consents.current,
         timeline=_timeline(record, contact_id),
         eligibility=await _eligibility(db_session, contact),
@@ -252,6 +260,9 @@ async def contact_page(
             reverse=True,
         ),
         messages=record.messages,
+        pending_objections=[
+            o for o in record.objections if o.decision is ObjectionDecision.PENDING
+        ],
         engagement=record.engagement,
         campaigns={m.campaign_id: m.campaign_name for m in record.messages},
         local_time=local_time,

@@ -179,6 +179,7 @@ async def _list_page(
         problems=problems,
         pages=(total - 1) // PAGE_SIZE + 1 if total else 1,
         options=OPTIONS,
+        done=request.query_params.get("done", ""),
     )
 
 

@@ -19,6 +19,8 @@ from service.web.campaign_send import SendingPages
 from service.web.campaign_stats import StatisticsPages
 from service.web.campaigns import CampaignPages
 from service.web.contact_actions import ContactActionsController
+from service.web.contact_edit import ContactEditController
+from service.web.contact_rights import ContactRightsController
 from service.web.contacts import ContactPagesController
 from service.web.forms import FormPages
 from service.web.login import LOGIN, LoginController, LogoutController
@@ -57,6 +59,8 @@ def web_router() -> Router:
             HomeController,
             ContactPagesController,
             ContactActionsController,
+            ContactEditController,
+            ContactRightsController,
             CallListController,
             PrivacyController,
             BreachPages,

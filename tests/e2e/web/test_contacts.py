@@ -39,6 +39,9 @@ def _add_neighbours(service: RunningService, admin: Staff) -> None:
                 "source": "self",
                 "contact_type": "business" if name.startswith("Oy") else "person",
             }
+            if body["contact_type"] == "business":
+                # A business contact is one reached for their role (issue 17).
+                body |= {"employer": name, "position": "Purchasing"}
             answer = api.post("/contacts", json=body)
             assert answer.status_code == 201, answer.text
 
@@ -124,3 +127,56 @@ def test_create_a_contact_record_a_ban_and_see_why(
     expect(phone.locator("#eligibility-email")).to_contain_text("direct_marketing_ban")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(phone, "contact-phone")
+
+
+def test_edit_a_contact_download_the_export_and_erase_it(
+    service: RunningService, browser: Browser, staff: Callable[[str], Staff]
+) -> None:
+    """An administrator corrects a contact's address in its form, downloads
+    the access export from a link, and erases the contact after the
+    confirmation step."""
+    admin = staff("admin")
+    issued = consentry(service.env, "token", "issue", admin.email)
+    assert issued.returncode == 0, issued.stderr
+    headers = {"Authorization": f"Bearer {issued.stdout.strip()}"}
+    with httpx.Client(base_url=f"{service.base_url}/api/v1", headers=headers, timeout=10) as api:
+        body = {
+            "full_name": "Ville Virtanen",
+            "email": "ville.virtanen@example.fi",
+            "city": "Turku",
+            "legal_basis": "customer_relationship",
+            "source": "self",
+        }
+        created = api.post("/contacts", json=body)
+        assert created.status_code == 201, created.text
+        contact_id = created.json()["id"]
+    page = new_page(browser)
+    sign_in(page, service, admin)
+    page.goto(f"{service.base_url}/app/contacts/{contact_id}")
+
+    page.get_by_role("link", name="Edit").click()
+    expect(page.get_by_label("Full name")).to_have_value("Ville Virtanen")
+    page.get_by_label("City").fill("Tampere")
+    page.get_by_label("Legal basis").select_option("consent")
+    page.get_by_role("button", name="Save changes").click()
+    # A gate input changed without a reason: nothing saved, the typing kept.
+    expect(page.get_by_role("alert").first).to_contain_text("Nothing was changed")
+    expect(page.get_by_label("City")).to_have_value("Tampere")
+    page.get_by_label("Why do these change?").fill("The person asked for marketing by consent")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("status")).to_have_text("Contact updated.")
+    facts = page.locator(".person .facts")
+    expect(facts).to_contain_text("Tampere")
+    expect(facts).to_contain_text("consent")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Access export (JSON)").click()
+    assert download.value.suggested_filename == f"contact-{contact_id}-export.json"
+
+    page.get_by_role("link", name="Erase…").click()
+    expect(page.get_by_role("heading", name="Erase Ville Virtanen?")).to_be_visible()
+    page.get_by_role("button", name="Erase for good").click()
+    expect(page.get_by_role("status")).to_contain_text("Contact erased.")
+    expect(page.locator("table.contacts")).not_to_contain_text("Ville Virtanen")
+    page.goto(f"{service.base_url}/app/contacts/{contact_id}")
+    expect(page.get_by_role("heading", name="No such contact")).to_be_visible()
