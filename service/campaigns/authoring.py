@@ -94,3 +94,17 @@ def _translations(
         )
         made[lang] = {**body, "body_source": source, "body_html": composed.html}
     return made
+
+
+def pixel_warning(campaign: Campaign) -> bool:
+    """Whether the open pixel would dominate the saved body: an email with
+    images and little text (``service.mail.authoring.pixel_dominates``)."""
+    if campaign.channel is not CampaignChannel.EMAIL:
+        return False
+    if campaign.body_format is BodyFormat.MARKDOWN:
+        body = authoring.markdown_html(campaign.body_source)
+    elif campaign.layout_id is not None:
+        body = campaign.body_source
+    else:
+        body = campaign.body_html
+    return authoring.pixel_dominates(body)

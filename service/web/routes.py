@@ -21,6 +21,7 @@ from service.web.campaigns import CampaignPages
 from service.web.contact_actions import ContactActionsController
 from service.web.contacts import ContactPagesController
 from service.web.forms import FormPages
+from service.web.layouts import LayoutPages
 from service.web.login import LOGIN, LoginController, LogoutController
 from service.web.pages import HomeController
 from service.web.privacy import PrivacyController
@@ -62,6 +63,7 @@ def web_router() -> Router:
             RecipientTaskPages,
             AuditPageController,
             CampaignPages,
+            LayoutPages,
             SendingPages,
             StatisticsPages,
             FormPages,
