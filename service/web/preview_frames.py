@@ -23,6 +23,7 @@ FRAME_HEADERS = {
         "font-src https: data:; form-action 'none'; base-uri 'none'; "
         "frame-ancestors 'self'; sandbox"
     ),
+    "X-Frame-Options": "SAMEORIGIN",
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",

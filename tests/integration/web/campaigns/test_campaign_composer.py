@@ -170,7 +170,11 @@ async def test_the_preview_shows_the_draft_as_the_contact_sees_it(
     policy = shown.headers["content-security-policy"]
     assert "style-src 'unsafe-inline'" in policy and "sandbox" in policy
     assert "script-src" not in policy and "default-src 'none'" in policy
-    assert "frame-ancestors 'self'" in policy
+    assert "frame-ancestors 'self'" in policy and "'none'" not in shown.headers.get(
+        "x-frame-options", ""
+    )
+    assert shown.headers["x-frame-options"] == "SAMEORIGIN"
+    assert len(shown.headers.get_list("content-security-policy")) == 1
     assert "frame-src 'self'" in fragment.headers["content-security-policy"]
     # Another member cannot read it by its address.
     other = await admin.get(html.unescape(frame.group(1)))
