@@ -37,7 +37,7 @@ from service.audit.controllers import AuditController
 from service.auth.controllers import OwnTokenController, TokenController
 from service.auth.middleware import TokenAuthenticationMiddleware
 from service.breaches.controllers import BreachController
-from service.campaigns.controllers import CampaignController
+from service.campaigns.controllers import CampaignController, LayoutController
 from service.campaigns.sms_hooks import SmsHookController
 from service.consent.controllers import ConsentController
 from service.consent.public import PublicController
@@ -99,6 +99,7 @@ STAFF_API: list[type[Controller]] = [
     ProfileController,
     InteractionController,
     CampaignController,
+    LayoutController,
     ImportController,
     ExportController,
     RobinsonController,

@@ -73,10 +73,12 @@ def security_headers(
             if name not in present:
                 headers.append((name, value))
         if _CSP in present and not any(
-            name.lower() == _CSP and FRAME_ANCESTORS in value for name, value in headers
+            name.lower() == _CSP and b"frame-ancestors" in value for name, value in headers
         ):
             # A route's own policy without frame-ancestors: a second policy
             # header adds it (browsers enforce both), the route's stays intact.
+            # One that names its own (the staff's email preview frame,
+            # 'self') keeps it.
             headers.append((_CSP, FRAME_ANCESTORS))
         if allowed and is_api:
             headers.extend(_cors(scope, allowed))

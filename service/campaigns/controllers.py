@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from arq.connections import ArqRedis
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -16,7 +16,8 @@ from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
-from service.campaigns import call_lists, service, sms, statistics
+from service.campaigns import call_lists, layouts, proof, service, sms, statistics
+from service.campaigns.layouts import LayoutIn, LayoutUpdate
 from service.campaigns.schemas import (
     Audience,
     AudienceMembers,
@@ -24,8 +25,10 @@ from service.campaigns.schemas import (
     CampaignCreate,
     CampaignRead,
     CampaignUpdate,
+    LayoutRead,
     Preview,
     PreviewRequest,
+    ProofRequest,
     SmsSizes,
 )
 from service.campaigns.statistics import Statistics
@@ -133,6 +136,47 @@ class CampaignController(Controller):
             db_session, campaign=campaign, data=data, limits=_limits(request)
         )
         return await service.read(db_session, campaign)
+
+    @delete("/{campaign_id:int}", guards=WRITE, status_code=204)
+    async def delete_campaign(self, db_session: Session, campaign_id: FromPath[int]) -> None:
+        """Delete a draft (409 for a campaign past draft: it stays as proof)."""
+        campaign = await service.get(db_session, campaign_id)
+        await service.delete_draft(db_session, campaign=campaign)
+
+    @post("/{campaign_id:int}/duplicate", guards=WRITE, status_code=201)
+    async def duplicate_campaign(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> CampaignRead:
+        """A new draft with this campaign's content, segment and layout (not its send list)."""
+        campaign = await service.get(db_session, campaign_id)
+        copy = await service.duplicate(db_session, campaign=campaign, user_id=request.user.user_id)
+        return await service.read(db_session, copy)
+
+    @post(
+        "/{campaign_id:int}/test-send",
+        guards=WRITE,
+        status_code=202,
+        opt={"audit": "campaign.test_send"},
+    )
+    async def test_send(
+        self,
+        request: StaffRequest,
+        db_session: Session,
+        campaign_id: FromPath[int],
+        data: JSONBody[ProofRequest],
+    ) -> dict[str, str]:
+        """Send one copy, "[Test]" before the subject, to the caller's own
+        address, rendered for a sample contact in ``language``. Not counted,
+        not tracked; recorded in the audit trail."""
+        campaign = await service.get(db_session, campaign_id)
+        await proof.send_proof(
+            campaign=campaign,
+            settings=_settings(request),
+            to=request.user.email,
+            language=data.language.value,
+        )
+        trail.annotate(db_session, campaign_id=campaign.id)
+        return {"sent_to": request.user.email}
 
     @get("/{campaign_id:int}/audience", guards=READ)
     async def get_audience(
@@ -327,3 +371,45 @@ class CampaignController(Controller):
                 "Cache-Control": "no-store",
             },
         )
+
+
+class LayoutController(Controller):
+    path = "/layouts"
+    tags = ["campaigns"]
+
+    @get("/", guards=READ)
+    async def list_layouts(self, db_session: Session) -> list[LayoutRead]:
+        """Saved layouts by name."""
+        return [LayoutRead.of(layout) for layout in await layouts.list_(db_session)]
+
+    @post("/", guards=WRITE, status_code=201)
+    async def create_layout(
+        self, request: StaffRequest, db_session: Session, data: JSONBody[LayoutIn]
+    ) -> LayoutRead:
+        """Save a layout written in MJML; it is compiled now (an MJML error, or
+        no ``{{ content }}``, is a 422 on the field ``mjml``)."""
+        layout = await layouts.create(db_session, data=data, user_id=request.user.user_id)
+        return LayoutRead.of(layout)
+
+    @post("/default", guards=WRITE, status_code=200)
+    async def default_layout(self, request: StaffRequest, db_session: Session) -> LayoutRead:
+        """The responsive default layout, added on first use."""
+        layout = await layouts.ensure_default(db_session, user_id=request.user.user_id)
+        return LayoutRead.of(layout)
+
+    @get("/{layout_id:int}", guards=READ)
+    async def get_layout(self, db_session: Session, layout_id: FromPath[int]) -> LayoutRead:
+        return LayoutRead.of(await layouts.get(db_session, layout_id))
+
+    @patch("/{layout_id:int}", guards=WRITE)
+    async def update_layout(
+        self, db_session: Session, layout_id: FromPath[int], data: JSONBody[LayoutUpdate]
+    ) -> LayoutRead:
+        """Rename or rewrite a layout; the drafts in it are made again."""
+        layout = await layouts.get(db_session, layout_id)
+        return LayoutRead.of(await layouts.update(db_session, layout=layout, data=data))
+
+    @delete("/{layout_id:int}", guards=WRITE, status_code=204)
+    async def delete_layout(self, db_session: Session, layout_id: FromPath[int]) -> None:
+        """Delete a layout no campaign uses (409 otherwise)."""
+        await layouts.delete(db_session, layout=await layouts.get(db_session, layout_id))

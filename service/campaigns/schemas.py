@@ -21,6 +21,7 @@ from pydantic import (
 
 from service.contacts.schemas import Tag
 from service.models.enums import (
+    BodyFormat,
     CampaignChannel,
     CampaignStatus,
     ContactType,
@@ -124,6 +125,21 @@ class SegmentIn(BaseModel):
     contact_types: list[ContactType] = Field(default_factory=list, max_length=2)
 
 
+BODY_FORMAT = (
+    "html (body_html is the HTML) or markdown (body_source is Markdown, turned into "
+    "body_html when saved; HTML in it is shown as text)."
+)
+BODY_SOURCE = (
+    "What the author wrote when the service makes body_html from it: the Markdown, or "
+    "the HTML that goes into the layout. Jinja in it is rendered per recipient."
+)
+LAYOUT_ID = "A saved layout (/layouts): the body goes where it says {{ content }}, CSS inlined."
+TEXT_WRITTEN = (
+    "The text part was written by hand (body_text). When false, body_text is made from "
+    "the HTML at each save. Default: true when body_text is given."
+)
+
+
 class CampaignCreate(BaseModel):
     model_config = _STRICT
 
@@ -145,17 +161,31 @@ class CampaignCreate(BaseModel):
         "without consent may receive it (soft opt-in) unless they opted out.",
     )
     send_at: SendAt = None
+    body_format: BodyFormat = Field(default=BodyFormat.HTML, description=BODY_FORMAT)
+    body_source: Body = Field(default="", description=BODY_SOURCE)
+    layout_id: int | None = Field(default=None, description=LAYOUT_ID)
+    text_written: bool | None = Field(default=None, description=TEXT_WRITTEN)
 
     @model_validator(mode="after")
     def _email_needs_content(self) -> CampaignCreate:
         if self.channel is CampaignChannel.EMAIL:
-            missing = [f for f in ("subject", "body_html", "body_text") if not getattr(self, f)]
+            missing = missing_content(self)
             if missing:
                 raise ValueError(f"an email campaign needs {', '.join(missing)}")
         problem = content_problem(self.channel, self.subject, self.body_html, self.body_text)
         if problem is not None:
             raise ValueError(problem)
         return self
+
+
+def missing_content(campaign: Any) -> list[str]:
+    """The email fields still empty: a subject; the body (body_source when the
+    service makes body_html from it, else body_html); body_text when written."""
+    derived = campaign.body_format is BodyFormat.MARKDOWN or campaign.layout_id is not None
+    needed = ["subject", "body_source" if derived else "body_html"]
+    if campaign.text_written or (campaign.text_written is None and not derived):
+        needed.append("body_text")
+    return [f for f in needed if not getattr(campaign, f)]
 
 
 def content_problem(
@@ -186,6 +216,10 @@ class CampaignUpdate(BaseModel):
     segment: SegmentIn | None = None
     similar_products: bool | None = None
     send_at: SendAt = None
+    body_format: BodyFormat | None = Field(default=None, description=BODY_FORMAT)
+    body_source: Body | None = Field(default=None, description=BODY_SOURCE)
+    layout_id: int | None = Field(default=None, description=LAYOUT_ID + " null: none.")
+    text_written: bool | None = Field(default=None, description=TEXT_WRITTEN)
 
 
 class Counts(BaseModel):
@@ -203,6 +237,10 @@ class CampaignRead(BaseModel):
     subject: str
     body_html: str
     body_text: str
+    body_format: BodyFormat
+    body_source: str
+    layout_id: int | None
+    text_written: bool
     translations: dict[str, Any]
     segment: dict[str, Any]
     similar_products: bool
@@ -308,3 +346,24 @@ class CallListRead(BaseModel):
     created_at: datetime
     built_at: datetime | None
     expires_at: datetime | None
+
+
+class ProofRequest(BaseModel):
+    """A test send: the sample contact's language (which version is sent)."""
+
+    model_config = _STRICT
+
+    language: Language = Language.FI
+
+
+class LayoutRead(BaseModel):
+    id: int
+    name: str
+    mjml: str
+    html: str = Field(description="Compiled from the MJML when saved; CSS not yet inlined.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, layout: Any) -> LayoutRead:
+        return cls.model_validate(layout, from_attributes=True)

@@ -17,7 +17,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
-from service.campaigns import queries, sms
+from service.campaigns import authoring, queries, sms
 from service.campaigns.schemas import (
     Audience,
     AudienceMember,
@@ -29,6 +29,7 @@ from service.campaigns.schemas import (
     SmsContentIn,
     Translation,
     content_problem,
+    missing_content,
 )
 from service.consent import service as consent_service
 from service.consent.queries import FrequencyCap, Gate, GateContext, Segment
@@ -48,6 +49,7 @@ from service.mail.views import Recipient
 from service.models import Campaign, CampaignRecipient, Contact
 from service.models.base import utcnow
 from service.models.enums import (
+    BodyFormat,
     CampaignChannel,
     CampaignStatus,
     Channel,
@@ -91,7 +93,10 @@ def gate_for(campaign: Campaign, settings: Settings, *, today: date, now: dateti
 
 def contents(campaign: Campaign) -> tuple[Content, dict[str, Content]]:
     default = Content(campaign.subject, campaign.body_html, campaign.body_text)
-    translations = {lang: Content(**body) for lang, body in (campaign.translations or {}).items()}
+    translations = {
+        lang: Content(body["subject"], body["body_html"], body["body_text"])
+        for lang, body in (campaign.translations or {}).items()
+    }
     return default, translations
 
 
@@ -114,6 +119,7 @@ def _renderer_factory(campaign: Campaign, settings: Settings) -> Callable[[], Ca
         translations=translations,
         controller=Controller.from_settings(settings),
         limits=Limits.from_settings(settings),
+        in_layout=campaign.layout_id is not None,
     )
 
 
@@ -173,6 +179,11 @@ def _check_kind(campaign: Campaign, data: CampaignUpdate) -> None:
         )
 
 
+# PATCH fields whose null is a value of their own, not "".
+_NULLABLE = frozenset({"send_at", "layout_id"})
+_NULL_MEANS_DEFAULT: dict[str, object] = {"body_format": BodyFormat.HTML, "text_written": False}
+
+
 async def create(
     session: AsyncSession,
     *,
@@ -180,12 +191,17 @@ async def create(
     user_id: int | None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Campaign:
+    text_written = data.text_written
+    if text_written is None:
+        text_written = bool(data.body_text)
     campaign = Campaign(
-        **data.model_dump(exclude={"translations", "segment"}),
+        **data.model_dump(exclude={"translations", "segment", "text_written"}),
+        text_written=text_written,
         translations=_translations(data.translations),
         segment=data.segment.model_dump(mode="json"),
         created_by_user_id=user_id,
     )
+    await authoring.author(session, campaign)
     await _check(campaign, limits)
     session.add(campaign)
     await session.flush()
@@ -218,19 +234,22 @@ async def update_draft(
     if "name" in changes and changes["name"] is None:
         raise InvalidInput("name cannot be cleared", fields={"name": "may not be null"})
     for name, value in changes.items():
-        setattr(campaign, name, value if value is not None or name == "send_at" else "")
+        if value is None and name in _NULL_MEANS_DEFAULT:
+            value = _NULL_MEANS_DEFAULT[name]
+        setattr(campaign, name, value if value is not None or name in _NULLABLE else "")
     _check_kind(campaign, data)
     if data.translations is not None:
         campaign.translations = _translations(data.translations)
     if data.segment is not None:
         campaign.segment = data.segment.model_dump(mode="json")
     if campaign.channel is CampaignChannel.EMAIL:
-        missing = [f for f in ("subject", "body_html", "body_text") if not getattr(campaign, f)]
+        missing = missing_content(campaign)
         if missing:
             raise InvalidInput(
-                "an email campaign needs a subject and both bodies",
+                "an email campaign needs a subject and a body",
                 fields={f: "may not be empty" for f in missing},
             )
+    await authoring.author(session, campaign)
     await _check(campaign, limits)
     campaign.updated_at = utcnow()
     session.add(campaign)
@@ -399,3 +418,42 @@ async def cancel(session: AsyncSession, *, campaign: Campaign) -> Campaign:
     )
     await session.flush()
     return campaign
+
+
+# -- authoring helpers ------------------------------------------------------------
+
+
+async def duplicate(session: AsyncSession, *, campaign: Campaign, user_id: int | None) -> Campaign:
+    """A new draft with the campaign's content, segment and layout: not its
+    send list, schedule, status or history."""
+    copy = Campaign(
+        name=_copy_name(campaign.name),
+        channel=campaign.channel,
+        purpose=campaign.purpose,
+        subject=campaign.subject,
+        body_html=campaign.body_html,
+        body_text=campaign.body_text,
+        body_format=campaign.body_format,
+        body_source=campaign.body_source,
+        text_written=campaign.text_written,
+        layout_id=campaign.layout_id,
+        translations=dict(campaign.translations or {}),
+        segment=dict(campaign.segment or {}),
+        similar_products=campaign.similar_products,
+        created_by_user_id=user_id,
+    )
+    session.add(copy)
+    await session.flush()
+    return copy
+
+
+def _copy_name(name: str) -> str:
+    suffix = " (copy)"
+    return name[: 200 - len(suffix)] + suffix
+
+
+async def delete_draft(session: AsyncSession, *, campaign: Campaign) -> None:
+    """Delete a draft for good; a campaign that went further stays as proof."""
+    _require(campaign, EDITABLE, "deleted")
+    await session.delete(campaign)
+    await session.flush()

@@ -17,6 +17,7 @@ and the save-time check in ``service.mail.templates``, the tracked links in
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -79,6 +80,8 @@ def _default_layout_dir() -> Path:
 
 
 DEFAULT_LAYOUT_DIR = _default_layout_dir()
+# The last </body> of a document (a layout's); what follows it is the end tags.
+_BODY_END = re.compile(r"</body\s*>(?![\s\S]*</body\s*>)", re.IGNORECASE)
 
 
 @lru_cache(maxsize=8)
@@ -104,9 +107,14 @@ class CampaignRenderer:
         controller: Controller,
         layout_dir: Path = DEFAULT_LAYOUT_DIR,
         limits: Limits = DEFAULT_LIMITS,
+        in_layout: bool = False,
     ) -> None:
         """Compile and check the templates; raise TemplateError if any has a
-        problem (TemplateLimitExceeded if one is over a limit)."""
+        problem (TemplateLimitExceeded if one is over a limit).
+
+        ``in_layout``: the bodies are whole documents made in a saved layout
+        (``service.mail.authoring.compose``); the trusted footer goes before
+        their ``</body>`` instead of the default frame around them."""
         problems: list[TemplateProblem] = []
         compiled = compile_campaign(default, translations, limits, problems)
         if problems:
@@ -120,6 +128,8 @@ class CampaignRenderer:
         layouts = _layout_environment(layout_dir)
         self._html_layout = layouts.get_template("_base.html.j2")
         self._text_layout = layouts.get_template("_base.txt.j2")
+        self._footer = layouts.get_template("_footer.html.j2")
+        self._in_layout = in_layout
 
     def render(self, recipient: Recipient, links: Links) -> Rendered:
         """The message for one recipient.
@@ -157,8 +167,14 @@ class CampaignRenderer:
             "stop_tracking_url": links.stop_tracking_url,
             "open_pixel_url": links.open_pixel_url,
         }
-        # The body was rendered in the autoescaping sandbox; escaping it again
-        # would show the reader its markup.
-        html = self._html_layout.render(layout, body=Markup(body_html))  # noqa: S704
+        end = _BODY_END.search(body_html) if self._in_layout else None
+        if end is not None:
+            # A layout's document: the footer goes in before its last </body>.
+            footer = self._footer.render(layout)
+            html = body_html[: end.start()] + footer + "\n" + body_html[end.start() :]
+        else:
+            # The body was rendered in the autoescaping sandbox; escaping it
+            # again would show the reader its markup.
+            html = self._html_layout.render(layout, body=Markup(body_html))  # noqa: S704
         text = self._text_layout.render(layout, body=body_text)
         return Rendered(language=version.language, subject=subject, html=html, text=text)

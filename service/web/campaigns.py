@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
-from service.campaigns import service, sms
+from service.campaigns import authoring, layouts, proof, service, sms
 from service.campaigns.schemas import (
     AudienceMember,
     CampaignCreate,
@@ -30,10 +30,12 @@ from service.campaigns.schemas import (
 )
 from service.contacts import service as contacts_service
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
+from service.i18n import _
 from service.mail.render import TemplateError
 from service.mail.sandbox import Limits
 from service.models import Campaign, Contact
 from service.models.enums import CampaignChannel, CampaignStatus, ContactType, Language
+from service.web import preview_frames as frames
 from service.web.campaign_stats import (
     BASE,
     PAGE_SIZE,
@@ -69,10 +71,18 @@ def form_of(campaign: Campaign) -> dict[str, str]:
         "name": campaign.name,
         "purpose": campaign.purpose.value,
         **{field: getattr(campaign, field) for field in CONTENT},
+        "body_format": campaign.body_format.value,
+        "body_source": campaign.body_source,
+        "layout_id": "" if campaign.layout_id is None else str(campaign.layout_id),
     }
+    if campaign.text_written:
+        form["text_written"] = "on"
     for lang, body in (campaign.translations or {}).items():
-        # An SMS's versions have the text alone.
+        # An SMS's versions have the text alone; one made in a layout is
+        # edited as written (body_source).
         form.update({f"translations.{lang}.{field}": body.get(field, "") for field in CONTENT})
+        if body.get("body_source"):
+            form[f"translations.{lang}.body_html"] = body["body_source"]
     segment = campaign.segment or {}
     form.update({f"segment.languages.{lang}": "on" for lang in segment.get("languages", ())})
     form.update(
@@ -100,6 +110,16 @@ def parse(form: dict[str, Any], *, channel: str) -> CampaignCreate:
         if any(_text(form, f"translations.{lang}.{field}").strip() for field in fields)
     }
     tags = [tag for tag in _TAG_SPLIT.split(_text(form, "segment.tags")) if tag]
+    authoring: dict[str, Any] = {}
+    if channel == "email" and "body_format" in form:
+        layout = _text(form, "layout_id")
+        authoring = {
+            "body_format": _text(form, "body_format") or "html",
+            "body_source": _text(form, "body_source"),
+            "layout_id": int(layout) if layout.isdigit() and len(layout) < 12 else None,
+        }
+        if "text_choice" in form:  # the box is on the form: unticked means "make it"
+            authoring["text_written"] = "text_written" in form
     return CampaignCreate.model_validate(
         {
             "name": _text(form, "name"),
@@ -115,6 +135,7 @@ def parse(form: dict[str, Any], *, channel: str) -> CampaignCreate:
                 ],
             },
             "similar_products": "similar_products" in form,
+            **authoring,
         }
     )
 
@@ -182,6 +203,10 @@ async def composer(
         languages=LANGUAGE_NAMES,
         saved=request.query_params.get("saved") == "1",
         sms_sizes=await _sms_sizes(campaign, settings),
+        layouts=await layouts.list_(db_session),
+        default_layout_name=layouts.DEFAULT_NAME,
+        pixel_warning=authoring.pixel_warning(campaign),
+        tested=request.query_params.get("tested") == "1",
         **await audience_values(db_session, campaign, settings),
         **values,
     )
@@ -215,6 +240,10 @@ async def render_preview(
         except ValidationError as exc:
             return {**values, "problems": list(field_errors(exc).items())}
         campaign = _unsaved(campaign, data)
+        try:
+            await authoring.author(db_session, campaign)
+        except InvalidInput as exc:
+            return {**values, "problems": list((exc.fields or {"": exc.detail}).items())}
     try:
         contact = await contacts_service.get(db_session, int(chosen))
         shown = _in_language(contact, language)
@@ -231,8 +260,11 @@ async def render_preview(
     trail.note(db_session, request, action="campaign.preview", status_code=200)
     trail.annotate(db_session, contact_id=contact.id)
     explained = [explain(reason, campaign.channel) for reason in result.reasons]
+    frame = frames.keep(request.user.user_id, result.html) if result.html else ""
     return {
         **values,
+        "frame": frame,
+        "campaign_id": campaign.id,
         "result": result,
         "name": contact.full_name,
         "reader_language": shown.language.value,
@@ -242,9 +274,13 @@ async def render_preview(
 
 def _unsaved(campaign: Campaign, data: CampaignCreate) -> Campaign:
     """The form's version of a saved campaign, never added to the session."""
+    text_written = data.text_written
+    if text_written is None:
+        text_written = bool(data.body_text)
     return Campaign(
         id=campaign.id,
-        **data.model_dump(exclude={"translations", "segment", "send_at"}),
+        **data.model_dump(exclude={"translations", "segment", "send_at", "text_written"}),
+        text_written=text_written,
         translations={str(k): v.model_dump() for k, v in data.translations.items()},
         segment=data.segment.model_dump(mode="json"),
         created_at=campaign.created_at,
@@ -284,12 +320,12 @@ class CampaignPages(Controller):
         )
 
     @get("/new", guards=WRITE)
-    async def new_form(self, request: StaffRequest) -> Response[str]:
-        return _new_page(request, form={"channel": "email"}, errors={})
+    async def new_form(self, request: StaffRequest, db_session: Session) -> Response[str]:
+        return await _new_page(request, db_session, form={"channel": "email"}, errors={})
 
     @post("/new", guards=WRITE, status_code=200)
     async def create(self, request: StaffRequest, db_session: Session) -> Response[Any]:
-        form = await verified_form(request)
+        form = await with_layout(request, db_session, await verified_form(request))
         channel = _text(form, "channel")
         try:
             data = parse(form, channel=channel)
@@ -300,9 +336,13 @@ class CampaignPages(Controller):
                 limits=Limits.from_settings(settings_of(request)),
             )
         except ValidationError as exc:
-            return _new_page(request, form=form, errors=field_errors(exc), status=422)
+            return await _new_page(
+                request, db_session, form=form, errors=field_errors(exc), status=422
+            )
         except InvalidInput as exc:
-            return _new_page(request, form=form, errors=exc.fields or {"": exc.detail}, status=422)
+            return await _new_page(
+                request, db_session, form=form, errors=exc.fields or {"": exc.detail}, status=422
+            )
         trail.note(db_session, request, action="campaign.create", status_code=303)
         trail.annotate(db_session, campaign_id=campaign.id)
         return redirect(f"{BASE}/{campaign.id}?saved=1")
@@ -323,13 +363,14 @@ class CampaignPages(Controller):
     async def save(
         self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
     ) -> Response[Any]:
-        form = await verified_form(request)
+        form = await with_layout(request, db_session, await verified_form(request))
         campaign = await service.get(db_session, campaign_id)
         try:
             data = parse(form, channel=campaign.channel.value)
-            update = CampaignUpdate.model_validate(
-                data.model_dump(exclude={"channel", "purpose", "send_at"})
-            )
+            dumped = data.model_dump(exclude={"channel", "purpose", "send_at"})
+            if dumped["text_written"] is None:
+                del dumped["text_written"]
+            update = CampaignUpdate.model_validate(dumped)
             await service.update_draft(
                 db_session,
                 campaign=campaign,
@@ -353,7 +394,7 @@ class CampaignPages(Controller):
         self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
     ) -> Response[str]:
         """With htmx the preview fragment; without, the whole composer with it."""
-        form = await verified_form(request)
+        form = await with_layout(request, db_session, await verified_form(request))
         campaign = await service.get(db_session, campaign_id)
         shown = await render_preview(request, db_session, campaign, form)
         if is_htmx(request):
@@ -367,6 +408,95 @@ class CampaignPages(Controller):
         editable_form = form if "name" in form else None
         return await composer(request, db_session, campaign, form=editable_form, preview=shown)
 
+    @get("/{campaign_id:int}/frame/{name:str}", guards=PEOPLE)
+    async def preview_frame(
+        self, request: StaffRequest, campaign_id: FromPath[int], name: FromPath[str]
+    ) -> Response[str]:
+        """The previewed email alone, for the composer's frame: its own
+        policy allows the email's inline styles and no script."""
+        html = frames.take(request.user.user_id, name)
+        if html is None:
+            html = "<p>" + _("The preview has expired: press Preview again.") + "</p>"
+        return Response(html, media_type="text/html; charset=utf-8", headers=frames.FRAME_HEADERS)
+
+    @post("/{campaign_id:int}/duplicate", guards=WRITE, status_code=200)
+    async def duplicate(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> Response[Any]:
+        await verified_form(request)
+        campaign = await service.get(db_session, campaign_id)
+        copy = await service.duplicate(db_session, campaign=campaign, user_id=request.user.user_id)
+        trail.note(db_session, request, action="campaign.duplicate", status_code=303)
+        trail.annotate(db_session, campaign_id=campaign.id, copy_id=copy.id)
+        return redirect(f"{BASE}/{copy.id}?saved=1")
+
+    @get("/{campaign_id:int}/delete", guards=WRITE)
+    async def delete_form(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> Response[str]:
+        """The confirmation step before a draft is deleted."""
+        campaign = await service.get(db_session, campaign_id)
+        return page(
+            request,
+            "campaigns/delete",
+            title=_("Delete the draft"),
+            campaign=campaign,
+            deletable=campaign.status is CampaignStatus.DRAFT,
+        )
+
+    @post("/{campaign_id:int}/delete", guards=WRITE, status_code=200)
+    async def delete(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> Response[Any]:
+        await verified_form(request)
+        campaign = await service.get(db_session, campaign_id)
+        try:
+            await service.delete_draft(db_session, campaign=campaign)
+        except Conflict as exc:
+            return page(
+                request,
+                "campaigns/delete",
+                title=_("Delete the draft"),
+                status=409,
+                campaign=campaign,
+                deletable=False,
+                problem=exc.detail,
+            )
+        trail.note(db_session, request, action="campaign.delete", status_code=303)
+        trail.annotate(db_session, campaign_id=campaign_id)
+        return redirect(f"{BASE}/")
+
+    @post(
+        "/{campaign_id:int}/test-send",
+        guards=WRITE,
+        status_code=200,
+        opt={"audit": "campaign.test_send"},
+    )
+    async def test_send(
+        self, request: StaffRequest, db_session: Session, campaign_id: FromPath[int]
+    ) -> Response[Any]:
+        """One copy to the member's own address ("[Test]" in the subject)."""
+        form = await verified_form(request)
+        campaign = await service.get(db_session, campaign_id)
+        language = _text(form, "language")
+        try:
+            await proof.send_proof(
+                campaign=campaign,
+                settings=settings_of(request),
+                to=request.user.email,
+                language=language if language in {x.value for x in Language} else "fi",
+            )
+        except DomainError as exc:
+            return await composer(
+                request,
+                db_session,
+                campaign,
+                errors={"test_send": exc.detail},
+                status=exc.status_code,
+            )
+        trail.annotate(db_session, campaign_id=campaign.id)
+        return redirect(f"{BASE}/{campaign_id}?tested=1")
+
 
 def _errors_of(exc: ValidationError | DomainError) -> dict[str, str]:
     if isinstance(exc, ValidationError):
@@ -374,8 +504,13 @@ def _errors_of(exc: ValidationError | DomainError) -> dict[str, str]:
     return exc.fields or {"": exc.detail}
 
 
-def _new_page(
-    request: StaffRequest, *, form: dict[str, Any], errors: dict[str, str], status: int = 200
+async def _new_page(
+    request: StaffRequest,
+    db_session: AsyncSession,
+    *,
+    form: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
 ) -> Response[str]:
     return page(
         request,
@@ -385,4 +520,17 @@ def _new_page(
         form=form,
         errors=errors,
         languages=LANGUAGE_NAMES,
+        layouts=await layouts.list_(db_session),
+        default_layout_name=layouts.DEFAULT_NAME,
     )
+
+
+async def with_layout(
+    request: StaffRequest, db_session: AsyncSession, form: dict[str, Any]
+) -> dict[str, Any]:
+    """The form with the bundled default layout, when chosen, saved and named
+    by its id (it is added the first time it is chosen)."""
+    if form.get("layout_id") != "default":
+        return form
+    layout = await layouts.ensure_default(db_session, user_id=request.user.user_id)
+    return {**form, "layout_id": str(layout.id)}

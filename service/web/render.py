@@ -2,7 +2,8 @@
 
 Every page gets the signed-in principal (or None), its CSRF token for forms,
 and the same strict headers: scripts, styles and images only from this
-origin, forms only to it, no framing, nothing cached.
+origin, forms only to it, frames only from it (the email preview, which has
+a policy of its own), never framed, nothing cached.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ STATIC = Path(__file__).resolve().parents[2] / "templates" / "web" / "static"
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"
     ),
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex",

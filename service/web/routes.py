@@ -23,6 +23,7 @@ from service.web.contact_edit import ContactEditController
 from service.web.contact_rights import ContactRightsController
 from service.web.contacts import ContactPagesController
 from service.web.forms import FormPages
+from service.web.layouts import LayoutPages
 from service.web.login import LOGIN, LoginController, LogoutController
 from service.web.pages import HomeController
 from service.web.privacy import PrivacyController
@@ -67,6 +68,7 @@ def web_router() -> Router:
             RecipientTaskPages,
             AuditPageController,
             CampaignPages,
+            LayoutPages,
             SendingPages,
             StatisticsPages,
             FormPages,

@@ -257,3 +257,52 @@ def test_a_ban_shows_in_the_audience_panel_without_a_reload(
     expect(page.locator("#reason-direct_marketing_ban")).to_contain_text(
         "banned all direct marketing to them"
     )
+
+
+def test_write_a_campaign_in_the_editor_on_a_layout_and_see_it_styled(
+    service: RunningService, browser: Browser, staff: Callable[[str], Staff]
+) -> None:
+    marketer = staff("marketer")
+    with api_of(service, marketer) as api:
+        add_contact(api, "Aino Aaltonen", "aino.layout@example.fi", consent=True)
+    page = new_page(browser)
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    sign_in(page, service, marketer)
+    page.goto(f"{service.base_url}/app/campaigns/new")
+    page.get_by_label("Name", exact=True).fill("Winter letter")
+    page.get_by_label("Subject", exact=True).fill("Winter news")
+    page.get_by_label("Markdown, in the editor").check()
+    page.get_by_label("Layout", exact=True).select_option(label="Default (responsive)")
+    page.get_by_label("Body", exact=True).fill("Draft")
+    page.get_by_role("button", name="Save as a draft").click()
+    expect(page.get_by_role("status").filter(has_text="Saved as a draft.")).to_be_visible()
+
+    # The Markdown editor (vendored EasyMDE) replaces the textarea; its
+    # buttons are words, no icon font is fetched.
+    editor = page.locator(".EasyMDEContainer .CodeMirror")
+    expect(editor).to_be_visible()
+    expect(page.locator(".editor-toolbar").get_by_role("button", name="Bold")).to_be_visible()
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("# Hello {{ contact.name }}\n\nOur winter programme.\n")
+    page.keyboard.press("End")
+    frame = page.frame_locator("iframe.preview-frame")
+    heading = frame.get_by_role("heading", name="Hello Aino Aaltonen")
+    expect(heading).to_be_visible()
+    # The layout's styles reach the preview: inlined, allowed by the frame's policy.
+    expect(heading).to_have_css("color", "rgb(16, 42, 67)")
+    # The frame is narrower than 480px: the layout's responsive rule is in force.
+    expect(heading).to_have_css("font-size", "22px")
+    page.get_by_role("button", name="Save the draft").click()
+    expect(page.get_by_role("status").filter(has_text="Saved as a draft.")).to_be_visible()
+    screenshot_whole(page, "composer-markdown")
+
+    page.get_by_role("button", name="Send a test to my address").click()
+    expect(page.get_by_role("status")).to_contain_text("The test message was sent")
+    assert not refused, refused
