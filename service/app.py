@@ -43,6 +43,7 @@ from service.consent.controllers import ConsentController
 from service.consent.public import PublicController
 from service.contacts.controllers import ContactController
 from service.crypto import DataCipher
+from service.dashboard.controllers import DashboardController
 from service.db import create_engine, create_sessionmaker
 from service.errors import Conflict, DomainError
 from service.exports.controllers import ExportController
@@ -99,6 +100,7 @@ STAFF_API: list[type[Controller]] = [
     ProfileController,
     InteractionController,
     CampaignController,
+    DashboardController,
     ImportController,
     ExportController,
     RobinsonController,
