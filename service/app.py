@@ -43,6 +43,7 @@ from service.consent.controllers import ConsentController
 from service.consent.public import PublicController
 from service.contacts.controllers import ContactController
 from service.crypto import DataCipher
+from service.dashboard.controllers import DashboardController
 from service.db import create_engine, create_sessionmaker
 from service.errors import Conflict, DomainError
 from service.exports.controllers import ExportController
@@ -100,6 +101,7 @@ STAFF_API: list[type[Controller]] = [
     InteractionController,
     CampaignController,
     LayoutController,
+    DashboardController,
     ImportController,
     ExportController,
     RobinsonController,

@@ -17,6 +17,9 @@ from datetime import date
 # GDPR 12(3): one month to answer, at most two more for an extension.
 ANSWER_MONTHS = 1
 MAX_EXTENSION_MONTHS = 2
+# "Due soon": an open request due within this many days (overdue ones too),
+# as the register's view and the dashboard count it.
+DUE_SOON_DAYS = 7
 
 
 def add_months(day: date, months: int) -> date:

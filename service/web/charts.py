@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from service import clock
 from service.campaigns.statistics import Breakdown, Statistics
+from service.dashboard.schemas import ConsentWeek
 
 # Up to three days the series is shown by the hour, beyond that by the day.
 MAX_HOURS = 72
@@ -199,3 +200,22 @@ def charts_of(stats: Statistics) -> list[Chart]:
             [("total", "Recipients")],
         ),
     ]
+
+
+CONSENT_SERIES = [("granted", "Granted"), ("withdrawn", "Withdrawn")]
+
+
+def consent_chart(weeks: list[ConsentWeek], *, words: dict[str, str]) -> Chart:
+    """The dashboard's consents granted and withdrawn per week. ``words``:
+    the title, summary and column names in the member's language."""
+    series = [(css, words[css]) for css, _ in CONSENT_SERIES]
+    return columns_over_time(
+        Chart(
+            "consents",
+            words["title"],
+            words["summary"],
+            [words["week"], *(name for _, name in series)],
+            [(week.week.strftime("%d.%m."), [week.granted, week.withdrawn]) for week in weeks],
+        ),
+        series,
+    )

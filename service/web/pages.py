@@ -1,4 +1,6 @@
-"""The signed-in pages of ``/app`` that are not about one domain: home and account."""
+"""The signed-in pages of ``/app`` that are not about one domain: home (the
+register's health, service.dashboard) and account; and ``/``, which leads to
+``/app``."""
 
 from __future__ import annotations
 
@@ -8,12 +10,16 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import i18n
 from service.audit import trail
 from service.auth import login
 from service.auth.service import Principal
+from service.dashboard import service as dashboard
+from service.i18n import _
 from service.settings import Settings
+from service.web.charts import WIDTH, consent_chart
 from service.web.render import page
-from service.web.session import signed_in, verified_form
+from service.web.session import redirect, signed_in, verified_form
 
 Session = NamedDependency[AsyncSession]
 StaffRequest = Request[Principal, Any, Any]
@@ -25,8 +31,21 @@ class HomeController(Controller):
     guards = [signed_in]
 
     @get("/")
-    async def home(self, request: StaffRequest) -> Response[str]:
-        return page(request, "home", title="Consentry")
+    async def home(self, request: StaffRequest, db_session: Session) -> Response[str]:
+        """The register's health, as much of it as the member's role may see."""
+        figures = await dashboard.overview(db_session, can=request.user.can)
+        chart = None
+        if figures.people is not None:
+            with i18n.use(request.user.language):
+                words = {
+                    "title": _("Consents granted and withdrawn"),
+                    "summary": _("Consent grants and withdrawals recorded per week."),
+                    "week": _("Week from"),
+                    "granted": _("Granted"),
+                    "withdrawn": _("Withdrawn"),
+                }
+            chart = consent_chart(figures.people.consents, words=words)
+        return page(request, "home", title="Consentry", figures=figures, chart=chart, width=WIDTH)
 
     @get("/account")
     async def account(self, request: StaffRequest, db_session: Session) -> Response[str]:
@@ -51,3 +70,10 @@ class HomeController(Controller):
         return page(
             request, "recovery_codes", title="Your recovery codes", codes=codes, next="/app/account"
         )
+
+
+@get("/", include_in_schema=False, sync_to_thread=False)
+def root() -> Response[None]:
+    """``/`` is the staff pages' door: ``/app``, which sends a browser without
+    a session on to the sign-in form."""
+    return redirect("/app")

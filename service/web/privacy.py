@@ -49,7 +49,7 @@ StaffRequest = Request[Principal, Any, Any]
 HOME = "/app/privacy"
 PAGE_SIZE = 50
 # "Due soon": the register flags open requests due within this many days.
-SOON_DAYS = 7
+SOON_DAYS = deadlines.DUE_SOON_DAYS
 # The register's views: a name in the URL (not personal) and the service's filters.
 VIEWS: dict[str, tuple[str, dict[str, Any]]] = {
     "open": ("Open", {"status": RequestStatus.OPEN}),

@@ -25,7 +25,7 @@ from service.web.contacts import ContactPagesController
 from service.web.forms import FormPages
 from service.web.layouts import LayoutPages
 from service.web.login import LOGIN, LoginController, LogoutController
-from service.web.pages import HomeController
+from service.web.pages import HomeController, root
 from service.web.privacy import PrivacyController
 from service.web.recipient_tasks import RecipientTaskPages
 from service.web.render import HEADERS, STATIC, page
@@ -57,6 +57,7 @@ def web_router() -> Router:
         route_handlers=[
             LoginController,
             LogoutController,
+            root,
             HomeController,
             ContactPagesController,
             ContactActionsController,

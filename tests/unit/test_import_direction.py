@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("cli",),
     ("app", "workers", "supervise"),
     ("web", "observability"),
-    ("tracking", "hooks"),
+    ("tracking", "hooks", "dashboard"),
     ("campaigns", "retention", "backup", "inbound", "notice"),
     ("forms", "portal"),
     ("rights",),

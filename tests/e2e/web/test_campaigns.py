@@ -181,6 +181,12 @@ def test_compose_see_the_audience_send_and_read_the_statistics(
     page.go_back()
 
     page.get_by_role("button", name="Send now").click()
+    # The second look: channel, who gets it and who is left out, then confirm.
+    expect(page.locator("#confirm-channel")).to_have_text("email")
+    expect(page.locator("#confirm-eligible")).to_have_text("2 people")
+    expect(page.locator("#confirm-reason-no_consent .count")).to_have_text("1")
+    screenshot(page, "confirm-send")
+    page.get_by_role("button", name="Send to 2 people now").click()
     progress = page.locator("#progress-text")
     expect(progress).to_contain_text("of 2", timeout=SENDING_TIMEOUT)
     expect(progress).to_have_text(

@@ -18,7 +18,7 @@ def test_first_sign_in_enrols_then_the_code_is_required(
 ) -> None:
     person = staff("admin")
     page = new_page(browser)
-    page.goto(f"{service.base_url}/app")
+    page.goto(f"{service.base_url}/")  # the root leads to the staff pages
     expect(page).to_have_url(f"{service.base_url}/app/login?next=/app")
     screenshot(page, "login")
     page.get_by_label("Email").fill(person.email)
@@ -33,6 +33,11 @@ def test_first_sign_in_enrols_then_the_code_is_required(
     sign_in(page, service, person)
     assert len(person.recovery_codes) == 10
     expect(page.get_by_text(f"Signed in as {person.email}")).to_be_visible()
+    # The home page: the register's health, an admin's whole of it.
+    expect(page.get_by_role("heading", name="The register")).to_be_visible()
+    expect(page.locator("#reach-email")).to_be_visible()
+    expect(page.get_by_role("heading", name="Breaches")).to_be_visible()
+    screenshot(page, "home")
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You have signed out.")).to_be_visible()

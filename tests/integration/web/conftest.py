@@ -54,6 +54,9 @@ class Client:
             url, headers={**self._headers, **(headers or {})}, follow_redirects=False, **body
         )
 
+    async def patch(self, url: str, **body: Any) -> httpx.Response:
+        return await self._client.patch(url, headers=self._headers, follow_redirects=False, **body)
+
 
 SignedIn = Callable[[Role], Coroutine[Any, Any, Client]]
 

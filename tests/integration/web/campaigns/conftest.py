@@ -90,3 +90,29 @@ async def form_post(
     shown = await browser.get(page_url)
     assert shown.status_code == 200, shown.text
     return await browser.post(action, data={**(data or {}), "csrf_token": csrf(shown)})
+
+
+CONFIRMATION = re.compile(r'name="confirmation" value="([^"]+)"')
+
+
+def confirmation_of(page: httpx.Response) -> str:
+    """The signed confirmation a confirmation page's form carries."""
+    found = CONFIRMATION.search(page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+async def send_confirmed(
+    browser: Client, campaign_id: int, *, send_at: str | None = None
+) -> httpx.Response:
+    """Send now (or schedule at ``send_at``) through the confirmation page, as
+    the buttons do: look first, then post its form."""
+    url = f"/app/campaigns/{campaign_id}"
+    look = await browser.get(
+        f"{url}/send" if send_at is None else f"{url}/schedule?send_at={send_at}"
+    )
+    assert look.status_code == 200, look.text
+    data = {"csrf_token": csrf(look), "confirmation": confirmation_of(look)}
+    if send_at is not None:
+        data["send_at"] = send_at
+    return await browser.post(f"{url}/send" if send_at is None else f"{url}/schedule", data=data)

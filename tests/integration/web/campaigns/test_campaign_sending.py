@@ -14,7 +14,7 @@ from service.db import SessionMaker
 from service.embedded import MailCatcher
 from service.models import AuditEvent, Contact
 from service.models.enums import Role
-from tests.integration.web.campaigns.conftest import compose, form_post
+from tests.integration.web.campaigns.conftest import compose, form_post, send_confirmed
 from tests.integration.web.conftest import Client, SignedIn
 from tests.support.factories import add_recipient
 from tests.support.worker import drain
@@ -63,7 +63,7 @@ async def test_send_now_and_the_progress_bar_until_done(
     assert not polls(composer.text)  # a draft: nothing to watch yet
     before = smtp_server.received
 
-    sent = await form_post(marketer, url, f"{url}/send")
+    sent = await send_confirmed(marketer, campaign_id)
     assert sent.status_code == 303
     assert sent.headers["location"] == f"{url}#sending"
     assert (await campaign_of(admin, campaign_id))["status"] == "sending"
@@ -97,7 +97,7 @@ async def test_pause_resume_and_cancel(
     marketer = await signed_in(Role.MARKETER)
     campaign_id = await compose(marketer)
     url = f"/app/campaigns/{campaign_id}"
-    assert (await form_post(marketer, url, f"{url}/send")).status_code == 303
+    assert (await send_confirmed(marketer, campaign_id)).status_code == 303
 
     assert (await form_post(marketer, url, f"{url}/pause")).status_code == 303
     stored = await campaign_of(admin, campaign_id)
@@ -138,7 +138,7 @@ async def test_schedule_takes_a_future_helsinki_time(
         ("tomorrow", "Give a date and a time"),
         ("2020-01-01T09:00", "Choose a time in the future"),
     ):
-        refused = await form_post(marketer, url, f"{url}/schedule", {"send_at": value})
+        refused = await marketer.get(f"{url}/schedule?send_at={value}")
         assert refused.status_code == 422, value
         assert re.search(rf'id="send-at-error">{message}', refused.text), refused.text
         assert 'aria-invalid="true" aria-describedby="send-at-error"' in refused.text
@@ -146,7 +146,7 @@ async def test_schedule_takes_a_future_helsinki_time(
 
     local = (clock.now() + timedelta(days=3)).astimezone(clock.LOCAL_ZONE).replace(second=0)
     field = local.strftime("%Y-%m-%dT%H:%M")
-    scheduled = await form_post(marketer, url, f"{url}/schedule", {"send_at": field})
+    scheduled = await send_confirmed(marketer, campaign_id, send_at=field)
     assert scheduled.status_code == 303
     stored = await campaign_of(admin, campaign_id)
     assert stored["status"] == "scheduled"
@@ -164,7 +164,7 @@ async def test_a_viewer_watches_but_does_not_send(
     marketer = await signed_in(Role.MARKETER)
     campaign_id = await compose(marketer)
     url = f"/app/campaigns/{campaign_id}"
-    assert (await form_post(marketer, url, f"{url}/send")).status_code == 303
+    assert (await send_confirmed(marketer, campaign_id)).status_code == 303
     viewer = await signed_in(Role.VIEWER)
     watched = await progress(viewer, campaign_id)
     assert polls(watched) and "<form" not in watched
@@ -191,8 +191,7 @@ async def test_failed_recipients_are_shown_with_the_reason_in_words(
         await db.commit()
     marketer = await signed_in(Role.MARKETER)
     campaign_id = await compose(marketer, subject="Hello {{ contact.name }}")
-    url = f"/app/campaigns/{campaign_id}"
-    assert (await form_post(marketer, url, f"{url}/send")).status_code == 303
+    assert (await send_confirmed(marketer, campaign_id)).status_code == 303
     await drain(ctx)
     done = await progress(marketer, campaign_id)
     assert re.search(r"sent 1 / skipped 0 / failed 1 of 2\s*· done</p>", done), done

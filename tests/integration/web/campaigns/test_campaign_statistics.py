@@ -13,7 +13,7 @@ from service.models import EngagementEvent
 from service.models.engagement import EngagementKind
 from service.models.enums import Role
 from service.web.charts import _scale_top, time_rows
-from tests.integration.web.campaigns.conftest import compose, form_post
+from tests.integration.web.campaigns.conftest import compose, send_confirmed
 from tests.integration.web.conftest import Client, SignedIn
 from tests.support.factories import add_recipient
 from tests.support.worker import drain
@@ -59,7 +59,7 @@ async def test_the_page_draws_the_apis_numbers_and_the_csv_downloads(
     marketer = await signed_in(Role.MARKETER)
     campaign_id = await compose(marketer)
     url = f"/app/campaigns/{campaign_id}"
-    assert (await form_post(marketer, url, f"{url}/send")).status_code == 303
+    assert (await send_confirmed(marketer, campaign_id)).status_code == 303
     await drain(ctx)
     await engagement(
         sessionmaker,
