@@ -20,13 +20,17 @@ from service.web.campaign_stats import StatisticsPages
 from service.web.campaigns import CampaignPages
 from service.web.contact_actions import ContactActionsController
 from service.web.contacts import ContactPagesController
+from service.web.exports import ExportPages
 from service.web.forms import FormPages
+from service.web.imports import ImportPages
 from service.web.login import LOGIN, LoginController, LogoutController
 from service.web.pages import HomeController
 from service.web.privacy import PrivacyController
 from service.web.recipient_tasks import RecipientTaskPages
 from service.web.render import HEADERS, STATIC, page
+from service.web.robinson import RobinsonPages
 from service.web.session import SessionMiddleware, redirect
+from service.web.suppressions import SuppressionPages
 
 
 def _to_login(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
@@ -65,6 +69,10 @@ def web_router() -> Router:
             SendingPages,
             StatisticsPages,
             FormPages,
+            ImportPages,
+            ExportPages,
+            RobinsonPages,
+            SuppressionPages,
             static,
         ],
         middleware=[SessionMiddleware()],
