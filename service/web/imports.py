@@ -18,6 +18,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit import trail
@@ -131,10 +132,16 @@ def _owner(request: StaffRequest) -> str:
     return staging.owner_of(session_token(request) or "")
 
 
+def _too_large(request: StaffRequest, _: RequestEntityTooLarge) -> Response[str]:
+    # The server stopped reading a body far over the limit: the same message.
+    return _upload_page(request, problem="too_large", status=413)
+
+
 class ImportPages(Controller):
     path = HOME
     include_in_schema = False
     guards = [requires(Permission.CONTACTS_WRITE)]
+    exception_handlers = {RequestEntityTooLarge: _too_large}
 
     @get("/")
     async def index(self, request: StaffRequest) -> Response[str]:

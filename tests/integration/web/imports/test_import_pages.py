@@ -291,6 +291,7 @@ async def test_a_file_over_the_limit_is_refused_with_a_message(staff: Staff) -> 
         files={"file": ("huge.csv", b"x" * (MAX_UPLOAD_BYTES + 3 * 1024 * 1024), "text/csv")},
     )
     assert huge.status_code == 413
+    assert "larger than 20 MB" in huge.text
 
 
 async def test_no_file_chosen(staff: Staff) -> None:
