@@ -73,6 +73,7 @@ from service.rights.controllers import RequestBanController, RightsController
 from service.robinson.controllers import RobinsonController
 from service.security import security_headers
 from service.settings import Settings, get_settings
+from service.suppressions.controllers import SuppressionController
 from service.tokens import TokenSigner
 from service.tracking.controllers import SiteConsentController
 from service.tracking.public import TrackingController
@@ -105,6 +106,7 @@ STAFF_API: list[type[Controller]] = [
     ImportController,
     ExportController,
     RobinsonController,
+    SuppressionController,
     SiteConsentController,
     RetentionController,
     FormController,

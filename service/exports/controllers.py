@@ -42,7 +42,7 @@ def summary_headers(summary: dict[str, Any]) -> dict[str, str]:
     }
 
 
-async def _prepare(
+async def prepare(
     request: StaffRequest,
     db_session: AsyncSession,
     *,
@@ -51,6 +51,8 @@ async def _prepare(
     tag: str | None,
     language: Language | None,
 ) -> tuple[Scope, dict[str, Any]]:
+    """The export's scope and counts for the caller's role, noted on the
+    request's audit row (the staff page's download calls this too)."""
     if email is not None:
         try:
             email = normalize_email(email)
@@ -70,7 +72,7 @@ async def _prepare(
     return scope, summary
 
 
-def _filename(extension: str) -> str:
+def disposition(extension: str) -> str:
     return f'attachment; filename="contacts-{clock.today().isoformat()}.{extension}"'
 
 
@@ -104,13 +106,13 @@ class ExportController(Controller):
         exporter holds `contacts:export_excluded`. The `X-Export-*` headers
         say how many are in the file and how many were left out and why;
         the audit row records the same counts."""
-        scope, summary = await _prepare(
+        scope, summary = await prepare(
             request, db_session, q=q, email=email, tag=tag, language=language
         )
         return Stream(
             service.csv_chunks(request.app.state.sessionmaker, scope=scope),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": _filename("csv"), **summary_headers(summary)},
+            headers={"Content-Disposition": disposition("csv"), **summary_headers(summary)},
         )
 
     @get(
@@ -131,11 +133,11 @@ class ExportController(Controller):
         """The same export as JSON: `{"summary": {contacts, left_out,
         left_out_by_reason, refused_included}, "contacts": [{column: value}]}`
         with the CSV's columns as keys; the same headers."""
-        scope, summary = await _prepare(
+        scope, summary = await prepare(
             request, db_session, q=q, email=email, tag=tag, language=language
         )
         return Stream(
             service.json_chunks(request.app.state.sessionmaker, scope=scope, summary=summary),
             media_type="application/json",
-            headers={"Content-Disposition": _filename("json"), **summary_headers(summary)},
+            headers={"Content-Disposition": disposition("json"), **summary_headers(summary)},
         )

@@ -1,4 +1,4 @@
-"""``consentry import contacts FILE.csv [--all-or-nothing] [--dry-run] [--json]``.
+"""``consentry import contacts FILE.csv [--all-or-nothing] [--dry-run] [--json] [--rows]``.
 
 Exit status: 0 when every row went in (or would, for a dry run), 1 when some
 rows were refused or the import failed, 2 when the file cannot be read at all
@@ -47,6 +47,11 @@ def add_commands(subparsers: Any) -> Any:
         "--dry-run", action="store_true", help="check every row and report; write nothing"
     )
     contacts.add_argument("--json", action="store_true", help="print the report as JSON")
+    contacts.add_argument(
+        "--rows",
+        action="store_true",
+        help="report every row's outcome (created, updated, unchanged, refused) by line",
+    )
     contacts.set_defaults(handler=cmd_import_contacts)
     return actions
 
@@ -120,6 +125,9 @@ def summary(report: ImportReport) -> str:
         lines.append(f"line {note.line}: {note.field} not applied ({note.reason}): {note.message}")
     for note in report.dropped_purchases:
         lines.append(f"line {note.line}: purchase dropped ({note.reason}): {note.message}")
+    for outcome in report.lines or []:
+        if outcome.outcome != "refused":  # the refused are listed above, with why
+            lines.append(f"line {outcome.line}: {outcome.outcome}")
     return "\n".join(lines)
 
 
@@ -142,6 +150,7 @@ def cmd_import_contacts(settings: Settings, args: argparse.Namespace) -> None:
                 cipher=DataCipher(settings.data_key),
                 all_or_nothing=args.all_or_nothing,
                 dry_run=args.dry_run,
+                with_lines=args.rows,
                 progress=ProgressLine(sys.stderr),
             )
         finally:

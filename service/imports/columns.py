@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -328,3 +328,16 @@ def _details(text: str) -> dict[str, Any]:
             if isinstance(value, dict):
                 return value
     return {"description": text}
+
+
+def cells_of(raw: bytes, names: Sequence[str]) -> dict[int, dict[str, str]]:
+    """The cells of these columns in each row, by line: what a staff page
+    names a row by in an import's dry-run table (a file the viewer uploaded
+    themselves). Raises UnreadableFile as ``read`` does."""
+    header, records = read(decode(raw))
+    where = {name: header.index(name) for name in names if name in header}
+    found: dict[int, dict[str, str]] = {}
+    for line, cells, _ in records:
+        if cells is not None:
+            found[line] = {name: cells[i] for name, i in where.items() if i < len(cells)}
+    return found

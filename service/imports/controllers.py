@@ -29,7 +29,7 @@ Flag = Annotated[bool, QueryParameter(description="See docs/imports.md.")]
 _NAME_PART = re.compile(r"[^\w.\-]+")
 
 
-def _file_name(name: str | None) -> str:
+def file_name_of(name: str | None) -> str:
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     return _NAME_PART.sub("_", base)[:100] or "upload.csv"
 
@@ -43,7 +43,7 @@ async def _upload(request: Request[Principal, Any, Any]) -> tuple[bytes, str]:
             raise InvalidInput(
                 "send the CSV file in the form field `file`", fields={"file": "missing"}
             )
-        return await upload.read(), _file_name(upload.filename)
+        return await upload.read(), file_name_of(upload.filename)
     if content_type in {"text/csv", "application/csv", "text/plain"}:
         return await request.body(), "upload.csv"
     raise InvalidInput(
@@ -69,6 +69,7 @@ class ImportController(Controller):
         request: Request[Principal, Any, Any],
         all_or_nothing: Flag = False,
         dry_run: Flag = False,
+        rows: Flag = False,
     ) -> ImportReport:
         """Import contacts from a CSV file (columns: docs/imports.md).
 
@@ -77,7 +78,10 @@ class ImportController(Controller):
         fine are stored unless `all_or_nothing` or `dry_run`; `written` says
         whether anything was. 422 when the file as a whole cannot be read
         (not UTF-8, an unknown or repeated column): nothing is imported.
-        413 above 20 MB: use `consentry import contacts` for larger files."""
+        413 above 20 MB: use `consentry import contacts` for larger files.
+        With `rows`, `lines` lists every row's outcome (created, updated,
+        unchanged, refused) by line: with `dry_run`, the table of what the
+        import would do."""
         raw, name = await _upload(request)
         # Each chunk of rows commits on its own (a bad row must not hold the
         # good ones back), so the import runs on sessions of its own; this
@@ -91,6 +95,7 @@ class ImportController(Controller):
             permissions=request.user.permissions,
             all_or_nothing=all_or_nothing,
             dry_run=dry_run,
+            with_lines=rows,
         )
         trail.annotate(
             db_session,

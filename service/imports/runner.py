@@ -20,7 +20,7 @@ from service.crypto import DataCipher
 from service.db import SessionMaker, session_scope
 from service.imports import columns
 from service.imports.columns import Row, RowParser
-from service.imports.schemas import ImportReport, RowProblem
+from service.imports.schemas import ImportReport, RowOutcome, RowProblem
 from service.imports.service import Outcome, import_chunk
 
 CHUNK_ROWS = 1000
@@ -100,6 +100,10 @@ def _merge(report: ImportReport, outcome: Outcome) -> None:
     report.problems += outcome.problems
     report.skipped_consents += outcome.skipped
     report.dropped_purchases += outcome.dropped
+    if report.lines is not None:
+        report.lines += [
+            RowOutcome(line=line, outcome=what) for line, what in outcome.lines.items()
+        ]
 
 
 async def run_import(
@@ -112,8 +116,11 @@ async def run_import(
     permissions: frozenset[Permission] | None = None,
     all_or_nothing: bool = False,
     dry_run: bool = False,
+    with_lines: bool = False,
     progress: Progress = _no_progress,
 ) -> ImportReport:
+    """``with_lines``: the report's ``lines`` say what became (or, for a dry
+    run, would become) of every row, refused ones with their problems."""
     started_at = clock.now()
     report = ImportReport(
         file_name=file_name,
@@ -121,6 +128,7 @@ async def run_import(
         dry_run=dry_run,
         all_or_nothing=all_or_nothing,
         written=False,
+        lines=[] if with_lines else None,
     )
     rows = check_rows(
         raw,
@@ -195,4 +203,5 @@ async def _write_chunk(
         outcome.problems += one.problems
         outcome.skipped += one.skipped
         outcome.dropped += one.dropped
+        outcome.lines.update(one.lines)
     return outcome

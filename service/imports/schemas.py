@@ -31,6 +31,21 @@ class RowNote(BaseModel):
     message: str
 
 
+class RowOutcome(BaseModel):
+    """What became of one row (for a dry run: what would)."""
+
+    line: int
+    outcome: str = Field(description="created, updated, unchanged or refused")
+    problems: list[RowProblem] = Field(
+        default_factory=list, description="Why a refused row was refused."
+    )
+    notes: list[RowNote] = Field(
+        default_factory=list,
+        description="What of a row that went in was left out: a consent not applied, "
+        "a purchase dropped.",
+    )
+
+
 class ImportReport(BaseModel):
     file_name: str
     started_at: datetime
@@ -51,6 +66,10 @@ class ImportReport(BaseModel):
     problems: list[RowProblem] = Field(default_factory=list)
     skipped_consents: list[RowNote] = Field(default_factory=list)
     dropped_purchases: list[RowNote] = Field(default_factory=list)
+    lines: list[RowOutcome] | None = Field(
+        default=None,
+        description="Every row's outcome by line, when asked for (`rows=true`, `--rows`).",
+    )
 
     def finish(self) -> ImportReport:
         """Fill the counts that follow from the lists."""
@@ -67,4 +86,17 @@ class ImportReport(BaseModel):
             sorted(Counter(note.reason for note in self.skipped_consents).items())
         )
         self.purchases_dropped = len(self.dropped_purchases)
+        if self.lines is not None:
+            self._gather_lines(refused_lines)
         return self
+
+    def _gather_lines(self, refused_lines: dict[int, str]) -> None:
+        by_line = {outcome.line: outcome for outcome in self.lines or []}
+        for line in refused_lines:
+            by_line.setdefault(line, RowOutcome(line=line, outcome="refused"))
+        for problem in self.problems:
+            by_line[problem.line].problems.append(problem)
+        for note in (*self.skipped_consents, *self.dropped_purchases):
+            if note.line in by_line:
+                by_line[note.line].notes.append(note)
+        self.lines = sorted(by_line.values(), key=lambda outcome: outcome.line)

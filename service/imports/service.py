@@ -65,6 +65,7 @@ from service.profiles import interactions
 from service.suppressions import service as suppressions
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+CREATED, UPDATED, UNCHANGED, REFUSED = "created", "updated", "unchanged", "refused"
 
 
 @dataclass
@@ -77,6 +78,9 @@ class Outcome:
     problems: list[RowProblem] = field(default_factory=list)
     skipped: list[RowNote] = field(default_factory=list)
     dropped: list[RowNote] = field(default_factory=list)
+    # What became of each row that went in, by line: created, updated or
+    # unchanged (a refused row is in ``problems``). The dry-run table's rows.
+    lines: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -269,6 +273,7 @@ async def _create(
             )
         # A new contact has no state, ban or objection a consent could meet.
         chunk.events += [(contact_id, consent) for consent in row.consents]
+        outcome.lines[row.line] = CREATED
     if tags:
         await run(session, insert(ContactTag), tags)
     if purchases:
@@ -356,8 +361,10 @@ async def _update(
         purchased = await _purchase(session, row, contact, user_id, outcome)
         if changes or purchased or len(chunk.events) > events_before:
             outcome.updated += 1
+            outcome.lines[row.line] = UPDATED
         else:
             outcome.unchanged += 1
+            outcome.lines[row.line] = UNCHANGED
 
 
 def _consents(chunk: _Chunk, row: Row, contact: Contact) -> None:

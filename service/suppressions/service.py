@@ -21,10 +21,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
 from service.audit import trail
+from service.crypto import DataCipher
 from service.db import insert_ignore, run
 from service.errors import InvalidInput, NotFound
 from service.models import Contact, Suppression
 from service.models.enums import SuppressionKind, SuppressionReason
+from service.validation import InvalidValue, normalize_email, normalize_phone
 
 TABLE: Any = Suppression.__table__  # type: ignore[attr-defined]
 BATCH = 1000
@@ -113,14 +115,19 @@ async def entries(session: AsyncSession) -> tuple[Entry, ...]:
     return tuple(Entry(*row) for row in rows.all())
 
 
-async def lift(session: AsyncSession, *, value_hash: str, why: str) -> Entry:
-    """Take a hash off the list, saying why; NotFound if it is not on it.
+def address_hash(cipher: DataCipher, kind: SuppressionKind, value: str) -> str:
+    """The list's key for an address typed by staff: normalised as contacts
+    store it (a phone without a country code read as Finnish), then hashed.
+    InvalidInput when it is no address of that kind."""
+    try:
+        normal = normalize_email(value) if kind is SuppressionKind.EMAIL else normalize_phone(value)
+    except InvalidValue as exc:
+        raise InvalidInput(str(exc), fields={"value": str(exc)}) from None
+    return cipher.lookup_hash(kind.value, normal)
 
-    Who lifted it is the request's (or command's) audit row, which this
-    annotates with the reason given and what was lifted."""
-    why = why.strip()
-    if not why:
-        raise InvalidInput("say why the suppression is lifted", fields={"why": "required"})
+
+async def find(session: AsyncSession, value_hash: str) -> Entry | None:
+    """The list's entry for one hash, or None: a look-up, never a listing."""
     row = (
         await run(
             session,
@@ -129,10 +136,21 @@ async def lift(session: AsyncSession, *, value_hash: str, why: str) -> Entry:
             ),
         )
     ).first()
-    if row is None:
+    return Entry(*row) if row is not None else None
+
+
+async def lift(session: AsyncSession, *, value_hash: str, why: str) -> Entry:
+    """Take a hash off the list, saying why; NotFound if it is not on it.
+
+    Who lifted it is the request's (or command's) audit row, which this
+    annotates with the reason given and what was lifted."""
+    why = why.strip()
+    if not why:
+        raise InvalidInput("say why the suppression is lifted", fields={"why": "required"})
+    entry = await find(session, value_hash)
+    if entry is None:
         raise NotFound("no such suppression")
     await run(session, delete(TABLE).where(TABLE.c.value_hash == value_hash))
-    entry = Entry(*row)
     trail.annotate(session, reason=why, lifted=f"{entry.kind}:{entry.reason}")
     return entry
 

@@ -22,15 +22,19 @@ from service.web.contact_actions import ContactActionsController
 from service.web.contact_edit import ContactEditController
 from service.web.contact_rights import ContactRightsController
 from service.web.contacts import ContactPagesController
+from service.web.exports import ExportPages
 from service.web.forms import FormPages
+from service.web.imports import ImportPages
 from service.web.layouts import LayoutPages
 from service.web.login import LOGIN, LoginController, LogoutController
 from service.web.pages import HomeController, root
 from service.web.privacy import PrivacyController
 from service.web.recipient_tasks import RecipientTaskPages
 from service.web.render import HEADERS, STATIC, page
+from service.web.robinson import RobinsonPages
 from service.web.session import SessionMiddleware, redirect
 from service.web.staff import SetPasswordPage, StaffPages
+from service.web.suppressions import SuppressionPages
 
 
 def _to_login(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
@@ -75,6 +79,10 @@ def web_router() -> Router:
             FormPages,
             StaffPages,
             SetPasswordPage,
+            ImportPages,
+            ExportPages,
+            RobinsonPages,
+            SuppressionPages,
             static,
         ],
         middleware=[SessionMiddleware()],

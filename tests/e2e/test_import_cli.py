@@ -76,3 +76,14 @@ def test_an_unreadable_file_exits_2_with_one_line(env: dict[str, str], tmp_path:
     missing = consentry(env, "import", "contacts", str(tmp_path / "nope.csv"))
     assert missing.returncode == 2
     assert emails(env) == []
+
+
+def test_rows_lists_each_rows_outcome(env: dict[str, str], tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "full_name,email,legal_basis\nA B,ab@example.fi,consent\nC,bad,consent\n"
+    )
+    result = consentry(env, "import", "contacts", str(path), "--dry-run", "--rows")
+    assert result.returncode == 1, result.stderr
+    assert "line 2: created" in result.stdout
+    assert "line 3: refused (invalid): email:" in result.stdout
+    assert emails(env) == []

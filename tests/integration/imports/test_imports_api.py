@@ -117,3 +117,36 @@ async def test_a_contact_made_through_the_api_is_found_by_its_identity_code(admi
     assert "131052" not in response.text
     contact = (await session.exec(select(Contact))).one()
     assert contact.city == "Lahti"
+
+
+async def test_rows_true_lists_every_rows_outcome_and_a_dry_run_writes_nothing(
+    admin, session
+) -> None:
+    await admin.post("/api/v1/contacts", json=contact_payload(email="vanha@example.fi"))
+    body = (
+        "full_name,email,legal_basis,source\n"
+        "Uusi,uusi@example.fi,consent,self\n"
+        "Maija Meikäläinen,vanha@example.fi,customer_relationship,self\n"
+        "Muutettu Nimi,vanha2@example.fi,consent,self\n"
+        "Huono,huono,consent,self\n"
+    ).encode()
+    response = await admin.post(
+        "/api/v1/imports?dry_run=true&rows=true",
+        content=body,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert response.status_code == 200, response.text
+    lines = response.json()["lines"]
+    assert [(row["line"], row["outcome"]) for row in lines] == [
+        (2, "created"),
+        (3, "unchanged"),
+        (4, "created"),
+        (5, "refused"),
+    ]
+    assert lines[3]["problems"][0]["field"] == "email"
+    assert "huono" not in response.text.lower()  # lines name no value
+    assert len((await session.exec(select(Contact))).all()) == 1
+    plain = await admin.post(
+        "/api/v1/imports?dry_run=true", content=body, headers={"Content-Type": "text/csv"}
+    )
+    assert plain.json()["lines"] is None  # only when asked for
