@@ -39,6 +39,9 @@ def _add_neighbours(service: RunningService, admin: Staff) -> None:
                 "source": "self",
                 "contact_type": "business" if name.startswith("Oy") else "person",
             }
+            if body["contact_type"] == "business":
+                # A business contact's basis is the person's role at the employer.
+                body |= {"employer": name, "position": "Purchasing manager"}
             answer = api.post("/contacts", json=body)
             assert answer.status_code == 201, answer.text
 
