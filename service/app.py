@@ -54,7 +54,7 @@ from service.imports.controllers import ImportController
 from service.json_limits import NOT_AN_OBJECT
 from service.observability.controllers import HealthController, MetricsController
 from service.observability.wiring import attach as attach_observability
-from service.openapi import document_errors
+from service.openapi import docs_viewer, document_errors
 from service.portal.public import PortalController
 from service.processors.controllers import ProcessorController
 from service.profiles.controllers import (
@@ -318,6 +318,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1",
             description=product_summary,
             path="/schema",
+            render_plugins=docs_viewer(),
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", description="API token")

@@ -21,17 +21,25 @@ A public HTML page (``media_type=MediaType.HTML``) answers its 400 with a
 page (a damaged link), not with JSON. An operation documents the answers
 this cannot see in its own ``responses=`` (``error_responses`` builds them);
 its own declarations win.
+
+The schema's viewer (``docs_viewer``) is Swagger UI served from this
+origin (templates/web/static/vendor/), started by a script of ours rather
+than an inline one: the docs pages work offline and under a policy that
+allows scripts, styles and requests only from 'self'.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from html import escape
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.enums import MediaType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.routes import HTTPRoute
 
 from service.json_limits import MAX_DEPTH
@@ -136,3 +144,46 @@ def document_errors(app: Litestar) -> None:
                 continue
             own = dict(handler.responses or {})
             handler.responses = {**_answers(route, handler), **own}
+
+
+SWAGGER_UI = "/app/static/vendor/swagger-ui-5.35.0"
+FAVICON = "/app/static/favicon.svg"
+
+
+class LocalSwagger(SwaggerRenderPlugin):
+    """Swagger UI from this origin, started by ``/app/static/swagger-init.js``
+    with the schema's URL (Litestar's own page loads it from a CDN and starts
+    it with an inline script that a strict policy refuses)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            path=["/swagger", "/"],
+        )
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        title = escape(str(openapi_schema["info"]["title"]))
+        schema_url = escape(self.get_openapi_json_route(request))
+        return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} API</title>
+<link rel="icon" href="{FAVICON}" type="image/svg+xml">
+<link rel="stylesheet" href="{self.css_url}">
+<script src="{self.js_url}" defer></script>
+<script src="/app/static/swagger-init.js" defer></script>
+</head>
+<body>
+<main id="swagger-ui" data-schema-url="{schema_url}"></main>
+</body>
+</html>
+""".encode()
+
+
+def docs_viewer() -> list[SwaggerRenderPlugin]:
+    """The render plugins of ``OpenAPIConfig``: Swagger UI at ``/schema`` and
+    ``/schema/swagger`` (the JSON document is always at ``/schema/openapi.json``)."""
+    return [LocalSwagger()]

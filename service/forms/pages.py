@@ -54,7 +54,7 @@ def headers(*redirect_targets: str | None) -> dict[str, str]:
         return HEADERS
     return {
         **HEADERS,
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
         f"form-action 'self' {' '.join(origins)}",
     }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request, Response, Router
+from litestar import Request, Response, Router, get
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.static_files import create_static_files_router
 
@@ -48,6 +48,17 @@ def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) 
     return page(request, "forbidden", title="Not for your role", status=403, detail=exc.detail)
 
 
+@get("/favicon.ico", include_in_schema=False, sync_to_thread=False)
+def favicon() -> Response[bytes]:
+    """The icon a browser asks for by itself, on any page (the pages link
+    /app/static/favicon.svg): no page of the service logs a missing favicon."""
+    return Response(
+        (STATIC / "favicon.ico").read_bytes(),
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 def web_router() -> Router:
     static = create_static_files_router(
         path="/app/static",
@@ -83,6 +94,7 @@ def web_router() -> Router:
             ExportPages,
             RobinsonPages,
             SuppressionPages,
+            favicon,
             static,
         ],
         middleware=[SessionMiddleware()],

@@ -1,5 +1,10 @@
 """Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright, and a
-staff member signing in to the running service's pages with a second factor."""
+staff member signing in to the running service's pages with a second factor.
+
+Every page a browser test opens (``new_page``) is checked with axe-core
+(tests/e2e/web/vendor/, not served by the service) each time a document
+loads; what it finds collects in ``AXE_FINDINGS``, which the browser tests'
+conftest asserts empty after each test."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 
 import pyotp
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.support.consentry_run import PASSWORD, RunningService, consentry
 
@@ -26,6 +32,18 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+AXE = Path(__file__).resolve().parents[1] / "e2e" / "web" / "vendor" / "axe-4.14.1.min.js"
+# The whole rule set of WCAG 2.x A and AA, and axe's best practices.
+AXE_RUN = """() => axe.run(document, {
+  resultTypes: ["violations"],
+  runOnly: {type: "tag", values: [
+    "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]},
+}).then(r => r.violations.map(v => `${v.id} (${v.impact}): ${v.help}: `
+  + v.nodes.slice(0, 3).map(n => `${n.target.join(" ")} (${n.failureSummary})`).join(", ")))"""
+# Pages not ours: the API's docs are Swagger UI's own page.
+AXE_SKIPS = ("/schema",)
+AXE_FINDINGS: list[str] = []
+AXE_CHECKED: list[str] = []
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 
@@ -78,7 +96,27 @@ def sign_in(page: Page, service: RunningService, staff: Staff) -> None:
 
 def new_page(browser: Browser, *, phone: bool = False) -> Page:
     context = browser.new_context(viewport=PHONE if phone else {"width": 1280, "height": 900})
-    return context.new_page()
+    page = context.new_page()
+    page.on("load", lambda loaded: check_accessibility(loaded))
+    return page
+
+
+def check_accessibility(page: Page) -> None:
+    """axe-core over the document just loaded; its violations go to
+    ``AXE_FINDINGS`` with the page's path. A page the test leaves before axe
+    ends (the document is gone) goes unchecked."""
+    path = page.url.split("://", 1)[-1].partition("/")[2]
+    if not page.url.startswith("http") or f"/{path}".startswith(AXE_SKIPS):
+        return
+    try:
+        if not page.evaluate("() => typeof axe === 'object'"):
+            # Evaluated by the driver, not a <script>: the pages' policy stays as it is.
+            page.evaluate(AXE.read_text(encoding="utf-8"))
+        found: list[str] = page.evaluate(AXE_RUN)
+    except PlaywrightError:
+        return
+    AXE_CHECKED.append(f"/{path}")
+    AXE_FINDINGS.extend(f"/{path}: {finding}" for finding in found)
 
 
 def screenshot(page: Page, name: str) -> None:

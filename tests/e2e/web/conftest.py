@@ -10,7 +10,14 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.support.consentry_run import RunningService, running_service
-from tests.support.web import CHROMIUM, CHROMIUM_ARGS, Staff, add_staff
+from tests.support.web import (
+    AXE_CHECKED,
+    AXE_FINDINGS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Staff,
+    add_staff,
+)
 
 _numbers = itertools.count(1)
 
@@ -39,3 +46,12 @@ def staff(service: RunningService) -> Callable[[str], Staff]:
         return add_staff(service, f"{role}.{next(_numbers)}@example.fi", role)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def no_accessibility_findings() -> Iterator[None]:
+    """Every page the test loaded passed axe-core (tests.support.web.new_page)."""
+    AXE_FINDINGS.clear()
+    AXE_CHECKED.clear()
+    yield
+    assert not AXE_FINDINGS, "axe-core found:\n" + "\n".join(dict.fromkeys(AXE_FINDINGS))

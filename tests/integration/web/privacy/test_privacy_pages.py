@@ -240,7 +240,7 @@ async def test_the_retention_plan_for_a_date_is_the_services(
     assert len(expected.items) == 2
     # The heading is the first line `consentry retention plan --as-of` prints.
     summary = plan_table(expected).splitlines()[0]
-    assert f'<h2 id="plan-summary" role="status">{summary}</h2>' in answer.text
+    assert f'<div role="status"><h2 id="plan-summary">{summary}</h2></div>' in answer.text
     table = answer.text.split('data-rule="contact_5_years"')[1].split("</table>")[0]
     rows = [row for row in table.split("<tr>")[2:]]
     assert len(rows) == len(expected.items)
