@@ -63,6 +63,7 @@ LAYERS: list[tuple[str, ...]] = [
         "public_pages",
         "countries",
         "i18n",
+        "labels",
     ),
 ]
 
