@@ -64,6 +64,7 @@ LAYERS: list[tuple[str, ...]] = [
         "countries",
         "i18n",
         "labels",
+        "catalogs",
     ),
 ]
 
