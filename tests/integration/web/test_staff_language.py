@@ -15,8 +15,10 @@ from litestar.testing import AsyncTestClient
 from sqlmodel import col, select
 
 from service.auth import login
+from service.auth import service as auth_service
 from service.auth.cookies import CSRF_FIELD, PLAIN_COOKIE
 from service.db import SessionMaker, session_scope
+from service.errors import InvalidInput
 from service.models import AuditEvent, User
 from service.models.enums import Role
 from service.settings import Settings
@@ -149,3 +151,16 @@ async def test_the_choice_needs_a_sign_in(client: AsyncTestClient[Litestar]) -> 
         "/app/account/language", data={"language": "fi"}, follow_redirects=False
     )
     assert answer.status_code in {302, 303, 401, 403}
+
+
+@pytest.mark.parametrize("language", ["de", "", None, "FI", 7])
+async def test_the_service_refuses_a_language_the_pages_do_not_speak(
+    sessionmaker: SessionMaker, language: Any
+) -> None:
+    async with sessionmaker() as db:
+        with pytest.raises(InvalidInput) as caught:
+            await auth_service.create_user(
+                db, email="x@example.fi", role=Role.VIEWER, password="p" * 12, language=language
+            )
+        assert "language" in caught.value.fields
+        assert (await db.exec(select(User))).all() == []
