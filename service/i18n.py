@@ -152,7 +152,7 @@ def format_number(value: int | float | None) -> str:
 
 def format_phone(value: str | None) -> str:
     """A stored E.164 number as people write it: national for Finnish numbers
-    (040 123 4567), international for the rest (+46 8 123 456 78)."""
+    (040 1234567), international for the rest (+46 8 123 456 78)."""
     if not value:
         return ""
     try:
