@@ -31,7 +31,7 @@ TRANSLATED = tuple(lang for lang in LANGUAGES if lang != "en")  # English is the
 # The options every extraction and update uses, so the catalogs diff cleanly:
 # no source locations (they churn with every edit), entries in extraction order.
 EXTRACT = [
-    "-F", "babel.cfg", "-k", "N_", "--no-location", "--no-wrap",
+    "-F", str(ROOT / "babel.cfg"), "-k", "N_", "--no-location", "--no-wrap",
     "--add-comments", "TRANSLATORS:", "--project", "Consentry",
 ]  # fmt: skip
 PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[sdif]")
