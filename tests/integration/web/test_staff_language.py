@@ -164,3 +164,17 @@ async def test_the_service_refuses_a_language_the_pages_do_not_speak(
             )
         assert "language" in caught.value.fields
         assert (await db.exec(select(User))).all() == []
+
+
+async def test_words_a_handler_translates_are_in_the_members_language(
+    speaking: Speaker,
+) -> None:
+    """The language holds for the whole request, not only while the page renders."""
+    member = await speaking("sv")
+    account = await member.get("/app/account")
+    answer = await member.post(
+        "/app/account/language", data={CSRF_FIELD: csrf(account), "language": "de"}
+    )
+    assert answer.status_code == 422
+    assert "Välj ett av språken." in answer.text  # made in the handler, before the page
+    assert "Valitse jokin kielistä." not in answer.text
