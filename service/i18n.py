@@ -11,7 +11,8 @@ binary catalog is kept in the repository. English needs no catalog.
 The language of the moment is a context variable: ``use(lang)`` sets it
 around one page, so the same Jinja environment serves every language.
 Dates, times, numbers and phone numbers are written the language's way
-through the filters ``install`` adds.
+through the filters ``install`` adds, and codes are shown as words
+(``{{ member|label }}``, the labels of service.labels).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
+from enum import StrEnum
 from functools import cache
 from io import BytesIO
 from pathlib import Path
@@ -32,6 +34,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from service import labels
 from service.clock import LOCAL_ZONE
 
 LANGUAGES = ("fi", "sv", "en")
@@ -99,6 +102,24 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
+def label(kind: type[StrEnum] | str, value: object) -> str:
+    """The words for the code ``value`` of the enum ``kind`` (a class or its
+    name: ``label("Purpose", "direct_marketing")``), in the language of the
+    moment. A code without a label is shown as it is."""
+    if value is None:
+        return ""
+    english = labels.english(kind, str(value))
+    return gettext(english) if english is not None else str(value)
+
+
+def label_of(value: object, kind: str | None = None) -> str:
+    """The ``|label`` filter: ``{{ member|label }}`` for an enum member,
+    ``{{ code|label("Purpose") }}`` for a code held as a plain string."""
+    if kind is None and isinstance(value, StrEnum):
+        return label(type(value), value)
+    return label(kind, value) if kind is not None else ("" if value is None else str(value))
+
+
 def _locale() -> Locale:
     return Locale.parse(LOCALES[_current.get()])
 
@@ -131,7 +152,7 @@ def format_number(value: int | float | None) -> str:
 
 def format_phone(value: str | None) -> str:
     """A stored E.164 number as people write it: national for Finnish numbers
-    (040 123 4567), international for the rest (+46 8 123 456 78)."""
+    (040 1234567), international for the rest (+46 8 123 456 78)."""
     if not value:
         return ""
     try:
@@ -158,5 +179,6 @@ def install(environment: jinja2.Environment) -> None:
         datetime=format_datetime,
         number=format_number,
         phone=format_phone,
+        label=label_of,
     )
-    environment.globals.update(language=current, languages=NAMES)
+    environment.globals.update(language=current, languages=NAMES, label=label)

@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import i18n
 from service.auth.permissions import ROLE_PERMISSIONS, Permission
 from service.errors import Conflict, InvalidInput, NotFound
 from service.models import ApiToken, User
@@ -81,7 +82,24 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-async def create_user(session: AsyncSession, *, email: str, role: Role, password: str) -> User:
+def _language(language: object) -> str:
+    """One of the staff UI's languages (service.i18n.LANGUAGES), or InvalidInput."""
+    if language not in i18n.LANGUAGES:
+        message = "must be one of " + ", ".join(i18n.LANGUAGES)
+        raise InvalidInput(f"language {message}", fields={"language": message})
+    return str(language)
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    role: Role,
+    password: str,
+    language: str = i18n.DEFAULT,
+) -> User:
+    """A staff member who sees the staff pages in ``language`` (fi, sv or en)."""
+    language = _language(language)
     try:
         email = normalize_email(email)
     except InvalidValue as exc:
@@ -89,7 +107,19 @@ async def create_user(session: AsyncSession, *, email: str, role: Role, password
     check_password_rules(password)
     if (await session.exec(select(User).where(User.email == email))).first() is not None:
         raise Conflict("a user with this email already exists", reason="user_exists")
-    user = User(email=email, role=role, password_hash=_hasher.hash(password))
+    user = User(email=email, role=role, password_hash=_hasher.hash(password), language=language)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def set_language(session: AsyncSession, *, user_id: int, language: object) -> User:
+    """The member's choice of language for the staff pages, from their next page on."""
+    language = _language(language)
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    user.language = language
     session.add(user)
     await session.flush()
     return user

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from service import private
+from service import i18n, private
 from service.api_tokens import cli as token_commands
 from service.backup import cli as backup_commands
 from service.breaches import cli as breach_commands
@@ -137,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", help="add a staff user (password from stdin or a prompt)")
     add.add_argument("email")
     add.add_argument("--role", required=True, choices=[role.value for role in Role])
+    add.add_argument(
+        "--language",
+        choices=list(i18n.LANGUAGES),
+        default=i18n.DEFAULT,
+        help="the language of the user's staff pages (default: %(default)s; they may change it)",
+    )
     add.set_defaults(handler=cmd_user_add)
     reset = user.add_parser(
         "reset-second-factor",

@@ -38,7 +38,11 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
 
     async def work(session: Any) -> User:
         return await auth_service.create_user(
-            session, email=args.email, role=Role(args.role), password=password
+            session,
+            email=args.email,
+            role=Role(args.role),
+            password=password,
+            language=args.language,
         )
 
     user = run_db(settings, work)

@@ -13,8 +13,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import i18n
 from service.audit import trail
 from service.auth import login
+from service.auth import service as auth_service
 from service.auth.service import Principal
 from service.dashboard import service as dashboard
+from service.errors import InvalidInput
 from service.i18n import _
 from service.settings import Settings
 from service.web.charts import WIDTH, consent_chart
@@ -53,10 +55,33 @@ class HomeController(Controller):
         return page(
             request,
             "account",
-            title="Your account",
+            title=_("Your account"),
             recovery_left=left,
             recovery_used=request.query_params.get("recovery_used") == "1",
+            language_saved=request.query_params.get("language_saved") == "1",
         )
+
+    @post("/account/language", status_code=303)
+    async def choose_language(self, request: StaffRequest, db_session: Session) -> Response[Any]:
+        """The member's language for these pages, from the next page on."""
+        form = await verified_form(request)
+        try:
+            await auth_service.set_language(
+                db_session, user_id=request.user.user_id, language=form.get("language")
+            )
+        except InvalidInput:
+            left = await login.unused_recovery_codes(db_session, user_id=request.user.user_id)
+            return page(
+                request,
+                "account",
+                title=_("Your account"),
+                status=422,
+                recovery_left=left,
+                recovery_used=False,
+                language_error=_("Choose one of the languages."),
+            )
+        trail.note(db_session, request, action="user.language", status_code=303)
+        return redirect("/app/account?language_saved=1")
 
     @post("/account/recovery-codes", status_code=200)
     async def new_recovery_codes(self, request: StaffRequest, db_session: Session) -> Response[str]:
@@ -68,7 +93,11 @@ class HomeController(Controller):
         )
         trail.note(db_session, request, action="recovery_codes.replace", status_code=200)
         return page(
-            request, "recovery_codes", title="Your recovery codes", codes=codes, next="/app/account"
+            request,
+            "recovery_codes",
+            title=_("Your recovery codes"),
+            codes=codes,
+            next="/app/account",
         )
 
 

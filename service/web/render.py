@@ -69,7 +69,7 @@ def page(
     with i18n.use(language):
         html = _render(
             name,
-            title=title,
+            title=i18n.gettext(title) if title else title,
             me=principal,
             csrf_field=CSRF_FIELD,
             csrf_token=csrf_for(settings, token) if token else "",

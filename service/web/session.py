@@ -27,6 +27,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from service import i18n
 from service.auth import login
 from service.auth.cookies import (
     CSRF_FIELD,
@@ -96,7 +97,10 @@ async def verified_login_form(request: Request[Any, Any, Any]) -> dict[str, Any]
 
 
 class SessionMiddleware(ASGIMiddleware):
-    """Puts the signed-in staff member of a complete session in ``scope["user"]``.
+    """Puts the signed-in staff member of a complete session in ``scope["user"]``,
+    and speaks their language (service.i18n) for the whole request, so words
+    a handler translates (``_("…")``) come out in it too; before sign-in, the
+    browser's language.
 
     Pages guard themselves (``requires``); a page without a principal answers
     401, which the ``/app`` router turns into a redirect to the login page."""
@@ -106,6 +110,7 @@ class SessionMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
         token = session_token(connection)
+        principal = None
         if token:
             async with session_scope(connection.app.state.sessionmaker) as session:
                 principal = await login.authenticate_session(
@@ -113,7 +118,13 @@ class SessionMiddleware(ASGIMiddleware):
                 )
             if principal is not None:
                 scope["user"] = principal
-        await next_app(scope, receive, send)
+        language = (
+            principal.language
+            if principal is not None
+            else i18n.best_match(connection.headers.get("accept-language"))
+        )
+        with i18n.use(language):
+            await next_app(scope, receive, send)
 
 
 def redirect(location: str, *, cookies: list[Cookie] | None = None) -> Response[None]:

@@ -238,11 +238,15 @@ async def add_staff(
     role: Role = Role.ADMIN,
     email: str | None = None,
     password: str = PASSWORD,
+    language: str = "en",
 ) -> User:
-    """A staff user (``<role>.<n>@example.fi`` unless ``email`` is given)."""
+    """A staff user (``<role>.<n>@example.fi`` unless ``email`` is given).
+    English by default, so the tests read the pages' English words."""
     email = email or f"{role.value}.{next(_numbers)}@example.fi"
     async with session_scope(sessionmaker) as session:
-        return await auth_service.create_user(session, email=email, role=role, password=password)
+        return await auth_service.create_user(
+            session, email=email, role=role, password=password, language=language
+        )
 
 
 async def create_contact(

@@ -70,7 +70,9 @@ class Staff:
 
 
 def add_staff(service: RunningService, email: str, role: str) -> Staff:
-    done = consentry(service.env, "user", "add", email, "--role", role, stdin=PASSWORD + "\n")
+    done = consentry(
+        service.env, "user", "add", email, "--role", role, "--language", "en", stdin=PASSWORD + "\n"
+    )
     assert done.returncode == 0, done.stderr
     return Staff(email=email, role=role)
 

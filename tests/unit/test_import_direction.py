@@ -63,6 +63,8 @@ LAYERS: list[tuple[str, ...]] = [
         "public_pages",
         "countries",
         "i18n",
+        "labels",
+        "catalogs",
     ),
 ]
 

@@ -31,7 +31,17 @@ MAIL_TIMEOUT = 30  # the worker polls every 0.1 s; this is for a loaded machine
 
 @pytest.fixture(scope="module")
 def api(service: RunningService) -> Iterator[httpx.Client]:
-    added = consentry(service.env, "user", "add", ADMIN, "--role", "admin", stdin=PASSWORD + "\n")
+    added = consentry(
+        service.env,
+        "user",
+        "add",
+        ADMIN,
+        "--role",
+        "admin",
+        "--language",
+        "en",
+        stdin=PASSWORD + "\n",
+    )
     assert added.returncode == 0, added.stderr
     issued = consentry(service.env, "token", "issue", ADMIN)
     assert issued.returncode == 0, issued.stderr

@@ -27,7 +27,17 @@ BUILD_TIMEOUT = 30  # a list of three; the worker takes well under a second
 @pytest.fixture(scope="module")
 def api(service: RunningService) -> Iterator[httpx.Client]:
     """The JSON API as an admin, for making the test's data."""
-    added = consentry(service.env, "user", "add", ADMIN, "--role", "admin", stdin=PASSWORD + "\n")
+    added = consentry(
+        service.env,
+        "user",
+        "add",
+        ADMIN,
+        "--role",
+        "admin",
+        "--language",
+        "en",
+        stdin=PASSWORD + "\n",
+    )
     assert added.returncode == 0, added.stderr
     issued = consentry(service.env, "token", "issue", ADMIN)
     assert issued.returncode == 0, issued.stderr

@@ -89,7 +89,10 @@ def service(
 
 def _api(run: RunningService) -> httpx.Client:
     assert (
-        consentry(run.env, "user", "add", ADMIN, "--role", "admin", stdin=PASSWORD).returncode == 0
+        consentry(
+            run.env, "user", "add", ADMIN, "--role", "admin", "--language", "en", stdin=PASSWORD
+        ).returncode
+        == 0
     )
     token = consentry(run.env, "token", "issue", ADMIN).stdout.strip()
     return httpx.Client(
