@@ -36,10 +36,13 @@ class ProcessorController(Controller):
 
     @get("/", guards=MANAGE)
     async def list_processors(
-        self, db_session: Session, active: FromQuery[bool] = False
+        self, db_session: Session, active: FromQuery[bool | None] = None
     ) -> list[ProcessorRead]:
         """Every processor by name; ``active=true``: only those not ended."""
-        return [service.to_read(row) for row in await service.list_(db_session, active_only=active)]
+        return [
+            service.to_read(row)
+            for row in await service.list_(db_session, active_only=bool(active))
+        ]
 
     @get("/{processor_id:int}", guards=MANAGE)
     async def get_processor(
