@@ -55,6 +55,7 @@ PEOPLE = [
         "personal_identity_code": "240387-112Y",
     },
 ]
+CODE_BASIS = {"personal_identity_code_basis": "consent"}
 # A third person appears only in bad requests, never stored.
 STRANGER = {
     "full_name": "Cecilia Carlsson",
@@ -152,7 +153,8 @@ def a_day_of_work(service: Service) -> None:
     api, run = service.api, service.run
     ids = []
     for person in PEOPLE:
-        body = {**person, "legal_basis": "consent", "source": "self"}
+        # The code's basis (Data Protection Act § 29): the person's consent.
+        body = {**person, "legal_basis": "consent", "source": "self", **CODE_BASIS}
         ids.append(ok(api.post("/contacts", json=body), 201)["id"])
     aino, bertta = ids
     grant(api, aino, "direct_marketing")
@@ -166,7 +168,7 @@ def a_day_of_work(service: Service) -> None:
     # Bad requests carry personal data in the body, the path and the query.
     bad = {**STRANGER, "personal_identity_code": "131052-308X", "legal_basis": "consent"}
     assert api.post("/contacts", json={**bad, "source": "self"}).status_code == 422
-    duplicate = {**PEOPLE[1], "legal_basis": "consent", "source": "self"}
+    duplicate = {**PEOPLE[1], "legal_basis": "consent", "source": "self", **CODE_BASIS}
     assert api.post("/contacts", json=duplicate).status_code == 409
     assert api.post("/contacts", content=b'{"email": "' + ADMIN.encode()).status_code == 400
     assert api.get(f"/contacts/{STRANGER['email']}").status_code == 404
