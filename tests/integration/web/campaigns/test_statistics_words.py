@@ -14,7 +14,7 @@ from service.models import EngagementEvent
 from service.models.engagement import EngagementKind
 from service.models.enums import Role
 from service.settings import Settings
-from tests.integration.web.campaigns.conftest import compose, form_post
+from tests.integration.web.campaigns.conftest import compose, send_confirmed
 from tests.integration.web.conftest import Client, SignedIn
 from tests.support.factories import add_recipient, add_staff
 from tests.support.worker import drain
@@ -59,7 +59,7 @@ async def test_one_person_is_one_person_in_every_language(
     marketer = await signed_in(Role.MARKETER)
     campaign_id = await compose(marketer)
     url = f"/app/campaigns/{campaign_id}"
-    assert (await form_post(marketer, url, f"{url}/send")).status_code == 303
+    assert (await send_confirmed(marketer, campaign_id)).status_code == 303
     await drain(ctx)
     # Aino opens twice and clicks once; Bertta opens once: 2 people opened, 1 clicked.
     events = [("open", aino), ("open", aino), ("open", bertta), ("click", aino)]
