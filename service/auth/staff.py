@@ -31,7 +31,7 @@ from sqlalchemy import false, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import clock, onetime
+from service import clock, i18n, onetime
 from service.auth import service as auth_service
 from service.auth.second_factor import reset_second_factor
 from service.auth.sessions import end_all_sessions
@@ -261,14 +261,24 @@ async def set_password(session: AsyncSession, *, token: str, password: str) -> U
 
 
 async def invite(
-    session: AsyncSession, *, email: str, role: Role | str, by_user_id: int | None
+    session: AsyncSession,
+    *,
+    email: str,
+    role: Role | str,
+    by_user_id: int | None,
+    language: str = i18n.DEFAULT,
 ) -> tuple[User, Link]:
-    """A new account without a password, and its invitation link (72 h)."""
+    """A new account without a password, and its invitation link (72 h). The
+    member sees the staff pages in ``language`` until they choose another."""
     role = parse_role(role) if isinstance(role, str) else role
     # create_user's checks (the address, no duplicate) with a placeholder
     # that meets the password rules; it is replaced at once.
     user = await auth_service.create_user(
-        session, email=email, role=role, password="x" * auth_service.MIN_PASSWORD_LENGTH
+        session,
+        email=email,
+        role=role,
+        password="x" * auth_service.MIN_PASSWORD_LENGTH,
+        language=language,
     )
     user.password_hash = NO_PASSWORD
     session.add(user)

@@ -149,6 +149,8 @@ class StaffPages(Controller):
                 email=values["email"],
                 role=values["role"],
                 by_user_id=request.user.user_id,
+                # The inviting admin's language, until the member chooses.
+                language=request.user.language,
             )
         except DomainError as refusal:
             await db_session.rollback()
