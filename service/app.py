@@ -31,7 +31,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import __doc__ as product_summary
-from service import json_limits, queue
+from service import dependency_cleanup, json_limits, queue
 from service.audit import trail
 from service.audit.controllers import AuditController
 from service.auth.controllers import OwnTokenController, TokenController
@@ -263,6 +263,7 @@ def provide_cipher(state: State) -> DataCipher:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    dependency_cleanup.install()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -65,6 +65,7 @@ LAYERS: list[tuple[str, ...]] = [
         "i18n",
         "labels",
         "catalogs",
+        "dependency_cleanup",
     ),
 ]
 
