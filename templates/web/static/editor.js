@@ -25,13 +25,19 @@
         { name: "heading", action: E.toggleHeadingSmaller, text: "H", title: "Heading" },
         "|",
         { name: "unordered-list", action: E.toggleUnorderedList, text: "• List", title: "List" },
-        { name: "ordered-list", action: E.toggleOrderedList, text: "1. List", title: "Numbered list" },
+        { name: "ordered-list", action: E.toggleOrderedList, text: "1. List", title: "1. List: numbered" },
         { name: "quote", action: E.toggleBlockquote, text: "Quote", title: "Quote" },
         "|",
         { name: "link", action: E.drawLink, text: "Link", title: "Link" },
         { name: "image", action: E.drawImage, text: "Image", title: "Image" }
       ]
     });
+    // The editor types into a textarea of its own: it is named as the one
+    // it replaces, for screen readers.
+    var label = area.labels && area.labels.length ? area.labels[0].textContent.trim() : "";
+    if (label) {
+      editor.codemirror.getInputField().setAttribute("aria-label", label);
+    }
     editor.codemirror.on("change", function () {
       area.dispatchEvent(new Event("keyup", { bubbles: true }));
     });
