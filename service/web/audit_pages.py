@@ -27,7 +27,7 @@ from service.audit.verify import verify
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
-from service.web.call_lists import local_time
+from service.i18n import _
 from service.web.render import page
 from service.web.session import verified_form
 
@@ -44,7 +44,7 @@ def _id(raw: str | None, name: str, fields: dict[str, str]) -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or not 1 <= int(raw) <= _MAX_ID:
-        fields[name] = "must be a whole number from 1 up"
+        fields[name] = _("must be a whole number from 1 up")
         return None
     return int(raw)
 
@@ -57,7 +57,7 @@ def _day(raw: str | None, name: str, fields: dict[str, str]) -> date | None:
             raise ValueError
         return date.fromisoformat(raw)
     except ValueError:
-        fields[name] = "must be a date, YYYY-MM-DD"
+        fields[name] = _("must be a date, YYYY-MM-DD")
         return None
 
 
@@ -76,12 +76,15 @@ def read_filters(query: Any) -> tuple[audit.Filters, dict[str, str], dict[str, s
     }
     action = shown["action"] or None
     if action is not None and not _ACTION.match(action):
-        fields["action"] = "an action name, such as contact.read or call_list.download"
+        fields["action"] = _("an action name, such as %(first)s or %(second)s") % {
+            "first": "contact.read",
+            "second": "call_list.download",
+        }
         action = None
     since = _day(shown["since"], "since", fields)
     until = _day(shown["until"], "until", fields)
     if since and until and until < since:
-        fields["until"] = "must not be before the first day"
+        fields["until"] = _("must not be before the first day")
     filters = audit.Filters(
         contact_id=_id(shown["contact_id"], "contact_id", fields),
         user_id=_id(shown["user_id"], "user_id", fields),
@@ -121,7 +124,7 @@ class AuditPageController(Controller):
         return page(
             request,
             "audit/search",
-            title="Audit trail",
+            title=_("Audit trail"),
             status=422 if fields else 200,
             items=items,
             total=total,
@@ -132,7 +135,6 @@ class AuditPageController(Controller):
             staff=staff,
             emails={member.id: member.email for member in staff},
             query=query,
-            local=local_time,
         )
 
     @post("/verify", status_code=200)
@@ -142,4 +144,4 @@ class AuditPageController(Controller):
         result = await verify(db_session)
         trail.note(db_session, request, action="audit.verify", status_code=200)
         trail.annotate(db_session, events=result.events, broken_id=result.broken_id)
-        return page(request, "audit/verify", title="Audit trail check", result=result)
+        return page(request, "audit/verify", title=_("Audit trail check"), result=result)

@@ -26,6 +26,8 @@ from service.auth.service import Principal
 from service.breaches import service as breaches
 from service.breaches.schemas import BreachCreate, BreachRead, BreachUpdate, local_moment
 from service.errors import DomainError, NotFound
+from service.i18n import _, format_number, label
+from service.labels import N_
 from service.models.enums import BreachRisk
 from service.web.privacy import _form_values, _parse
 from service.web.render import page
@@ -36,9 +38,9 @@ StaffRequest = Request[Principal, Any, Any]
 HOME = "/app/breaches"
 PAGE_SIZE = 100
 VIEWS: dict[str, tuple[str, dict[str, Any]]] = {
-    "open": ("Not closed", {"open_": True}),
-    "overdue": ("Overdue", {"overdue": True}),
-    "all": ("All", {}),
+    "open": (N_("Not closed"), {"open_": True}),
+    "overdue": (N_("Overdue"), {"overdue": True}),
+    "all": (N_("All"), {}),
 }
 _TEXTS = (
     "nature",
@@ -97,20 +99,15 @@ def _local_input(moment: datetime) -> str:
     return moment.astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%dT%H:%M")
 
 
-def _local(moment: datetime | None) -> str:
-    if moment is None:
-        return "—"
-    return moment.astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%d %H:%M")
-
-
 def _flag(item: BreachRead) -> tuple[str, str] | None:
     if item.overdue:
         hours = -(item.hours_left or 0)
-        return ("overdue", f"authority overdue by {hours:g} h")
+        return ("overdue", _("authority overdue by %(hours)s h") % {"hours": format_number(hours)})
     if item.due_soon:
-        return ("soon", f"authority due in {item.hours_left:g} h")
+        hours = item.hours_left or 0
+        return ("soon", _("authority due in %(hours)s h") % {"hours": format_number(hours)})
     if item.people_to_inform:
-        return ("soon", "inform the people (high risk)")
+        return ("soon", _("inform the people (high risk)"))
     return None
 
 
@@ -126,17 +123,16 @@ def _form_page(
     return page(
         request,
         "breaches/breach",
-        title=f"Breach {item.id}" if item else "Document a breach",
+        title=_("Breach %(id)s") % {"id": item.id} if item else _("Document a breach"),
         status=status,
         item=item,
         flag=_flag(item) if item else None,
         values=values,
-        risks=[(risk.value, risk.value) for risk in BreachRisk],
+        risks=[(risk.value, label(BreachRisk, risk)) for risk in BreachRisk],
         now=_local_input(clock.now()),
         error=error,
         fields=fields or {},
         done=request.query_params.get("done"),
-        local=_local,
     )
 
 
@@ -161,14 +157,13 @@ class BreachPages(Controller):
         return page(
             request,
             "breaches/register",
-            title="Breaches",
-            views=[(name, label) for name, (label, _) in VIEWS.items()],
+            title=_("Breaches"),
+            views=[(name, _(words)) for name, (words, _filters) in VIEWS.items()],
             show=show,
             rows=[(item, _flag(item)) for item in items],
             total=total,
             overdue=overdue,
             due_soon=due_soon,
-            local=_local,
         )
 
     @get("/new")
@@ -203,7 +198,7 @@ class BreachPages(Controller):
             item = breaches.to_read(await breaches.get(db_session, breach_id))
         except NotFound as missing:
             return page(
-                request, "privacy/missing", title="No such breach", status=404,
+                request, "privacy/missing", title=_("No such breach"), status=404,
                 detail=missing.detail,
             )  # fmt: skip
         return _form_page(request, item=item, values=_as_form(item))
@@ -218,7 +213,7 @@ class BreachPages(Controller):
             row = await breaches.get(db_session, breach_id)
         except NotFound as missing:
             return page(
-                request, "privacy/missing", title="No such breach", status=404,
+                request, "privacy/missing", title=_("No such breach"), status=404,
                 detail=missing.detail,
             )  # fmt: skip
         given = _values(form)

@@ -11,6 +11,7 @@ who asked, so reading it is recorded as the API's ``GET /requests`` is
 
 from __future__ import annotations
 
+from datetime import date
 from itertools import groupby
 from typing import Any, TypeVar
 
@@ -20,12 +21,14 @@ from litestar.params import FromPath
 from pydantic import BaseModel, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import clock
+from service import clock, rules
 from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
 from service.errors import DomainError, NotFound
+from service.i18n import _, format_date, label, ngettext
+from service.labels import N_
 from service.models.enums import RequestChannel, RequestStatus, RequestType, VerificationMethod
 from service.requests import deadlines
 from service.requests import service as requests
@@ -38,9 +41,9 @@ from service.requests.schemas import (
 )
 from service.retention.cli import parse_as_of
 from service.retention.plan import plan
+from service.retention.schemas import Action, SkipReason
 from service.rights import service as rights
 from service.settings import Settings
-from service.web.call_lists import local_time
 from service.web.render import page
 from service.web.session import redirect, verified_form
 
@@ -50,14 +53,46 @@ HOME = "/app/privacy"
 PAGE_SIZE = 50
 # "Due soon": the register flags open requests due within this many days.
 SOON_DAYS = deadlines.DUE_SOON_DAYS
-# The register's views: a name in the URL (not personal) and the service's filters.
+# The register's views: a name in the URL (not personal), the words shown for
+# it (translated when shown; "due_soon" names its days, see _view_words) and
+# the service's filters.
 VIEWS: dict[str, tuple[str, dict[str, Any]]] = {
-    "open": ("Open", {"status": RequestStatus.OPEN}),
-    "due_soon": (f"Due within {SOON_DAYS} days", {"due_within_days": SOON_DAYS}),
-    "overdue": ("Overdue", {"overdue": True}),
-    "done": ("Done", {"status": RequestStatus.DONE}),
-    "refused": ("Refused", {"status": RequestStatus.REFUSED}),
-    "all": ("All", {}),
+    "open": (N_("Open"), {"status": RequestStatus.OPEN}),
+    "due_soon": ("", {"due_within_days": SOON_DAYS}),
+    "overdue": (N_("Overdue"), {"overdue": True}),
+    "done": (N_("Handled"), {"status": RequestStatus.DONE}),
+    "refused": (N_("Refused"), {"status": RequestStatus.REFUSED}),
+    "all": (N_("All"), {}),
+}
+# What a request's step records (service.requests: the RequestAction rows),
+# in words; a code without words is shown as it is.
+ACTION_WORDS = {
+    "verified": N_("Identity verified"),
+    "extended": N_("Deadline extended"),
+    "closed": N_("Closed"),
+    "access": N_("Data given (access)"),
+    "portability": N_("Data handed over (portability)"),
+    "rectification": N_("Data rectified"),
+    "erasure": N_("Data erased"),
+    "restriction": N_("Processing restricted"),
+    "restriction_lifted": N_("Restriction lifted"),
+    "objection": N_("Objection recorded"),
+    "objection_decided": N_("Objection decided"),
+    "withdrawal": N_("Consent withdrawn"),
+}
+# The retention plan's actions and reasons for skipping, in words.
+PLAN_ACTION_WORDS = {
+    Action.ERASE: N_("Erase the contact"),
+    Action.TRANSFER: N_("Transfer the profile"),
+    Action.DESTROY: N_("Destroy the profile"),
+    Action.SEND_TRANSFER_NOTICE: N_("Send the transfer notice"),
+    Action.DELETE: N_("Delete"),
+}
+SKIP_WORDS = {
+    SkipReason.LEGAL_HOLD: N_("legal hold"),
+    SkipReason.RESTRICTED: N_("processing restricted"),
+    SkipReason.NO_REACHABLE_EMAIL: N_("no reachable email address"),
+    SkipReason.HANDOVER_NOT_CONFIGURED: N_("handover not configured"),
 }
 _MAX_FIELD = 4000
 Schema = TypeVar("Schema", bound=BaseModel)
@@ -93,27 +128,45 @@ class _FormInvalid(DomainError):
     status_code = 422
 
     def __init__(self, fields: dict[str, str]) -> None:
-        super().__init__("Some fields need fixing; nothing was saved.", fields=fields)
+        super().__init__(_("Some fields need fixing; nothing was saved."), fields=fields)
 
 
 def _flag(row: Any) -> tuple[str, str] | None:
     """The register's warning for a row: (css class, words), or None."""
     if row.status is not RequestStatus.OPEN:
         if row.answered_in_time is False:
-            return ("late", "answered late")
+            return ("late", _("answered late"))
         return None
     if row.overdue:
         days = -(row.days_left or 0)
-        return ("overdue", f"overdue by {days} day{'' if days == 1 else 's'}")
+        return (
+            "overdue",
+            ngettext("overdue by %(n)s day", "overdue by %(n)s days", days) % {"n": days},
+        )
     if row.days_left is not None and row.days_left <= SOON_DAYS:
         if row.days_left == 0:
-            return ("soon", "due today")
-        return ("soon", f"due in {row.days_left} day{'' if row.days_left == 1 else 's'}")
+            return ("soon", _("due today"))
+        days = row.days_left
+        return ("soon", ngettext("due in %(n)s day", "due in %(n)s days", days) % {"n": days})
     return None
 
 
 def _labels(enum: Any) -> list[tuple[str, str]]:
-    return [(member.value, member.value.replace("_", " ")) for member in enum]
+    """An enum's (code, words) pairs for a select, in the language of the moment."""
+    return [(member.value, label(enum, member)) for member in enum]
+
+
+def _view_words(name: str) -> str:
+    if name == "due_soon":
+        return ngettext("Due within %(n)s day", "Due within %(n)s days", SOON_DAYS) % {
+            "n": SOON_DAYS
+        }
+    return _(VIEWS[name][0])
+
+
+def _words(table: dict[Any, str]) -> dict[str, str]:
+    """A table of words (marked N_) by code, translated now."""
+    return {str(code): _(words) for code, words in table.items()}
 
 
 async def _detail_page(
@@ -130,7 +183,11 @@ async def _detail_page(
         row = await requests.get(db_session, request_id)
     except NotFound as missing:
         return page(
-            request, "privacy/missing", title="No such request", status=404, detail=missing.detail
+            request,
+            "privacy/missing",
+            title=_("No such request"),
+            status=404,
+            detail=missing.detail,
         )
     trail.note(db_session, request, action="request.read", status_code=status)
     trail.annotate(db_session, contact_id=row.contact_id)
@@ -138,7 +195,8 @@ async def _detail_page(
     return page(
         request,
         "privacy/request",
-        title=f"Request {detail.id}: {detail.type.value}",
+        title=_("Request %(id)s: %(kind)s")
+        % {"id": detail.id, "kind": label(RequestType, detail.type)},
         status=status,
         item=detail,
         flag=_flag(detail),
@@ -149,7 +207,7 @@ async def _detail_page(
         fields=fields or {},
         form=form,
         done=request.query_params.get("done"),
-        local=local_time,
+        action_words=_words(ACTION_WORDS),
     )
 
 
@@ -164,7 +222,7 @@ def _new_page(
     return page(
         request,
         "privacy/new_request",
-        title="New data-subject request",
+        title=_("New data-subject request"),
         status=status,
         types=_labels(RequestType),
         channels=_labels(RequestChannel),
@@ -194,15 +252,17 @@ class PrivacyController(Controller):
             db_session, **VIEWS[show][1], limit=PAGE_SIZE, offset=offset
         )
         items = requests.page(rows, total, limit=PAGE_SIZE, offset=offset).items
-        _, overdue = await requests.list_(db_session, overdue=True, limit=1, offset=0)
-        _, due_soon = await requests.list_(db_session, due_within_days=SOON_DAYS, limit=1, offset=0)
+        _rows, overdue = await requests.list_(db_session, overdue=True, limit=1, offset=0)
+        _rows, due_soon = await requests.list_(
+            db_session, due_within_days=SOON_DAYS, limit=1, offset=0
+        )
         trail.note(db_session, request, action="request.list", status_code=200)
         trail.annotate(db_session, entries=len(items))
         return page(
             request,
             "privacy/register",
-            title="Privacy",
-            views=[(name, label) for name, (label, _) in VIEWS.items()],
+            title=_("Privacy"),
+            views=[(name, _view_words(name)) for name in VIEWS],
             show=show,
             rows=[(item, _flag(item)) for item in items],
             total=total,
@@ -262,7 +322,7 @@ class PrivacyController(Controller):
         form = await verified_form(request)
         if step not in _STEPS:
             return await _detail_page(
-                request, db_session, request_id, error="Unknown action.", status=404
+                request, db_session, request_id, error=_("Unknown action."), status=404
             )
         try:
             row = await requests.get(db_session, request_id)
@@ -272,7 +332,7 @@ class PrivacyController(Controller):
             return page(
                 request,
                 "privacy/missing",
-                title="No such request",
+                title=_("No such request"),
                 status=404,
                 detail=missing.detail,
             )
@@ -298,28 +358,42 @@ class PrivacyController(Controller):
         raw = request.query_params.get("as_of") or None
         try:
             as_of = parse_as_of(raw)
-        except ValueError as bad:
+        except ValueError:
             return page(
                 request,
                 "privacy/retention",
-                title="Retention plan",
+                title=_("Retention plan"),
                 status=422,
                 plan=None,
                 groups=[],
                 as_of=raw or "",
-                error=str(bad),
+                error=_as_of_error(raw),
             )
         found = await plan(db_session, as_of=as_of, settings=settings)
         groups = [(rule, list(items)) for rule, items in groupby(found.items, lambda i: i.rule)]
         return page(
             request,
             "privacy/retention",
-            title="Retention plan",
+            title=_("Retention plan"),
             plan=found,
             groups=groups,
             as_of=as_of.isoformat(),
             error=None,
+            action_words=_words(PLAN_ACTION_WORDS),
+            skip_words=_words(SKIP_WORDS),
         )
+
+
+def _as_of_error(raw: str | None) -> str:
+    """Why ``raw`` is no day to plan for (parse_as_of refused it), in words."""
+    try:
+        date.fromisoformat(raw or "")
+    except ValueError:
+        return _("Not a date: write it as YYYY-MM-DD.")
+    return _("Give a day from %(first)s to %(last)s.") % {
+        "first": format_date(rules.EARLIEST_AS_OF),
+        "last": format_date(rules.LATEST_AS_OF),
+    }
 
 
 async def _verify(session: AsyncSession, row: Any, form: dict[str, Any], user: int) -> None:
@@ -335,7 +409,7 @@ async def _extend(session: AsyncSession, row: Any, form: dict[str, Any], user: i
 async def _link(session: AsyncSession, row: Any, form: dict[str, Any], user: int) -> None:
     contact_id = _form_values(form, ("contact_id",)).get("contact_id")
     if contact_id is None:
-        raise _FormInvalid({"contact_id": "give the id of the contact the request is about"})
+        raise _FormInvalid({"contact_id": _("give the id of the contact the request is about")})
     data = _parse(RequestUpdate, {"contact_id": contact_id})
     await requests.update(session, request=row, data=data)
 

@@ -22,9 +22,9 @@ from service.auth.middleware import requires
 from service.auth.permissions import Permission
 from service.auth.service import Principal
 from service.errors import DomainError
+from service.i18n import _
 from service.requests import recipients
 from service.requests.schemas import RecipientNotificationDone
-from service.web.call_lists import local_time
 from service.web.render import page
 from service.web.session import redirect, verified_form
 
@@ -50,7 +50,7 @@ async def _page(
     return page(
         request,
         "privacy/recipients",
-        title="Recipients to tell",
+        title=_("Recipients to tell"),
         status=status,
         rows=[recipients.to_read(row) for row in rows],
         total=total,
@@ -58,7 +58,6 @@ async def _page(
         error=error,
         failed=failed,
         done=request.query_params.get("done"),
-        local=local_time,
     )
 
 
@@ -89,7 +88,8 @@ class RecipientTaskPages(Controller):
             return await _page(
                 request,
                 db_session,
-                error=f"The note is at most {MAX_NOTE} characters; nothing was saved.",
+                error=_("The note is at most %(n)s characters; nothing was saved.")
+                % {"n": MAX_NOTE},
                 failed=task_id,
                 status=422,
             )

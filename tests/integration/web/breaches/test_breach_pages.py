@@ -80,7 +80,7 @@ async def test_documenting_and_editing_a_breach(staff: Staff, sessionmaker: Sess
 
     shown = await officer.get(location)
     assert "The breach is documented." in shown.text
-    assert "2026-03-09 09:00" in shown.text  # due 72 h later, Helsinki time
+    assert "09/03/2026, 09:00" in shown.text  # due 72 h later, Helsinki time, the member's way
     fields = {
         "csrf_token": csrf(shown),
         "discovered_at": "2026-03-06T09:00",

@@ -50,8 +50,8 @@ async def test_a_reply_objection_is_confirmed_into_a_ban_with_one_button(
     assert done.headers["location"] == f"{url}?done=confirm-ban"
     final = (await officer.get(done.headers["location"])).text
     assert "The objection is upheld" in final
-    assert '<dd id="request-status">done</dd>' in final
-    assert "<td>objection</td>" in final and "<td>closed</td>" in final
+    assert '<dd id="request-status">Handled</dd>' in final  # the status's label
+    assert "<td>Objection recorded</td>" in final and "<td>Closed</td>" in final
     assert "Confirm into a ban" not in final
     bans = await api.get(f"/api/v1/contacts/{contact_id}/bans")
     assert [b["kind"] for b in bans.json()] == ["direct_marketing"]

@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
+from service import i18n
 from service.db import SessionMaker, run
 from service.models import DataSubjectRequest, Erasure, LegalHold, Suppression
 from service.models.enums import Role
@@ -76,7 +77,7 @@ async def test_the_register_flags_overdue_and_soon_due_requests(
     page = register.text
     assert 'class="row-overdue"' in _row(page, late)
     assert "overdue by 15 days" in _row(page, late)
-    assert "2026-02-10" in _row(page, late) and "Maija Late" in _row(page, late)
+    assert "10 Feb 2026" in _row(page, late) and "Maija Late" in _row(page, late)
     assert "due in 4 days" in _row(page, soon) and 'class="row-soon"' in _row(page, soon)
     assert "<tr>" in _row(page, calm) and "badge" not in _row(page, calm)
     assert f'/app/privacy/requests/{done}"' not in page  # closed: not among the open ones
@@ -141,7 +142,7 @@ async def test_a_new_request_through_the_form(staff: Staff, sessionmaker: Sessio
     assert shown.status_code == 200
     assert "The request is registered." in shown.text
     # Received 31 January: due on the last day of February.
-    assert '<dd id="request-due">2026-02-28 · 3 days left</dd>' in shown.text
+    assert '<dd id="request-due">28 Feb 2026 · 3 days left</dd>' in shown.text
     assert "Pekka Postitse" in shown.text and "Poistakaa tietoni." in shown.text
     actions = [e.action for e in await trail(sessionmaker)]
     assert "request.create" in actions and actions[-1] == "request.read"
@@ -188,10 +189,10 @@ async def test_a_requests_steps_as_the_api_allows(staff: Staff, sessionmaker: Se
     assert closed.status_code == 303
     final = (await officer.get(closed.headers["location"])).text
     assert "The request is closed." in final
-    assert '<dd id="request-status">done</dd>' in final
-    assert "2026-04-20 (extended from 2026-03-20: Many systems to search)" in final
-    assert "<td>verified</td>" in final and "<td>extended</td>" in final
-    assert "<td>closed</td>" in final
+    assert '<dd id="request-status">Handled</dd>' in final
+    assert "20 Apr 2026 (extended from 20 Mar 2026: Many systems to search)" in final
+    assert "<td>Identity verified</td>" in final and "<td>Deadline extended</td>" in final
+    assert "<td>Closed</td>" in final
     assert "Next steps" not in final  # nothing more to do
     again = await officer.post(f"{url}/close", data={"status": "done", "csrf_token": token})
     assert again.status_code == 409 and "is already closed" in again.text
@@ -238,21 +239,25 @@ async def test_the_retention_plan_for_a_date_is_the_services(
     async with sessionmaker() as session:
         expected = await plan(session, as_of=as_of, settings=settings)
     assert len(expected.items) == 2
-    # The heading is the first line `consentry retention plan --as-of` prints.
-    summary = plan_table(expected).splitlines()[0]
+    # The heading says what the first line of `consentry retention plan --as-of`
+    # says, the day written the member's way.
+    cli = plan_table(expected).splitlines()[0]
+    summary = cli.replace(as_of.isoformat(), "25 Feb 2026")
     assert f'<div role="status"><h2 id="plan-summary">{summary}</h2></div>' in answer.text
     table = answer.text.split('data-rule="contact_5_years"')[1].split("</table>")[0]
     rows = [row for row in table.split("<tr>")[2:]]
     assert len(rows) == len(expected.items)
     for row, item in zip(rows, expected.items, strict=True):
-        for cell in (item.reference, str(item.due_on), str(item.deadline), "overdue"):
+        with i18n.use("en"):  # the staff factories' members read English
+            days = (i18n.format_date(item.due_on), i18n.format_date(item.deadline))
+        for cell in (item.reference, *days, "overdue"):
             assert cell in row
     # Nothing is due on an earlier day.
     before = await officer.get(f"{HOME}/retention", params={"as_of": "2023-01-01"})
     assert "0 due, 0 skipped, 0 overdue" in before.text and "Nothing is due." in before.text
     # Today's plan without a date.
     today = await officer.get(f"{HOME}/retention")
-    assert "Retention plan for 2026-02-25" in today.text
+    assert "Retention plan for 25 Feb 2026" in today.text
 
 
 @pytest.mark.parametrize("bad", ["2026-02-30", "yesterday"])

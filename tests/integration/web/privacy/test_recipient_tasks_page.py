@@ -47,7 +47,7 @@ async def test_open_tasks_are_listed_and_marked_done(
     officer = await staff.become(Role.PRIVACY_OFFICER)
     shown = await officer.get(PAGE)
     assert shown.status_code == 200, shown.text
-    assert 'id="recipient-tasks"' in shown.text and "restriction" in shown.text
+    assert 'id="recipient-tasks"' in shown.text and "Restriction of processing" in shown.text
     # The recipient's name is escaped like every value on the page.
     assert "Coach &lt;b&gt;Ab&lt;/b&gt;" in shown.text and "<b>Ab</b>" not in shown.text
     assert f'action="{PAGE}/{task["id"]}/done"' in shown.text
