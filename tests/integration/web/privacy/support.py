@@ -33,10 +33,11 @@ class Staff:
         self.settings = settings
         self.user_ids: dict[Role, int] = {}
 
-    async def become(self, role: Role) -> Client:
-        """A new staff member of ``role``, signed in on the client (both factors)."""
+    async def become(self, role: Role, language: str = "en") -> Client:
+        """A new staff member of ``role`` who reads ``language``, signed in on
+        the client (both factors)."""
         email = f"pages.{role.value}.{next(_numbers)}@example.fi"
-        user = await add_staff(self.sessionmaker, role=role, email=email)
+        user = await add_staff(self.sessionmaker, role=role, email=email, language=language)
         async with session_scope(self.sessionmaker) as session:
             opened = await login.open_complete_session(session, user=user, settings=self.settings)
         assert user.id is not None
