@@ -226,7 +226,7 @@ def test_compose_see_the_audience_send_and_read_the_statistics(
     page.get_by_role("link", name="Back to Autumn coaching").click()
     page.get_by_role("link", name="All campaigns").click()
     expect(page.get_by_role("link", name="Autumn coaching")).to_be_visible()
-    expect(page.get_by_role("row", name="Autumn coaching")).to_contain_text("done")
+    expect(page.get_by_role("row", name="Autumn coaching")).to_contain_text("Finished")
     screenshot(page, "campaigns")
 
 
