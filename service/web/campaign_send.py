@@ -366,7 +366,7 @@ class SendingPages(Controller):
         return page(
             request,
             "campaigns/_sending",
-            title="Sending",
+            title=_("Sending"),
             campaign=read,
             progress=progress_of(read),
             send_errors={},

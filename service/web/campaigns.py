@@ -17,6 +17,7 @@ from litestar.params import FromPath
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import i18n
 from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
@@ -57,9 +58,13 @@ from service.web.session import redirect, verified_form
 WRITE = [requires(Permission.CAMPAIGNS_WRITE)]
 PICKER_SIZE = 10  # the first eligible contacts offered for the preview
 CONTENT = ("subject", "body_html", "body_text")
-LANGUAGE_NAMES = {Language.FI: "Finnish", Language.SV: "Swedish", Language.EN: "English"}
 _TAG_SPLIT = re.compile(r"[\s,]+")
 _PREVIEW_QUERY = frozenset({"contact_id", "preview_contact_id", "preview_language"})
+
+
+def language_names() -> dict[str, str]:
+    """The contacts' languages by code, named in the language of the moment."""
+    return {lang.value: i18n.label(Language, lang) for lang in Language}
 
 
 # -- forms ----------------------------------------------------------------------
@@ -200,7 +205,7 @@ async def composer(
         picker=picker,
         preview=preview or {},
         progress=progress_of(read),
-        languages=LANGUAGE_NAMES,
+        languages=language_names(),
         saved=request.query_params.get("saved") == "1",
         sms_sizes=await _sms_sizes(campaign, settings),
         layouts=await layouts.list_(db_session),
@@ -233,7 +238,8 @@ async def render_preview(
     language = _text(form, "preview_language")
     values: dict[str, Any] = {"contact_id": chosen, "typed": typed, "language": language}
     if not chosen.isdigit():
-        return {**values, "problem": "Choose a contact to preview the message as they see it."}
+        problem = _("Choose a contact to preview the message as they see it.")
+        return {**values, "problem": problem}
     if campaign.status is CampaignStatus.DRAFT and "name" in form:
         try:
             data = parse(form, channel=campaign.channel.value)
@@ -252,7 +258,13 @@ async def render_preview(
         )
     except TemplateError as exc:
         problems = [
-            (p.field, f"line {p.line}: {p.message}" if p.line else p.message) for p in exc.problems
+            (
+                p.field,
+                _("line %(line)s: %(message)s") % {"line": p.line, "message": p.message}
+                if p.line
+                else p.message,
+            )
+            for p in exc.problems
         ]
         return {**values, "problems": problems}
     except (NotFound, Conflict) as exc:
@@ -313,7 +325,7 @@ class CampaignPages(Controller):
         return page(
             request,
             "campaigns/list",
-            title="Campaigns",
+            title=_("Campaigns"),
             campaigns=[(row, progress_of(row)) for row in rows],
             page_number=number,
             more=len(campaigns) > PAGE_SIZE,
@@ -401,9 +413,9 @@ class CampaignPages(Controller):
             return page(
                 request,
                 "campaigns/_preview",
-                title="Preview",
+                title=_("Preview"),
                 preview=shown,
-                languages=LANGUAGE_NAMES,
+                languages=language_names(),
             )
         editable_form = form if "name" in form else None
         return await composer(request, db_session, campaign, form=editable_form, preview=shown)
@@ -515,11 +527,11 @@ async def _new_page(
     return page(
         request,
         "campaigns/new",
-        title="New campaign",
+        title=_("New campaign"),
         status=status,
         form=form,
         errors=errors,
-        languages=LANGUAGE_NAMES,
+        languages=language_names(),
         layouts=await layouts.list_(db_session),
         default_layout_name=layouts.DEFAULT_NAME,
     )

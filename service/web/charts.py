@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from service import clock
+from service import clock, i18n
 from service.campaigns.statistics import Breakdown, Statistics
 from service.dashboard.schemas import ConsentWeek
+from service.i18n import _
+from service.labels import N_
 
 # Up to three days the series is shown by the hour, beyond that by the day.
 MAX_HOURS = 72
 WIDTH = 640  # the viewBox width; the SVG itself scales to its container
-SERIES = (("opens", "Opens"), ("clicks", "Clicks"))
+SERIES = (("opens", N_("Opens")), ("clicks", N_("Clicks")))  # translated when drawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,7 @@ class Chart:
 
     @property
     def empty(self) -> bool:
-        return not any(value for _, values in self.rows for value in values)
+        return not any(value for _label, values in self.rows for value in values)
 
 
 def _scale_top(largest: int) -> int:
@@ -72,12 +74,12 @@ def bars_across(chart: Chart, series: list[tuple[str, str]]) -> Chart:
     """Horizontal bars: one group per row, one bar per series."""
     left, right, bar, gap, group_gap = 150.0, 60.0, 14.0, 3.0, 12.0
     plot = WIDTH - left - right
-    top = _scale_top(max((v for _, values in chart.rows for v in values), default=0))
+    top = _scale_top(max((v for _label, values in chart.rows for v in values), default=0))
     y = 8.0
     for label, values in chart.rows:
         group = len(values) * bar + (len(values) - 1) * gap
         chart.labels.append(Label(label[:24], left - 8, y + group / 2 + 4, "end"))
-        for (css, _), value in zip(series, values, strict=True):
+        for (css, _name), value in zip(series, values, strict=True):
             width = plot * value / top
             chart.bars.append(Bar(css, value, left, y, width, bar))
             chart.labels.append(Label(str(value), left + width + 4, y + bar - 3, "start"))
@@ -92,7 +94,7 @@ def columns_over_time(chart: Chart, series: list[tuple[str, str]]) -> Chart:
     """Vertical bars per time bucket, side by side per series, with a value axis."""
     left, bottom, height = 44.0, 34.0, 200.0
     plot = WIDTH - left - 8
-    top = _scale_top(max((v for _, values in chart.rows for v in values), default=0))
+    top = _scale_top(max((v for _label, values in chart.rows for v in values), default=0))
     slot = plot / max(len(chart.rows), 1)
     bar = min(slot * 0.8 / len(series), 24.0)
     every = max(1, math.ceil(len(chart.rows) / 8))  # at most eight time labels
@@ -101,7 +103,7 @@ def columns_over_time(chart: Chart, series: list[tuple[str, str]]) -> Chart:
         chart.labels.append(Label(str(tick), left - 6, y + 4, "end"))
     for index, (label, values) in enumerate(chart.rows):
         x = left + index * slot + (slot - bar * len(series)) / 2
-        for offset, ((css, _), value) in enumerate(zip(series, values, strict=True)):
+        for offset, ((css, _name), value) in enumerate(zip(series, values, strict=True)):
             h = height * value / top
             chart.bars.append(Bar(css, value, x + offset * bar, 8 + height - h, bar, h))
         if index % every == 0:
@@ -113,7 +115,8 @@ def columns_over_time(chart: Chart, series: list[tuple[str, str]]) -> Chart:
 
 def time_rows(by_hour: dict[str, Breakdown]) -> tuple[str, list[tuple[str, list[int]]]]:
     """The hourly series (UTC keys) in Helsinki time, by hour or by day, gaps
-    filled with zeros so the chart's spacing is time's."""
+    filled with zeros so the chart's spacing is time's. An hour is written
+    02.11. 10:00 (short enough for the axis), a day the language's way."""
     hours = {
         datetime.strptime(key, "%Y-%m-%dT%H:00Z").replace(tzinfo=UTC): value
         for key, value in by_hour.items()
@@ -130,21 +133,22 @@ def time_rows(by_hour: dict[str, Breakdown]) -> tuple[str, list[tuple[str, list[
             rows.append((local.strftime("%d.%m. %H:00"), [entry.opens, entry.clicks]))
             moment += timedelta(hours=1)
         return "hour", rows
-    days: dict[str, list[int]] = {}
+    days: dict[date, list[int]] = {}
     day = first.astimezone(clock.LOCAL_ZONE).date()
     while day <= last.astimezone(clock.LOCAL_ZONE).date():
-        days[day.strftime("%d.%m.%Y")] = [0, 0]
+        days[day] = [0, 0]
         day += timedelta(days=1)
     for moment, entry in hours.items():
-        bucket = days[moment.astimezone(clock.LOCAL_ZONE).strftime("%d.%m.%Y")]
+        bucket = days[moment.astimezone(clock.LOCAL_ZONE).date()]
         bucket[0] += entry.opens
         bucket[1] += entry.clicks
-    return "day", list(days.items())
+    return "day", [(i18n.format_date(day), counts) for day, counts in days.items()]
 
 
 def charts_of(stats: Statistics) -> list[Chart]:
     unit, over_time = time_rows(stats.by_hour)
-    names = [name for _, name in SERIES]
+    series = [(css, i18n.gettext(name)) for css, name in SERIES]
+    names = [name for _css, name in series]
 
     def by(table: dict[str, Breakdown]) -> list[tuple[str, list[int]]]:
         ordered = sorted(
@@ -153,51 +157,53 @@ def charts_of(stats: Statistics) -> list[Chart]:
         return [(name, [entry.opens, entry.clicks]) for name, entry in ordered]
 
     outcomes = [
-        ("Sent", [stats.sent]),
-        ("Unsubscribed", [stats.unsubscribes]),
-        ("Bounced", [stats.bounces]),
-        ("Failed", [stats.failed]),
+        (_("Sent"), [stats.sent]),
+        (_("Unsubscribed"), [stats.unsubscribes]),
+        (_("Bounced"), [stats.bounces]),
+        (_("Failed"), [stats.failed]),
     ]
     return [
         columns_over_time(
             Chart(
                 "time",
-                "Opens and clicks over time",
-                f"Opens and clicks per {unit}, Helsinki time.",
-                [unit.capitalize(), *names],
+                _("Opens and clicks over time"),
+                _("Opens and clicks per hour, Helsinki time.")
+                if unit == "hour"
+                else _("Opens and clicks per day, Helsinki time."),
+                [_("Hour") if unit == "hour" else _("Day"), *names],
                 over_time,
             ),
-            list(SERIES),
+            series,
         ),
         bars_across(
             Chart(
                 "browser",
-                "By browser",
-                "Opens and clicks per browser.",
-                ["Browser", *names],
+                _("By browser"),
+                _("Opens and clicks per browser."),
+                [_("Browser"), *names],
                 by(stats.by_browser),
             ),
-            list(SERIES),
+            series,
         ),
         bars_across(
             Chart(
                 "os",
-                "By operating system",
-                "Opens and clicks per operating system.",
-                ["Operating system", *names],
+                _("By operating system"),
+                _("Opens and clicks per operating system."),
+                [_("Operating system"), *names],
                 by(stats.by_os),
             ),
-            list(SERIES),
+            series,
         ),
         bars_across(
             Chart(
                 "outcomes",
-                "Unsubscribes and bounces",
-                "Messages sent, and how many recipients unsubscribed, bounced or failed.",
-                ["Outcome", "Recipients"],
+                _("Unsubscribes and bounces"),
+                _("Messages sent, and how many recipients unsubscribed, bounced or failed."),
+                [_("Outcome"), _("Recipients")],
                 outcomes,
             ),
-            [("total", "Recipients")],
+            [("total", _("Recipients"))],
         ),
     ]
 
@@ -208,13 +214,13 @@ CONSENT_SERIES = [("granted", "Granted"), ("withdrawn", "Withdrawn")]
 def consent_chart(weeks: list[ConsentWeek], *, words: dict[str, str]) -> Chart:
     """The dashboard's consents granted and withdrawn per week. ``words``:
     the title, summary and column names in the member's language."""
-    series = [(css, words[css]) for css, _ in CONSENT_SERIES]
+    series = [(css, words[css]) for css, _words in CONSENT_SERIES]
     return columns_over_time(
         Chart(
             "consents",
             words["title"],
             words["summary"],
-            [words["week"], *(name for _, name in series)],
+            [words["week"], *(name for _css, name in series)],
             [(week.week.strftime("%d.%m."), [week.granted, week.withdrawn]) for week in weeks],
         ),
         series,

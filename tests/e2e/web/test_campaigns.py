@@ -192,7 +192,7 @@ def test_compose_see_the_audience_send_and_read_the_statistics(
     expect(progress).to_have_text(
         "sent 2 / skipped 0 / failed 0 of 2 · done", timeout=SENDING_TIMEOUT
     )
-    expect(page.locator("#campaign-status")).to_have_text("done")
+    expect(page.locator("#campaign-status")).to_have_text("Finished")
     expect(page.locator("#progress-bar")).to_have_attribute("value", "2")
     expect(page.get_by_role("button", name="Pause")).to_have_count(0)
     screenshot(page, "sending")
@@ -226,7 +226,7 @@ def test_compose_see_the_audience_send_and_read_the_statistics(
     page.get_by_role("link", name="Back to Autumn coaching").click()
     page.get_by_role("link", name="All campaigns").click()
     expect(page.get_by_role("link", name="Autumn coaching")).to_be_visible()
-    expect(page.get_by_role("row", name="Autumn coaching")).to_contain_text("done")
+    expect(page.get_by_role("row", name="Autumn coaching")).to_contain_text("Finished")
     screenshot(page, "campaigns")
 
 

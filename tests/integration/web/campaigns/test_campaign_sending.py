@@ -69,7 +69,7 @@ async def test_send_now_and_the_progress_bar_until_done(
     assert (await campaign_of(admin, campaign_id))["status"] == "sending"
     live = await progress(marketer, campaign_id)
     assert polls(live)
-    assert '<strong class="status status-sending" id="campaign-status">sending</strong>' in live
+    assert '<strong class="status status-sending" id="campaign-status">Sending</strong>' in live
     assert 'id="pause">Pause</button>' in live
 
     await drain(ctx)
@@ -153,7 +153,8 @@ async def test_schedule_takes_a_future_helsinki_time(
     send_at = datetime.fromisoformat(stored["send_at"])
     assert send_at.replace(tzinfo=send_at.tzinfo or UTC) == local.replace(microsecond=0)
     fragment = await progress(marketer, campaign_id)
-    assert f"starts {local.strftime('%d.%m.%Y %H:%M')} (Helsinki time)" in fragment
+    # The member's language's way (English here: en_GB's short form).
+    assert f"starts {local.strftime('%d/%m/%Y, %H:%M')} (Helsinki time)" in fragment
     assert 'id="cancel"' in fragment
 
 

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from service import i18n
 from service.campaigns.statistics import Breakdown
 from service.db import SessionMaker
 from service.models import EngagementEvent
@@ -130,13 +131,16 @@ def test_long_series_are_shown_by_the_day() -> None:
         "2026-11-01T22:00Z": Breakdown(opens=2, clicks=1),  # 00:00: the 2nd
         "2026-11-05T10:00Z": Breakdown(clicks=4),
     }
-    unit, rows = time_rows(hours)
+    with i18n.use("fi"):
+        unit, rows = time_rows(hours)
     assert unit == "day"
     assert rows == [
-        ("01.11.2026", [1, 0]),
-        ("02.11.2026", [2, 1]),
-        ("03.11.2026", [0, 0]),
-        ("04.11.2026", [0, 0]),
-        ("05.11.2026", [0, 4]),
+        ("1.11.2026", [1, 0]),
+        ("2.11.2026", [2, 1]),
+        ("3.11.2026", [0, 0]),
+        ("4.11.2026", [0, 0]),
+        ("5.11.2026", [0, 4]),
     ]
+    with i18n.use("en"):
+        assert time_rows(hours)[1][0] == ("1 Nov 2026", [1, 0])
     assert [_scale_top(n) for n in (0, 1, 3, 10, 11, 240)] == [1, 1, 5, 10, 20, 500]
