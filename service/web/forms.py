@@ -25,6 +25,8 @@ from service.auth.service import Principal
 from service.errors import Conflict, InvalidInput, NotFound
 from service.forms import service
 from service.forms.schemas import FORM_FIELDS, FormCreate, FormRead, FormUpdate
+from service.i18n import _, gettext, label
+from service.labels import N_
 from service.models.enums import Channel, Language, Purpose
 from service.settings import Settings
 from service.web.render import page
@@ -35,18 +37,48 @@ StaffRequest = Request[Principal, Any, State]
 BASE = "/app/forms"
 READ = [requires(Permission.FORMS_READ)]
 WRITE = [requires(Permission.FORMS_WRITE)]
-LANGUAGE_NAMES = {"fi": "Finnish", "sv": "Swedish", "en": "English"}
 # Every pair a form may offer, in the order the edit form lists them.
 PAIRS: list[tuple[Channel, Purpose]] = [
     *((channel, Purpose.DIRECT_MARKETING) for channel in Channel),
     (Channel.EMAIL, Purpose.EMAIL_TRACKING),
     *((channel, Purpose.PROFILING_REPORT) for channel in Channel),
 ]
-PAIR_NAMES = {
-    Purpose.DIRECT_MARKETING: "marketing",
-    Purpose.EMAIL_TRACKING: "open and click tracking",
-    Purpose.PROFILING_REPORT: "profiling report",
+# Each pair's checkbox on the edit form (whole phrases: word order differs).
+PAIR_NAMES: dict[tuple[Channel, Purpose], str] = {
+    (Channel.EMAIL, Purpose.DIRECT_MARKETING): N_("Offer email: marketing"),
+    (Channel.SMS, Purpose.DIRECT_MARKETING): N_("Offer SMS: marketing"),
+    (Channel.PHONE, Purpose.DIRECT_MARKETING): N_("Offer phone: marketing"),
+    (Channel.POST, Purpose.DIRECT_MARKETING): N_("Offer post: marketing"),
+    (Channel.EMAIL, Purpose.EMAIL_TRACKING): N_("Offer email: open and click tracking"),
+    (Channel.EMAIL, Purpose.PROFILING_REPORT): N_("Offer email: profiling report"),
+    (Channel.SMS, Purpose.PROFILING_REPORT): N_("Offer SMS: profiling report"),
+    (Channel.PHONE, Purpose.PROFILING_REPORT): N_("Offer phone: profiling report"),
+    (Channel.POST, Purpose.PROFILING_REPORT): N_("Offer post: profiling report"),
 }
+# The words for each field a form may ask (FORM_FIELDS).
+FIELD_NAMES = {
+    "full_name": N_("Full name"),
+    "nickname": N_("Nickname"),
+    "email": N_("Email"),
+    "phone": N_("Phone"),
+    "customer_number": N_("Customer number"),
+    "employer": N_("Employer"),
+    "education": N_("Education"),
+    "position": N_("Position"),
+    "street_address": N_("Street address"),
+    "postal_code": N_("Postal code"),
+    "city": N_("City"),
+    "country": N_("Country"),
+}
+
+
+def _language_names() -> dict[str, str]:
+    """Each language a form may speak, in the words of the moment."""
+    return {lang.value: label(Language, lang.value) for lang in Language}
+
+
+def _field_names() -> dict[str, str]:
+    return {name: gettext(FIELD_NAMES.get(name, name)) for name in FORM_FIELDS}
 
 
 def _public_url(request: StaffRequest) -> str:
@@ -146,14 +178,20 @@ def _editor(
         form=form,
         errors=errors,
         new=new,
-        languages=LANGUAGE_NAMES,
-        field_names=FORM_FIELDS,
-        pairs=[(_pair(c, p), f"{c.value}: {PAIR_NAMES[p]}") for c, p in PAIRS],
+        languages=_language_names(),
+        field_names=_field_names(),
+        pairs=[(_pair(c, p), gettext(PAIR_NAMES[(c, p)])) for c, p in PAIRS],
     )
 
 
 def not_found(request: StaffRequest, exc: NotFound) -> Response[str]:
-    return page(request, "forms/missing", title="Not found", status=404, detail=exc.detail)
+    return page(
+        request,
+        "forms/missing",
+        title=_("Not found"),
+        status=404,
+        detail=_("There is no such signup form or version."),
+    )
 
 
 class FormPages(Controller):
@@ -164,7 +202,9 @@ class FormPages(Controller):
     @get("/", guards=READ)
     async def list_forms(self, request: StaffRequest, db_session: Session) -> Response[str]:
         forms = await service.list_(db_session, limit=500, offset=0)
-        return page(request, "forms/list", title="Signup forms", forms=forms)
+        return page(
+            request, "forms/list", title=_("Signup forms"), forms=forms, languages=_language_names()
+        )
 
     @get("/new", guards=WRITE)
     async def new_form(self, request: StaffRequest) -> Response[str]:
@@ -172,7 +212,7 @@ class FormPages(Controller):
         defaults |= {"field.full_name": "required", "field.email": "required"}
         return _editor(
             request,
-            title="New signup form",
+            title=_("New signup form"),
             action=f"{BASE}/new",
             form=defaults,
             errors=[],
@@ -189,7 +229,7 @@ class FormPages(Controller):
             status = 409 if isinstance(exc, Conflict) else 422
             return _editor(
                 request,
-                title="New signup form",
+                title=_("New signup form"),
                 action=f"{BASE}/new",
                 form=form,
                 errors=_errors(exc),
@@ -213,7 +253,8 @@ class FormPages(Controller):
             title=read.name,
             form=read,
             history=history,
-            languages=LANGUAGE_NAMES,
+            languages=_language_names(),
+            field_names=_field_names(),
             saved=request.query_params.get("saved") == "1",
         )
 
@@ -225,7 +266,7 @@ class FormPages(Controller):
         read = await service.read(db_session, form, public_url=_public_url(request))
         return _editor(
             request,
-            title=f"Edit {read.name}",
+            title=_("Edit %(name)s") % {"name": read.name},
             action=f"{BASE}/{form_id}/edit",
             form=form_of(read),
             errors=[],
@@ -244,7 +285,7 @@ class FormPages(Controller):
         except (ValidationError, InvalidInput) as exc:
             return _editor(
                 request,
-                title=f"Edit {form.name}",
+                title=_("Edit %(name)s") % {"name": form.name},
                 action=f"{BASE}/{form_id}/edit",
                 form={**posted, "slug": form.slug},
                 errors=_errors(exc),
@@ -268,9 +309,10 @@ class FormPages(Controller):
         return page(
             request,
             "forms/version",
-            title=f"{form.name}, version {old.version}",
+            title=_("%(name)s, version %(version)s") % {"name": form.name, "version": old.version},
             form_id=form_id,
             current=form.version,
             old=old,
-            languages=LANGUAGE_NAMES,
+            languages=_language_names(),
+            field_names=_field_names(),
         )

@@ -16,10 +16,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import clock, i18n
 from service.audit import trail
 from service.auth import login, totp
 from service.auth.cookies import session_cookie, session_token
 from service.crypto import DataCipher
+from service.i18n import _, gettext, ngettext
+from service.labels import N_
 from service.models import StaffSession, User
 from service.settings import Settings
 from service.validation import CONTROL_CHARACTERS
@@ -32,10 +35,17 @@ HOME = "/app"
 LOGIN = "/app/login"
 _MAX_FIELD = 1000
 _ENDED_NOTICE = {
-    "ended": "You have signed out.",
-    "expired": "Your session ended. Sign in again.",
-    "password_set": "Your password is set. Sign in with it.",
+    "ended": N_("You have signed out."),
+    "expired": N_("Your session ended. Sign in again."),
+    "password_set": N_("Your password is set. Sign in with it."),
 }
+# What service.auth tells a refused step, marked here so that it is translated
+# when shown (service.auth speaks English to the API and the CLI).
+_REFUSALS = (
+    N_("The email or the password is wrong."),
+    N_("The code is wrong or was already used."),
+    N_("A second factor is already set up for this account."),
+)
 
 
 def _safe_next(value: str | None) -> str:
@@ -49,6 +59,18 @@ def _safe_next(value: str | None) -> str:
     if parts.scheme or parts.netloc or not inside:
         return HOME
     return value
+
+
+def _told(refused: login.LoginRefused) -> str:
+    """What the person is told of a refused step, in the language of the page."""
+    if isinstance(refused, login.LoginThrottled):
+        minutes = max(1, int((refused.until - clock.now()).total_seconds() + 59) // 60)
+        return ngettext(
+            "Too many failed attempts. Try again in %(num)d minute.",
+            "Too many failed attempts. Try again in %(num)d minutes.",
+            minutes,
+        ) % {"num": minutes}
+    return gettext(str(refused))
 
 
 def _ip(request: AnyRequest) -> str | None:
@@ -102,11 +124,12 @@ def _login_page(
     request: AnyRequest, *, error: str | None = None, status: int = 200, email: str = ""
 ) -> Response[str]:
     csrf, cookie = login_csrf(request)
-    notice = _ENDED_NOTICE.get(request.query_params.get("session", ""))
+    ended = _ENDED_NOTICE.get(request.query_params.get("session", ""))
+    notice = gettext(ended) if ended else None
     return page(
         request,
         "login",
-        title="Sign in",
+        title=_("Sign in"),
         status=status,
         cookies=[cookie] if cookie else None,
         login_csrf=csrf,
@@ -147,12 +170,12 @@ class LoginController(Controller):
                 status_code=429,
                 user_id=refused.user_id,
             )
-            return _login_page(request, error=str(refused), status=429, email=email)
+            return _login_page(request, error=_told(refused), status=429, email=email)
         except login.LoginRefused as refused:
             trail.note(
                 db_session, request, action="login.failed", status_code=401, user_id=refused.user_id
             )
-            return _login_page(request, error=str(refused), status=401, email=email)
+            return _login_page(request, error=_told(refused), status=401, email=email)
         user = await db_session.get(User, opened.row.user_id)
         assert user is not None
         trail.note(db_session, request, action="login.password", status_code=303, user_id=user.id)
@@ -167,7 +190,7 @@ class LoginController(Controller):
             return redirect(f"{LOGIN}?session=expired")
         if found[1].totp_secret is None:
             return redirect(f"{LOGIN}/enrol")
-        return _code_page(request)
+        return _code_page(request, found[1])
 
     @post("/code", status_code=200)
     async def submit_code(
@@ -189,7 +212,9 @@ class LoginController(Controller):
             )
         except login.LoginRefused as refused:
             status = _second_factor_refused(request, db_session, refused, user)
-            return _code_page(request, error=str(refused), status=status)
+            with i18n.use(user.language):
+                error = _told(refused)
+            return _code_page(request, user, error=error, status=status)
         trail.note(
             db_session,
             request,
@@ -229,7 +254,9 @@ class LoginController(Controller):
             )
         except login.LoginRefused as refused:
             status = _second_factor_refused(request, db_session, refused, user)
-            return _enrol_page(request, pending, user, error=str(refused), status=status)
+            with i18n.use(user.language):
+                error = _told(refused)
+            return _enrol_page(request, pending, user, error=error, status=status)
         trail.note(db_session, request, action="login.enrolled", status_code=200, user_id=user.id)
         settings = _settings(request)
         request.scope["user"] = await login.authenticate_session(
@@ -238,7 +265,7 @@ class LoginController(Controller):
         return page(
             request,
             "recovery_codes",
-            title="Your recovery codes",
+            title=N_("Your recovery codes"),
             codes=codes,
             next=_safe_next(_field(form, "next")),
             cookies=[session_cookie(settings, opened.token)],
@@ -246,12 +273,15 @@ class LoginController(Controller):
 
 
 def _code_page(
-    request: AnyRequest, *, error: str | None = None, status: int = 200
+    request: AnyRequest, user: User, *, error: str | None = None, status: int = 200
 ) -> Response[str]:
+    """The second factor's page, in the language of the account whose password
+    was just given (the title is translated by ``page``, in that language)."""
     return page(
         request,
         "code",
-        title="Second factor",
+        title=N_("Second factor"),
+        language=user.language,
         status=status,
         error=error,
         next=_safe_next(request.query_params.get("next")),
@@ -271,7 +301,8 @@ def _enrol_page(
     return page(
         request,
         "enrol",
-        title="Set up your second factor",
+        title=N_("Set up your second factor"),
+        language=user.language,
         status=status,
         error=error,
         qr=totp.qr_svg(uri),

@@ -56,16 +56,16 @@ def page(
     title: str,
     status: int = 200,
     cookies: list[Cookie] | None = None,
+    language: str | None = None,
     **values: Any,
 ) -> Response[str]:
+    """The page ``name`` in the signed-in member's language; before sign-in,
+    in ``language`` when the page knows whose it is (the second factor of a
+    password just given, a set-password link), else the browser's."""
     settings: Settings = request.app.state.settings
     token = session_token(request)
     principal = principal_of(request)
-    language = (
-        principal.language
-        if principal is not None
-        else i18n.best_match(request.headers.get("accept-language"))
-    )
+    language = page_language(request, language)
     with i18n.use(language):
         html = _render(
             name,
@@ -81,6 +81,17 @@ def page(
     return Response(
         html, status_code=status, media_type=MediaType.HTML, headers=HEADERS, cookies=cookies
     )
+
+
+def page_language(request: Request[Any, Any, Any], known: str | None = None) -> str:
+    """The language a page speaks: the signed-in member's; before sign-in,
+    ``known`` (the account's, when the page knows it), else the browser's."""
+    principal = principal_of(request)
+    if principal is not None:
+        return i18n.pick(principal.language)
+    if known is not None:
+        return i18n.pick(known)
+    return i18n.best_match(request.headers.get("accept-language"))
 
 
 def _render(name: str, **values: Any) -> str:

@@ -12,6 +12,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.static_files import create_static_files_router
 
 from service.auth.cookies import session_token
+from service.i18n import _, gettext
 from service.web.audit_pages import AuditPageController
 from service.web.breaches import BreachPages
 from service.web.call_lists import CallListController
@@ -32,7 +33,7 @@ from service.web.privacy import PrivacyController
 from service.web.recipient_tasks import RecipientTaskPages
 from service.web.render import HEADERS, STATIC, page
 from service.web.robinson import RobinsonPages
-from service.web.session import SessionMiddleware, redirect
+from service.web.session import FORM_EXPIRED, FROM_ANOTHER_SITE, SessionMiddleware, redirect
 from service.web.staff import SetPasswordPage, StaffPages
 from service.web.suppressions import SuppressionPages
 
@@ -44,8 +45,27 @@ def _to_login(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Res
     return redirect(target)
 
 
+_LACKS = "your role lacks the permission "  # service.auth.middleware's refusal
+
+
+def _refusal_words(detail: str) -> str:
+    """The refusal's sentence in the page's language."""
+    if detail in (FORM_EXPIRED, FROM_ANOTHER_SITE):
+        return gettext(detail)
+    if detail.startswith(_LACKS):
+        permission = detail.removeprefix(_LACKS)
+        return _("Your role lacks the permission %(permission)s.") % {"permission": permission}
+    return f"{detail[:1].upper()}{detail[1:]}."
+
+
 def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
-    return page(request, "forbidden", title="Not for your role", status=403, detail=exc.detail)
+    return page(
+        request,
+        "forbidden",
+        title=_("Not for your role"),
+        status=403,
+        detail=_refusal_words(exc.detail),
+    )
 
 
 @get("/favicon.ico", include_in_schema=False, sync_to_thread=False)

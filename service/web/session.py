@@ -40,7 +40,12 @@ from service.auth.cookies import (
 )
 from service.auth.service import Principal
 from service.db import session_scope
+from service.labels import N_
 from service.settings import Settings
+
+# Why a form is refused (403): shown on the page, translated there (service.web.routes).
+FROM_ANOTHER_SITE = N_("This form was sent from another site.")
+FORM_EXPIRED = N_("The form has expired; reload the page and try again.")
 
 
 def login_csrf(request: Request[Any, Any, Any]) -> tuple[str, Cookie | None]:
@@ -63,7 +68,7 @@ def login_csrf(request: Request[Any, Any, Any]) -> tuple[str, Cookie | None]:
 
 def _refuse_cross_site(request: Request[Any, Any, Any]) -> None:
     if request.headers.get("sec-fetch-site", "same-origin") not in {"same-origin", "none"}:
-        raise PermissionDeniedException("this form was sent from another site")
+        raise PermissionDeniedException(FROM_ANOTHER_SITE)
 
 
 async def verified_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -75,7 +80,7 @@ async def verified_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
     expected = csrf_for(settings, token) if token else None
     given = form.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER)
     if not same(expected, given):
-        raise PermissionDeniedException("the form has expired; reload the page and try again")
+        raise PermissionDeniedException(FORM_EXPIRED)
     return form
 
 
@@ -92,7 +97,7 @@ async def verified_login_form(request: Request[Any, Any, Any]) -> dict[str, Any]
     _refuse_cross_site(request)
     form = dict(await request.form())
     if not same(request.cookies.get(LOGIN_CSRF_COOKIE), form.pop(CSRF_FIELD, None)):
-        raise PermissionDeniedException("the form has expired; reload the page and try again")
+        raise PermissionDeniedException(FORM_EXPIRED)
     return form
 
 

@@ -19,14 +19,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import i18n
 from service.audit import trail
 from service.auth import staff
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
-from service.auth.service import MIN_PASSWORD_LENGTH, Principal
+from service.auth.service import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, Principal
 from service.delivery import staff_mail
-from service.errors import DomainError, NotFound
-from service.i18n import _
+from service.errors import Conflict, DomainError, NotFound
+from service.i18n import _, gettext, ngettext
+from service.labels import N_
 from service.models.enums import Role
 from service.settings import Settings
 from service.web.render import page
@@ -47,6 +49,47 @@ def _field(form: dict[str, Any], name: str) -> str:
 def _settings(request: AnyRequest) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+# A refusal of service.auth (which speaks English to the API and the CLI) in
+# the page's words: by the conflict's reason, else by the field refused.
+_REASONS = {
+    "last_admin": N_("This would leave no active admin: make another staff member an admin first."),
+    "user_exists": N_("A staff member with this email already exists."),
+    "user_disabled": N_("The account is disabled: enable it first."),
+}
+_FIELDS = {
+    "email": N_("This is not an email address that can be used."),
+    "role": N_("Choose one of the roles."),
+    "user": N_("The account is disabled: enable it first."),
+}
+
+
+def _password_words(password: str) -> str:
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return _("The password is too long: at most %(num)d characters.") % {
+            "num": MAX_PASSWORD_LENGTH
+        }
+    return ngettext(
+        "The password is too short: at least %(num)d character.",
+        "The password is too short: at least %(num)d characters.",
+        MIN_PASSWORD_LENGTH,
+    ) % {"num": MIN_PASSWORD_LENGTH}
+
+
+def _told(refusal: DomainError, *, password: str = "") -> tuple[str, dict[str, str]]:
+    """The refusal's sentence and its fields' messages, in the page's language."""
+    fields = {
+        name: _password_words(password) if name == "password" else gettext(_FIELDS[name])
+        for name in refusal.fields
+        if name in _FIELDS or name == "password"
+    }
+    reason = refusal.reason if isinstance(refusal, Conflict) else None
+    if reason in _REASONS:
+        return gettext(_REASONS[reason]), fields
+    if fields:
+        return next(iter(fields.values())), fields
+    return refusal.detail, dict(refusal.fields)
 
 
 def _done_words() -> dict[str, str]:
@@ -154,12 +197,13 @@ class StaffPages(Controller):
             )
         except DomainError as refusal:
             await db_session.rollback()
+            error, fields = _told(refusal)
             return await _list_page(
                 request,
                 db_session,
                 values=values,
-                error=refusal.detail,
-                fields=refusal.fields,
+                error=error,
+                fields=fields,
                 status=refusal.status_code,
             )
         trail.note(db_session, request, action="user.invite", status_code=303)
@@ -191,12 +235,13 @@ class StaffPages(Controller):
             return _missing(request)
         except DomainError as refusal:
             await db_session.rollback()
+            error, fields = _told(refusal)
             return await _member_page(
                 request,
                 db_session,
                 user_id,
-                error=refusal.detail,
-                fields=refusal.fields or {"role": refusal.detail},
+                error=error,
+                fields=fields or {"role": error},
                 status=refusal.status_code,
             )
         trail.note(db_session, request, action="user.set_role", status_code=303)
@@ -223,7 +268,7 @@ class StaffPages(Controller):
         except DomainError as refusal:
             await db_session.rollback()
             return await _confirm(
-                request, db_session, user_id, "disable", error=refusal.detail,
+                request, db_session, user_id, "disable", error=_told(refusal)[0],
                 status=refusal.status_code,
             )  # fmt: skip
         if not ended.changed:
@@ -268,7 +313,7 @@ class StaffPages(Controller):
         except DomainError as refusal:
             await db_session.rollback()
             return await _confirm(
-                request, db_session, user_id, "reset", error=refusal.detail,
+                request, db_session, user_id, "reset", error=_told(refusal)[0],
                 status=refusal.status_code,
             )  # fmt: skip
         trail.note(db_session, request, action="user.reset_password", status_code=303)
@@ -325,7 +370,7 @@ class SetPasswordPage(Controller):
         found = await staff.usable_link(db_session, token)
         if found is None:
             return _dead_link(request)
-        return _password_page(request, email=found[1].email)
+        return _password_page(request, email=found[1].email, language=found[1].language)
 
     @post("/{token:str}", status_code=200)
     async def submit(
@@ -336,11 +381,16 @@ class SetPasswordPage(Controller):
         found = await staff.usable_link(db_session, token)
         if found is None:
             return _dead_link(request)
-        email = found[1].email
+        email, language = found[1].email, found[1].language
         if password != _field(form, "password_again"):
-            message = _("The two passwords differ.")
+            with i18n.use(language):
+                message = _("The two passwords differ.")
             return _password_page(
-                request, email=email, fields={"password_again": message}, status=422
+                request,
+                email=email,
+                language=language,
+                fields={"password_again": message},
+                status=422,
             )
         try:
             user = await staff.set_password(db_session, token=token, password=password)
@@ -348,8 +398,10 @@ class SetPasswordPage(Controller):
             return _dead_link(request)
         except DomainError as refusal:
             await db_session.rollback()
+            with i18n.use(language):
+                fields = _told(refusal, password=password)[1]
             return _password_page(
-                request, email=email, fields=refusal.fields, status=refusal.status_code
+                request, email=email, language=language, fields=fields, status=refusal.status_code
             )
         trail.note(
             db_session, request, action="user.password_set", status_code=303, user_id=user.id
@@ -362,12 +414,20 @@ def _dead_link(request: AnyRequest) -> Response[str]:
 
 
 def _password_page(
-    request: AnyRequest, *, email: str, fields: dict[str, str] | None = None, status: int = 200
+    request: AnyRequest,
+    *,
+    email: str,
+    language: str,
+    fields: dict[str, str] | None = None,
+    status: int = 200,
 ) -> Response[str]:
+    """The link's page, in the language of the member it was made for (the
+    language their mail was written in)."""
     return page(
         request,
         "staff/set_password",
-        title=_("Choose your password"),
+        title=N_("Choose your password"),
+        language=language,
         status=status,
         email=email,
         fields=fields or {},

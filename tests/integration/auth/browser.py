@@ -28,10 +28,13 @@ def code_at(secret: str, moment: datetime) -> str:
 
 
 class Browser:
-    """Drives the login pages the way a person's browser does (cookies kept)."""
+    """Drives the login pages the way a person's browser does (cookies kept,
+    and a language asked for: before sign-in the pages speak the browser's
+    language, Finnish when it names none)."""
 
-    def __init__(self, client: AsyncTestClient[Litestar]) -> None:
+    def __init__(self, client: AsyncTestClient[Litestar], *, language: str = "en-GB") -> None:
         self.client = client
+        client.headers["Accept-Language"] = language
 
     async def post_form(self, path: str, form: dict[str, str], **kwargs: Any) -> httpx.Response:
         return await self.client.post(path, data=form, **kwargs)
