@@ -43,6 +43,7 @@ DEFAULT = "fi"
 NAMES = {"fi": "suomi", "sv": "svenska", "en": "English"}
 # The locales Babel formats with: Finland's conventions in each language.
 LOCALES = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_GB"}
+SHORT_MOMENT = {"sv": "d.M.y 'kl.' H.mm"}
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
 _current: ContextVar[str] = ContextVar("staff_language", default=DEFAULT)
@@ -138,8 +139,11 @@ def format_datetime(value: datetime | None) -> str:
     """A moment in Helsinki time, the language's way."""
     if value is None:
         return ""
+    # CLDR writes Finland's Swedish short moment the ISO way (2026-12-06
+    # 05:17); Finland-Swedish usage writes it as Finnish does (6.12.2026 5.17).
+    pattern = SHORT_MOMENT.get(_current.get(), "short")
     return dates.format_datetime(
-        value.astimezone(LOCAL_ZONE), format="short", tzinfo=LOCAL_ZONE, locale=_locale()
+        value.astimezone(LOCAL_ZONE), format=pattern, tzinfo=LOCAL_ZONE, locale=_locale()
     )
 
 

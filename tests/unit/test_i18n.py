@@ -96,6 +96,9 @@ def test_dates_numbers_and_phones_are_written_the_languages_way() -> None:
         assert i18n.format_date(late) == "6.12.2026"
         assert i18n.format_number(1234567) == "1\xa0234\xa0567"
         assert i18n.format_phone("+358401234567") == "040 1234567"
+        assert i18n.format_datetime(late) == "6.12.2026 1.30"
+    with i18n.use("sv"):  # Finland's Swedish writes a moment as Finnish does
+        assert i18n.format_datetime(late) == "6.12.2026 kl. 1.30"
     with i18n.use("en"):
         assert i18n.format_date(date(2026, 12, 5)) == "5 Dec 2026"
         assert i18n.format_number(1234567) == "1,234,567"
