@@ -20,7 +20,7 @@ from service.db import SessionMaker, session_scope
 from service.models import CampaignRecipient
 from service.models.enums import CampaignChannel, RecipientStatus, Role
 from service.settings import Settings
-from tests.integration.web.conftest import Client
+from tests.integration.web.conftest import Client, csrf
 from tests.integration.web.contacts.conftest import row_of
 from tests.support.factories import add_contact, add_staff, grant
 
@@ -113,3 +113,34 @@ async def test_the_forms_choices_and_the_list_show_codes_as_words(
     listed = await member.get("/app/contacts")
     assert "<td>Ruotsi</td>" in listed.text
     assert "<td>sv</td>" not in listed.text
+
+
+@pytest.mark.parametrize("language", ["fi", "sv", "en"])
+async def test_every_page_of_the_contacts_renders_in_each_language(
+    admin: Client, speaking: Speaker, sessionmaker: SessionMaker, language: str
+) -> None:
+    """A translation with a wrong placeholder or a broken plural would fail
+    the page; each renders whole, in the member's language."""
+    contact_id = await _sent_to(admin, sessionmaker)
+    member = await speaking(language, Role.ADMIN)
+    for path in (
+        "/app/contacts",
+        "/app/contacts/new",
+        f"/app/contacts/{contact_id}",
+        f"/app/contacts/{contact_id}/edit",
+        f"/app/contacts/{contact_id}/erase",
+        f"/app/contacts/{contact_id}/consents/1/receipt",
+        "/app/contacts/999999",
+        "/app/call-lists",
+        "/app/imports",
+        "/app/exports",
+    ):
+        page = await member.get(path)
+        assert page.status_code in {200, 404}, (path, page.text)
+        assert f'<html lang="{language}">' in page.text, path
+        assert "%(" not in page.text, path  # no placeholder left unfilled
+    listed = await member.post(
+        "/app/contacts/search",
+        data={"q": "nobody", "csrf_token": csrf(await member.get("/app/contacts"))},
+    )
+    assert listed.status_code == 200 and "%(" not in listed.text
