@@ -113,6 +113,8 @@ async def test_the_forms_choices_and_the_list_show_codes_as_words(
     listed = await member.get("/app/contacts")
     assert "<td>Ruotsi</td>" in listed.text
     assert "<td>sv</td>" not in listed.text
+    exports = await member.get("/app/exports")
+    assert '<option value="sv">Ruotsi</option>' in exports.text  # the export's language filter
 
 
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
