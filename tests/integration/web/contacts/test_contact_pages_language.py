@@ -14,6 +14,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from service import i18n
 from service.auth import login
 from service.auth.cookies import PLAIN_COOKIE
 from service.db import SessionMaker, session_scope
@@ -146,3 +147,18 @@ async def test_every_page_of_the_contacts_renders_in_each_language(
         data={"q": "nobody", "csrf_token": csrf(await member.get("/app/contacts"))},
     )
     assert listed.status_code == 200 and "%(" not in listed.text
+
+
+async def test_the_status_words_follow_each_members_language(
+    admin: Client, speaking: Speaker, sessionmaker: SessionMaker
+) -> None:
+    """The words of contacts/_words.html.j2 are read per page (imported with
+    context): a module Jinja cached after the first page would keep that
+    page's language for every member after it."""
+    contact_id = await add_contact(admin)
+    finnish = i18n.translations("fi").gettext("Contact created.")
+    swedish = i18n.translations("sv").gettext("Contact created.")
+    for language, words in (("fi", finnish), ("en", "Contact created."), ("sv", swedish)):
+        member = await speaking(language, Role.VIEWER)
+        page = await member.get(f"/app/contacts/{contact_id}?done=created")
+        assert f'<p class="notice" role="status">{words}</p>' in page.text, language
