@@ -18,7 +18,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import clock, queue
+from service import clock, i18n, queue
 from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
@@ -27,6 +27,7 @@ from service.campaigns import call_lists
 from service.campaigns import service as campaigns
 from service.campaigns.schemas import CallListRead
 from service.errors import DomainError, NotFound
+from service.i18n import _
 from service.models import Campaign
 from service.models.enums import CallListStatus, CampaignChannel
 from service.robinson import service as robinson
@@ -62,9 +63,10 @@ def aware(moment: datetime | None) -> datetime | None:
 
 
 def local_time(moment: datetime | None) -> str:
-    """A stored moment as staff read it: Helsinki time, to the minute."""
+    """A stored moment as staff read it: Helsinki time, to the minute, the way
+    of the language of the moment (service.i18n.format_datetime); "—" for none."""
     shown = aware(moment)
-    return shown.astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%d %H:%M") if shown else "—"
+    return i18n.format_datetime(shown) if shown else "—"
 
 
 def _view(campaign: Campaign, call_list: CallListRead | None) -> ListView:
@@ -126,13 +128,12 @@ async def _index(
     return page(
         request,
         "call_lists/index",
-        title="Call lists",
+        title=_("Call lists"),
         status=status,
         views=views,
         building=any(view.state == CallListStatus.BUILDING for view in views),
         robinson=extract,
         ttl_days=settings.call_list_ttl_days,
-        local=local_time,
         error=error,
         notice=notice,
     )
@@ -148,7 +149,7 @@ class CallListController(Controller):
         """Every phone campaign with its newest list: state, size, expiry, who was left out."""
         notice = None
         if request.query_params.get("requested") == "1":
-            notice = "A new call list is being built. This page shows it when it is ready."
+            notice = _("A new call list is being built. This page shows it when it is ready.")
         return await _index(request, db_session, notice=notice)
 
     @post(
@@ -168,7 +169,7 @@ class CallListController(Controller):
             return await _index(
                 request,
                 db_session,
-                error="No queue is configured (CONSENTRY_REDIS_URL): lists cannot be built.",
+                error=_("No queue is configured (CONSENTRY_REDIS_URL): lists cannot be built."),
                 status=503,
             )
         try:

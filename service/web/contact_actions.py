@@ -31,6 +31,7 @@ from service.contacts import service as contacts_service
 from service.contacts.schemas import ContactCreate
 from service.crypto import DataCipher
 from service.errors import DomainError, Forbidden, InvalidInput, NotFound
+from service.i18n import _
 from service.models import Contact
 from service.models.enums import Actor, BanKind, ConsentAction
 from service.requests import linking
@@ -74,7 +75,7 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     for error in exc.errors(include_input=False, include_url=False):
         name = "_".join(str(part) for part in error["loc"] if isinstance(part, str)) or "form"
         message = str(error["msg"]).removeprefix("Value error, ")
-        found.setdefault(name, "required" if error["type"] == "missing" else message)
+        found.setdefault(name, _("required") if error["type"] == "missing" else message)
     return found
 
 
@@ -107,7 +108,7 @@ def _new_page(
     return page(
         request,
         "contacts/new",
-        title="New contact",
+        title=_("New contact"),
         status=status,
         errors=errors,
         values=values,
@@ -122,7 +123,7 @@ def _optional(form: dict[str, str], *names: str) -> dict[str, str]:
 def _number(form: dict[str, str], name: str) -> int:
     value = form.get(name, "")
     if not value.isdigit() or len(value) > 18:
-        raise InvalidInput(f"not a {name.replace('_', ' ')}", fields={name: "must be a number"})
+        raise InvalidInput(_("Not a number."), fields={name: _("must be a number")})
     return int(value)
 
 
@@ -132,7 +133,7 @@ def _request_id(form: dict[str, str]) -> int | None:
     if not value:
         return None
     if not value.isdigit() or len(value) > 9:
-        raise InvalidInput("not a request number", fields={"request_id": "must be a number"})
+        raise InvalidInput(_("Not a request number."), fields={"request_id": _("must be a number")})
     return int(value)
 
 
@@ -190,7 +191,7 @@ class ContactActionsController(Controller):
             Permission.CONTACTS_READ_IDENTITY_CODE
         ):
             await db_session.rollback()
-            errors = {"personal_identity_code": "your role may not record identity codes"}
+            errors = {"personal_identity_code": _("your role may not record identity codes")}
             return _new_page(request, errors=errors, values=form, status=403)
         try:
             data = ContactCreate.model_validate(body)
@@ -234,7 +235,7 @@ class ContactActionsController(Controller):
             return page(
                 request,
                 "contacts/revealed",
-                title="Identity code",
+                title=_("Identity code"),
                 contact_id=contact_id,
                 code=code,
             )
@@ -319,13 +320,13 @@ class ContactActionsController(Controller):
             dm = ban.kind is BanKind.DIRECT_MARKETING
             if dm and not request.user.can(Permission.GATE_INPUTS_WRITE):
                 raise Forbidden(
-                    "only a privacy officer or an admin may lift a direct-marketing ban",
-                    fields={"note": "your role may not lift a direct-marketing ban"},
+                    _("Only a privacy officer or an administrator may lift a direct-marketing ban"),
+                    fields={"note": _("your role may not lift a direct-marketing ban")},
                 )
             note = form.get("note") or None
             if note is not None and len(note) > MAX_NOTE:
-                message = f"at most {MAX_NOTE} characters"
-                raise InvalidInput("the note is too long", fields={"note": message})
+                message = _("at most %(n)s characters") % {"n": MAX_NOTE}
+                raise InvalidInput(_("The note is too long."), fields={"note": message})
             data = BanLift.model_validate(
                 {
                     **_optional(form, "note"),

@@ -114,7 +114,7 @@ def _request_id(form: dict[str, str]) -> int | None:
     if not value:
         return None
     if not value.isdigit() or len(value) > 9:
-        raise InvalidInput("not a request number", fields={"request_id": "must be a number"})
+        raise InvalidInput(_("Not a request number."), fields={"request_id": _("must be a number")})
     return int(value)
 
 
@@ -180,7 +180,7 @@ class ContactEditController(Controller):
             empty = [name for name in REQUIRED_ON_UPDATE if name in body and body[name] is None]
             cleared = {name: _("required") for name in empty}
             if cleared:
-                raise InvalidInput("required fields are empty", fields=cleared)
+                raise InvalidInput(_("Required fields are empty."), fields=cleared)
             if form.get("reason"):
                 body["reason"] = form["reason"]
             data = ContactUpdate.model_validate(body)

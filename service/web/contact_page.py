@@ -18,7 +18,7 @@ from litestar import Request, Response
 from litestar.di import NamedDependency
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import clock
+from service import clock, i18n
 from service.audit import trail
 from service.auth.service import Principal
 from service.consent import receipts
@@ -27,6 +27,7 @@ from service.consent.queries import GateContext
 from service.contacts import service as contacts_service
 from service.crypto import DataCipher
 from service.errors import NotFound
+from service.i18n import _
 from service.models import Contact
 from service.models.enums import (
     BanChannel,
@@ -54,9 +55,9 @@ Session = NamedDependency[AsyncSession]
 Cipher = NamedDependency[DataCipher]
 StaffRequest = Request[Principal, Any, Any]
 BASE = "/app/contacts"
-# The choices of the forms' <select>s; the templates hold the words.
-OPTIONS: dict[str, list[str]] = {
-    name: [member.value for member in enum]
+# The choices of the forms' <select>s: the codes, shown by their labels.
+OPTIONS: dict[str, list[StrEnum]] = {
+    name: list(enum)
     for name, enum in {
         "language": Language,
         "gender": Gender,
@@ -75,10 +76,11 @@ OPTIONS: dict[str, list[str]] = {
 
 
 def local_time(moment: datetime | None) -> str:
-    """A stored moment as staff read it: Helsinki time, to the minute."""
+    """A stored moment as staff read it: Helsinki time, to the minute, the
+    way of the language of the moment (service.i18n.format_datetime)."""
     if moment is None:
         return ""
-    return _aware(moment).astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%d %H:%M")
+    return i18n.format_datetime(_aware(moment))
 
 
 def _aware(moment: datetime) -> datetime:
@@ -109,80 +111,99 @@ def _entry(
     at: datetime,
     kind: str,
     title: str,
+    facts: list[tuple[str, object]],
     lift: str | None = None,
     receipt: str | None = None,
-    **facts: Any,
 ) -> Entry:
-    """An entry; a vocabulary word is shown in words, what a person wrote as written."""
+    """An entry; a code is shown by its label, what a person wrote as written."""
     shown = [
-        (name.replace("_", " "), v.replace("_", " ") if isinstance(v, StrEnum) else str(v))
-        for name, v in facts.items()
+        (name, i18n.label(type(v), v) if isinstance(v, StrEnum) else str(v))
+        for name, v in facts
         if v is not None and v != ""
     ]
     return Entry(_aware(at), kind, title, shown, lift, receipt)
+
+
+def _consent_title(action: str, channel: StrEnum, purpose: StrEnum) -> str:
+    words = {"channel": i18n.label(Channel, channel), "purpose": i18n.label(Purpose, purpose)}
+    if action == "grant":
+        return _("Consent granted: %(channel)s, %(purpose)s") % words
+    return _("Consent withdrawn: %(channel)s, %(purpose)s") % words
 
 
 def _timeline(record: AccessExport, contact_id: int) -> list[Entry]:
     """Ledger events, bans, restrictions, objections and legal holds, newest
     first, each with its source and proof."""
     here = f"{BASE}/{contact_id}"
+    source, method, note, reason = _("Source"), _("Method"), _("Note"), _("Reason")
     entries = [
         _entry(
             e.occurred_at,
             e.action.value,
-            f"Consent {'granted' if e.action == 'grant' else 'withdrawn'}: "
-            f"{e.channel.value}, {e.purpose.value.replace('_', ' ')}",
+            _consent_title(e.action.value, e.channel, e.purpose),
+            [
+                (source, e.source),
+                (method, e.method),
+                (_("Form"), e.form),
+                (_("Evidence"), e.evidence_text),
+                (_("Notice version"), e.notice_version),
+                (_("From network"), e.evidence_ip),
+                (_("Campaign"), e.campaign_id),
+                (_("Recorded by"), e.actor),
+            ],
             receipt=f"{here}/consents/{e.id}/receipt",
-            Source=e.source,
-            Method=e.method,
-            Form=e.form,
-            Evidence=e.evidence_text,
-            Notice_version=e.notice_version,
-            From_network=e.evidence_ip,
-            Campaign=e.campaign_id,
-            Recorded_by=e.actor,
         )
         for e in record.consents.history
     ]
     for ban in record.bans:
-        what = f"{ban.kind.value.replace('_', ' ')} ban, channel {ban.channel.value}"
+        words = {
+            "kind": i18n.label(BanKind, ban.kind),
+            "channel": i18n.label(BanChannel, ban.channel),
+        }
         lift = f"{here}/bans/{ban.id}/lift" if ban.active else None
         entry = _entry(
             ban.recorded_at,
             "ban",
-            f"Ban: {what}",
+            _("%(kind)s, %(channel)s") % words,
+            [
+                (source, ban.source),
+                (method, ban.method),
+                (_("Proof"), ban.note),
+                (_("Campaign"), ban.campaign_id),
+                (_("Recorded by"), ban.actor),
+            ],
             lift,
-            Source=ban.source,
-            Method=ban.method,
-            Proof=ban.note,
-            Campaign=ban.campaign_id,
-            Recorded_by=ban.actor,
         )
         entries.append(replace(entry, needs_persons_act=ban.kind is BanKind.DIRECT_MARKETING))
         if ban.lifted_at is not None:
-            entries.append(
-                _entry(ban.lifted_at, "lifted", f"Ban lifted: {what}", Note=ban.lift_note)
-            )
+            title = _("Lifted: %(kind)s, %(channel)s") % words
+            entries.append(_entry(ban.lifted_at, "lifted", title, [(note, ban.lift_note)]))
     for r in record.restrictions:
         lift = f"{here}/restriction/lift" if r.lifted_at is None else None
-        entries.append(
-            _entry(r.placed_at, "restriction", "Processing restricted", lift, Reason=r.reason)
-        )
+        title = _("Processing restricted")
+        entries.append(_entry(r.placed_at, "restriction", title, [(reason, r.reason)], lift))
         if r.lifted_at is not None:
-            entries.append(_entry(r.lifted_at, "lifted", "Restriction lifted", Note=r.lift_note))
+            entries.append(
+                _entry(r.lifted_at, "lifted", _("Restriction lifted"), [(note, r.lift_note)])
+            )
     for o in record.objections:
-        title = f"Objection to {o.scope.value.replace('_', ' ')}: {o.decision.value}"
-        entries.append(
-            _entry(o.recorded_at, "objection", title, Grounds=o.grounds, Decision=o.decision_note)
-        )
+        title = _("Objection to %(scope)s: %(decision)s") % {
+            "scope": i18n.label(ObjectionScope, o.scope),
+            "decision": i18n.label(ObjectionDecision, o.decision),
+        }
+        facts: list[tuple[str, object]] = [
+            (_("Grounds"), o.grounds),
+            (_("Decision"), o.decision_note),
+        ]
+        entries.append(_entry(o.recorded_at, "objection", title, facts))
     for hold in record.legal_holds:
         lift = f"{here}/legal-holds/{hold.id}/lift" if hold.active else None
         entries.append(
-            _entry(hold.placed_at, "hold", "Legal hold placed", lift, Reason=hold.reason)
+            _entry(hold.placed_at, "hold", _("Legal hold placed"), [(reason, hold.reason)], lift)
         )
         if hold.lifted_at is not None:
             entries.append(
-                _entry(hold.lifted_at, "lifted", "Legal hold lifted", Note=hold.lift_note)
+                _entry(hold.lifted_at, "lifted", _("Legal hold lifted"), [(note, hold.lift_note)])
             )
     return sorted(entries, key=lambda entry: entry.at, reverse=True)
 
@@ -233,7 +254,7 @@ async def contact_page(
     try:
         contact = await contacts_service.get(db_session, contact_id)
     except NotFound:
-        return page(request, "contacts/missing", title="No such contact", status=404)
+        return page(request, "contacts/missing", title=_("No such contact"), status=404)
     settings: Settings = request.app.state.settings
     # Everything held about the person, gathered as the access export gathers it.
     record = await export.gather(
@@ -244,7 +265,7 @@ async def contact_page(
     return page(
         request,
         "contacts/contact",
-        title=f"Contact {contact_id}",
+        title=_("Contact %(id)s") % {"id": contact_id},
         status=status,
         # The export carries the person's own code whole; staff see it masked here.
         contact=record.contact.model_copy(
@@ -291,13 +312,13 @@ async def receipt_page(
             cipher=cipher,
         )
     except NotFound:
-        return page(request, "contacts/missing", title="No such consent event", status=404)
+        return page(request, "contacts/missing", title=_("No such consent event"), status=404)
     trail.note(db_session, request, action="consent_receipt.read", status_code=200)
     body = receipt.model_dump(mode="json")
     return page(
         request,
         "contacts/receipt",
-        title=f"Consent receipt, contact {contact_id}",
+        title=_("Consent receipt, contact %(id)s") % {"id": contact_id},
         contact_id=contact_id,
         receipt=receipt,
         local_time=local_time,

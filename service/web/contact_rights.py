@@ -31,7 +31,7 @@ from service.rights import erasure, export, portability
 from service.rights import service as rights_service
 from service.rights.schemas import ObjectionCreate, ObjectionDecide
 from service.web.contact_actions import Act, _act, _optional, _request_id, text_fields
-from service.web.contact_page import BASE, Cipher, Session, StaffRequest, local_time
+from service.web.contact_page import BASE, Cipher, Session, StaffRequest
 from service.web.render import page
 from service.web.session import redirect, verified_form
 
@@ -65,7 +65,6 @@ async def _erase_page(
         status=status,
         contact=contact,
         holds=holds,
-        local_time=local_time,
         errors=errors or {},
         values=values or {},
     )
@@ -212,7 +211,7 @@ class ContactRightsController(Controller):
         async def work(contact: Contact) -> None:
             if form.get("decision") not in {"upheld", "rejected"}:
                 raise InvalidInput(
-                    "choose a decision", fields={"decision": _("choose upheld or rejected")}
+                    _("Choose a decision."), fields={"decision": _("choose upheld or rejected")}
                 )
             fields = {
                 **_optional(form, "decision", "note"),

@@ -20,6 +20,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import i18n
 from service.audit import trail
 from service.auth.middleware import requires
 from service.auth.permissions import Permission
@@ -32,6 +33,7 @@ from service.contacts.schemas import (
     parse_reason,
 )
 from service.crypto import DataCipher
+from service.i18n import _
 from service.models.enums import Channel, Language, Reason
 from service.validation import CONTROL_CHARACTERS
 from service.web.contact_page import (
@@ -106,7 +108,10 @@ def parse_filters(values: Mapping[str, Any]) -> tuple[Filters, list[str]]:
     def choice(name: str, allowed: set[str]) -> str | None:
         value = text(name)
         if value is not None and value not in allowed:
-            problems.append(f"The {name} filter {value!r} is unknown; it was left out.")
+            problems.append(
+                _("The %(name)s filter %(value)s is unknown; it was left out.")
+                % {"name": name, "value": repr(value)}
+            )
             return None
         return value
 
@@ -115,7 +120,7 @@ def parse_filters(values: Mapping[str, Any]) -> tuple[Filters, list[str]]:
     page_number = text("page") or "1"
     tag = (text("tag") or "").lower() or None
     if tag is not None and CONTROL_CHARACTERS.search(tag):
-        problems.append("The tag filter holds a control character; it was left out.")
+        problems.append(_("The tag filter holds a control character; it was left out."))
         tag = None
     filters = Filters(
         tag=tag,
@@ -139,10 +144,13 @@ async def _list_page(
     filters, problems = parse_filters(values)
     reasons = contacts_service.list_reasons(filters.channel)
     if filters.reason not in (None, ELIGIBLE) and filters.reason not in reasons:
-        problems.append(f"The reason {filters.reason} never applies to {filters.channel}.")
+        problems.append(
+            _("The reason %(reason)s never applies to %(channel)s.")
+            % {"reason": filters.reason, "channel": i18n.label(Channel, filters.channel)}
+        )
         filters = replace(filters, reason=None)
     if q is not None and CONTROL_CHARACTERS.search(q):
-        problems.append("The search text holds a control character; it was left out.")
+        problems.append(_("The search text holds a control character; it was left out."))
         q = None
     wanted = filters.of_service(q)
     offset = (filters.page - 1) * PAGE_SIZE
@@ -171,7 +179,7 @@ async def _list_page(
     return page(
         request,
         "contacts/list",
-        title="Contacts",
+        title=_("Contacts"),
         found=found,
         filters=filters,
         q=q or "",

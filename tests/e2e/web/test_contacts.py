@@ -101,9 +101,9 @@ def test_create_a_contact_record_a_ban_and_see_why(
     expect(email).to_contain_text("direct-marketing ban on all channels")
     expect(page.locator("#eligibility-post")).to_contain_text("direct_marketing_ban")
     timeline = page.locator("#timeline li")
-    expect(timeline.first).to_contain_text("Ban: direct marketing ban, channel all")
+    expect(timeline.first).to_contain_text("Direct-marketing ban, All channels")
     expect(timeline.first).to_contain_text("Letter of 3 May 2026")
-    expect(timeline.nth(1)).to_contain_text("Consent granted: email, direct marketing")
+    expect(timeline.nth(1)).to_contain_text("Consent granted: Email, Direct marketing")
     screenshot(page, "contact")
     contact_url = page.url
 
@@ -167,7 +167,7 @@ def test_edit_a_contact_download_the_export_and_erase_it(
     expect(page.get_by_role("status")).to_have_text("Contact updated.")
     facts = page.locator(".person .facts")
     expect(facts).to_contain_text("Tampere")
-    expect(facts).to_contain_text("consent")
+    expect(facts).to_contain_text("Consent")  # the legal basis, in words
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Access export (JSON)").click()

@@ -82,20 +82,20 @@ async def test_the_page_shows_each_list_with_its_expiry_and_who_was_left_out(
     await add_campaign(admin, channel="phone", name="Spring calls")  # no list yet
     # An admin sees the extract in force, and may build.
     everything = await (await staff.become(Role.ADMIN)).get(PAGE)
-    assert "2026-11-20 (5 days old)" in everything.text
+    assert "20 Nov 2026 (5 days old)" in everything.text
     assert "Build a new list" in everything.text
 
     caller = await staff.become(Role.CALLER)
     shown = await caller.get(PAGE)
     assert shown.status_code == 200, shown.text
     card = shown.text.split(f'id="campaign-{campaign_id}"')[1]
-    assert '<span class="badge state-ready">ready</span>' in card
+    assert '<span class="badge state-ready">Ready</span>' in card
     assert "<dt>Entries</dt><dd>2</dd>" in card
     # Built at noon in Helsinki; kept CONSENTRY_CALL_LIST_TTL_DAYS (7) days.
-    assert "2026-11-25 12:00" in card
-    assert "2026-12-02 12:00" in card and "7 days left" in card
+    assert "25/11/2026, 12:00" in card
+    assert "02/12/2026, 12:00" in card and "7 days left" in card
     assert "2 of 3 contacts may be called." in card
-    assert "<td>robinson listed</td><td>1</td>" in card
+    assert "<td>On the Robinson register</td><td>1</td>" in card
     assert "Download CSV" in card
     assert "Build a new list" not in shown.text  # a caller downloads, never builds
     assert "No list has been built yet." in shown.text
@@ -187,12 +187,12 @@ async def test_building_through_the_page(
     assert asked.headers["location"] == f"{PAGE}?requested=1"
     building = await builder.get(asked.headers["location"])
     assert "A new call list is being built." in building.text
-    assert '<span class="badge state-building">building</span>' in building.text
+    assert '<span class="badge state-building">Being built</span>' in building.text
     assert 'data-hx-trigger="every 3s"' in building.text  # htmx polls while it builds
 
     await drain(ctx)
     ready = await builder.get(PAGE)
-    assert '<span class="badge state-ready">ready</span>' in ready.text
+    assert '<span class="badge state-ready">Ready</span>' in ready.text
     assert "<dt>Entries</dt><dd>1</dd>" in ready.text
     assert 'data-hx-trigger="every 3s"' not in ready.text
     asked_events = [e for e in await trail(sessionmaker) if e.action == "campaign.call_list"]

@@ -117,7 +117,7 @@ async def test_each_action_changes_the_ledger_and_the_eligibility(
     assert lifted.headers["location"] == f"{here}?done=restriction_lifted"
     assert await reasons(sessionmaker, contact_id) == []
     page = (await browser.get(here)).text
-    assert "Ban lifted: direct marketing ban, channel all" in page and "Asked again" in page
+    assert "Lifted: Direct-marketing ban, All channels" in page and "Asked again" in page
     assert "Restriction lifted" in page
     assert await count(sessionmaker, Ban) == 1
 

@@ -61,7 +61,7 @@ async def test_a_bad_filter_is_named_and_left_out(admin: Client, signed_in: Sign
     page = await browser.get("/app/contacts?language=xx&reason=robinson_listed")
     assert page.status_code == 200
     assert "The language filter &#39;xx&#39; is unknown" in page.text
-    assert "robinson_listed never applies to email" in page.text
+    assert "robinson_listed never applies to Email" in page.text
     assert linked_ids(page.text) == [aino, bo, cecilia]
 
 

@@ -199,7 +199,7 @@ async def test_an_objection_to_direct_marketing_is_upheld_at_once(
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == f"{here}?done=objection"
     shown = (await browser.get(answer.headers["location"])).text
-    assert "Objection recorded." in shown and "Objection to direct marketing: upheld" in shown
+    assert "Objection recorded." in shown and "Objection to Direct marketing: Upheld" in shown
     got = await reasons(sessionmaker, contact_id)
     assert "direct_marketing_ban" in got and "objected" in got
     [row] = await audit_rows(sessionmaker, "objection.record")
