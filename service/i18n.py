@@ -21,7 +21,7 @@ import gettext as stdlib_gettext
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import cache
 from io import BytesIO
@@ -125,13 +125,19 @@ def _locale() -> Locale:
     return Locale.parse(LOCALES[_current.get()])
 
 
+def _aware(moment: datetime) -> datetime:
+    """The register stores moments in UTC; SQLite hands them back without
+    their zone, which would otherwise be read as the server's local time."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def format_date(value: date | datetime | None) -> str:
     """A calendar day the language's way (5.12.2026; 5 Dec 2026). A moment
     is first turned into its Helsinki day."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = value.astimezone(LOCAL_ZONE).date()
+        value = _aware(value).astimezone(LOCAL_ZONE).date()
     return dates.format_date(value, format="medium", locale=_locale())
 
 
@@ -143,7 +149,7 @@ def format_datetime(value: datetime | None) -> str:
     # 05:17); Finland-Swedish usage writes it as Finnish does (6.12.2026 5.17).
     pattern = SHORT_MOMENT.get(_current.get(), "short")
     return dates.format_datetime(
-        value.astimezone(LOCAL_ZONE), format=pattern, tzinfo=LOCAL_ZONE, locale=_locale()
+        _aware(value).astimezone(LOCAL_ZONE), format=pattern, tzinfo=LOCAL_ZONE, locale=_locale()
     )
 
 

@@ -115,8 +115,10 @@ def link_in(run: RunningService, address: str, kind: str, count: int) -> str:
 
 
 def contact_of(api: httpx.Client, address: str) -> dict[str, Any]:
-    (found,) = ok(api.get("/contacts", params={"email": address}))["items"]
-    return dict(found)
+    found = ok(api.get("/contacts", params={"email": address}))["items"]
+    every = ok(api.get("/contacts"))["total"]
+    assert len(found) == 1, f"{len(found)} contacts with {address} among {every}"
+    return dict(found[0])
 
 
 def eligible(api: httpx.Client, contact_id: int) -> tuple[bool, list[str]]:
@@ -271,6 +273,7 @@ def test_the_portal_runs_from_email_to_downloaded_export(service: Service) -> No
     assert "attachment" in export.headers["content-disposition"]
     held = json.loads(export.content)
     assert held["contact"]["email"] == AINO
+    assert len(held["consent_receipts"]) == 1, (held["consents"], service.run.output()[-4000:])
     (receipt,) = held["consent_receipts"]
     assert (receipt["form"], receipt["method"]) == (SLUG, "double_opt_in")
     assert held["contact"]["id"] == aino["id"]

@@ -3,6 +3,7 @@ moment, catalogs compiled from .po files, and formatting the language's way."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -105,3 +106,18 @@ def test_dates_numbers_and_phones_are_written_the_languages_way() -> None:
         assert i18n.format_phone("+46812345678") == "+46 8 123 456 78"
     assert i18n.format_phone("not a number") == "not a number"
     assert i18n.format_date(None) == i18n.format_phone(None) == ""
+
+
+def test_a_moment_without_its_zone_is_read_as_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite returns a stored UTC moment without its zone; a server whose own
+    zone is not UTC must not shift it."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        naive = datetime(2026, 12, 5, 23, 30)
+        with i18n.use("fi"):
+            assert i18n.format_datetime(naive) == "6.12.2026 1.30"
+            assert i18n.format_date(naive) == "6.12.2026"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
