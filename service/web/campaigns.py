@@ -52,7 +52,7 @@ from service.web.campaign_stats import (
     progress_of,
     settings_of,
 )
-from service.web.render import page
+from service.web.render import Verbatim, page
 from service.web.session import redirect, verified_form
 
 WRITE = [requires(Permission.CAMPAIGNS_WRITE)]
@@ -196,7 +196,7 @@ async def composer(
     return page(
         request,
         "campaigns/composer",
-        title=campaign.name,
+        title=Verbatim(campaign.name),
         status=status,
         campaign=read,
         form=form if form is not None else form_of(campaign),

@@ -29,7 +29,7 @@ from service.i18n import _, gettext, label
 from service.labels import N_
 from service.models.enums import Channel, Language, Purpose
 from service.settings import Settings
-from service.web.render import page
+from service.web.render import Verbatim, page
 from service.web.session import redirect, verified_form
 
 Session = NamedDependency[AsyncSession]
@@ -250,7 +250,7 @@ class FormPages(Controller):
         return page(
             request,
             "forms/form",
-            title=read.name,
+            title=Verbatim(read.name),
             form=read,
             history=history,
             languages=_language_names(),

@@ -49,6 +49,14 @@ def principal_of(request: Request[Any, Any, Any]) -> Principal | None:
     return user if isinstance(user, Principal) else None
 
 
+class Verbatim(str):
+    """A page title that is the register's own data (a campaign's name, an
+    address), shown as it is: never looked up in the catalog, where a
+    campaign named "Contacts" would otherwise come out as "Yhteystiedot"."""
+
+    __slots__ = ()
+
+
 def page(
     request: Request[Any, Any, Any],
     name: str,
@@ -69,7 +77,7 @@ def page(
     with i18n.use(language):
         html = _render(
             name,
-            title=i18n.gettext(title) if title else title,
+            title=title if not title or isinstance(title, Verbatim) else i18n.gettext(title),
             me=principal,
             csrf_field=CSRF_FIELD,
             csrf_token=csrf_for(settings, token) if token else "",

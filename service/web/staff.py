@@ -31,7 +31,7 @@ from service.i18n import _, gettext, ngettext
 from service.labels import N_
 from service.models.enums import Role
 from service.settings import Settings
-from service.web.render import page
+from service.web.render import Verbatim, page
 from service.web.session import redirect, verified_form, verified_public_form
 
 Session = NamedDependency[AsyncSession]
@@ -149,7 +149,7 @@ async def _member_page(
     return page(
         request,
         "staff/member",
-        title=member.email,
+        title=Verbatim(member.email),
         status=status,
         member=member,
         roles=[role.value for role in Role],

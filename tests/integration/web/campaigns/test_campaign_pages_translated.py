@@ -151,3 +151,18 @@ def test_every_explanation_and_failure_is_written_in_each_language() -> None:
         assert explain(Reason.NO_ADDRESS, CampaignChannel.SMS) == "no mobile number recorded"
         assert percent(0.0075, decimals=2) == "0.75"
         assert percent(0.5, decimals=1) == "50.0"
+
+
+async def test_a_campaigns_own_name_is_never_translated(
+    client: AsyncTestClient[Litestar], sessionmaker: SessionMaker, settings: Settings
+) -> None:
+    """A page titled by the register's own data shows it as it is, even when
+    it happens to be a word the catalog translates."""
+    finnish = await _member(client, sessionmaker, settings, "fi")
+    with i18n.use("fi"):
+        assert i18n.gettext("Contacts") != "Contacts"  # a word the catalog has
+    campaign_id = await compose(finnish, name="Contacts")
+    shown = await finnish.get(f"/app/campaigns/{campaign_id}")
+    assert shown.status_code == 200
+    assert "<title>Contacts · Consentry</title>" in shown.text
+    assert "<h1>Contacts</h1>" in shown.text
