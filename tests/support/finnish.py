@@ -69,9 +69,10 @@ class Words:
         return self._either(self(msgid, **values), msgid % values if values else msgid)
 
     def label(self, msgid: str) -> re.Pattern[str]:
-        """A label beginning with the words (a required field's label goes on)."""
+        """A label beginning with the words (a required field's label goes on
+        with "(required)"; a translation's field, "Subject, Swedish", does not match)."""
         whole = self.pattern(msgid)
-        return re.compile(whole.pattern.removesuffix(r"\s*$") + r"(?!\w)")
+        return re.compile(whole.pattern.removesuffix(r"\s*$") + r"(?![\w,])")
 
     def n_pattern(self, singular: str, plural: str, count: int) -> re.Pattern[str]:
         english = (singular if count == 1 else plural) % {"count": count}

@@ -158,9 +158,9 @@ def test_a_caller_downloads_a_call_list(
     sign_in(page, service, caller)
     menu(page).get_by_role("link", name="Call lists").click()
     card = page.locator("section.call-list", has=page.get_by_role("heading", name="Kevään soitot"))
-    expect(card.locator(".badge.state-ready")).to_have_text("ready")
+    expect(card.locator(".badge.state-ready")).to_have_text("Ready")
     expect(card).to_contain_text(re.compile(r"\d+ days left"))
-    expect(card).to_contain_text("robinson listed")
+    expect(card).to_contain_text("On the Robinson register")
     expect(page.get_by_role("button", name="Build a new list")).to_have_count(0)
     screenshot(page, "call-lists")
 
