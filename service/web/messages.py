@@ -64,6 +64,11 @@ TYPES: dict[str, str] = {
     "json_invalid": N_("Invalid JSON"),
     "extra_forbidden": N_("Extra inputs are not permitted"),
 }
+# A minimum of one is said as a rule of its own ("must not be empty"), not as a count.
+AT_LEAST_ONE: dict[str, str] = {
+    "string_too_short": N_("String should have at least 1 character"),
+    "too_short": N_("Should have at least 1 item"),
+}
 
 
 def words(message: str) -> str:
@@ -80,6 +85,8 @@ def error_text(error: ErrorDetails) -> str:
     if error["type"] == "value_error":
         return words(str(ctx.get("error", english)))
     template = TYPES.get(error["type"])
+    if str(ctx.get("min_length")) == "1":
+        template = AT_LEAST_ONE.get(error["type"], template)
     if template is None:
         return english
     translated = i18n.gettext(template)
