@@ -98,33 +98,39 @@ async def test_a_new_contact_refused_by_the_schema_is_explained_in_the_members_l
     assert error_of(refused, "contact-phone-error") == phone
 
 
+BAN = {"kind": "direct_marketing", "channel": "all", "source": "self", "method": "post"}
+
+
 @pytest.mark.parametrize(
-    ("form", "field", "finnish"),
+    ("path", "form", "field", "finnish"),
     [
-        ({**CONSENT, "channel": ""}, "consent-channel-error", "pakollinen"),
         (
+            "consents",
             {**CONSENT, "evidence_ip": "x"},
             "consent-evidence_ip-error",
             "oltava IPv4- tai IPv6-osoite",
         ),
         (
+            "consents",
             {**CONSENT, "evidence_text": ""},
             "consent-form-error",
             "suostumus tarvitsee näytön: näytetty teksti tai ilmoituksen versio",
         ),
+        ("consents", {**CONSENT, "source": "nowhere"}, "consent-source-error", "Sallitut arvot: "),
         (
-            {**CONSENT, "source": "nowhere"},
-            "consent-source-error",
-            "Sallitut arvot: ",
+            "bans",
+            {**BAN, "kind": "purchase_registration", "channel": "email"},
+            "ban-form-error",
+            "ostojen rekisteröintikielto koskee kaikkia kanavia",
         ),
     ],
 )
-async def test_a_consent_form_refused_is_explained_in_finnish(
-    admin: Client, speaking: Speaker, form: dict[str, str], field: str, finnish: str
+async def test_a_consent_or_ban_form_refused_is_explained_in_finnish(
+    admin: Client, speaking: Speaker, path: str, form: dict[str, str], field: str, finnish: str
 ) -> None:
     contact_id = await add_contact(admin)
     browser = await speaking("fi", Role.ADMIN)
-    refused = await _post(browser, f"/app/contacts/{contact_id}/consents", form)
+    refused = await _post(browser, f"/app/contacts/{contact_id}/{path}", form)
     assert refused.status_code == 422
     assert error_of(refused, field).startswith(finnish)
 
