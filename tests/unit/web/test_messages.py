@@ -259,3 +259,15 @@ def test_a_services_refusal_is_translated_where_the_catalog_knows_it() -> None:
         assert messages.refusal(refusal) == "a request is closed as done or refused"
     assert messages.problems(InvalidInput("x")) == {"": "x"}
     assert messages.words("") == ""
+
+
+def test_the_words_filter_translates_a_note_and_escapes_what_it_does_not_know() -> None:
+    from service.web.render import _pages
+
+    shown = _pages.from_string("{{ note|words }}")
+    with i18n.use("fi"):
+        assert (
+            shown.render(note="the person forbade the transfer: destroyed, not handed over")
+            == "henkilö kielsi siirron: hävitetään, ei luovuteta"
+        )
+        assert shown.render(note="<b>%(x)s</b>") == "&lt;b&gt;%(x)s&lt;/b&gt;"
