@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from service.labels import N_
+
 # The 27 EU member states (ISO 3166-1 alpha-2; Greece is GR, not EL).
 EU = frozenset(
     [
@@ -49,7 +51,7 @@ def normalise(code: str) -> str:
     """An ISO 3166-1 alpha-2 code in capitals; ValueError when it is not two letters."""
     value = code.strip().upper()
     if not _ALPHA_2.match(value):
-        raise ValueError("must be a two-letter ISO 3166-1 country code, e.g. FI or US")
+        raise ValueError(N_("must be a two-letter ISO 3166-1 country code, e.g. FI or US"))
     return value
 
 

@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BeforeValidator
 
 from service import clock
+from service.labels import N_
 
 
 class InvalidValue(ValueError):
@@ -39,9 +40,11 @@ def reject_control_characters(value: str, *, multi_line: bool = False) -> str:
     The one check shared by the API, imports, the web forms and the CLI (they all validate
     with the same schemas). The message names the kind of character, never the value."""
     if not multi_line and CONTROL_CHARACTERS.search(value):
-        raise InvalidValue("must not contain line breaks or other control characters")
+        raise InvalidValue(N_("must not contain line breaks or other control characters"))
     if multi_line and _CONTROL_EXCEPT_LINES.search(value):
-        raise InvalidValue("must not contain control characters other than tabs and line breaks")
+        raise InvalidValue(
+            N_("must not contain control characters other than tabs and line breaks")
+        )
     return value
 
 
@@ -80,9 +83,9 @@ def normalize_email(value: str) -> str:
     """
     candidate = value.strip()
     if not candidate:
-        raise InvalidValue("not a valid email address: it is empty")
+        raise InvalidValue(N_("not a valid email address: it is empty"))
     if CONTROL_CHARACTERS.search(candidate):
-        raise InvalidValue("not a valid email address: it contains a control character")
+        raise InvalidValue(N_("not a valid email address: it contains a control character"))
     # Checked before email_validator both for a clear message and to bound the work spent
     # on hostile input.
     if len(candidate) > _MAX_EMAIL_LENGTH:
@@ -111,13 +114,15 @@ def _email_reason(exc: EmailNotValidError) -> str:
 
 _PHONE_PARSE_ERRORS = {
     phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: (
-        "not a valid phone number: unknown country calling code"
+        N_("not a valid phone number: unknown country calling code")
     ),
-    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "not a valid phone number: too short",
-    phonenumbers.NumberParseException.TOO_SHORT_NSN: "not a valid phone number: too short",
-    phonenumbers.NumberParseException.TOO_LONG: "not a valid phone number: too long",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: N_(
+        "not a valid phone number: too short"
+    ),
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: N_("not a valid phone number: too short"),
+    phonenumbers.NumberParseException.TOO_LONG: N_("not a valid phone number: too long"),
 }
-_NOT_A_PHONE_NUMBER = "not a valid phone number"
+_NOT_A_PHONE_NUMBER = N_("not a valid phone number")
 
 
 def normalize_phone(value: str, default_region: str = "FI") -> str:
@@ -136,11 +141,11 @@ def normalize_phone(value: str, default_region: str = "FI") -> str:
         raise InvalidValue(_PHONE_PARSE_ERRORS.get(exc.error_type, _NOT_A_PHONE_NUMBER)) from exc
     # E.164 has no room for an extension: accepting one would silently drop it.
     if number.extension:
-        raise InvalidValue("not a valid phone number: extensions are not supported")
+        raise InvalidValue(N_("not a valid phone number: extensions are not supported"))
     # phonenumbers reads vanity letters as digits ("40 ABC" is "40 222") and ignores some
     # stray ones; a register entry with letters is a typing mistake, not a number to guess.
     if any(character.isalpha() for character in value):
-        raise InvalidValue("not a valid phone number: letters are not allowed")
+        raise InvalidValue(N_("not a valid phone number: letters are not allowed"))
     if not phonenumbers.is_valid_number(number):
         raise InvalidValue(_invalid_phone_reason(number))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -149,9 +154,9 @@ def normalize_phone(value: str, default_region: str = "FI") -> str:
 def _invalid_phone_reason(number: phonenumbers.PhoneNumber) -> str:
     possible = phonenumbers.is_possible_number_with_reason(number)
     if possible == phonenumbers.ValidationResult.TOO_SHORT:
-        return "not a valid phone number: too short"
+        return N_("not a valid phone number: too short")
     if possible == phonenumbers.ValidationResult.TOO_LONG:
-        return "not a valid phone number: too long"
+        return N_("not a valid phone number: too long")
     # parse() always sets the calling code; the stubs allow None only for a blank PhoneNumber.
     assert number.country_code is not None
     region = phonenumbers.region_code_for_country_code(number.country_code)
@@ -195,7 +200,7 @@ def parse_identity_code(
     """
     parsed = _check_identity_code(value, allow_temporary=allow_temporary)
     if parsed.birth_date > (today if today is not None else clock.today()):
-        raise InvalidValue("not a valid identity code: the birth date is in the future")
+        raise InvalidValue(N_("not a valid identity code: the birth date is in the future"))
     return parsed.code
 
 
@@ -229,24 +234,28 @@ def _check_identity_code(value: str, *, allow_temporary: bool) -> _IdentityCode:
     match = _IDENTITY_CODE_SHAPE.fullmatch(code.upper()) if code.isascii() else None
     if match is None:
         raise InvalidValue(
-            "not a valid identity code: expected six digits, a century sign, "
-            "three digits and a check character"
+            N_(
+                "not a valid identity code: expected six digits, a century sign, "
+                "three digits and a check character"
+            )
         )
     date_digits, sign, individual, check = match.groups()
     century = _CENTURY_BY_SIGN.get(sign)
     if century is None:
-        raise InvalidValue("not a valid identity code: unknown century sign")
+        raise InvalidValue(N_("not a valid identity code: unknown century sign"))
     try:
         birth_date = date(
             century + int(date_digits[4:]), int(date_digits[2:4]), int(date_digits[:2])
         )
     except ValueError:
-        raise InvalidValue("not a valid identity code: no such birth date") from None
+        raise InvalidValue(N_("not a valid identity code: no such birth date")) from None
     number = int(individual)
     if number < _FIRST_INDIVIDUAL_NUMBER:
-        raise InvalidValue("not a valid identity code: individual number out of range")
+        raise InvalidValue(N_("not a valid identity code: individual number out of range"))
     if number >= _FIRST_TEMPORARY_NUMBER and not allow_temporary:
-        raise InvalidValue("not a valid identity code: temporary identity codes are not accepted")
+        raise InvalidValue(
+            N_("not a valid identity code: temporary identity codes are not accepted")
+        )
     if check != _CHECK_CHARACTERS[int(date_digits + individual) % len(_CHECK_CHARACTERS)]:
-        raise InvalidValue("not a valid identity code: wrong check character")
+        raise InvalidValue(N_("not a valid identity code: wrong check character"))
     return _IdentityCode(code=match.group(0), birth_date=birth_date)

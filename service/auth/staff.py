@@ -37,6 +37,7 @@ from service.auth.second_factor import reset_second_factor
 from service.auth.sessions import end_all_sessions
 from service.db import run
 from service.errors import Conflict, InvalidInput, NotFound
+from service.labels import N_
 from service.models import ApiToken, StaffLink, User
 from service.models.enums import Role, StaffLinkPurpose
 
@@ -127,7 +128,7 @@ async def list_staff(session: AsyncSession) -> list[StaffMember]:
 async def get(session: AsyncSession, user_id: int) -> User:
     user = await session.get(User, user_id)
     if user is None:
-        raise NotFound("no user with this id")
+        raise NotFound(N_("no user with this id"))
     return user
 
 
@@ -165,7 +166,7 @@ async def _refuse_no_admin_left(session: AsyncSession) -> None:
     )
     if int(left.one()) == 0:
         raise Conflict(
-            "this would leave no active admin: make another staff member an admin first",
+            N_("this would leave no active admin: make another staff member an admin first"),
             reason="last_admin",
         )
 

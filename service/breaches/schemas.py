@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from service import clock
+from service.labels import N_
 from service.models.enums import BreachRisk
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -28,7 +29,7 @@ MAX_COUNT = 2**31 - 1
 
 def _not_in_future(value: datetime) -> datetime:
     if value > clock.now():
-        raise ValueError("must not be in the future")
+        raise ValueError(N_("must not be in the future"))
     # Stored and answered in UTC, as the database gives it back.
     return value.astimezone(UTC)
 

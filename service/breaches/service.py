@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import clock
 from service.breaches.schemas import BreachCreate, BreachPage, BreachRead, BreachUpdate
 from service.errors import InvalidInput, NotFound
+from service.labels import N_
 from service.models import Breach
 from service.models.enums import BreachRisk
 
@@ -51,7 +52,9 @@ async def update(session: AsyncSession, *, breach: Breach, data: BreachUpdate) -
     changes = data.model_dump(exclude_unset=True)
     for name in ("discovered_at", "nature", "risk"):
         if name in changes and changes[name] is None:
-            raise InvalidInput(f"{name} cannot be cleared", fields={name: "required; give a value"})
+            raise InvalidInput(
+                f"{name} cannot be cleared", fields={name: N_("required; give a value")}
+            )
     for name, value in changes.items():
         setattr(breach, name, [] if value is None and name in _LISTS_ARE_CLEARED else value)
     check(breach)
@@ -89,7 +92,7 @@ def check(breach: Breach) -> None:
     if breach.people_informed_how is not None and breach.people_informed_at is None:
         fields["people_informed_at"] = "required with people_informed_how"
     if fields:
-        raise InvalidInput("the breach's facts do not hold together", fields=fields)
+        raise InvalidInput(N_("the breach's facts do not hold together"), fields=fields)
 
 
 def _pending() -> Any:

@@ -13,6 +13,7 @@ import asyncio
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.errors import InvalidInput
+from service.labels import N_
 from service.mail import authoring
 from service.models import Campaign, Layout
 from service.models.enums import BodyFormat, CampaignChannel
@@ -30,15 +31,17 @@ async def author(session: AsyncSession, campaign: Campaign) -> None:
     if campaign.channel is not CampaignChannel.EMAIL:
         if derived(campaign) or campaign.body_source:
             raise InvalidInput(
-                "only an email campaign has a layout or a Markdown body",
-                fields={"body_format": "html only, without a layout"},
+                N_("only an email campaign has a layout or a Markdown body"),
+                fields={"body_format": N_("html only, without a layout")},
             )
         return
     layout_html = None
     if campaign.layout_id is not None:
         layout = await session.get(Layout, campaign.layout_id)
         if layout is None:
-            raise InvalidInput("no such layout", fields={"layout_id": "no layout with that id"})
+            raise InvalidInput(
+                N_("no such layout"), fields={"layout_id": N_("no layout with that id")}
+            )
         layout_html = layout.html
     markdown = campaign.body_format is BodyFormat.MARKDOWN
     try:

@@ -28,6 +28,7 @@ from service.campaigns.service import gate_for
 from service.db import run
 from service.errors import Conflict, NotFound
 from service.exports.cells import safe_cell
+from service.labels import N_
 from service.models import CallList, CallListDownload, CallListEntry, Campaign, Contact
 from service.models.enums import CallListStatus, CampaignChannel
 from service.robinson import service as robinson
@@ -48,7 +49,7 @@ async def request(
     With ``settings``, a missing or stale Robinson extract is a 409 here;
     the build checks it again in any case."""
     if campaign.channel is not CampaignChannel.PHONE:
-        raise Conflict("only phone campaigns have call lists", reason="not_phone")
+        raise Conflict(N_("only phone campaigns have call lists"), reason="not_phone")
     if settings is not None:
         await robinson.require_fresh(
             session, max_age_days=settings.robinson_max_age_days, today=clock.today()
@@ -114,7 +115,7 @@ async def download(
     """The newest ready list as CSV, and a record that this user took a copy."""
     call_list = await latest(session, campaign=campaign)
     if call_list.status is CallListStatus.BUILDING:
-        raise Conflict("the call list is still being built", reason="building")
+        raise Conflict(N_("the call list is still being built"), reason="building")
     if call_list.status is CallListStatus.REFUSED:
         refusal = call_list.audience_at_build or {}
         raise Conflict(
@@ -124,7 +125,7 @@ async def download(
     if call_list.status is CallListStatus.EXPIRED or (
         call_list.expires_at is not None and call_list.expires_at <= clock.now()
     ):
-        raise Conflict("the call list has expired; build a new one", reason="expired")
+        raise Conflict(N_("the call list has expired; build a new one"), reason="expired")
     rows = await run(
         session,
         select(col(Contact.full_name), col(Contact.phone), col(Contact.language))

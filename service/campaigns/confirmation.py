@@ -29,6 +29,7 @@ from service import clock
 from service.campaigns import service
 from service.campaigns.schemas import Audience
 from service.errors import Conflict, DomainError
+from service.labels import N_
 from service.models import Campaign
 from service.models.enums import CampaignChannel, CampaignStatus
 from service.settings import Settings
@@ -95,7 +96,7 @@ def _digest(audience: Audience) -> int:
 def _sendable(campaign: Campaign) -> None:
     """The same refusals as ``service.request_send``, before anything is shown."""
     if campaign.channel is CampaignChannel.PHONE:
-        raise Conflict("a phone campaign is not sent; build its call list", reason="not_email")
+        raise Conflict(N_("a phone campaign is not sent; build its call list"), reason="not_email")
     if campaign.status is not CampaignStatus.DRAFT:
         raise Conflict(f"a {campaign.status.value} campaign cannot be sent", reason="wrong_status")
 

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.campaigns import authoring as campaign_authoring
 from service.errors import Conflict, InvalidInput, NotFound
+from service.labels import N_
 from service.mail import authoring
 from service.mail.render import DEFAULT_LAYOUT_DIR
 from service.models import Campaign, Layout
@@ -67,7 +68,9 @@ async def _name_free(session: AsyncSession, name: str, layout_id: int | None = N
         query = query.where(col(Layout.id) != layout_id)
     if (await session.exec(query)).first() is not None:
         raise Conflict(
-            "a layout of that name exists", reason="name_taken", fields={"name": "already taken"}
+            N_("a layout of that name exists"),
+            reason="name_taken",
+            fields={"name": N_("already taken")},
         )
 
 
@@ -121,7 +124,7 @@ async def delete(session: AsyncSession, *, layout: Layout) -> None:
         select(func.count()).select_from(Campaign).where(col(Campaign.layout_id) == layout.id)
     )
     if used.one():
-        raise Conflict("campaigns use this layout", reason="in_use")
+        raise Conflict(N_("campaigns use this layout"), reason="in_use")
     await session.delete(layout)
     await session.flush()
 

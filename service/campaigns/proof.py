@@ -19,6 +19,7 @@ from service.delivery.email import EmailMessenger
 from service.delivery.messenger import Outcome, Outgoing
 from service.delivery.smtp import SmtpConfig, SmtpPool
 from service.errors import Conflict, InvalidInput
+from service.labels import N_
 from service.mail.message import build_message
 from service.mail.render import Links, TemplateError
 from service.mail.views import Recipient
@@ -68,14 +69,14 @@ async def send_proof(
     """Send the proof to ``to`` (the caller passes the member's own address).
     422 when the campaign cannot be rendered, 409 when no relay takes it."""
     if campaign.channel is not CampaignChannel.EMAIL:
-        raise Conflict("only an email campaign has a test send", reason="not_email")
+        raise Conflict(N_("only an email campaign has a test send"), reason="not_email")
     if settings.smtp_host is None:
-        raise Conflict("no mail relay is configured (CONSENTRY_SMTP_HOST)", reason="no_relay")
+        raise Conflict(N_("no mail relay is configured (CONSENTRY_SMTP_HOST)"), reason="no_relay")
     try:
         content, message_id = await asyncio.to_thread(_message, campaign, settings, to, language)
     except TemplateError as exc:
         raise InvalidInput(
-            "the message cannot be rendered", fields={p.field: p.message for p in exc.problems}
+            N_("the message cannot be rendered"), fields={p.field: p.message for p in exc.problems}
         ) from exc
     except ValueError as exc:  # a header the message builder refuses
         raise InvalidInput(f"the message cannot be made: {exc}") from exc

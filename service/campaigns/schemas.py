@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from service.contacts.schemas import Tag
+from service.labels import N_
 from service.models.enums import (
     BodyFormat,
     CampaignChannel,
@@ -40,13 +41,13 @@ MAX_SMS_BODY = 1_600
 def _direct_marketing_only(value: Purpose) -> Purpose:
     # Campaigns are direct marketing; tracking and profiling are consents, not messages.
     if value is not Purpose.DIRECT_MARKETING:
-        raise ValueError("campaigns are for direct_marketing")
+        raise ValueError(N_("campaigns are for direct_marketing"))
     return value
 
 
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        raise ValueError("must include a time zone, e.g. 2026-12-01T09:00:00+02:00")
+        raise ValueError(N_("must include a time zone, e.g. 2026-12-01T09:00:00+02:00"))
     return value
 
 

@@ -46,6 +46,7 @@ from service.delivery.messenger import Messenger, Outgoing
 from service.delivery.sms import SmsMessenger
 from service.delivery.smtp import SmtpPool
 from service.delivery.throttle import DomainThrottle
+from service.labels import N_
 from service.mail.render import CampaignRenderer
 from service.mail.sms import SmsRenderer
 from service.mail.views import Recipient
@@ -92,7 +93,7 @@ class Sender:
         """Campaign mail's way out; its envelope sender, where delivery
         reports go, is the inbound listener's bounce address."""
         if self.smtp is None:
-            raise RuntimeError("no SMTP relay configured (CONSENTRY_SMTP_HOST)")
+            raise RuntimeError(N_("no SMTP relay configured (CONSENTRY_SMTP_HOST)"))
         return EmailMessenger(
             self.smtp,
             envelope_from=self.settings.bounce_address,
@@ -104,7 +105,7 @@ class Sender:
         if channel is not CampaignChannel.SMS:
             return self.messenger
         if self.sms is None:
-            raise RuntimeError("no SMS gateway configured (CONSENTRY_SMS_GATEWAY_URL)")
+            raise RuntimeError(N_("no SMS gateway configured (CONSENTRY_SMS_GATEWAY_URL)"))
         return self.sms
 
     def renderer(self, campaign: Campaign) -> CampaignRenderer | SmsRenderer:

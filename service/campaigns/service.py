@@ -35,6 +35,7 @@ from service.consent import service as consent_service
 from service.consent.queries import FrequencyCap, Gate, GateContext, Segment
 from service.db import run
 from service.errors import Conflict, InvalidInput, NotFound
+from service.labels import N_
 from service.mail.render import (
     CampaignRenderer,
     Content,
@@ -137,7 +138,7 @@ async def _check(campaign: Campaign, limits: Limits) -> None:
     else:
         return
     if problems:
-        raise InvalidInput("a template cannot be rendered", fields=problem_fields(problems))
+        raise InvalidInput(N_("a template cannot be rendered"), fields=problem_fields(problems))
 
 
 def problem_fields(problems: Sequence[TemplateProblem]) -> dict[str, str]:
@@ -232,7 +233,7 @@ async def update_draft(
     _require(campaign, EDITABLE, "edited")
     changes = data.model_dump(exclude_unset=True, exclude={"translations", "segment"})
     if "name" in changes and changes["name"] is None:
-        raise InvalidInput("name cannot be cleared", fields={"name": "may not be null"})
+        raise InvalidInput(N_("name cannot be cleared"), fields={"name": N_("may not be null")})
     for name, value in changes.items():
         if value is None and name in _NULL_MEANS_DEFAULT:
             value = _NULL_MEANS_DEFAULT[name]
@@ -246,7 +247,7 @@ async def update_draft(
         missing = missing_content(campaign)
         if missing:
             raise InvalidInput(
-                "an email campaign needs a subject and a body",
+                N_("an email campaign needs a subject and a body"),
                 fields={f: "may not be empty" for f in missing},
             )
     await authoring.author(session, campaign)
@@ -301,7 +302,7 @@ async def preview(
 ) -> Preview:
     """The message as this contact would get it, and whether they would get it at all."""
     if campaign.channel is CampaignChannel.PHONE:
-        raise Conflict("only email campaigns have a message to preview", reason="not_email")
+        raise Conflict(N_("only email campaigns have a message to preview"), reason="not_email")
     recipient = recipient_of(contact)
     gate = gate_for(campaign, settings, today=clock.today(), now=clock.now())
     if campaign.channel is CampaignChannel.SMS:
@@ -360,7 +361,7 @@ async def request_send(session: AsyncSession, *, campaign: Campaign) -> Campaign
     """Schedule the campaign, or start it now. The caller commits, then queues
     the start job (``sending.start_job``)."""
     if campaign.channel is CampaignChannel.PHONE:
-        raise Conflict("a phone campaign is not sent; build its call list", reason="not_email")
+        raise Conflict(N_("a phone campaign is not sent; build its call list"), reason="not_email")
     _require(campaign, EDITABLE, "sent")
     now = clock.now()
     if campaign.send_at is not None and campaign.send_at > now:

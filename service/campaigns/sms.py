@@ -19,6 +19,7 @@ from service.delivery import sms_segments
 from service.delivery.batch import Result
 from service.delivery.messenger import Outgoing, Unmakeable
 from service.errors import Conflict
+from service.labels import N_
 from service.mail.sandbox import Limits
 from service.mail.sms import SmsRenderer
 from service.mail.templates import LANGUAGES
@@ -92,7 +93,7 @@ async def sizes(campaign: Campaign, settings: Settings) -> SmsSizes:
     The main text is counted for the first language without a translation
     (none when every language has one: nobody gets it)."""
     if campaign.channel is not CampaignChannel.SMS:
-        raise Conflict("only SMS campaigns are counted in segments", reason="not_sms")
+        raise Conflict(N_("only SMS campaigns are counted in segments"), reason="not_sms")
     make_sms = renderer_factory(campaign, settings)
     url = sample_unsubscribe_url(settings, campaign)
     translated = set((campaign.translations or {}).keys())

@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from service.ip import truncate_ip
+from service.labels import N_
 from service.models.enums import (
     Actor,
     BanChannel,
@@ -37,7 +38,7 @@ def _network(value: str | None) -> str | None:
     try:
         return truncate_ip(value)
     except ValueError:
-        raise ValueError("must be an IPv4 or IPv6 address") from None
+        raise ValueError(N_("must be an IPv4 or IPv6 address")) from None
 
 
 class Evidence(BaseModel):
@@ -74,7 +75,7 @@ class ConsentCreate(BaseModel):
             self.evidence is None
             or (self.evidence.text is None and self.evidence.notice_version is None)
         ):
-            raise ValueError("a grant needs evidence: the text shown or the notice version")
+            raise ValueError(N_("a grant needs evidence: the text shown or the notice version"))
         return self
 
 
@@ -128,7 +129,7 @@ class BanCreate(BaseModel):
     def _purchase_ban_has_no_channel(self) -> BanCreate:
         if self.kind is BanKind.PURCHASE_REGISTRATION and self.channel is not BanChannel.ALL:
             raise ValueError(
-                "a purchase_registration ban applies to all channels; use channel 'all'"
+                N_("a purchase_registration ban applies to all channels; use channel 'all'")
             )
         return self
 

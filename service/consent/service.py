@@ -33,6 +33,7 @@ from service.consent.schemas import (
 )
 from service.db import insert_returning_ids, run, upsert, upsert_many
 from service.errors import Conflict, InvalidInput, NotFound
+from service.labels import N_
 from service.models import Ban, ConsentEvent, ConsentState, Contact, DataSubjectRequest, SignupForm
 from service.models.base import utcnow
 from service.models.enums import (
@@ -455,7 +456,7 @@ async def _check_lift_evidence(
         missing["reason"] = "required to lift a direct-marketing ban"
     if missing:
         raise InvalidInput(
-            "lifting a direct-marketing ban needs the person's own new act and a reason",
+            N_("lifting a direct-marketing ban needs the person's own new act and a reason"),
             fields=missing,
         )
     problems: dict[str, str] = {}
@@ -473,7 +474,7 @@ async def _check_lift_evidence(
             problems["request_id"] = found
     if problems:
         raise Conflict(
-            "the evidence named does not show the person's own new act",
+            N_("the evidence named does not show the person's own new act"),
             reason="no_persons_act",
             fields=problems,
         )

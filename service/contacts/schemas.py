@@ -15,6 +15,7 @@ from typing import Annotated, Final, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from service import clock
+from service.labels import N_
 from service.models.enums import (
     Channel,
     ContactType,
@@ -37,7 +38,7 @@ MAX_TAGS = 50
 
 def _not_in_future(value: date | None) -> date | None:
     if value is not None and value > clock.today():
-        raise ValueError("must not be in the future")
+        raise ValueError(N_("must not be in the future"))
     return value
 
 
@@ -45,7 +46,7 @@ def _country(value: str | None) -> str | None:
     if value is None:
         return None
     if len(value) != 2 or not value.isascii() or not value.isalpha():
-        raise ValueError("must be a two-letter ISO 3166 country code, e.g. FI")
+        raise ValueError(N_("must be a two-letter ISO 3166 country code, e.g. FI"))
     return value.upper()
 
 

@@ -31,6 +31,7 @@ from service.contacts.schemas import (
 from service.crypto import DataCipher
 from service.db import get_or_404
 from service.errors import Conflict, InvalidInput
+from service.labels import N_
 from service.models import Contact, ContactChange, ContactTag
 from service.models.base import utcnow
 from service.models.enums import Channel, ConsentAction, Purpose, Reason
@@ -90,7 +91,8 @@ async def update(
     )
     if cleared:
         raise InvalidInput(
-            "these fields cannot be cleared", fields={name: "may not be null" for name in cleared}
+            N_("these fields cannot be cleared"),
+            fields={name: N_("may not be null") for name in cleared},
         )
     request = None
     if request_id is not None:
@@ -192,7 +194,7 @@ def require_reason(contact: Contact, data: ContactUpdate) -> dict[str, tuple[Any
     changes = gate_input_changes(contact, data)
     if changes and data.reason is None:
         message = f"required to change {', '.join(changes)}"
-        raise InvalidInput("a gate input changes: state a reason", fields={"reason": message})
+        raise InvalidInput(N_("a gate input changes: state a reason"), fields={"reason": message})
     return changes
 
 
@@ -386,7 +388,7 @@ def _check_rules(contact: Contact, touched: set[str]) -> None:
             legal_basis=contact.legal_basis,
         )
     if problems:
-        raise InvalidInput("the contact's fields do not fit together", fields=problems)
+        raise InvalidInput(N_("the contact's fields do not fit together"), fields=problems)
 
 
 def _set_identity_code(contact: Contact, code: str | None, cipher: DataCipher) -> None:
@@ -427,13 +429,13 @@ async def _check_clashes(session: AsyncSession, contact: Contact, hashes: list[s
             raise Conflict(
                 f"another contact already has this {field.replace('_', ' ')}",
                 reason="duplicate",
-                fields={field: "already registered"},
+                fields={field: N_("already registered")},
             )
     if hashes:
         kinds = sorted(set((await suppressions.suppressed_among(session, hashes)).values()))
         if kinds:
             raise Conflict(
-                "this address is on the suppression list and may not be registered again",
+                N_("this address is on the suppression list and may not be registered again"),
                 reason="suppressed",
                 fields={kind: "suppressed" for kind in kinds},
             )

@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from service.consent.archive import MAX_TEXT_LENGTH
+from service.labels import N_
 from service.models.enums import Channel, Language, Purpose
 from service.validation import MultiLine, SingleLine
 
@@ -74,7 +75,7 @@ _ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$
 def _slug(value: str) -> str:
     if not _SLUG.match(value):
         raise ValueError(
-            "use lowercase letters a-z, digits and single hyphens between them, e.g. news-2026"
+            N_("use lowercase letters a-z, digits and single hyphens between them, e.g. news-2026")
         )
     return value
 
@@ -82,12 +83,12 @@ def _slug(value: str) -> str:
 def _url(value: str) -> str:
     """An absolute http(s) URL: where a browser is sent after a signup."""
     if any(ch.isspace() for ch in value) or _CONTROL.search(value):
-        raise ValueError("must be an absolute http(s) URL without spaces")
+        raise ValueError(N_("must be an absolute http(s) URL without spaces"))
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http(s) URL, e.g. https://example.fi/thanks")
+        raise ValueError(N_("must be an absolute http(s) URL, e.g. https://example.fi/thanks"))
     if parts.username is not None or parts.password is not None:
-        raise ValueError("must not hold a user name or password")
+        raise ValueError(N_("must not hold a user name or password"))
     return value
 
 
@@ -201,7 +202,7 @@ class _Definition(BaseModel):
                 f"unknown field {unknown[0][:40]!r}: a form may ask {', '.join(FORM_FIELDS)}"
             )
         if len(set(names)) != len(names):
-            raise ValueError("a field is listed twice")
+            raise ValueError(N_("a field is listed twice"))
         by_name = {spec.name: spec for spec in fields}
         for offer in offers:
             for needed in ADDRESS_FIELDS[offer.channel]:

@@ -49,6 +49,7 @@ from service.forms.schemas import (
     OfferCreate,
     OfferRead,
 )
+from service.labels import N_
 from service.models import ConsentText, FormVersion, SignupForm
 
 # The parts of a form that make up its definition (what a version snapshots).
@@ -165,7 +166,7 @@ async def create(session: AsyncSession, *, data: FormCreate, user_id: int | None
         raise Conflict(
             f"a form at /s/{data.slug} exists already",
             reason="slug_taken",
-            fields={"slug": "in use by another form"},
+            fields={"slug": N_("in use by another form")},
         )
     offers = await _archive_offers(session, data.slug, data.offers, user_id)
     form = SignupForm(**_columns(data, offers), version=1, created_by_user_id=user_id)
@@ -200,11 +201,13 @@ async def update(
     changes = data.model_dump(exclude_unset=True, mode="json")
     slug = changes.pop("slug", form.slug)
     if slug != form.slug:
-        raise InvalidInput("a form's slug cannot be changed", fields={"slug": "cannot be changed"})
+        raise InvalidInput(
+            N_("a form's slug cannot be changed"), fields={"slug": N_("cannot be changed")}
+        )
     try:
         merged = FormCreate.model_validate({**await _as_input(session, form), **changes})
     except ValidationError as exc:
-        raise InvalidInput("the form is not valid", fields=field_errors(exc)) from None
+        raise InvalidInput(N_("the form is not valid"), fields=field_errors(exc)) from None
     offers = await _archive_offers(session, form.slug, merged.offers, user_id)
     columns = _columns(merged, offers)
     if all(getattr(form, name) == value for name, value in columns.items()) and list(

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.contacts.schemas import ContactCreate
 from service.errors import InvalidInput
 from service.forms import service as forms
+from service.labels import N_
 from service.models import SignupForm
 from service.models.enums import Channel, Language, LegalBasis, Purpose, Source
 from service.public_pages import accepted_language
@@ -160,7 +161,7 @@ def validate(form: SignupForm, submission: Submission, language: str) -> Valid:
             errors.setdefault(name, str(item["msg"]).removeprefix("Value error, "))
         checked = None
     if errors or checked is None:
-        raise InvalidInput("the form has errors", fields=errors)
+        raise InvalidInput(N_("the form has errors"), fields=errors)
     values = checked.model_dump(include=set(given))
     values.setdefault("full_name", "")
     return Valid(

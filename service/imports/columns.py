@@ -22,6 +22,7 @@ from service.contacts.schemas import ContactCreate, ContactUpdate
 from service.crypto import DataCipher
 from service.errors import InvalidInput
 from service.imports.schemas import RowProblem
+from service.labels import N_
 from service.models.enums import (
     CaptureMethod,
     Channel,
@@ -107,7 +108,7 @@ def decode(raw: bytes) -> str:
         line = raw[: exc.start].count(b"\n") + 1
         raise UnreadableFile(
             f"the file is not UTF-8 text (line {line}); save it as CSV UTF-8",
-            fields={"file": "not UTF-8"},
+            fields={"file": N_("not UTF-8")},
         ) from None
 
 
@@ -115,10 +116,10 @@ def read_header(reader: Any) -> list[str]:
     try:
         header = next(reader)
     except StopIteration:
-        raise UnreadableFile("the file is empty", fields={"file": "empty"}) from None
+        raise UnreadableFile(N_("the file is empty"), fields={"file": N_("empty")}) from None
     except csv.Error as exc:
         raise UnreadableFile(
-            f"the header row is not CSV: {exc}", fields={"file": "bad CSV"}
+            f"the header row is not CSV: {exc}", fields={"file": N_("bad CSV")}
         ) from None
     names = [name.strip().lower() for name in header]
     unknown = [name or "(empty)" for name in names if name not in KNOWN_COLUMNS]
@@ -290,7 +291,7 @@ class RowParser:
                     line=line,
                     field="purchase_on",
                     reason="invalid",
-                    message="a purchase needs its date (purchase_on)",
+                    message=N_("a purchase needs its date (purchase_on)"),
                 )
             )
             return None

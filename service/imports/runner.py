@@ -22,6 +22,7 @@ from service.imports import columns
 from service.imports.columns import Row, RowParser
 from service.imports.schemas import ImportReport, RowOutcome, RowProblem
 from service.imports.service import Outcome, import_chunk
+from service.labels import N_
 
 CHUNK_ROWS = 1000
 # (stage, rows done, rows in all): "checking" while reading, then "writing".
@@ -190,8 +191,10 @@ async def _write_chunk(
                         line=chunk[0].line,
                         field=None,
                         reason="conflict",
-                        message="the row clashes with a contact written at the same time; "
-                        "import it again",
+                        message=N_(
+                            "the row clashes with a contact written at the same time; "
+                            "import it again"
+                        ),
                     )
                 ]
             )

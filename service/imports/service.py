@@ -46,6 +46,7 @@ from service.db import insert_returning_ids, run
 from service.errors import Conflict, InvalidInput
 from service.imports.columns import Consent, Row, problems_of
 from service.imports.schemas import RowNote, RowProblem
+from service.labels import N_
 from service.models import (
     Ban,
     ConsentState,
@@ -158,7 +159,7 @@ async def import_chunk(
 def _code_refused(outcome: Outcome, row: Row) -> bool:
     fields = row.update.model_fields_set & set(IDENTITY_CODE_FIELDS)
     if fields:
-        message = "your role may not record identity codes (contacts:read_identity_code)"
+        message = N_("your role may not record identity codes (contacts:read_identity_code)")
         _refuse(outcome, row, "forbidden", message, sorted(fields)[0])
     return bool(fields)
 
@@ -405,8 +406,10 @@ async def _purchase(
                 line=row.line,
                 field="purchase_details",
                 reason="purchase_registration_ban",
-                message="the person has banned registering their purchases; the purchase "
-                "was not recorded",
+                message=N_(
+                    "the person has banned registering their purchases; the purchase "
+                    "was not recorded"
+                ),
             )
         )
         return False

@@ -8,13 +8,14 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from service import clock, countries
+from service.labels import N_
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 def _not_in_future(value: date) -> date:
     if value > clock.today():
-        raise ValueError("must not be in the future")
+        raise ValueError(N_("must not be in the future"))
     return value
 
 

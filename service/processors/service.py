@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock, countries
 from service.errors import InvalidInput, NotFound
+from service.labels import N_
 from service.models import Processor
 from service.processors.schemas import ProcessorCreate, ProcessorRead, ProcessorUpdate
 
@@ -43,7 +44,7 @@ async def update(
     changes = data.model_dump(exclude_unset=True)
     for name in _REQUIRED:
         if name in changes and changes[name] is None:
-            raise InvalidInput(f"{name} cannot be cleared", fields={name: "required"})
+            raise InvalidInput(f"{name} cannot be cleared", fields={name: N_("required")})
     for name, value in changes.items():
         setattr(processor, name, [] if value is None and name == "data_categories" else value)
     _derive_and_check(processor)
@@ -89,7 +90,7 @@ def _derive_and_check(processor: Processor) -> None:
     ):
         fields["ended_on"] = "must not be before contract_date"
     if fields:
-        raise InvalidInput("the processor cannot be recorded so", fields=fields)
+        raise InvalidInput(N_("the processor cannot be recorded so"), fields=fields)
 
 
 def is_active(processor: Processor) -> bool:

@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
 from service.errors import Conflict, InvalidInput
+from service.labels import N_
 from service.models import Ban, Contact, Interaction
 from service.models.enums import BanKind, InteractionKind
 from service.profiles.schemas import InteractionCreate, InteractionRead
@@ -64,19 +65,19 @@ def check(data: InteractionCreate) -> None:
             raise InvalidInput(f"only a purchase has {', '.join(only)}", fields=only)
     if data.address_collected and data.product_group is None:
         raise InvalidInput(
-            "an address obtained in a purchase needs the purchase's product group",
-            fields={"product_group": "required when address_collected is true"},
+            N_("an address obtained in a purchase needs the purchase's product group"),
+            fields={"product_group": N_("required when address_collected is true")},
         )
     if data.refusal_offered and not data.address_collected:
         # The law asks for the notice when the address is collected.
         raise InvalidInput(
-            "the notice of the right to refuse is recorded with the address's collection",
-            fields={"refusal_offered": "only with address_collected true"},
+            N_("the notice of the right to refuse is recorded with the address's collection"),
+            fields={"refusal_offered": N_("only with address_collected true")},
         )
     details = data.details
     if details is not None and len(json.dumps(details, ensure_ascii=False)) > MAX_DETAILS_CHARS:
         raise InvalidInput(
-            "the purchase details are too large",
+            N_("the purchase details are too large"),
             fields={"details": f"must be at most {MAX_DETAILS_CHARS} characters"},
         )
 

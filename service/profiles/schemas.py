@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from service import clock
+from service.labels import N_
 from service.models.enums import InteractionKind, ProfileState
 from service.validation import MultiLine, SingleLine
 
@@ -16,7 +17,7 @@ _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 def _not_in_future(value: date) -> date:
     if value > clock.today():
-        raise ValueError("must not be in the future")
+        raise ValueError(N_("must not be in the future"))
     return value
 
 

@@ -18,6 +18,7 @@ from service import clock
 from service.consent import service as consent
 from service.crypto import DataCipher
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
+from service.labels import N_
 from service.models import Contact, Profile
 from service.models.enums import ProfileState, Purpose, Reason
 from service.profiles.schemas import ProfileContent, ProfileCreate, ProfileRead, ProfileUpdate
@@ -40,7 +41,7 @@ def seal_content(content: str | dict[str, Any], cipher: DataCipher) -> str:
     text = json.dumps(content, ensure_ascii=False)
     if len(text) > MAX_CONTENT_CHARS:
         message = f"must be at most {MAX_CONTENT_CHARS} characters as JSON"
-        raise InvalidInput("the report is too large", fields={"content": message})
+        raise InvalidInput(N_("the report is too large"), fields={"content": message})
     return cipher.encrypt(text, context=CONTENT_CONTEXT)
 
 
@@ -104,7 +105,7 @@ async def update(
     cleared = sorted(name for name, value in changes.items() if value is None)
     if cleared:
         raise InvalidInput(
-            "these fields cannot be null",
+            N_("these fields cannot be null"),
             fields={name: "must be true or false" for name in cleared},
         )
     if profile.state is not ProfileState.KEPT:

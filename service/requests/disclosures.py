@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import get_or_404
 from service.errors import InvalidInput
+from service.labels import N_
 from service.models import Contact, Disclosure
 from service.requests.schemas import DisclosureCreate, DisclosureRead
 
@@ -41,7 +42,7 @@ def check(data: DisclosureCreate) -> None:
     if not data.outside_eea and data.safeguard is not None:
         fields["safeguard"] = "only for a recipient outside the EU/EEA"
     if fields:
-        raise InvalidInput("the disclosure record is incomplete", fields=fields)
+        raise InvalidInput(N_("the disclosure record is incomplete"), fields=fields)
 
 
 async def create(

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
 from service.errors import Conflict, InvalidInput, NotFound
+from service.labels import N_
 from service.models import Contact, DataSubjectRequest, RequestAction
 from service.models.enums import RequestStatus, VerificationMethod
 from service.requests import deadlines
@@ -125,7 +126,7 @@ async def verify(
         allowed = ", ".join(m.value for m in VerificationMethod)
         message = f"must be one of {allowed}; name plus identity code is never proof of identity"
         raise InvalidInput(
-            "this is not an accepted way to verify identity", fields={"method": message}
+            N_("this is not an accepted way to verify identity"), fields={"method": message}
         ) from None
     _require_open(request)
     if request.verified_at is not None:
@@ -177,12 +178,13 @@ async def close(
     done; a refusal needs its reason (GDPR 12(4))."""
     if data.status is RequestStatus.OPEN:
         raise InvalidInput(
-            "a request is closed as done or refused", fields={"status": "must be done or refused"}
+            N_("a request is closed as done or refused"),
+            fields={"status": N_("must be done or refused")},
         )
     if data.status is RequestStatus.REFUSED and data.outcome is None:
         raise InvalidInput(
-            "a refusal needs its reason",
-            fields={"outcome": "required when refusing: the reason given to the person"},
+            N_("a refusal needs its reason"),
+            fields={"outcome": N_("required when refusing: the reason given to the person")},
         )
     _require_open(request)
     if data.status is RequestStatus.DONE and request.verified_at is None:
@@ -261,5 +263,5 @@ def _require_open(request: DataSubjectRequest) -> None:
 async def _check_contact(session: AsyncSession, contact_id: int | None) -> None:
     if contact_id is not None and await session.get(Contact, contact_id) is None:
         raise InvalidInput(
-            f"no contact with id {contact_id}", fields={"contact_id": "no such contact"}
+            f"no contact with id {contact_id}", fields={"contact_id": N_("no such contact")}
         )

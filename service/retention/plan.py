@@ -52,6 +52,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import rules
 from service.audit import cut as cuts
 from service.errors import InvalidInput
+from service.labels import N_
 from service.retention import queries
 from service.retention.schemas import (
     Action,
@@ -158,7 +159,7 @@ def vendor_profile_item(
             Action.DESTROY,
             transfer_on,
             skipped_because=skip,
-            note="the person forbade the transfer: destroyed, not handed over",
+            note=N_("the person forbade the transfer: destroyed, not handed over"),
         )
     if row.transfer_notice_sent_at is not None:
         sent_on = rules.local_date(row.transfer_notice_sent_at)
@@ -193,7 +194,7 @@ def vendor_profile_item(
             Action.DESTROY,
             transfer_on,
             skipped_because=skip,
-            note=(
+            note=N_(
                 "no transfer notice was possible (no email address, or it bounced), "
                 "so the person could not forbid it: destroyed, not handed over"
             ),
@@ -239,7 +240,7 @@ def withdrawn_item(row: Any, *, as_of: date) -> PlanItem:
         deadline=due_on,
         as_of=as_of,
         skipped_because=_skip(row),
-        note="the person withdrew their consent to profiling: destroyed, never handed over",
+        note=N_("the person withdrew their consent to profiling: destroyed, never handed over"),
     )
 
 
@@ -324,7 +325,9 @@ async def _bulk_items(session: AsyncSession, *, as_of: date, settings: Settings)
                     due_on=due_on,
                     deadline=due_on,
                     as_of=as_of,
-                    note="the oldest events, cut with a recorded anchor (consentry audit verify)",
+                    note=N_(
+                        "the oldest events, cut with a recorded anchor (consentry audit verify)"
+                    ),
                 )
             )
     return items

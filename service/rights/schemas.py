@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from service.consent.schemas import BanRead, ConsentLedger, Receipt
 from service.contacts.schemas import ContactRead
+from service.labels import N_
 from service.models.engagement import EngagementKind
 from service.models.enums import (
     CallListStatus,
@@ -111,7 +112,9 @@ class ObjectionDecide(BaseModel):
     @model_validator(mode="after")
     def _rejection_needs_grounds(self) -> ObjectionDecide:
         if self.decision == "rejected" and self.note is None:
-            raise ValueError("a rejection needs a note naming the compelling legitimate grounds")
+            raise ValueError(
+                N_("a rejection needs a note naming the compelling legitimate grounds")
+            )
         return self
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from service.crypto import DataCipher
 from service.errors import InvalidInput
+from service.labels import N_
 from service.validation import InvalidValue, normalize_phone
 
 DEFAULT_REGION = "FI"
@@ -53,11 +54,11 @@ class ExtractReader:
             yield from self._read(iter(self.lines))
         except UnicodeDecodeError:
             raise InvalidInput(
-                "the file is not UTF-8 text", fields={"file": "not UTF-8 text"}
+                N_("the file is not UTF-8 text"), fields={"file": N_("not UTF-8 text")}
             ) from None
         except csv.Error:
             raise InvalidInput(
-                "the file is not valid CSV", fields={"file": "not valid CSV"}
+                N_("the file is not valid CSV"), fields={"file": N_("not valid CSV")}
             ) from None
 
     def _read(self, lines: Iterator[str]) -> Iterator[str]:
@@ -79,7 +80,7 @@ class ExtractReader:
             number = line_no + reader.line_num
             value = row[index].strip() if index < len(row) else ""
             if not value:
-                self._problem(number, "no phone number in the phone column")
+                self._problem(number, N_("no phone number in the phone column"))
                 continue
             digest = self._hash(number, value)
             if digest is not None:
@@ -96,7 +97,7 @@ class ExtractReader:
 
     def _hash(self, line: int, value: str) -> str | None:
         if len(value) > MAX_NUMBER_LENGTH:
-            self._problem(line, "not a valid phone number: too long")
+            self._problem(line, N_("not a valid phone number: too long"))
             return None
         try:
             e164 = normalize_phone(value, self.region)
@@ -124,7 +125,9 @@ def _phone_column(first_line: str) -> tuple[str, int] | None:
         if cell in PHONE_HEADERS:
             return delimiter, index
     raise InvalidInput(
-        "the first line has several columns but none is named phone: give the "
-        "numbers one per line, or a CSV file with a `phone` column",
-        fields={"file": "no phone column"},
+        N_(
+            "the first line has several columns but none is named phone: give the "
+            "numbers one per line, or a CSV file with a `phone` column"
+        ),
+        fields={"file": N_("no phone column")},
     )

@@ -25,6 +25,7 @@ from service import clock
 from service.crypto import DataCipher
 from service.db import insert_ignore, run
 from service.errors import Conflict, InvalidInput
+from service.labels import N_
 from service.models import RobinsonExtract, RobinsonNumber
 from service.robinson.reader import ExtractReader
 from service.robinson.schemas import BadLine, ExtractRead, LoadReport, RobinsonStatus
@@ -59,8 +60,8 @@ async def load(
     """Load an extract and make it the one in force; the caller commits."""
     if extract_date > clock.today():
         raise InvalidInput(
-            "the extract date is in the future",
-            fields={"extract_date": "must not be in the future"},
+            N_("the extract date is in the future"),
+            fields={"extract_date": N_("must not be in the future")},
         )
     if session.get_bind().dialect.name == "postgresql":
         # Two loads at once would each delete only the numbers committed
@@ -135,9 +136,11 @@ async def require_fresh(
     extract = await current(session)
     if extract is None:
         raise Conflict(
-            "no Robinson extract is loaded: phone call lists are screened against "
-            "ASML's do-not-call register; load one with `consentry import robinson FILE` "
-            "or POST /api/v1/robinson/extracts",
+            N_(
+                "no Robinson extract is loaded: phone call lists are screened against "
+                "ASML's do-not-call register; load one with `consentry import robinson FILE` "
+                "or POST /api/v1/robinson/extracts"
+            ),
             reason=MISSING,
         )
     age = age_days(extract, today)

@@ -24,6 +24,7 @@ from service.audit import trail
 from service.crypto import DataCipher
 from service.db import insert_ignore, run
 from service.errors import InvalidInput, NotFound
+from service.labels import N_
 from service.models import Contact, Suppression
 from service.models.enums import SuppressionKind, SuppressionReason
 from service.validation import InvalidValue, normalize_email, normalize_phone
@@ -146,10 +147,10 @@ async def lift(session: AsyncSession, *, value_hash: str, why: str) -> Entry:
     annotates with the reason given and what was lifted."""
     why = why.strip()
     if not why:
-        raise InvalidInput("say why the suppression is lifted", fields={"why": "required"})
+        raise InvalidInput(N_("say why the suppression is lifted"), fields={"why": N_("required")})
     entry = await find(session, value_hash)
     if entry is None:
-        raise NotFound("no such suppression")
+        raise NotFound(N_("no such suppression"))
     await run(session, delete(TABLE).where(TABLE.c.value_hash == value_hash))
     trail.annotate(session, reason=why, lifted=f"{entry.kind}:{entry.reason}")
     return entry

@@ -29,6 +29,7 @@ from service.errors import DomainError, NotFound
 from service.i18n import _, format_number, label
 from service.labels import N_
 from service.models.enums import BreachRisk
+from service.web import messages
 from service.web.privacy import _form_values, _parse
 from service.web.render import page
 from service.web.session import redirect, verified_form
@@ -182,7 +183,7 @@ class BreachPages(Controller):
                 request,
                 item=None,
                 values=_posted(form),
-                error=refusal.detail,
+                error=messages.refusal(refusal),
                 fields=refusal.fields,
                 status=refusal.status_code,
             )
@@ -199,7 +200,7 @@ class BreachPages(Controller):
         except NotFound as missing:
             return page(
                 request, "privacy/missing", title=_("No such breach"), status=404,
-                detail=missing.detail,
+                detail=messages.refusal(missing),
             )  # fmt: skip
         return _form_page(request, item=item, values=_as_form(item))
 
@@ -214,7 +215,7 @@ class BreachPages(Controller):
         except NotFound as missing:
             return page(
                 request, "privacy/missing", title=_("No such breach"), status=404,
-                detail=missing.detail,
+                detail=messages.refusal(missing),
             )  # fmt: skip
         given = _values(form)
         values = {name: given.get(name) for name in FIELDS}
@@ -228,7 +229,7 @@ class BreachPages(Controller):
                 request,
                 item=item,
                 values=_posted(form),
-                error=refusal.detail,
+                error=messages.refusal(refusal),
                 fields=refusal.fields,
                 status=refusal.status_code,
             )

@@ -32,6 +32,7 @@ from service.models import Campaign
 from service.models.enums import CallListStatus, CampaignChannel
 from service.robinson import service as robinson
 from service.settings import Settings
+from service.web import messages
 from service.web.render import page
 from service.web.session import redirect, verified_form
 
@@ -180,7 +181,7 @@ class CallListController(Controller):
         except DomainError as refusal:
             await db_session.rollback()  # nothing of a refused request is kept
             return await _index(
-                request, db_session, error=refusal.detail, status=refusal.status_code
+                request, db_session, error=messages.refusal(refusal), status=refusal.status_code
             )
         assert call_list.id is not None
         trail.note(db_session, request, action="campaign.call_list", status_code=202)
@@ -209,7 +210,7 @@ class CallListController(Controller):
         except DomainError as refusal:
             await db_session.rollback()
             return await _index(
-                request, db_session, error=refusal.detail, status=refusal.status_code
+                request, db_session, error=messages.refusal(refusal), status=refusal.status_code
             )
         # A read of many people at once: which list and how many, not who.
         trail.note(db_session, request, action="call_list.download", status_code=200)

@@ -34,6 +34,7 @@ from service.i18n import _
 from service.models import Campaign
 from service.models.enums import CampaignChannel
 from service.tokens import TokenSigner
+from service.web import messages
 from service.web.campaign_stats import (
     BASE,
     READ,
@@ -231,7 +232,7 @@ class SendingPages(Controller):
             return await _second_look(request, db_session, campaign, send_at=None)
         except DomainError as exc:
             return await _refused(
-                request, db_session, campaign_id, exc.detail, status=exc.status_code
+                request, db_session, campaign_id, messages.refusal(exc), status=exc.status_code
             )
 
     @post("/{campaign_id:int}/send", guards=SEND, status_code=200)
@@ -253,7 +254,7 @@ class SendingPages(Controller):
             await start_sending(request, db_session, campaign)
         except DomainError as exc:
             return await _refused(
-                request, db_session, campaign_id, exc.detail, status=exc.status_code
+                request, db_session, campaign_id, messages.refusal(exc), status=exc.status_code
             )
         return _done(campaign)
 
@@ -275,7 +276,7 @@ class SendingPages(Controller):
             )
         except DomainError as exc:
             return await _refused(
-                request, db_session, campaign_id, exc.detail, status=exc.status_code
+                request, db_session, campaign_id, messages.refusal(exc), status=exc.status_code
             )
 
     @post("/{campaign_id:int}/schedule", guards=SEND, status_code=200)
@@ -303,7 +304,7 @@ class SendingPages(Controller):
             await start_sending(request, db_session, campaign)
         except DomainError as exc:
             return await _refused(
-                request, db_session, campaign_id, exc.detail, status=exc.status_code
+                request, db_session, campaign_id, messages.refusal(exc), status=exc.status_code
             )
         return _done(campaign)
 
@@ -317,7 +318,7 @@ class SendingPages(Controller):
             campaign = await service.pause(db_session, campaign=campaign, reason="paused by staff")
         except DomainError as exc:
             return await _refused(
-                request, db_session, campaign_id, exc.detail, status=exc.status_code
+                request, db_session, campaign_id, messages.refusal(exc), status=exc.status_code
             )
         trail.note(db_session, request, action="campaign.pause", status_code=303)
         return _done(campaign)
@@ -334,7 +335,7 @@ class SendingPages(Controller):
             await start_sending(request, db_session, campaign)
         except DomainError as exc:
             return await _refused(
-                request, db_session, campaign_id, exc.detail, status=exc.status_code
+                request, db_session, campaign_id, messages.refusal(exc), status=exc.status_code
             )
         return _done(campaign)
 
@@ -348,7 +349,7 @@ class SendingPages(Controller):
             campaign = await service.cancel(db_session, campaign=campaign)
         except DomainError as exc:
             return await _refused(
-                request, db_session, campaign_id, exc.detail, status=exc.status_code
+                request, db_session, campaign_id, messages.refusal(exc), status=exc.status_code
             )
         trail.note(db_session, request, action="campaign.cancel", status_code=303)
         return _done(campaign)

@@ -36,6 +36,7 @@ from service.labels import N_
 from service.models import Campaign
 from service.models.enums import CampaignChannel, CampaignStatus, FailureReason, Reason
 from service.settings import Settings
+from service.web import messages
 from service.web.charts import WIDTH, charts_of
 from service.web.render import page
 
@@ -139,7 +140,9 @@ def is_htmx(request: StaffRequest) -> bool:
 
 
 def not_found(request: StaffRequest, exc: NotFound) -> Response[str]:
-    return page(request, "campaigns/missing", title=_("Not found"), status=404, detail=exc.detail)
+    return page(
+        request, "campaigns/missing", title=_("Not found"), status=404, detail=messages.refusal(exc)
+    )
 
 
 # -- audience and progress -------------------------------------------------------

@@ -36,6 +36,7 @@ from service.mail.render import TemplateError
 from service.mail.sandbox import Limits
 from service.models import Campaign, Contact
 from service.models.enums import CampaignChannel, CampaignStatus, ContactType, Language
+from service.web import messages
 from service.web import preview_frames as frames
 from service.web.campaign_stats import (
     BASE,
@@ -145,16 +146,17 @@ def parse(form: dict[str, Any], *, channel: str) -> CampaignCreate:
     )
 
 
+def _field_of(loc: tuple[int | str, ...]) -> str:
+    """A schema error's location as the form's field name ("" for the whole form)."""
+    key = ".".join(str(part) for part in loc if not isinstance(part, int))
+    if key.startswith("translations."):  # a whole language version: its subject field
+        key = key if key.count(".") == 2 else f"{key}.subject"
+    return key
+
+
 def field_errors(exc: ValidationError) -> dict[str, str]:
-    """Pydantic's errors keyed by the form's field names ("" for the whole form)."""
-    errors: dict[str, str] = {}
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
-        if key.startswith("translations."):  # a whole language version: its subject field
-            key = key if key.count(".") == 2 else f"{key}.subject"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        errors[key] = f"{errors[key]}; {message}" if key in errors else message
-    return errors
+    """Pydantic's errors keyed by the form's field names, in the page's language."""
+    return messages.field_errors(exc, key=_field_of, join=True)
 
 
 # -- the composer ---------------------------------------------------------------
@@ -249,7 +251,7 @@ async def render_preview(
         try:
             await authoring.author(db_session, campaign)
         except InvalidInput as exc:
-            return {**values, "problems": list((exc.fields or {"": exc.detail}).items())}
+            return {**values, "problems": list((messages.problems(exc)).items())}
     try:
         contact = await contacts_service.get(db_session, int(chosen))
         shown = _in_language(contact, language)
@@ -268,7 +270,7 @@ async def render_preview(
         ]
         return {**values, "problems": problems}
     except (NotFound, Conflict) as exc:
-        return {**values, "problem": exc.detail}
+        return {**values, "problem": messages.refusal(exc)}
     trail.note(db_session, request, action="campaign.preview", status_code=200)
     trail.annotate(db_session, contact_id=contact.id)
     explained = [explain(reason, campaign.channel) for reason in result.reasons]
@@ -353,7 +355,7 @@ class CampaignPages(Controller):
             )
         except InvalidInput as exc:
             return await _new_page(
-                request, db_session, form=form, errors=exc.fields or {"": exc.detail}, status=422
+                request, db_session, form=form, errors=messages.problems(exc), status=422
             )
         trail.note(db_session, request, action="campaign.create", status_code=303)
         trail.annotate(db_session, campaign_id=campaign.id)
@@ -472,7 +474,7 @@ class CampaignPages(Controller):
                 status=409,
                 campaign=campaign,
                 deletable=False,
-                problem=exc.detail,
+                problem=messages.refusal(exc),
             )
         trail.note(db_session, request, action="campaign.delete", status_code=303)
         trail.annotate(db_session, campaign_id=campaign_id)
@@ -503,7 +505,7 @@ class CampaignPages(Controller):
                 request,
                 db_session,
                 campaign,
-                errors={"test_send": exc.detail},
+                errors={"test_send": messages.refusal(exc)},
                 status=exc.status_code,
             )
         trail.annotate(db_session, campaign_id=campaign.id)
@@ -513,7 +515,7 @@ class CampaignPages(Controller):
 def _errors_of(exc: ValidationError | DomainError) -> dict[str, str]:
     if isinstance(exc, ValidationError):
         return field_errors(exc)
-    return exc.fields or {"": exc.detail}
+    return messages.problems(exc)
 
 
 async def _new_page(

@@ -32,6 +32,7 @@ from service.contacts.schemas import ContactCreate
 from service.crypto import DataCipher
 from service.errors import DomainError, Forbidden, InvalidInput, NotFound
 from service.i18n import _
+from service.labels import N_
 from service.models import Contact
 from service.models.enums import Actor, BanKind, ConsentAction
 from service.requests import linking
@@ -42,6 +43,7 @@ from service.rights.schemas import (
     RestrictionCreate,
     RestrictionLift,
 )
+from service.web import messages
 from service.web.contact_page import BASE, OPTIONS, Cipher, Session, StaffRequest, contact_page
 from service.web.render import page
 from service.web.session import redirect, verified_form
@@ -71,12 +73,11 @@ HOLD_LIFT = Act("lift", "legal_hold.lift", "legal_hold_lifted")
 def field_errors(exc: ValidationError) -> dict[str, str]:
     """A schema's complaints, one per form field (``evidence.ip`` → ``evidence_ip``);
     one about the whole body goes under ``form``. Never the rejected value."""
-    found: dict[str, str] = {}
-    for error in exc.errors(include_input=False, include_url=False):
-        name = "_".join(str(part) for part in error["loc"] if isinstance(part, str)) or "form"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        found.setdefault(name, _("required") if error["type"] == "missing" else message)
-    return found
+    return messages.field_errors(exc, key=_field_of, whole="form", missing=N_("required"))
+
+
+def _field_of(loc: tuple[int | str, ...]) -> str:
+    return "_".join(str(part) for part in loc if isinstance(part, str))
 
 
 def text_fields(form: Mapping[str, Any]) -> dict[str, str]:
@@ -152,7 +153,10 @@ async def _act(
     except ValidationError as exc:
         errors, status = field_errors(exc), 422
     except DomainError as exc:
-        errors, status = {**exc.fields, "form": exc.detail}, exc.status_code
+        errors, status = (
+            {**messages.refusal_fields(exc), "form": messages.refusal(exc)},
+            exc.status_code,
+        )
     else:
         trail.note(db_session, request, action=act.audit, status_code=303)
         return redirect(f"{BASE}/{contact_id}?done={act.done}")
@@ -201,7 +205,7 @@ class ContactActionsController(Controller):
             return _new_page(request, errors=field_errors(exc), values=form, status=422)
         except DomainError as exc:
             await db_session.rollback()
-            errors = {**exc.fields, "form": exc.detail}
+            errors = {**messages.refusal_fields(exc), "form": messages.refusal(exc)}
             return _new_page(request, errors=errors, values=form, status=exc.status_code)
         trail.note(db_session, request, action="contact.create", status_code=303)
         trail.annotate(db_session, contact_id=contact.id)
@@ -228,7 +232,7 @@ class ContactActionsController(Controller):
         except ValidationError as exc:
             errors, status = field_errors(exc), 422
         except DomainError as exc:
-            errors, status = {"form": exc.detail}, exc.status_code
+            errors, status = {"form": messages.refusal(exc)}, exc.status_code
         else:
             trail.note(db_session, request, action="identity_code.reveal", status_code=200)
             trail.annotate(db_session, reason=data.reason)

@@ -32,6 +32,7 @@ from service.crypto import DataCipher
 from service.errors import DomainError, InvalidInput, NotFound
 from service.i18n import _
 from service.models import Contact
+from service.web import messages
 from service.web.contact_actions import field_errors, text_fields
 from service.web.contact_page import BASE, OPTIONS, Cipher, Session, StaffRequest
 from service.web.render import page
@@ -196,7 +197,10 @@ class ContactEditController(Controller):
         except ValidationError as exc:
             errors, status = field_errors(exc), 422
         except DomainError as exc:
-            errors, status = {**exc.fields, "form": exc.detail}, exc.status_code
+            errors, status = (
+                {**messages.refusal_fields(exc), "form": messages.refusal(exc)},
+                exc.status_code,
+            )
         if errors:
             await db_session.rollback()
             return _edit_page(request, shown, values=form, errors=errors, status=status)

@@ -30,6 +30,7 @@ from service.requests.linking import Action
 from service.rights import erasure, export, portability
 from service.rights import service as rights_service
 from service.rights.schemas import ObjectionCreate, ObjectionDecide
+from service.web import messages
 from service.web.contact_actions import Act, _act, _optional, _request_id, text_fields
 from service.web.contact_page import BASE, Cipher, Session, StaffRequest
 from service.web.render import page
@@ -150,7 +151,7 @@ class ContactRightsController(Controller):
         except DomainError as exc:
             await db_session.rollback()
             contact = await contacts_service.get(db_session, contact_id)
-            errors = {**exc.fields, "form": exc.detail}
+            errors = {**messages.refusal_fields(exc), "form": messages.refusal(exc)}
             return await _erase_page(
                 request, db_session, contact, errors=errors, values=form, status=exc.status_code
             )

@@ -29,6 +29,7 @@ from service.i18n import _, gettext, label
 from service.labels import N_
 from service.models.enums import Channel, Language, Purpose
 from service.settings import Settings
+from service.web import messages
 from service.web.render import Verbatim, page
 from service.web.session import redirect, verified_form
 
@@ -153,9 +154,9 @@ def form_of(read: FormRead) -> dict[str, str]:
 
 def _errors(exc: ValidationError | InvalidInput | Conflict) -> list[tuple[str, str]]:
     if isinstance(exc, ValidationError):
-        fields = service.field_errors(exc)
+        fields = messages.field_errors(exc, whole="body", join=True)
     else:
-        fields = exc.fields or {"body": exc.detail}
+        fields = messages.refusal_fields(exc) or {"body": messages.refusal(exc)}
     return [("" if key == "body" else key, message) for key, message in fields.items()]
 
 

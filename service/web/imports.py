@@ -35,6 +35,7 @@ from service.imports.controllers import MAX_UPLOAD_BYTES, file_name_of
 from service.imports.runner import run_import
 from service.imports.schemas import ImportReport, RowOutcome
 from service.settings import Settings
+from service.web import messages
 from service.web.render import page
 from service.web.session import verified_form
 
@@ -175,7 +176,9 @@ class ImportPages(Controller):
                 with_lines=True,
             )
         except UnreadableFile as exc:
-            return _upload_page(request, problem="unreadable", detail=exc.detail, status=422)
+            return _upload_page(
+                request, problem="unreadable", detail=messages.refusal(exc), status=422
+            )
         settings: Settings = request.app.state.settings
         upload_id = None
         if report.created or report.updated:

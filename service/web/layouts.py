@@ -18,6 +18,7 @@ from service.campaigns.layouts import LayoutIn, LayoutUpdate
 from service.errors import DomainError, NotFound
 from service.i18n import _
 from service.models import Layout
+from service.web import messages
 from service.web.campaign_stats import Session, StaffRequest, not_found
 from service.web.render import page
 from service.web.session import redirect, verified_form
@@ -29,12 +30,8 @@ WRITE = [requires(Permission.CAMPAIGNS_WRITE)]
 
 def _errors(exc: ValidationError | DomainError) -> dict[str, str]:
     if isinstance(exc, DomainError):
-        return exc.fields or {"": exc.detail}
-    errors: dict[str, str] = {}
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or ""
-        errors[key] = str(error["msg"]).removeprefix("Value error, ")
-    return errors
+        return messages.problems(exc)
+    return messages.field_errors(exc)
 
 
 def _form_page(

@@ -44,6 +44,7 @@ from service.retention.plan import plan
 from service.retention.schemas import Action, SkipReason
 from service.rights import service as rights
 from service.settings import Settings
+from service.web import messages
 from service.web.render import page
 from service.web.session import redirect, verified_form
 
@@ -108,20 +109,11 @@ def _form_values(form: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]
     return values
 
 
-def _field_errors(error: ValidationError) -> dict[str, str]:
-    # The rejected value is never echoed: it may be someone's words about themselves.
-    fields: dict[str, str] = {}
-    for item in error.errors():
-        name = ".".join(str(part) for part in item["loc"]) or "form"
-        fields.setdefault(name, str(item["msg"]).removeprefix("Value error, "))
-    return fields
-
-
 def _parse(schema: type[Schema], values: dict[str, Any]) -> Schema:
     try:
         return schema.model_validate(values)
     except ValidationError as error:
-        raise _FormInvalid(_field_errors(error)) from None
+        raise _FormInvalid(messages.field_errors(error, whole="form")) from None
 
 
 class _FormInvalid(DomainError):
@@ -187,7 +179,7 @@ async def _detail_page(
             "privacy/missing",
             title=_("No such request"),
             status=404,
-            detail=missing.detail,
+            detail=messages.refusal(missing),
         )
     trail.note(db_session, request, action="request.read", status_code=status)
     trail.annotate(db_session, contact_id=row.contact_id)
@@ -294,7 +286,7 @@ class PrivacyController(Controller):
             return _new_page(
                 request,
                 values=values,
-                error=refusal.detail,
+                error=messages.refusal(refusal),
                 fields=refusal.fields,
                 status=refusal.status_code,
             )
@@ -334,7 +326,7 @@ class PrivacyController(Controller):
                 "privacy/missing",
                 title=_("No such request"),
                 status=404,
-                detail=missing.detail,
+                detail=messages.refusal(missing),
             )
         except DomainError as refusal:
             await db_session.rollback()
@@ -342,7 +334,7 @@ class PrivacyController(Controller):
                 request,
                 db_session,
                 request_id,
-                error=refusal.detail,
+                error=messages.refusal(refusal),
                 fields=refusal.fields,
                 form=step,
                 status=refusal.status_code,

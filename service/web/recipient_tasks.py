@@ -25,6 +25,7 @@ from service.errors import DomainError
 from service.i18n import _
 from service.requests import recipients
 from service.requests.schemas import RecipientNotificationDone
+from service.web import messages
 from service.web.render import page
 from service.web.session import redirect, verified_form
 
@@ -98,7 +99,7 @@ class RecipientTaskPages(Controller):
             return await _page(
                 request,
                 db_session,
-                error=refusal.detail,
+                error=messages.refusal(refusal),
                 failed=task_id,
                 status=refusal.status_code,
             )

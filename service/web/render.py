@@ -21,6 +21,7 @@ from service.auth.cookies import CSRF_FIELD, csrf_for, session_token
 from service.auth.permissions import Permission
 from service.auth.service import Principal
 from service.settings import Settings
+from service.web import messages
 
 PAGES = Path(__file__).resolve().parents[2] / "templates" / "web" / "app"
 STATIC = Path(__file__).resolve().parents[2] / "templates" / "web" / "static"
@@ -42,6 +43,8 @@ _pages = jinja2.Environment(
     lstrip_blocks=True,
 )
 i18n.install(_pages)
+# A service's English message (an import line's problem) in the page's language.
+_pages.filters["words"] = messages.words
 
 
 def principal_of(request: Request[Any, Any, Any]) -> Principal | None:

@@ -33,6 +33,7 @@ from service.robinson import service
 from service.robinson.controllers import MAX_UPLOAD_BYTES
 from service.robinson.schemas import LoadReport, RobinsonStatus
 from service.settings import Settings
+from service.web import messages
 from service.web.render import page
 from service.web.session import verified_form
 
@@ -145,8 +146,8 @@ class RobinsonPages(Controller):
             return await _page(
                 request,
                 db_session,
-                error=refusal.detail,
-                problems=dict(refusal.fields or {}),
+                error=messages.refusal(refusal),
+                problems=messages.refusal_fields(refusal),
                 status=422,
             )
         trail.note(db_session, request, action="robinson_extract.load", status_code=200)

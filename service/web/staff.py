@@ -31,6 +31,7 @@ from service.i18n import _, gettext, ngettext
 from service.labels import N_
 from service.models.enums import Role
 from service.settings import Settings
+from service.web import messages
 from service.web.render import Verbatim, page
 from service.web.session import redirect, verified_form, verified_public_form
 
@@ -89,7 +90,7 @@ def _told(refusal: DomainError, *, password: str = "") -> tuple[str, dict[str, s
         return gettext(_REASONS[reason]), fields
     if fields:
         return next(iter(fields.values())), fields
-    return refusal.detail, dict(refusal.fields)
+    return messages.refusal(refusal), messages.refusal_fields(refusal)
 
 
 def _done_words() -> dict[str, str]:

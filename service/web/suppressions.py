@@ -26,6 +26,7 @@ from service.errors import InvalidInput
 from service.i18n import _
 from service.models.enums import SuppressionKind
 from service.suppressions import service
+from service.web import messages
 from service.web.render import page
 from service.web.session import redirect, verified_form
 
@@ -99,7 +100,9 @@ class SuppressionPages(Controller):
         try:
             value_hash = service.address_hash(cipher, kind, value)
         except InvalidInput as exc:
-            return _page(request, kind=kind.value, value=value, error=exc.detail, status=422)
+            return _page(
+                request, kind=kind.value, value=value, error=messages.refusal(exc), status=422
+            )
         entry = await service.find(db_session, value_hash)
         trail.note(db_session, request, action="suppression.lookup", status_code=200)
         trail.annotate(db_session, found=entry is not None)
@@ -119,7 +122,9 @@ class SuppressionPages(Controller):
         try:
             value_hash = service.address_hash(cipher, kind, value)
         except InvalidInput as exc:
-            return _page(request, kind=kind.value, value=value, error=exc.detail, status=422)
+            return _page(
+                request, kind=kind.value, value=value, error=messages.refusal(exc), status=422
+            )
         entry = await service.find(db_session, value_hash)
         if entry is None:
             return _page(
