@@ -160,14 +160,16 @@ def _records(reader: Any) -> Iterator[tuple[int, list[str] | None, str | None]]:
 def problems_of(line: int, exc: ValidationError, prefix: str | None = None) -> list[RowProblem]:
     # msg only, never `input`: the rejected value may be an identity code.
     return [
-        RowProblem(
+        RowProblem.of_error(
             line=line,
             field=prefix or (str(error["loc"][0]) if error["loc"] else None),
-            reason="invalid",
-            message=error["msg"].removeprefix("Value error, "),
+            error={"type": error["type"], "msg": error["msg"], "ctx": error.get("ctx", {})},
         )
         for error in exc.errors(include_input=False, include_url=False)
     ]
+
+
+TOO_MANY_CELLS = N_("%(cells)s cells, but the header names %(columns)s columns")
 
 
 class _EvidenceColumns(BaseModel):
@@ -188,12 +190,10 @@ class RowParser:
 
     def parse(self, line: int, cells: list[str]) -> Row | list[RowProblem]:
         if len(cells) > len(self.header):
+            counts = {"cells": len(cells), "columns": len(self.header)}
             return [
-                RowProblem(
-                    line=line,
-                    field=None,
-                    reason="invalid",
-                    message=f"{len(cells)} cells, but the header names {len(self.header)} columns",
+                RowProblem.said(
+                    line=line, field=None, reason="invalid", template=TOO_MANY_CELLS, values=counts
                 )
             ]
         values = {

@@ -70,6 +70,12 @@ def check_rows(
     return good
 
 
+SAME_AS = {
+    "email": N_("the same email as line %(line)s"),
+    "personal_identity_code": N_("the same personal identity code as line %(line)s"),
+}
+
+
 def _repeated(row: Row, first_line: dict[tuple[str, str], int], report: ImportReport) -> bool:
     """A person twice in one file is a mistake in the file: which line wins
     would be a guess, so the later one is refused, naming the first."""
@@ -77,12 +83,12 @@ def _repeated(row: Row, first_line: dict[tuple[str, str], int], report: ImportRe
     for name, value in keys:
         if value is not None and (name, value) in first_line:
             report.problems.append(
-                RowProblem(
+                RowProblem.said(
                     line=row.line,
                     field=name,
                     reason="duplicate_in_file",
-                    message=f"the same {name.replace('_', ' ')} as line "
-                    f"{first_line[(name, value)]}",
+                    template=SAME_AS[name],
+                    values={"line": first_line[(name, value)]},
                 )
             )
             return True

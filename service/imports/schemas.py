@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 
 class RowProblem(BaseModel):
@@ -20,6 +21,42 @@ class RowProblem(BaseModel):
         "duplicate_in_file, conflict"
     )
     message: str
+    # How the staff pages say ``message`` in their language; never sent nor
+    # documented (the API and the command line read ``message``, in English).
+    # A message with numbers in it: its English template (marked ``N_``) and
+    # the numbers. A schema's complaint: pydantic's error item (no input).
+    _template: str | None = PrivateAttr(default=None)
+    _values: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _error: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def said(
+        cls, *, line: int, field: str | None, reason: str, template: str, values: dict[str, Any]
+    ) -> RowProblem:
+        """A problem whose English is ``template % values``."""
+        problem = cls(line=line, field=field, reason=reason, message=template % values)
+        problem._template, problem._values = template, values
+        return problem
+
+    @classmethod
+    def of_error(cls, *, line: int, field: str | None, error: dict[str, Any]) -> RowProblem:
+        """A schema's complaint: pydantic's error item, its input left out."""
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problem = cls(line=line, field=field, reason="invalid", message=message)
+        problem._error = error
+        return problem
+
+    @property
+    def template(self) -> str | None:
+        return self._template
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return self._values
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        return self._error
 
 
 class RowNote(BaseModel):

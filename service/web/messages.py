@@ -19,13 +19,14 @@ is shown exactly as it was written: English pages read as before.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from service import i18n
 from service.errors import DomainError
+from service.imports.schemas import RowNote, RowProblem
 from service.labels import N_
 
 VALUE_ERROR = "Value error, "
@@ -75,6 +76,25 @@ def words(message: str) -> str:
     """A service's English message in the language of the moment: its
     translation when the catalog has one, else the message as it is."""
     return i18n.gettext(message) if message else message
+
+
+def row_words(problem: RowProblem | RowNote) -> str:
+    """An import line's problem or note in the language of the moment: a
+    schema's complaint by its pydantic type, a message with numbers by its
+    template, any other through the catalog."""
+    if isinstance(problem, RowNote):
+        return words(problem.message)
+    if problem.error is not None:
+        return error_text(cast(ErrorDetails, problem.error))
+    if problem.template:
+        translated = i18n.gettext(problem.template)
+        if translated != problem.template:
+            try:
+                return translated % problem.values
+            except (KeyError, ValueError, TypeError):
+                pass
+        return problem.message
+    return words(problem.message)
 
 
 def error_text(error: ErrorDetails) -> str:

@@ -45,6 +45,7 @@ _pages = jinja2.Environment(
 i18n.install(_pages)
 # A service's English message (an import line's problem) in the page's language.
 _pages.filters["words"] = messages.words
+_pages.filters["row_words"] = messages.row_words
 
 
 def principal_of(request: Request[Any, Any, Any]) -> Principal | None:

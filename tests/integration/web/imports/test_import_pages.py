@@ -308,3 +308,31 @@ async def test_the_audit_holds_no_file_content(staff: Staff, sessionmaker: Sessi
     async with sessionmaker() as session:
         rows = (await run(session, select(AuditEvent))).scalars().all()
     assert "uusi@example.fi" not in " ".join(str(r.details) for r in rows)
+
+
+async def test_a_finnish_member_reads_each_rows_problem_in_finnish(
+    staff: Staff, sessionmaker: SessionMaker
+) -> None:
+    """The row problems the importer writes with numbers in them (a line named
+    twice, too many cells) and the schema's own complaints come out in the
+    member's language; the API and the command line keep the English."""
+    finnish = await staff.become(Role.MARKETER, language="fi")
+    page = await upload(
+        finnish,
+        csv_of(
+            "Eka Ihminen,sama@example.fi,consent,self,,,",  # 2
+            "Toka Ihminen,sama@example.fi,consent,self,,,",  # 3: the same email as line 2
+            "Liikaa Soluja,liikaa@example.fi,consent,self,,,,extra",  # 4: eight cells
+            f"{'P' * 300},pitka@example.fi,consent,self,,,",  # 5: a name over the limit
+        ),
+    )
+    assert page.status_code == 200, page.text
+    assert outcomes(page) == {2: "created", 3: "refused", 4: "refused", 5: "refused"}
+
+    def row(line: int) -> str:
+        return page.text.split(f'id="line-{line}"')[1].split("</tr>")[0]
+
+    assert "sama sähköpostiosoite kuin rivillä 2" in row(3)
+    assert "8 solua, mutta otsikkorivillä on 7 saraketta" in row(4)
+    assert "String should have" not in row(5) and "merkkiä" in row(5)
+    assert "the same email" not in page.text and "cells, but" not in page.text
