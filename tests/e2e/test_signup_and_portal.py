@@ -142,7 +142,7 @@ def sign_up(service: Service, name: str, address: str) -> httpx.Response:
     )
 
 
-def test_a_signup_is_granted_only_when_confirmed_and_leaves_its_proof(service: Service) -> None:
+def test_a_confirmed_signup_and_its_proof_reach_the_portal(service: Service) -> None:
     api = service.api
     form = ok(
         api.post(
@@ -215,6 +215,11 @@ def test_a_signup_is_granted_only_when_confirmed_and_leaves_its_proof(service: S
     assert api.get(f"/contacts/{bertta['id']}").status_code == 404
     assert eligible(api, aino["id"]) == (True, [])  # the confirmed one stays
 
+    # Then Aino, as herself, through the privacy portal. One test, not two:
+    # the portal part needs the signup above, and tests must not depend on
+    # the order they run in.
+    the_portal_runs_from_email_to_downloaded_export(service)
+
 
 def purge_after_expiry(run: RunningService) -> None:
     """The nightly retention run, on the service's own database, on the day
@@ -248,7 +253,7 @@ def purge_after_expiry(run: RunningService) -> None:
         clock.now = real_now  # type: ignore[assignment]
 
 
-def test_the_portal_runs_from_email_to_downloaded_export(service: Service) -> None:
+def the_portal_runs_from_email_to_downloaded_export(service: Service) -> None:
     aino = contact_of(service.api, AINO)  # confirmed by the test above
     before = len(mails_to(service.run, AINO))
     asked = service.web.post("/me", data={"email": AINO, "website": ""})
