@@ -40,6 +40,7 @@ from service.breaches.controllers import BreachController
 from service.campaigns.controllers import CampaignController, LayoutController
 from service.campaigns.sms_hooks import SmsHookController
 from service.consent.controllers import ConsentController
+from service.consent.one_click import OneClickWriter
 from service.consent.public import PublicController
 from service.contacts.controllers import ContactController
 from service.crypto import DataCipher
@@ -271,9 +272,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.queue = await queue.connect(settings.redis_url) if settings.redis_url else None
+        app.state.one_click = OneClickWriter(app.state.sessionmaker)
         try:
             yield
         finally:
+            await app.state.one_click.close()
             if app.state.queue is not None:
                 await app.state.queue.aclose()
             await engine.dispose()

@@ -40,8 +40,12 @@ HEADERS = {
     ),
 }
 
+# The pages ship with the code: no need to look at each file's time on every render.
 _templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(PAGES), autoescape=True, undefined=jinja2.StrictUndefined
+    loader=jinja2.FileSystemLoader(PAGES),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    auto_reload=False,
 )
 
 

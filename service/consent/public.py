@@ -12,14 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, get, post
+from litestar.datastructures import FormMultiDict
 from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.consent import unsubscribe as actions
+from service.consent.one_click import OneClickWriter, Withdrawal
 from service.consent.queries import needs_consent, treated_as_person
 from service.consent.service import Collected
 from service.consent.texts import CHOICE_LABELS, PAGE_TEXT
+from service.db import session_scope
 from service.models import Campaign, Contact
 from service.models.enums import (
     CampaignChannel,
@@ -106,53 +110,30 @@ class PublicController(Controller):
         summary="One-click unsubscribe (RFC 8058)",
         media_type=MediaType.HTML,
     )
-    async def unsubscribe(
-        self, request: PublicRequest, db_session: Session, token: FromPath[str]
-    ) -> Response[str]:
+    async def unsubscribe(self, request: PublicRequest, token: FromPath[str]) -> Response[str]:
         """``List-Unsubscribe=One-Click`` (urlencoded or multipart) leaves
         marketing on the channel of the message that carried the link at once:
         email from an email, SMS from an SMS (whose link may also be posted
         with no body at all). The page's own form may also choose
         ``scope=all`` (no direct marketing on any channel) and, from an email,
         ``scope=tracking``."""
-        link = await _unsubscribe_link(request, db_session, token)
-        if link is None:
+        signed = _signed_link(request, token)
+        if signed is None:
             return _invalid(request)
-        contact_id, campaign_id, channel = link
-        own = actions.Scope.SMS if channel is Channel.SMS else actions.Scope.EMAIL
-        allowed = {own, actions.Scope.ALL} | (
-            {actions.Scope.TRACKING} if channel is Channel.EMAIL else set()
-        )
+        contact_id, campaign_id, sms = signed
         form = await request.form()
-        texts: dict[actions.Scope, Collected] = {}  # the page's words, when there was one
         if form.get("List-Unsubscribe") == "One-Click":
-            scopes, method = {own}, CaptureMethod.ONE_CLICK
-        elif form.get("via") == "page":
-            try:
-                scopes = {actions.Scope(value) for value in form.getall("scope")}
-            except ValueError:
-                return _invalid(request)
-            if not scopes <= allowed:  # a token is bound to its channel
-                return _invalid(request)
-            method = CaptureMethod.LINK_PAGE
-            texts = await _scope_texts(db_session, contact_id, scopes, request)
-        elif channel is Channel.SMS and not form:
-            scopes, method = {own}, CaptureMethod.LINK_PAGE
-        else:
-            return _invalid(request)
-        await actions.unsubscribe(
-            db_session,
-            contact_id=contact_id,
-            campaign_id=campaign_id,
-            scopes=scopes,
-            method=method,
-            ip=client_address(request),
-            texts=texts,
-        )
-        contact = await db_session.get(Contact, contact_id)
-        return _page(
-            request, "unsubscribe", _language(contact, request), done=True, preferences_url=None
-        )
+            # The bursts after a campaign: written in batches (service.consent.one_click).
+            writer: OneClickWriter = request.app.state.one_click
+            language = await writer.withdraw(
+                Withdrawal(contact_id, campaign_id, sms=sms, ip=client_address(request))
+            )
+            return _unsubscribed(request, language or browser_language(request))
+        async with session_scope(request.app.state.sessionmaker) as db_session:
+            channel = Channel.SMS if sms else await _channel_of(db_session, campaign_id)
+            return await _unsubscribe_on_page(
+                request, db_session, form, contact_id, campaign_id, channel
+            )
 
     @get("/p/{token:str}", summary="The preference centre", media_type=MediaType.HTML)
     async def preferences_page(
@@ -209,6 +190,59 @@ class PublicController(Controller):
         return await _preferences(request, db_session, contact, saved=True)
 
 
+async def _unsubscribe_on_page(
+    request: PublicRequest,
+    db_session: AsyncSession,
+    form: FormMultiDict,
+    contact_id: int,
+    campaign_id: int,
+    channel: Channel,
+) -> Response[str]:
+    """The unsubscribe page's own form (``via=page``), or an SMS's link
+    posted with no body."""
+    own = actions.Scope.SMS if channel is Channel.SMS else actions.Scope.EMAIL
+    allowed = {own, actions.Scope.ALL} | (
+        {actions.Scope.TRACKING} if channel is Channel.EMAIL else set()
+    )
+    texts: dict[actions.Scope, Collected] = {}  # the page's words
+    if form.get("via") == "page":
+        try:
+            scopes = {actions.Scope(value) for value in form.getall("scope")}
+        except ValueError:
+            return _invalid(request)
+        if not scopes <= allowed:  # a token is bound to its channel
+            return _invalid(request)
+        method = CaptureMethod.LINK_PAGE
+        texts = await _scope_texts(db_session, contact_id, scopes, request)
+    elif channel is Channel.SMS and not form:
+        scopes, method = {own}, CaptureMethod.LINK_PAGE
+    else:
+        return _invalid(request)
+    await actions.unsubscribe(
+        db_session,
+        contact_id=contact_id,
+        campaign_id=campaign_id,
+        scopes=scopes,
+        method=method,
+        ip=client_address(request),
+        texts=texts,
+    )
+    contact = await db_session.get(Contact, contact_id)
+    return _unsubscribed(request, _language(contact, request))
+
+
+def _unsubscribed(request: PublicRequest, lang: str) -> Response[str]:
+    """The page that says it is done: the same for everyone who reads a
+    language, so rendered once per process and language."""
+    pages: dict[str, Response[str]] = request.app.state.setdefault("unsubscribed_pages", {})
+    page = pages.get(lang)
+    if page is None:
+        page = pages[lang] = _page(request, "unsubscribe", lang, done=True, preferences_url=None)
+    return Response(
+        page.content, status_code=200, media_type=MediaType.HTML, headers=dict(page.headers)
+    )
+
+
 def _shown(lang: str, pair: tuple[Channel, Purpose], action: ConsentAction) -> str:
     """The evidence of a choice: the words the person saw and picked."""
     answer = PAGE_TEXT[lang]["yes" if action is ConsentAction.GRANT else "no"]
@@ -234,31 +268,41 @@ async def _scope_texts(
     }
 
 
-async def _unsubscribe_link(
-    request: PublicRequest, session: AsyncSession, token: str
-) -> tuple[int, int, Channel] | None:
-    """``(contact_id, campaign_id, channel)`` of an unsubscribe token, None
-    when it is not one. Either form is bound to a channel: the long form (an
+def _signed_link(request: PublicRequest, token: str) -> tuple[int, int, bool] | None:
+    """``(contact_id, campaign_id, sms)`` of an unsubscribe token, None when
+    it is not one. Either form is bound to a channel: the long form (an
     email's) to its campaign's, the compact form (an SMS's) to SMS by the
-    purpose it is signed for."""
+    purpose it is signed for (``sms``)."""
     signer = _signer(request)
     try:
         if is_compact(token):
             contact_id, campaign_id = signer.verify_compact(token, actions.SMS_UNSUBSCRIBE)
-            return contact_id, campaign_id, Channel.SMS
+            return contact_id, campaign_id, True
         contact_id, campaign_id = signer.verify(token, "unsubscribe")
     except (InvalidToken, ValueError):  # ValueError: not two ids
         return None
-    return contact_id, campaign_id, await _channel_of(session, campaign_id)
+    return contact_id, campaign_id, False
+
+
+async def _unsubscribe_link(
+    request: PublicRequest, session: AsyncSession, token: str
+) -> tuple[int, int, Channel] | None:
+    """``(contact_id, campaign_id, channel)`` of an unsubscribe token, None
+    when it is not one."""
+    signed = _signed_link(request, token)
+    if signed is None:
+        return None
+    contact_id, campaign_id, sms = signed
+    return contact_id, campaign_id, Channel.SMS if sms else await _channel_of(session, campaign_id)
 
 
 async def _channel_of(session: AsyncSession, campaign_id: int) -> Channel:
     """The channel an unsubscribe token belongs to: its campaign's (an SMS
     campaign's link withdraws SMS consent), email for any other."""
-    campaign = await session.get(Campaign, campaign_id)
-    if campaign is not None and campaign.channel is CampaignChannel.SMS:
-        return Channel.SMS
-    return Channel.EMAIL
+    channel = await session.scalar(
+        select(col(Campaign.channel)).where(col(Campaign.id) == campaign_id)
+    )
+    return Channel.SMS if channel == CampaignChannel.SMS else Channel.EMAIL
 
 
 def self_url(request: PublicRequest, kind: str, token: str) -> str:

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary, ref
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -35,6 +36,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import clock
+from service.batching import GroupWriter
 from service.consent.queries import consents_relied_on, eligible_among, tracking_context
 from service.db import SessionMaker, insert_ignore_many, run, session_scope
 from service.ip import DEFAULT_V4_PREFIX, DEFAULT_V6_PREFIX, truncate_ip
@@ -57,6 +59,31 @@ CLAIM_IDLE_MS = 60_000
 MAX_BATCH = 2000
 
 Entry = tuple[str, Mapping[str, str]]
+
+
+# Events published at once go to the stream in one pipeline (service.batching).
+_writers: WeakKeyDictionary[Redis, GroupWriter[dict[FieldT, EncodableT], None]] = (
+    WeakKeyDictionary()
+)
+
+
+def _stream_writer(redis: Redis) -> GroupWriter[dict[FieldT, EncodableT], None]:
+    writer = _writers.get(redis)
+    if writer is None:
+        client = ref(redis)  # the writer must not keep its client alive
+
+        async def add(entries: list[dict[FieldT, EncodableT]]) -> list[None]:
+            redis = client()
+            if redis is None:
+                raise ConnectionError("the Redis client was closed")
+            async with redis.pipeline(transaction=False) as pipe:
+                for entry in entries:
+                    pipe.xadd(STREAM, entry, maxlen=STREAM_MAXLEN, approximate=True)
+                await pipe.execute()
+            return [None] * len(entries)
+
+        writer = _writers[redis] = GroupWriter(add, max_batch=500)
+    return writer
 
 
 async def publish(
@@ -98,7 +125,7 @@ async def publish(
     entry: dict[FieldT, EncodableT] = {
         name: str(value) for name, value in fields.items() if value is not None
     }
-    await redis.xadd(STREAM, entry, maxlen=STREAM_MAXLEN, approximate=True)
+    await _stream_writer(redis).submit(entry)
 
 
 def _network(ip: str | None, v4_prefix: int, v6_prefix: int) -> str | None:

@@ -48,6 +48,7 @@ LAYERS: list[tuple[str, ...]] = [
         "settings_readers",
         "settings_delivery",
         "clock",
+        "batching",
         "errors",
         "crypto",
         "tokens",
