@@ -58,6 +58,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--processes", default="1,2", help="API process counts, one run each (default 1,2)"
     )
     parser.add_argument("--contacts", type=int, default=30_000, help="N (default 30000)")
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the service's database: SQLite (its default) or a throwaway PostgreSQL",
+    )
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per route (2)")
     parser.add_argument("--timeout", type=int, default=5, help="wrk's request timeout, s (5)")
     parser.add_argument("--seed", type=int, default=2026)
@@ -144,8 +150,16 @@ def bench_main(args: argparse.Namespace, argv: list[str]) -> None:
             code=report.code_version(REPO),
             started=clock.now(),
             load=load,
+            database=args.database,
         )
-        database_url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+        if args.database == "sqlite":
+            database_url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+        else:
+            from tests.support.postgres import TemporaryPostgres
+
+            postgres = TemporaryPostgres()
+            stack.callback(postgres.stop)
+            database_url = postgres.start()
         upgrade(database_url)
         redis_server = EmbeddedRedis(tmp / "redis")
         stack.callback(redis_server.stop)
@@ -198,5 +212,5 @@ def bench_main(args: argparse.Namespace, argv: list[str]) -> None:
     section = render(results)
     print(section)
     if args.out is not None:
-        report.write_section(args.out, "public:sqlite", section)
+        report.write_section(args.out, f"public:{args.database}", section)
         say(f"wrote the section into {args.out}")

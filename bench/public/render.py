@@ -48,7 +48,8 @@ def render(results: Results) -> str:
     load, population = results.load, results.population
     assert population is not None
     lines = [
-        "## Public routes benchmark: one-click unsubscribe, open pixel, click (SQLite)",
+        "## Public routes benchmark: one-click unsubscribe, open pixel, click "
+        f"({'SQLite' if results.database == 'sqlite' else 'PostgreSQL'})",
         "",
         "The public routes under load from wrk on 127.0.0.1, each next to a minimal Litestar "
         "route measured in the same run (the ceiling), then every event accounted for in the "
@@ -75,7 +76,12 @@ def render(results: Results) -> str:
         "",
         f"Servers: `{results.uvicorn}` for the ceiling (`{CEILING_APP}`) and "
         f"the same with `{APP}` for the service, which runs with its default settings "
-        "(SQLite with WAL, the engagement stream in an embedded Redis with an AOF). Both run "
+        + (
+            "(SQLite with WAL, "
+            if results.database == "sqlite"
+            else "(on a throwaway PostgreSQL on 127.0.0.1, fsync off, "
+        )
+        + "the engagement stream in an embedded Redis with an AOF). Both run "
         "side by side and wrk loads one route at a time, each right after its ceiling. Load: "
         f"`{load.shown()}` (a Lua script walks the tokens, each thread its own stride), after "
         f"a {load.warmup} s warm-up per route on another campaign's tokens. p50 and p99 are "

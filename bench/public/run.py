@@ -69,6 +69,7 @@ class Results:
     code: str
     started: datetime
     load: Load
+    database: str = "sqlite"
     population: Population | None = None
     runs: list[ProcessRun] = field(default_factory=list)
     profiles: list[Profile] = field(default_factory=list)
